@@ -1,0 +1,123 @@
+"""ReferralNet: an open-source closed-loop community referral network.
+
+`create_app()` is the only place an app is built; nothing runs at import time.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from dotenv import load_dotenv
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from referralnet.config import load_config
+from referralnet import extensions as ext
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+CSP = {
+    "default-src": "'self'",
+    "img-src": ["'self'", "data:"],
+    "style-src": "'self'",
+    "script-src": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+    "base-uri": "'self'",
+    "object-src": "'none'",
+}
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. `config` overrides settings read from the environment (tests use it)."""
+    load_dotenv(PROJECT_ROOT / ".env")
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(load_config(Path(app.instance_path)))
+    if config:
+        app.config.update(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_foreign_keys(dbapi_connection, _record):
+    """SQLite only enforces foreign keys when asked, per connection."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def register_extensions(app: Flask) -> None:
+    from referralnet import models  # noqa: F401  (every model registered before Alembic looks)
+
+    db = ext.db
+    db.init_app(app)
+    ext.migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    ext.csrf.init_app(app)
+    ext.limiter.init_app(app)
+    login_manager = ext.login_manager
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+    ext.talisman.init_app(
+        app,
+        force_https=app.config["FORCE_HTTPS"],
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        content_security_policy=CSP,
+        referrer_policy="same-origin",
+    )
+
+    from referralnet.accounts.models import User
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        return db.session.get(User, int(user_id))
+
+
+def register_blueprints(app: Flask) -> None:
+    from referralnet.accounts.views import bp as accounts_bp
+    from referralnet.directory.views import bp as directory_bp
+    from referralnet.web import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(directory_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from referralnet.errors import register_errorhandlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from referralnet.accounts.cli import users_cli
+    from referralnet.demo import demo_cli
+    from referralnet.directory.cli import directory_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(directory_cli)
+    app.cli.add_command(demo_cli)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from referralnet.accounts.models import Role
+
+    @app.context_processor
+    def inject_roles():
+        return {"Role": Role}

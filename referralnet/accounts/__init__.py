@@ -1,0 +1,1 @@
+"""Users, roles, network organizations, login and permissions."""

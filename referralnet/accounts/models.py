@@ -1,0 +1,104 @@
+"""Network members: the organizations that use ReferralNet and their users.
+
+A `NetworkOrganization` is a member of the network (a clinic that refers, a
+partner agency that receives referrals, or the network's own operator). A
+partner agency is linked to its public directory `organization` record.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Optional
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from referralnet.db import Base, TimestampMixin, UTCDateTime
+from referralnet.directory.models import ID, Organization
+
+
+class Role(str, enum.Enum):
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
+    PARTNER = "partner"
+
+    @property
+    def label(self) -> str:
+        return {"admin": "Network admin", "coordinator": "Care coordinator", "partner": "Partner staff"}[self.value]
+
+
+class OrgKind(str, enum.Enum):
+    REFERRER = "referrer"  # clinics, hospitals, health plans: send referrals
+    PARTNER = "partner"  # community agencies: receive referrals
+    NETWORK = "network"  # the network operator
+
+    @property
+    def label(self) -> str:
+        return {"referrer": "Referring organization", "partner": "Partner agency",
+                "network": "Network operator"}[self.value]
+
+
+def _values(e: type[enum.Enum]) -> str:
+    return ", ".join(f"'{m.value}'" for m in e)
+
+
+class NetworkOrganization(TimestampMixin, Base):
+    __tablename__ = "network_organization"
+    __table_args__ = (CheckConstraint(f"kind IN ({_values(OrgKind)})", name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    directory_organization_id: Mapped[Optional[str]] = mapped_column(
+        ID, ForeignKey("organization.id", ondelete="SET NULL"), index=True
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    directory_organization: Mapped[Optional[Organization]] = relationship()
+    users: Mapped[list["User"]] = relationship(back_populates="organization", order_by="User.email")
+
+    @property
+    def kind_label(self) -> str:
+        return OrgKind(self.kind).label
+
+
+class User(UserMixin, TimestampMixin, Base):
+    __tablename__ = "user_account"  # "user" is reserved in PostgreSQL
+    __table_args__ = (
+        CheckConstraint(f"role IN ({_values(Role)})", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("network_organization.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_login_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+    organization: Mapped[NetworkOrganization] = relationship(back_populates="users")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return bool(self.active) and bool(self.organization is None or self.organization.active)
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in {r.value for r in roles}
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+

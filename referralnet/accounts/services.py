@@ -1,0 +1,116 @@
+"""Account operations: plain functions that take the acting user explicitly and flush, never commit."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
+
+from referralnet.accounts.models import NetworkOrganization, OrgKind, Role, User, normalize_email
+from referralnet.db import utcnow
+from referralnet.directory.models import Organization
+from referralnet.errors import NotFound, ValidationFailed
+from referralnet.extensions import db
+
+MIN_PASSWORD_LENGTH = 10
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """Return the active user with these credentials, or None.
+
+    A wrong password, an unknown email and a deactivated account all give None,
+    so the caller cannot tell them apart (no account enumeration).
+    """
+    user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        # Spend the same time as a real check so timing does not reveal unknown emails.
+        User(password_hash=_DUMMY_HASH).check_password(password)
+        return None
+    if not user.check_password(password) or not user.is_active:
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+def create_organization(*, name: str, kind: str, directory_organization_id: str | None = None,
+                        actor: User | None = None) -> NetworkOrganization:
+    """Add a member organization. Raises ValidationFailed for a duplicate name, unknown kind or listing."""
+    name = (name or "").strip()
+    errors = {}
+    if not name:
+        errors["name"] = ["Enter the organization's name."]
+    elif db.session.scalar(select(NetworkOrganization).where(func.lower(NetworkOrganization.name) == name.lower())):
+        errors["name"] = [f"An organization named “{name}” already exists."]
+    if kind not in {k.value for k in OrgKind}:
+        errors["kind"] = [f"Kind must be one of: {', '.join(k.value for k in OrgKind)}."]
+    if directory_organization_id and db.session.get(Organization, directory_organization_id) is None:
+        errors["directory_organization_id"] = ["No directory organization has this id."]
+    if errors:
+        raise ValidationFailed("The organization could not be created.", errors)
+    org = NetworkOrganization(name=name, kind=kind, directory_organization_id=directory_organization_id or None)
+    db.session.add(org)
+    db.session.flush()
+    return org
+
+
+def create_user(*, email: str, name: str, password: str, role: str, organization_id: int,
+                actor: User | None = None) -> User:
+    """Add a user. Raises ValidationFailed naming each bad field; nothing is written then."""
+    email = normalize_email(email or "")
+    errors: dict[str, list[str]] = {}
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        errors["email"] = ["Enter a valid email address."]
+    elif db.session.scalar(select(User).where(User.email == email)):
+        errors["email"] = [f"A user with the email {email} already exists."]
+    if not (name or "").strip():
+        errors["name"] = ["Enter the person's name."]
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        errors["password"] = [f"The password must be at least {MIN_PASSWORD_LENGTH} characters long."]
+    if role not in {r.value for r in Role}:
+        errors["role"] = [f"Role must be one of: {', '.join(r.value for r in Role)}."]
+    org = db.session.get(NetworkOrganization, organization_id) if organization_id else None
+    if org is None:
+        errors["organization_id"] = ["Choose an existing organization."]
+    elif role == Role.PARTNER.value and org.kind != OrgKind.PARTNER.value:
+        errors["organization_id"] = ["Partner staff must belong to a partner agency."]
+    elif role == Role.COORDINATOR.value and org.kind == OrgKind.PARTNER.value:
+        errors["organization_id"] = ["Care coordinators belong to a referring organization, not a partner agency."]
+    if errors:
+        raise ValidationFailed("The user could not be created.", errors)
+    user = User(email=email, name=name.strip(), role=role, organization=org, active=True)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def set_user_active(user: User, active: bool, *, actor: User) -> User:
+    """Activate or deactivate a user. An admin cannot deactivate themselves (they would lock the door)."""
+    if not active and user.id == actor.id:
+        raise ValidationFailed("You cannot deactivate your own account.")
+    user.active = active
+    db.session.flush()
+    return user
+
+
+def set_organization_active(org: NetworkOrganization, active: bool, *, actor: User) -> NetworkOrganization:
+    """Activate or deactivate an organization; its users cannot log in while it is inactive."""
+    if not active and actor.organization_id == org.id:
+        raise ValidationFailed("You cannot deactivate your own organization.")
+    org.active = active
+    db.session.flush()
+    return org
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def get_organization(org_id: int) -> NetworkOrganization:
+    org = db.session.get(NetworkOrganization, org_id)
+    if org is None:
+        raise NotFound("No such organization.")
+    return org
+

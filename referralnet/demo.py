@@ -1,0 +1,89 @@
+"""Demo data: the San Mateo directory, fictional agencies for every SDOH domain, and demo users.
+
+`flask demo load` fills an empty database; `make run` calls it on first start.
+Demo passwords are public by design (they are printed); never load demo data
+into a production database.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from referralnet.accounts.models import NetworkOrganization, User
+from referralnet.accounts.services import create_organization, create_user
+from referralnet.directory.importer import import_path
+from referralnet.directory.models import Organization, Service
+from referralnet.extensions import db
+
+SEED_DIR = Path(__file__).resolve().parent.parent / "seed_data"
+DIRECTORY_SOURCES = [SEED_DIR / "sdoh_domains.json", SEED_DIR / "san-mateo-hsds", SEED_DIR / "demo-agencies-hsds"]
+DEMO_PASSWORD = "demo-password-1"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    email: str
+    name: str
+    role: str
+    organization: str
+
+
+DEMO_ORGANIZATIONS = [
+    # (name, kind, directory organization name or None)
+    ("ReferralNet Network Office", "network", None),
+    ("Bayside Community Health Center", "referrer", None),
+    ("Coastside Family Medicine", "referrer", None),
+    ("Samaritan House", "partner", "Samaritan House"),
+    ("Peninsula Family Service", "partner", "Peninsula Family Service"),
+]
+DEMO_USERS = [
+    DemoUser("admin@referralnet.test", "Alex Admin", "admin", "ReferralNet Network Office"),
+    DemoUser("coordinator@referralnet.test", "Casey Coordinator", "coordinator", "Bayside Community Health Center"),
+    DemoUser("coordinator2@referralnet.test", "Jordan Lee", "coordinator", "Coastside Family Medicine"),
+    DemoUser("partner@referralnet.test", "Pat Partner", "partner", "Samaritan House"),
+    DemoUser("partner2@referralnet.test", "Morgan Diaz", "partner", "Peninsula Family Service"),
+]
+
+demo_cli = AppGroup("demo", help="Demo data for trying ReferralNet out.")
+
+
+def load_demo_data(echo=print) -> bool:
+    """Load the demo directory and accounts into an empty database. Returns False if data is already there."""
+    if db.session.scalar(select(func.count()).select_from(User)):
+        return False
+    for source in DIRECTORY_SOURCES:
+        if source.exists():
+            report = import_path(source)
+            echo(f"  {source.name}: {sum(report.created.values())} records")
+    for name, kind, listing_name in DEMO_ORGANIZATIONS:
+        listing = db.session.scalar(select(Organization.id).where(Organization.name == listing_name)) \
+            if listing_name else None
+        create_organization(name=name, kind=kind, directory_organization_id=listing)
+    orgs = {o.name: o for o in db.session.scalars(select(NetworkOrganization))}
+    for user in DEMO_USERS:
+        create_user(email=user.email, name=user.name, password=DEMO_PASSWORD, role=user.role,
+                    organization_id=orgs[user.organization].id)
+    return True
+
+
+def demo_logins_text() -> str:
+    lines = ["Demo logins (password for all: %s):" % DEMO_PASSWORD]
+    for user in DEMO_USERS:
+        lines.append(f"  {user.role:<12} {user.email:<32} {user.organization}")
+    return "\n".join(lines)
+
+
+@demo_cli.command("load")
+def load_command():
+    """Load demo data if the database has no users yet."""
+    if load_demo_data(echo=click.echo):
+        db.session.commit()
+        services = db.session.scalar(select(func.count()).select_from(Service))
+        click.echo(f"Demo data loaded: {services} services.")
+    else:
+        click.echo("Database already has users; demo data not loaded.")
+    click.echo(demo_logins_text())

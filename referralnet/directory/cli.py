@@ -1,0 +1,62 @@
+"""`flask directory import|export` — HSDS data in and out, for operators and cron."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from referralnet.directory.exporter import export_csv, export_json
+from referralnet.directory.importer import ImportFailed, import_path
+from referralnet.extensions import db
+
+directory_cli = AppGroup("directory", help="Import and export HSDS 3.0 directory data.")
+
+
+def _progress(table: str, done: int, total: int) -> None:
+    if total >= 2000:
+        click.echo(f"\r  writing {table}: {done}/{total}", nl=done == total, err=True)
+
+
+@directory_cli.command("import")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["auto", "json", "csv", "ohana"]), default="auto",
+              show_default=True, help="auto tells HSDS JSON, HSDS CSV and the Ohana CSV layout apart.")
+@click.option("--dry-run", is_flag=True, help="Validate and report, then roll back.")
+def import_command(path, fmt, dry_run):
+    """Import HSDS data from PATH (a JSON file, or a folder of JSON or CSV files).
+
+    Re-importing the same data updates records and never duplicates them. If any
+    row is invalid, nothing is changed and every problem is listed with its file,
+    row and field.
+    """
+    click.echo(f"Importing {path} ...")
+    try:
+        report = import_path(path, fmt=fmt, progress=_progress)
+    except ImportFailed as exc:
+        db.session.rollback()
+        click.echo(f"Error: {exc.message}", err=True)
+        for line in exc.errors:
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
+    for line in report.warnings:
+        click.echo(f"warning: {line}", err=True)
+    for line in report.summary_lines():
+        click.echo(line)
+    if dry_run:
+        db.session.rollback()
+        click.echo("Dry run: nothing was saved.")
+    else:
+        db.session.commit()
+        click.echo("Import saved.")
+
+
+@directory_cli.command("export")
+@click.argument("path", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+def export_command(path, fmt):
+    """Export the directory as HSDS 3.0 into the folder PATH."""
+    counts = export_json(path) if fmt == "json" else export_csv(path)
+    for name, count in counts.items():
+        click.echo(f"{name}: {count}")
+    click.echo(f"Exported HSDS 3.0 {fmt.upper()} to {path}.")

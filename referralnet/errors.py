@@ -1,0 +1,78 @@
+"""The DomainError family and the one error contract.
+
+Services raise DomainError subclasses. API clients (JSON requests, /api, /hsds,
+/fhir paths) get `{code, status, message, errors}`; browsers get a page.
+"""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+
+class DomainError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, errors: dict | list | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+
+class ValidationFailed(DomainError):
+    status = 422
+    code = "validation_failed"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class NotPermitted(DomainError):
+    status = 403
+    code = "not_permitted"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class InvalidTransition(DomainError):
+    status = 409
+    code = "invalid_transition"
+
+
+def wants_json() -> bool:
+    """True for API paths and clients that prefer JSON to HTML."""
+    if request.path.startswith(("/api/", "/hsds", "/fhir")):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(status: int, code: str, message: str, errors=None):
+    if wants_json():
+        body = {"code": code, "status": status, "message": message, "errors": errors or {}}
+        return jsonify(body), status
+    return render_template("error.html", status=status, message=message, errors=errors or {}), status
+
+
+def register_errorhandlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def handle_domain_error(exc: DomainError):
+        return error_response(exc.status, exc.code, exc.message, exc.errors)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        # Logged without request data: bodies may hold patient information.
+        app.logger.exception("unhandled error on %s %s", request.method, request.url_rule)
+        return error_response(500, "internal_error", "Something went wrong on our side. It has been logged.")

@@ -1,0 +1,136 @@
+"""Shared fixtures: one app per test session, a clean database per test.
+
+The database is SQLite in a temporary folder unless TEST_DATABASE_URL is set
+(CI sets it to a PostgreSQL database). The schema is built by the Alembic
+migrations, never by create_all, so the tests exercise the real migrations.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from referralnet import create_app
+from referralnet.extensions import db as _db
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("referralnet")
+    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp / 'test.db'}"
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": "test-secret",
+        "SEARCH_INDEX_DIR": str(tmp / "index"),
+        "RATELIMIT_ENABLED": True,
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+    })
+    with app.app_context():
+        if url.startswith("postgresql"):
+            _db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            _db.session.commit()
+        upgrade()
+    return app
+
+
+@pytest.fixture()
+def db(app):
+    """A clean database for each test (rows deleted child-first), inside an app context."""
+    with app.app_context():
+        yield _db
+        _db.session.rollback()
+        for table in reversed(_db.metadata.sorted_tables):
+            _db.session.execute(table.delete())
+        _db.session.commit()
+        _db.session.remove()
+
+
+@pytest.fixture()
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner(app, db):
+    return app.test_cli_runner()
+
+
+@pytest.fixture()
+def shared() -> Path:
+    if not SHARED.exists():
+        pytest.fail(f"reference material missing: {SHARED} (see shared/README.md)")
+    return SHARED
+
+
+# --- accounts helpers -------------------------------------------------------------------------
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture()
+def make_user(db):
+    """Create a user (and their organization) with a role; returns the User."""
+    from referralnet.accounts.models import NetworkOrganization
+    from referralnet.accounts.services import create_organization, create_user
+
+    counter = {"n": 0}
+
+    def make(role: str = "coordinator", *, org_name: str | None = None, org_kind: str | None = None,
+             email: str | None = None, active: bool = True):
+        counter["n"] += 1
+        kind = org_kind or {"admin": "network", "coordinator": "referrer", "partner": "partner"}[role]
+        name = org_name or f"{kind.title()} Org {counter['n']}"
+        org = db.session.scalar(db.select(NetworkOrganization).where(NetworkOrganization.name == name))
+        if org is None:
+            org = create_organization(name=name, kind=kind)
+        user = create_user(email=email or f"{role}{counter['n']}@example.org", name=f"{role.title()} {counter['n']}",
+                           password=PASSWORD, role=role, organization_id=org.id)
+        user.active = active
+        db.session.commit()
+        return user
+
+    return make
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in page"
+    return match.group(1)
+
+
+@pytest.fixture()
+def login(client):
+    """Log a user in through the real login form (CSRF included)."""
+
+    def do_login(user_or_email, password: str = PASSWORD):
+        email = getattr(user_or_email, "email", user_or_email)
+        page = client.get("/login")
+        token = csrf_token_from(page.get_data(as_text=True))
+        return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+    return do_login
+
+
+@pytest.fixture()
+def login_as(make_user, login):
+    """Create a user with `role` and log them in; returns the user."""
+
+    def do(role: str, **kwargs):
+        user = make_user(role, **kwargs)
+        response = login(user)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    return do
+
+
+def form_token(client, url: str) -> str:
+    return csrf_token_from(client.get(url).get_data(as_text=True))
