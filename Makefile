@@ -1,0 +1,57 @@
+# The two commands: `make run` and `make test`. Everything else is a helper for them.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app referralnet
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test install install-dev browser-deps seed-san-mateo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## make run: install, migrate, load demo data on first start, serve http://127.0.0.1:5000
+run: $(VENV)/.installed
+	$(FLASK) db upgrade
+	$(FLASK) demo load
+	@echo "Serving ReferralNet on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+## make test: the whole suite, browser tests included (installs Debian's chromium when missing and root)
+test: $(VENV)/.installed-dev browser-deps
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium for the browser tests..."; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else \
+	    echo "The browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; \
+	  fi; \
+	fi
+
+## Regenerate seed_data/san-mateo-hsds from the Ohana CSV in ../shared (HSDS 3.0 JSON).
+seed-san-mateo: $(VENV)/.installed
+	rm -rf /tmp/referralnet-seed && mkdir -p /tmp/referralnet-seed
+	DATABASE_URL=sqlite:////tmp/referralnet-seed/seed.db $(FLASK) db upgrade
+	DATABASE_URL=sqlite:////tmp/referralnet-seed/seed.db $(FLASK) directory import ../shared/datasets/ohana-san-mateo
+	rm -rf seed_data/san-mateo-hsds/*.json
+	DATABASE_URL=sqlite:////tmp/referralnet-seed/seed.db $(FLASK) directory export seed_data/san-mateo-hsds --format json
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache
