@@ -82,6 +82,15 @@ def register_extensions(app: Flask) -> None:
         referrer_policy="same-origin",
     )
 
+    @app.after_request
+    def commit_or_roll_back(response):
+        """The one commit of a request: services only flush. Failed requests write nothing."""
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
     from referralnet.accounts.models import User
 
     @login_manager.user_loader

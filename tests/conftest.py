@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -18,6 +19,18 @@ from referralnet import create_app
 from referralnet.extensions import db as _db
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+class RequestIsolatedClient(FlaskClient):
+    """Each request runs in its own app context, as in production.
+
+    Without this, requests would reuse the test's app context: `g` (and Flask-Login's cached
+    user) and the database session would leak from one request into the next and hide bugs.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +45,7 @@ def app(tmp_path_factory):
         "RATELIMIT_ENABLED": True,
         "LOGIN_RATE_LIMIT": "1000 per minute",
     })
+    app.test_client_class = RequestIsolatedClient
     with app.app_context():
         if url.startswith("postgresql"):
             _db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
