@@ -4,7 +4,8 @@ Import and export are driven from here, so adding an HSDS table is one entry.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy import inspect as sa_inspect
 
@@ -18,16 +19,16 @@ class Table:
     csv_file: str  # file name in the HSDS tabular package
     list_key: str  # key of an array of these objects nested in a parent document
 
-    @property
+    @cached_property
     def columns(self):
         """HSDS columns, in HSDS order (ours excluded)."""
         return [c for c in sa_inspect(self.model).columns if c.info.get("hsds", True)]
 
-    @property
+    @cached_property
     def field_names(self) -> list[str]:
         return [c.key for c in self.columns]
 
-    @property
+    @cached_property
     def foreign_keys(self) -> dict[str, str]:
         """Column name -> referenced HSDS table name."""
         out = {}

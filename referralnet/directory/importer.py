@@ -25,7 +25,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import Date, Float, Integer, String, select
+from sqlalchemy import Date, Float, Integer, String, insert, select
 
 from referralnet.db import UTCDateTime
 from referralnet.directory import models as m
@@ -540,10 +540,11 @@ def _upsert(batch, report: ImportReport, progress: Progress | None) -> None:
             chunk = ids[start:start + 500]
             for obj in db.session.scalars(select(table.model).where(table.model.id.in_(chunk))):
                 existing[obj.id] = obj
+        new_rows: list[dict[str, Any]] = []
         for done, values in enumerate(ordered, start=1):
             obj = existing.get(values["id"])
             if obj is None:
-                db.session.add(table.model(**values))
+                new_rows.append(values)
                 report.created[table.name] += 1
             else:
                 changed = False
@@ -558,6 +559,10 @@ def _upsert(batch, report: ImportReport, progress: Progress | None) -> None:
             if progress and (done % 1000 == 0 or done == len(ordered)):
                 progress(table.name, done, len(ordered))
         db.session.flush()
+        # New rows go in as one executemany per chunk (parents first): an order of magnitude
+        # faster than adding ORM objects one by one; Python-side defaults still apply.
+        for start in range(0, len(new_rows), 1000):
+            db.session.execute(insert(table.model), new_rows[start:start + 1000])
 
 
 def _differs(current: Any, new: Any) -> bool:

@@ -230,3 +230,15 @@ def test_cli_import_prints_summary_and_fails_cleanly(runner, shared, tmp_path):
     result = runner.invoke(args=["directory", "import", str(bad)])
     assert result.exit_code == 1
     assert "services.json $[0], field 'minimum_age': 'old' is not a whole number" in result.output
+
+
+def test_cli_shows_progress_on_large_inputs(runner, tmp_path):
+    pkg = tmp_path / "big"
+    pkg.mkdir()
+    lines = ["id,name,description"] + [f"org-{i},Agency {i},Helps people" for i in range(2500)]
+    (pkg / "organizations.csv").write_text("\n".join(lines) + "\n")
+    result = runner.invoke(args=["directory", "import", str(pkg)])
+    assert result.exit_code == 0, result.output
+    assert "writing organization: 1000/2500" in result.output
+    assert "writing organization: 2500/2500" in result.output
+    assert "organization     2500" in result.output
