@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referralnet.db import Base, TimestampMixin, UTCDateTime, new_uuid
@@ -104,6 +104,9 @@ class Service(TimestampMixin, Base):
     licenses: Mapped[Optional[str]] = mapped_column(Text)
     alert: Mapped[Optional[str]] = mapped_column(Text)
     last_modified: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # Ours, not HSDS: the partner's "accepting referrals" switch, shown and filtered on in search.
+    accepting_referrals: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(),
+                                                      info={"hsds": False})
 
     organization: Mapped[Optional[Organization]] = relationship(back_populates="services")
     service_at_locations: Mapped[list["ServiceAtLocation"]] = relationship(back_populates="service")
@@ -129,6 +132,10 @@ class Location(TimestampMixin, Base):
     longitude: Mapped[Optional[float]] = mapped_column(Float)
     external_identifier: Mapped[Optional[str]] = mapped_column(Text)
     external_identifier_type: Mapped[Optional[str]] = mapped_column(Text)
+    # Ours, not HSDS: a confidential site (e.g. a domestic-violence shelter). Its address and
+    # coordinates are never indexed, shown or exported through the APIs.
+    address_confidential: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(),
+                                                       info={"hsds": False})
 
     organization: Mapped[Optional[Organization]] = relationship(back_populates="locations")
     addresses: Mapped[list["Address"]] = relationship(order_by="Address.address_type")

@@ -31,3 +31,31 @@ def test_migrations_are_a_single_linear_history(app):
         config = current_app.extensions["migrate"].migrate.get_config()
         heads = ScriptDirectory.from_config(config).get_heads()
     assert len(heads) == 1, f"several migration heads: {heads}"
+
+
+def test_upgrading_a_database_with_data_keeps_it(tmp_path):
+    """Each migration keeps existing rows (SQLite table rebuilds must not cascade-delete children)."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import func, select
+
+    from referralnet import create_app
+    from referralnet.directory import models as m
+    from referralnet.directory.importer import import_path
+    from tests.conftest import SHARED
+
+    url = f"sqlite:///{tmp_path / 'upgrade.db'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SEARCH_INDEX_DIR": str(tmp_path / "ix"),
+                      "SEARCH_AUTO_INDEX": False})
+    with app.app_context():
+        upgrade()
+        import_path(SHARED / "hsds/examples/service_full.json")
+        _db.session.commit()
+        counts = {t: _db.session.scalar(select(func.count()).select_from(t)) for t in
+                  (m.Service, m.ServiceAtLocation, m.Schedule, m.Phone, m.Location)}
+        assert all(counts.values())
+        downgrade(revision="0001")
+        upgrade()
+        after = {t: _db.session.scalar(select(func.count()).select_from(t)) for t in counts}
+        assert after == counts
+        _db.session.remove()
+        _db.engine.dispose()
