@@ -1,6 +1,7 @@
 """Account forms (CSRF-protected through Flask-WTF)."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from referralnet.accounts.models import OrgKind, Role
@@ -18,7 +19,7 @@ class UserForm(FlaskForm):
     name = StringField("Full name", validators=[DataRequired("Enter the person's name."), Length(max=200)])
     email = EmailField("Email", validators=[DataRequired("Enter an email address."),
                                             Email("Enter a valid email address.")])
-    role = SelectField("Role", choices=[(r.value, r.label) for r in Role])
+    role = SelectField("Role", choices=[SelectChoice(r.value, r.label) for r in Role])
     organization_id = SelectField("Organization", coerce=int)
     password = PasswordField(
         "Initial password",
@@ -31,7 +32,7 @@ class UserForm(FlaskForm):
 
 class OrganizationForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Enter the organization's name."), Length(max=200)])
-    kind = SelectField("Kind", choices=[(k.value, k.label) for k in OrgKind])
+    kind = SelectField("Kind", choices=[SelectChoice(k.value, k.label) for k in OrgKind])
     directory_organization_id = SelectField("Directory listing (partner agencies)", validators=[Optional()])
     submit = SubmitField("Create organization")
 

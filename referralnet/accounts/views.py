@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
+from wtforms.fields import SelectChoice
 
 from referralnet.accounts import services
 from referralnet.accounts.forms import LoginForm, OrganizationForm, ToggleForm, UserForm
@@ -60,9 +61,9 @@ def logout():
 
 # --- admin: users -----------------------------------------------------------------------------
 
-def _organization_choices() -> list[tuple[int, str]]:
+def _organization_choices() -> list[SelectChoice]:
     orgs = db.session.scalars(select(NetworkOrganization).order_by(NetworkOrganization.name))
-    return [(o.id, f"{o.name} ({o.kind_label})") for o in orgs]
+    return [SelectChoice(o.id, f"{o.name} ({o.kind_label})") for o in orgs]
 
 
 @bp.get("/admin/users")
@@ -123,7 +124,8 @@ def organizations():
 def new_organization():
     form = OrganizationForm()
     listings = db.session.execute(select(Organization.id, Organization.name).order_by(Organization.name)).all()
-    form.directory_organization_id.choices = [("", "— none —")] + [(i, n) for i, n in listings]
+    form.directory_organization_id.choices = [SelectChoice("", "— none —")] + [SelectChoice(i, n)
+                                                                                  for i, n in listings]
     if form.validate_on_submit():
         try:
             org = services.create_organization(name=form.name.data, kind=form.kind.data,
