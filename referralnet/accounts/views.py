@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from wtforms.fields import SelectChoice
@@ -43,8 +43,11 @@ def login():
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
+            # A fresh session (and CSRF token) on sign-in: nothing from before it carries over.
+            next_page = _safe_next(request.args.get("next"))
+            session.clear()
             login_user(user, remember=form.remember.data)
-            return redirect(_safe_next(request.args.get("next")) or url_for("main.home"))
+            return redirect(next_page or url_for("main.home"))
         form.password.errors.append("The email or password is not right, or the account is deactivated.")
         return render_template("accounts/login.html", form=form), 401
     status = 400 if form.errors else 200

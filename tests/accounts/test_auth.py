@@ -152,3 +152,13 @@ def test_html_clients_get_an_error_page(client, db):
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert "Page not found" in response.get_data(as_text=True)
+
+
+def test_sign_in_starts_a_fresh_session(client, make_user):
+    """A CSRF token (or anything else) planted before sign-in is not valid after it."""
+    user = make_user("admin")
+    before = form_token(client, "/login")
+    client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": before})
+    response = client.post("/logout", data={"csrf_token": before})
+    assert response.status_code == 400
+    assert client.get("/").status_code == 200
