@@ -91,6 +91,10 @@ def register_extensions(app: Flask) -> None:
             db.session.rollback()
         return response
 
+    from referralnet.search.hooks import register_search_hooks
+
+    register_search_hooks(db.session)
+
     from referralnet.accounts.models import User
 
     @login_manager.user_loader
@@ -118,10 +122,12 @@ def register_commands(app: Flask) -> None:
     from referralnet.accounts.cli import users_cli
     from referralnet.demo import demo_cli
     from referralnet.directory.cli import directory_cli
+    from referralnet.search.cli import search_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(directory_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(search_cli)
 
 
 def register_template_helpers(app: Flask) -> None:

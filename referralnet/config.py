@@ -36,5 +36,6 @@ def load_config(instance_path: Path) -> dict:
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
         "FORCE_HTTPS": os.environ.get("FORCE_HTTPS", "0") == "1",
         "WTF_CSRF_TIME_LIMIT": None,
+        "GEOCODER": os.environ.get("GEOCODER") or None,
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "America/Los_Angeles"),
     }

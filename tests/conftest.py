@@ -64,6 +64,9 @@ def db(app):
             _db.session.execute(table.delete())
         _db.session.commit()
         _db.session.remove()
+        from referralnet.search.index import clear_index
+
+        clear_index()
 
 
 @pytest.fixture()

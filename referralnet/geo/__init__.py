@@ -1,0 +1,156 @@
+"""Where things are: ZIP codes and addresses to coordinates (offline), distances, geohash cells.
+
+Geocoding works offline from the US ZIP centroids shipped in the `zipcodes`
+package; an address is placed at its ZIP (or its city's) centroid, which is
+what a coordinator needs to find agencies nearby. When `GEOCODER=nominatim` is
+configured, geopy's Nominatim geocoder is tried first for street addresses.
+Distances come from geopy (great-circle, in miles).
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from statistics import mean
+
+import pygeohash
+import zipcodes
+from geopy.distance import great_circle
+
+ZIP_RE = re.compile(r"\b(\d{5})(?:-\d{4})?\b")
+COORDS_RE = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
+STATE_RE = re.compile(r",\s*([A-Za-z]{2})\s*(?:\d{5}(?:-\d{4})?)?\s*$")
+MILES_PER_DEGREE_LAT = 69.0
+
+
+@dataclass(frozen=True)
+class Place:
+    latitude: float
+    longitude: float
+    label: str
+    timezone: str | None = None
+
+
+class PlaceNotFound(ValueError):
+    """The text could not be turned into coordinates."""
+
+
+@lru_cache(maxsize=4096)
+def zip_place(zip_code: str) -> Place | None:
+    """The centroid of a US ZIP code, or None when it is unknown."""
+    zip_code = (zip_code or "").strip()[:5]
+    if not re.fullmatch(r"\d{5}", zip_code):
+        return None
+    try:
+        matches = zipcodes.matching(zip_code)
+    except (ValueError, TypeError):
+        return None
+    for match in matches:
+        if match.get("lat") and match.get("long"):
+            return Place(float(match["lat"]), float(match["long"]), f"{zip_code} ({match['city']}, {match['state']})",
+                         match.get("timezone") or None)
+    return None
+
+
+@lru_cache(maxsize=1)
+def _cities() -> dict[tuple[str, str], list[dict]]:
+    """(lower-case city, state) -> its ZIP records; built once from the package's table."""
+    table: dict[tuple[str, str], list[dict]] = {}
+    for record in zipcodes.list_all():
+        if record.get("lat") and record.get("long") and record.get("active", True):
+            table.setdefault((record["city"].lower(), record["state"]), []).append(record)
+    return table
+
+
+@lru_cache(maxsize=1024)
+def city_place(city: str, state: str | None) -> Place | None:
+    """The mean of a city's ZIP centroids (offline). Without a state, only an unambiguous city matches."""
+    name = " ".join(city.lower().split())
+    if state:
+        matches = _cities().get((name, state.upper()), [])
+    else:
+        groups = [v for (c, _), v in _cities().items() if c == name]
+        matches = groups[0] if len(groups) == 1 else []
+    if not matches:
+        return None
+    return Place(mean(float(m["lat"]) for m in matches), mean(float(m["long"]) for m in matches),
+                 f"{matches[0]['city']}, {matches[0]['state']}", matches[0].get("timezone") or None)
+
+
+def timezone_for_zip(zip_code: str | None) -> str | None:
+    place = zip_place(zip_code or "")
+    return place.timezone if place else None
+
+
+def locate(text: str, *, geocoder: str | None = None) -> Place:
+    """Turn '94063', '37.48,-122.23', '2600 Middlefield Rd, Redwood City, CA 94063' or 'Redwood City, CA'
+    into a Place. Raises PlaceNotFound with a message for the person who typed it."""
+    text = (text or "").strip()
+    if not text:
+        raise PlaceNotFound("Enter a ZIP code, an address or coordinates.")
+    if match := COORDS_RE.match(text):
+        lat, lon = float(match.group(1)), float(match.group(2))
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise PlaceNotFound(f"{text} are not valid coordinates (latitude -90..90, longitude -180..180).")
+        return Place(lat, lon, f"{lat:.4f}, {lon:.4f}")
+    if geocoder == "nominatim" and not re.fullmatch(r"\d{5}", text):
+        place = _nominatim(text)
+        if place:
+            return place
+    zips = ZIP_RE.findall(text)
+    if zips:
+        place = zip_place(zips[-1])
+        if place is None:
+            raise PlaceNotFound(f"{zips[-1]} is not a known US ZIP code.")
+        return place
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    state = STATE_RE.search(text).group(1) if STATE_RE.search(text) and len(parts) >= 2 else None
+    city_candidates = parts[-2:-1] if state else parts[-1:]
+    for city in city_candidates:
+        place = city_place(city, state)
+        if place:
+            return place
+    raise PlaceNotFound(f"Could not find “{text}”. Try a 5-digit ZIP code or “City, ST”.")
+
+
+def _nominatim(text: str) -> Place | None:  # pragma: no cover - needs the network; off by default
+    from geopy.exc import GeopyError
+    from geopy.geocoders import Nominatim
+
+    try:
+        found = Nominatim(user_agent="referralnet").geocode(text, country_codes="us", timeout=5)
+    except GeopyError:
+        return None
+    return Place(found.latitude, found.longitude, found.address) if found else None
+
+
+def distance_miles(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return great_circle(a, b).miles
+
+
+def geohash(lat: float, lon: float, precision: int = 6) -> str:
+    return pygeohash.encode(lat, lon, precision=precision)
+
+
+# Geohash cell sizes (height x width in miles at the equator; width shrinks with latitude).
+CELL_PRECISIONS = (3, 4, 5, 6)
+
+
+def cells_for_point(lat: float, lon: float) -> list[str]:
+    """The cells a point is indexed under, one per precision in CELL_PRECISIONS."""
+    full = geohash(lat, lon, max(CELL_PRECISIONS))
+    return [full[:p] for p in CELL_PRECISIONS]
+
+
+def cells_covering(lat: float, lon: float, radius_miles: float, max_cells: int = 64) -> list[str]:
+    """Geohash cells that together cover the circle's bounding box, as few and as fine as possible."""
+    dlat = radius_miles / MILES_PER_DEGREE_LAT
+    dlon = radius_miles / max(1e-6, MILES_PER_DEGREE_LAT * math.cos(math.radians(lat)))
+    box = pygeohash.BoundingBox(max(-90.0, lat - dlat), max(-180.0, lon - dlon),
+                                min(90.0, lat + dlat), min(180.0, lon + dlon))
+    for precision in sorted(CELL_PRECISIONS, reverse=True):
+        cells = pygeohash.geohashes_in_box(box, precision=precision)
+        if len(cells) <= max_cells:
+            return cells
+    return pygeohash.geohashes_in_box(box, precision=min(CELL_PRECISIONS))

@@ -1,0 +1,180 @@
+"""Build index documents from the database.
+
+Only active services are indexed. A confidential location contributes neither
+its address nor its coordinates: the document says "confidential location" and
+cannot be found by distance. Loading is batched (a few queries per 500
+services), never one query per row.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Iterable, Iterator
+
+from flask import current_app
+from sqlalchemy import select
+
+from referralnet.directory import models as m
+from referralnet.directory.hours import build_hours
+from referralnet.directory.sdoh import sdoh_terms
+from referralnet.extensions import db
+from referralnet.geo import cells_for_point, timezone_for_zip
+
+BATCH = 500
+FREE_RE = re.compile(r"^\s*(free|none|no (fee|cost|charge)s?|no-cost|\$0\b)", re.I)
+SCHEDULE_FIELDS = ("freq", "byday", "opens_at", "closes_at", "valid_from", "valid_to", "timezone", "description")
+
+
+def is_free(service: m.Service, costs: list[m.CostOption]) -> bool:
+    """Free of charge: every cost option is zero, or the fee text says free/none."""
+    if costs:
+        return all((c.amount or 0) == 0 for c in costs) or any("free" in (c.option or "").lower() for c in costs)
+    text = service.fees_description or service.fees or ""
+    return bool(FREE_RE.match(text))
+
+
+def _by(rows, key) -> dict:
+    out = defaultdict(list)
+    for row in rows:
+        out[key(row)].append(row)
+    return out
+
+
+def _schedule_dict(s: m.Schedule) -> dict:
+    out = {}
+    for f in SCHEDULE_FIELDS:
+        value = getattr(s, f)
+        if value is not None:
+            out[f] = value.isoformat() if hasattr(value, "isoformat") else value
+    return out
+
+
+def active_service_ids(session=None) -> list[str]:
+    s = session or db.session
+    return list(s.scalars(select(m.Service.id).where(m.Service.status == "active").order_by(m.Service.id)))
+
+
+def documents_for(service_ids: Iterable[str], session=None) -> Iterator[dict]:
+    """Index documents for these services (inactive ones yield nothing). `session` defaults to the app's."""
+    ids = list(dict.fromkeys(service_ids))
+    for start in range(0, len(ids), BATCH):
+        yield from _batch(ids[start:start + BATCH], session or db.session)
+
+
+def _batch(ids: list[str], s) -> Iterator[dict]:
+    default_tz = current_app.config.get("DEFAULT_TIMEZONE", "America/Los_Angeles")
+    services = s.scalars(select(m.Service).where(m.Service.id.in_(ids), m.Service.status == "active")).all()
+    if not services:
+        return
+    svc_ids = [x.id for x in services]
+    org_ids = {x.organization_id for x in services if x.organization_id}
+    orgs = {o.id: o for o in s.scalars(select(m.Organization).where(m.Organization.id.in_(org_ids)))}
+    sals = _by(s.scalars(select(m.ServiceAtLocation).where(m.ServiceAtLocation.service_id.in_(svc_ids))),
+               lambda r: r.service_id)
+    loc_ids = {r.location_id for rows in sals.values() for r in rows if r.location_id}
+    locations = {x.id: x for x in s.scalars(select(m.Location).where(m.Location.id.in_(loc_ids)))}
+    addresses = _by(s.scalars(select(m.Address).where(m.Address.location_id.in_(loc_ids),
+                                                      m.Address.address_type == "physical")),
+                    lambda r: r.location_id)
+    sal_ids = [r.id for rows in sals.values() for r in rows]
+    schedules = s.scalars(select(m.Schedule).where(
+        m.Schedule.service_id.in_(svc_ids) | m.Schedule.location_id.in_(loc_ids)
+        | m.Schedule.service_at_location_id.in_(sal_ids))).all()
+    sched_by_sal = _by([x for x in schedules if x.service_at_location_id], lambda r: r.service_at_location_id)
+    sched_by_svc = _by([x for x in schedules if x.service_id and not x.service_at_location_id], lambda r: r.service_id)
+    sched_by_loc = _by([x for x in schedules if x.location_id and not x.service_id and not x.service_at_location_id],
+                       lambda r: r.location_id)
+    languages = s.scalars(select(m.Language).where(m.Language.service_id.in_(svc_ids)
+                                                   | m.Language.location_id.in_(loc_ids))).all()
+    lang_by_svc = _by([x for x in languages if x.service_id], lambda r: r.service_id)
+    lang_by_loc = _by([x for x in languages if x.location_id and not x.service_id], lambda r: r.location_id)
+    phones = s.scalars(select(m.Phone).where(m.Phone.service_id.in_(svc_ids) | m.Phone.location_id.in_(loc_ids)
+                                             | m.Phone.organization_id.in_(org_ids))).all()
+    phone_by_svc = _by([p for p in phones if p.service_id], lambda r: r.service_id)
+    phone_by_loc = _by([p for p in phones if p.location_id and not p.service_id], lambda r: r.location_id)
+    phone_by_org = _by([p for p in phones if p.organization_id and not p.service_id and not p.location_id],
+                       lambda r: r.organization_id)
+    attrs = s.scalars(select(m.Attribute).where(m.Attribute.link_entity == "service",
+                                                m.Attribute.link_id.in_(svc_ids))).all()
+    term_ids = {a.taxonomy_term_id for a in attrs if a.taxonomy_term_id}
+    terms = {t.id: t for t in s.scalars(select(m.TaxonomyTerm).where(m.TaxonomyTerm.id.in_(term_ids)))}
+    attrs_by_svc = _by(attrs, lambda r: r.link_id)
+    costs = _by(s.scalars(select(m.CostOption).where(m.CostOption.service_id.in_(svc_ids))), lambda r: r.service_id)
+    capacity = _by(s.scalars(select(m.ServiceCapacity).where(m.ServiceCapacity.service_id.in_(svc_ids))
+                             .order_by(m.ServiceCapacity.updated.desc())), lambda r: r.service_id)
+    sdoh_by_term = {t["id"]: code for code, t in sdoh_terms().items()}
+
+    for svc in services:
+        org = orgs.get(svc.organization_id)
+        svc_terms = [terms[a.taxonomy_term_id] for a in attrs_by_svc.get(svc.id, []) if a.taxonomy_term_id in terms]
+        domains = sorted({sdoh_by_term[t.id] for t in svc_terms if t.id in sdoh_by_term})
+        places = [(sal, locations.get(sal.location_id)) for sal in sals.get(svc.id, [])] or [(None, None)]
+        cap = capacity.get(svc.id, [None])[0]
+        free = is_free(svc, costs.get(svc.id, []))
+        for sal, loc in places:
+            confidential = bool(loc and loc.address_confidential)
+            address = None if confidential or loc is None else next(iter(addresses.get(loc.id, [])), None)
+            lat = lon = None
+            if loc is not None and not confidential and loc.latitude is not None and loc.longitude is not None:
+                lat, lon = loc.latitude, loc.longitude
+            rows = (sched_by_sal.get(sal.id, []) if sal else []) or sched_by_svc.get(svc.id, []) \
+                or (sched_by_loc.get(loc.id, []) if loc else [])
+            iana = timezone_for_zip(address.postal_code) if address else None
+            hours = build_hours(rows, iana=iana, default_tz=default_tz)
+            tz_name = getattr(hours.tz, "key", None) or default_tz
+            langs = lang_by_svc.get(svc.id, []) + (lang_by_loc.get(loc.id, []) if loc else [])
+            lang_keys = sorted({k.lower() for lang in langs for k in (lang.code, lang.name) if k})
+            phone = next(iter(phone_by_svc.get(svc.id, []) + (phone_by_loc.get(loc.id, []) if loc else [])
+                              + phone_by_org.get(svc.organization_id, [])), None)
+            card = {
+                "service_id": svc.id, "service_name": svc.name, "organization_id": svc.organization_id,
+                "organization_name": org.name if org else None,
+                "location_id": loc.id if loc else None, "location_name": loc.name if loc else None,
+                "confidential": confidential,
+                "lat": lat, "lon": lon,
+                "has_exceptions": bool(hours.closed_dates or hours.special),
+                "address": ", ".join(p for p in [address.address_1, address.address_2, address.city,
+                                                 address.state_province, address.postal_code] if p)
+                if address else None,
+                "city": address.city if address else None,
+                "description": (svc.description or "")[:280],
+                "phone": phone.number if phone else None,
+                "languages": sorted({lang.name for lang in langs if lang.name}),
+                "assured_date": svc.assured_date.isoformat() if svc.assured_date else None,
+                "accepting": bool(svc.accepting_referrals),
+                "free": free,
+                "capacity": {"available": cap.available, "maximum": cap.maximum, "unit": cap.unit}
+                if cap is not None else None,
+                "schedules": [_schedule_dict(x) for x in rows],
+                "tz": tz_name,
+                "domains": domains,
+                "min_age": svc.minimum_age, "max_age": svc.maximum_age,
+            }
+            yield {
+                "id": sal.id if sal else f"service:{svc.id}",
+                "service_id": svc.id,
+                "location_id": loc.id if loc else "",
+                "organization_id": svc.organization_id or "",
+                "name": svc.name + (f" {svc.alternate_name}" if svc.alternate_name else ""),
+                "name_sort": svc.name.lower(),
+                "organization": (org.name if org else "") + (f" {org.alternate_name}" if org and org.alternate_name
+                                                             else ""),
+                "description": " ".join(p for p in [svc.description, loc.description if loc else None,
+                                                    svc.application_process] if p),
+                "eligibility": svc.eligibility_description or "",
+                "terms": " ".join([t.name for t in svc_terms] + [t.code.replace("-", " ") for t in svc_terms
+                                                                 if t.code]),
+                "domains": ",".join(domains),
+                "term_ids": ",".join(t.id for t in svc_terms),
+                "languages": ",".join(lang_keys),
+                "free": free,
+                "accepting": bool(svc.accepting_referrals),
+                "min_age": svc.minimum_age if svc.minimum_age is not None else 0,
+                "max_age": svc.maximum_age if svc.maximum_age is not None else 200,
+                "cells": " ".join(cells_for_point(lat, lon)) if lat is not None else "",
+                "tz": tz_name,
+                "slots": " ".join(sorted(hours.weekly_slots())),
+                "has_exceptions": bool(hours.closed_dates or hours.special),
+                "card": card,
+                **({"lat": lat, "lon": lon} if lat is not None else {}),
+            }

@@ -1,0 +1,307 @@
+"""The search service on real data (San Mateo) and the demo agencies: text, synonyms, spelling,
+filters, distance, hours in each place's time zone, and the index following the database."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from referralnet.demo import load_demo_data
+from referralnet.directory import models as m
+from referralnet.directory.sdoh import sdoh_terms
+from referralnet.errors import ValidationFailed
+from referralnet.geo import distance_miles, locate
+from referralnet.search.index import document_count, rebuild_index
+from referralnet.search.service import SearchQuery, search
+
+
+@pytest.fixture()
+def demo(db):
+    load_demo_data(echo=lambda *_: None)
+    db.session.commit()  # the commit hook indexes what the import wrote
+    return db
+
+
+def names(results) -> list[str]:
+    return [h.service_name for h in results.hits]
+
+
+def all_hits(**kwargs):
+    return search(SearchQuery(per_page=100, **kwargs))
+
+
+# --- text ----------------------------------------------------------------------------------------
+
+def test_import_commit_indexes_every_active_service(demo):
+    active = demo.session.scalars(select(m.Service).where(m.Service.status == "active")).all()
+    assert document_count() >= len(active)
+    indexed = {h.service_id for h in all_hits().hits} | {
+        h.service_id for page in range(2, 4) for h in search(SearchQuery(per_page=100, page=page)).hits}
+    assert {s.id for s in active} == indexed
+
+
+def test_free_text_with_stemming(demo):
+    # "pantries" finds "Pantry" through the stemmer; the San Mateo data's meal programs through "meals".
+    assert "Weekly Grocery Pantry" in names(all_hits(text="pantries"))
+    assert "Meals on Wheels - South County" in names(all_hits(text="meal"))
+
+
+def test_name_matches_rank_above_description_matches(demo):
+    results = all_hits(text="shelter")
+    assert results.hits[0].service_name.lower().count("shelter") >= 1
+
+
+@pytest.mark.parametrize("lay,expected", [
+    ("food stamps", "CalFresh Application Help"),
+    ("rent help", "Emergency Rental Assistance"),
+    ("ride to the doctor", "Senior Rides to Appointments"),
+])
+def test_lay_language_synonyms(demo, lay, expected):
+    results = all_hits(text=lay)
+    assert expected in names(results)
+    assert results.expanded  # the page can say what the words were taken to mean
+
+
+def test_typo_gets_results_and_did_you_mean(demo):
+    results = all_hits(text="fod pantry")
+    assert results.corrected_from == "fod pantry"
+    assert results.did_you_mean == "food pantry"
+    assert "Weekly Grocery Pantry" in names(results)
+
+
+def test_correct_spelling_gets_no_suggestion(demo):
+    results = all_hits(text="shelter")
+    assert results.did_you_mean is None and results.total > 0
+
+
+# --- filters --------------------------------------------------------------------------------------
+
+def test_domain_filter_and_facets(demo):
+    food = all_hits(domains=["food-insecurity"])
+    assert food.total >= 3
+    for hit in food.hits:
+        assert "food-insecurity" in hit.domains
+    everything = all_hits()
+    # Facets leave the domain filter out: each count is what choosing that domain gives.
+    assert food.facets["food-insecurity"] == food.total
+    assert food.facets == everything.facets
+    assert everything.facets["homelessness"] == all_hits(domains=["homelessness"]).total
+
+
+def test_language_filter_by_code_or_name(demo):
+    by_code = all_hits(language="vi")
+    by_name = all_hits(language="Vietnamese")
+    assert by_code.total > 0 and by_code.total == by_name.total
+    for hit in by_code.hits:
+        assert "Vietnamese" in hit.languages
+
+
+def test_accepting_and_free_filters(demo):
+    service = demo.session.scalar(select(m.Service).where(m.Service.name == "Weekly Grocery Pantry"))
+    service.accepting_referrals = False
+    demo.session.commit()
+    accepting = names(all_hits(text="pantry", accepting_only=True))
+    assert "Weekly Grocery Pantry" not in accepting
+    assert "Weekly Grocery Pantry" in names(all_hits(text="pantry"))
+    for hit in all_hits(free_only=True).hits:
+        assert hit.free is True
+    assert all_hits(free_only=True).total < all_hits().total
+
+
+def test_age_filter(demo):
+    seniors_only = {h.service_name for h in all_hits(age=25).hits}
+    for hit in all_hits(age=25).hits:
+        assert (hit.min_age or 0) <= 25 <= (hit.max_age if hit.max_age is not None else 200)
+    kid = all_hits(age=8)
+    assert kid.total < all_hits().total
+    assert seniors_only != {h.service_name for h in kid.hits}
+
+
+def test_radius_keeps_only_places_inside_and_sorts_by_distance(demo):
+    origin = locate("94063")
+    results = all_hits(near="94063", radius_miles=3, sort="distance")
+    assert results.total > 0
+    distances = [h.distance_miles for h in results.hits]
+    assert distances == sorted(distances)
+    assert all(d <= 3 for d in distances)
+    # Every place within 3 miles is found: check against the database.
+    inside = set()
+    for loc in demo.session.scalars(select(m.Location).where(m.Location.latitude.is_not(None))):
+        if distance_miles((origin.latitude, origin.longitude), (loc.latitude, loc.longitude)) <= 3 \
+                and not loc.address_confidential:
+            inside.add(loc.id)
+    found = {h.location_id for h in results.hits}
+    served = {sal.location_id for sal in demo.session.scalars(select(m.ServiceAtLocation))
+              if sal.service and sal.service.status == "active"}
+    assert found == inside & served
+
+
+def test_near_accepts_address_city_and_coordinates(demo):
+    a = all_hits(near="2600 Middlefield Road, Redwood City, CA 94063", radius_miles=2)
+    b = all_hits(near="94063", radius_miles=2)
+    assert {h.doc_id for h in a.hits} == {h.doc_id for h in b.hits}
+    c = all_hits(near="37.4815, -122.2091", radius_miles=2)
+    assert {h.doc_id for h in c.hits} == {h.doc_id for h in b.hits}
+    assert all_hits(near="Half Moon Bay, CA", radius_miles=3).total > 0
+
+
+def test_bad_place_is_a_validation_error(demo):
+    with pytest.raises(ValidationFailed) as info:
+        search(SearchQuery(near="00000", radius_miles=5))
+    assert "near" in info.value.errors
+    with pytest.raises(ValidationFailed):
+        search(SearchQuery(radius_miles=5))
+    with pytest.raises(ValidationFailed):
+        search(SearchQuery(near="94063", radius_miles=5000))
+
+
+# --- hours -------------------------------------------------------------------------------------
+
+def _make_service(db, *, name, tz_zip, lat, lon, byday="MO,TU,WE,TH,FR", opens="09:00", closes="17:00", **extra):
+    org = m.Organization(name=f"{name} Org", description="test")
+    db.session.add(org)
+    db.session.flush()
+    loc = m.Location(name=f"{name} site", organization_id=org.id, latitude=lat, longitude=lon, **extra)
+    db.session.add(loc)
+    db.session.flush()
+    db.session.add(m.Address(location_id=loc.id, address_1="1 Main St", city="X", state_province="NY",
+                             postal_code=tz_zip, country="US"))
+    svc = m.Service(name=name, organization_id=org.id, status="active", description="zebra services")
+    db.session.add(svc)
+    db.session.flush()
+    db.session.add(m.ServiceAtLocation(service_id=svc.id, location_id=loc.id))
+    db.session.add(m.Schedule(service_id=svc.id, freq="WEEKLY", byday=byday, opens_at=opens, closes_at=closes))
+    db.session.commit()
+    return svc
+
+
+def test_open_now_respects_each_places_time_zone(db):
+    _make_service(db, name="Zebra East", tz_zip="10001", lat=40.75, lon=-73.99)  # New York
+    _make_service(db, name="Zebra West", tz_zip="94063", lat=37.48, lon=-122.21)  # California
+    # Monday 2026-11-23 15:00 UTC = 10:00 in New York (open), 07:00 in California (closed).
+    monday_3pm_utc = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
+    assert names(search(SearchQuery(text="zebra", open_now=True, now=monday_3pm_utc))) == ["Zebra East"]
+    # 18:30 UTC = 13:30 New York, 10:30 California: both open.
+    both = search(SearchQuery(text="zebra", open_now=True, now=datetime(2026, 11, 23, 18, 30, tzinfo=timezone.utc)))
+    assert sorted(names(both)) == ["Zebra East", "Zebra West"]
+    # 23:00 UTC = 18:00 New York (closed), 15:00 California (open).
+    assert names(search(SearchQuery(text="zebra", open_now=True,
+                                    now=datetime(2026, 11, 23, 23, 0, tzinfo=timezone.utc)))) == ["Zebra West"]
+
+
+def test_daylight_saving_time_is_respected(db):
+    _make_service(db, name="Zebra DST", tz_zip="94063", lat=37.48, lon=-122.21)
+    # 16:30 UTC is 09:30 PDT in July (open) but 08:30 PST in November (closed).
+    july = datetime(2026, 7, 6, 16, 30, tzinfo=timezone.utc)
+    november = datetime(2026, 11, 23, 16, 30, tzinfo=timezone.utc)
+    assert names(search(SearchQuery(text="zebra", open_now=True, now=july))) == ["Zebra DST"]
+    assert names(search(SearchQuery(text="zebra", open_now=True, now=november))) == []
+
+
+def test_open_at_a_chosen_day_and_time(db):
+    _make_service(db, name="Zebra Weekend", tz_zip="94063", lat=37.48, lon=-122.21, byday="SA", opens="10:00",
+                  closes="14:00")
+    assert names(search(SearchQuery(text="zebra", open_at=(5, 11 * 60)))) == ["Zebra Weekend"]
+    assert names(search(SearchQuery(text="zebra", open_at=(5, 15 * 60)))) == []
+    assert names(search(SearchQuery(text="zebra", open_at=(0, 11 * 60)))) == []
+
+
+def test_holiday_closure_is_respected_by_open_now(db):
+    svc = _make_service(db, name="Zebra Holiday", tz_zip="94063", lat=37.48, lon=-122.21)
+    db.session.add(m.Schedule(service_id=svc.id, valid_from=date(2026, 11, 26), valid_to=date(2026, 11, 27),
+                              description="Closed for Thanksgiving"))
+    db.session.commit()
+    thursday_noon = datetime(2026, 11, 26, 20, 0, tzinfo=timezone.utc)
+    wednesday_noon = datetime(2026, 11, 25, 20, 0, tzinfo=timezone.utc)
+    assert names(search(SearchQuery(text="zebra", open_now=True, now=thursday_noon))) == []
+    hit = search(SearchQuery(text="zebra", now=thursday_noon)).hits[0]
+    assert hit.open_now is False and hit.next_open.date() == date(2026, 11, 30)
+    assert names(search(SearchQuery(text="zebra", open_now=True, now=wednesday_noon))) == ["Zebra Holiday"]
+
+
+# --- what must never be shown ------------------------------------------------------------------
+
+def test_inactive_and_defunct_services_are_not_found(demo):
+    inactive = demo.session.scalars(select(m.Service).where(m.Service.status != "active")).all()
+    assert inactive
+    found = {h.service_id for page in range(1, 4) for h in search(SearchQuery(per_page=100, page=page)).hits}
+    assert not found & {s.id for s in inactive}
+    service = demo.session.scalar(select(m.Service).where(m.Service.name == "Weekly Grocery Pantry"))
+    service.status = "defunct"
+    demo.session.commit()
+    assert "Weekly Grocery Pantry" not in names(all_hits(text="grocery pantry"))
+
+
+def test_confidential_address_never_leaks(db):
+    svc = _make_service(db, name="Zebra Safe House", tz_zip="94063", lat=37.48, lon=-122.21,
+                        address_confidential=True)
+    hit = search(SearchQuery(text="zebra safe house")).hits[0]
+    assert hit.address is None and hit.lat is None and hit.lon is None and hit.confidential is True
+    assert "1 Main St" not in str(hit.card)
+    # Not findable by distance (that would reveal where it is).
+    assert search(SearchQuery(text="zebra", near="94063", radius_miles=50)).total == 0
+    assert svc.id
+
+
+# --- the index follows the database ------------------------------------------------------------
+
+def test_index_follows_create_edit_delete(db):
+    svc = _make_service(db, name="Zebra Crossing Aid", tz_zip="94063", lat=37.48, lon=-122.21)
+    assert names(search(SearchQuery(text="zebra crossing"))) == ["Zebra Crossing Aid"]
+    svc = db.session.get(m.Service, svc.id)
+    svc.name = "Okapi Crossing Aid"
+    db.session.commit()
+    assert names(search(SearchQuery(text="okapi"))) == ["Okapi Crossing Aid"]
+    assert search(SearchQuery(text="zebra crossing aid")).total == 0 or \
+        "Zebra Crossing Aid" not in names(search(SearchQuery(text="zebra crossing aid")))
+    # A change on the location moves the document.
+    loc = db.session.scalar(select(m.Location).where(m.Location.name == "Zebra Crossing Aid site"))
+    loc.latitude, loc.longitude = 37.6879, -122.4702  # Daly City
+    db.session.commit()
+    assert search(SearchQuery(text="okapi", near="94014", radius_miles=2)).total == 1
+    # A new SDOH attribute is searchable as a domain.
+    db.session.add(m.Attribute(link_entity="service", link_id=svc.id, link_type="sdoh_domain",
+                               taxonomy_term_id=_sdoh_term(db, "digital-access")))
+    db.session.commit()
+    assert names(search(SearchQuery(domains=["digital-access"], text="okapi"))) == ["Okapi Crossing Aid"]
+    db.session.delete(db.session.get(m.Service, svc.id))
+    db.session.commit()
+    assert search(SearchQuery(text="okapi")).total == 0
+
+
+def test_rolled_back_changes_are_not_indexed(db):
+    svc = _make_service(db, name="Zebra Rollback", tz_zip="94063", lat=37.48, lon=-122.21)
+    db.session.get(m.Service, svc.id).name = "Never Saved Name"
+    db.session.flush()
+    db.session.rollback()
+    db.session.commit()
+    assert search(SearchQuery(text="never saved")).total == 0
+    assert names(search(SearchQuery(text="zebra rollback"))) == ["Zebra Rollback"]
+
+
+def test_reindex_gives_the_same_results(demo):
+    queries = [SearchQuery(text="food"), SearchQuery(domains=["homelessness"]),
+               SearchQuery(near="94401", radius_miles=5, sort="distance"), SearchQuery(text="legal", language="es")]
+    before = [[h.doc_id for h in search(q).hits] for q in queries]
+    rebuild_index()
+    after = [[h.doc_id for h in search(q).hits] for q in queries]
+    assert before == after
+
+
+def test_pagination(demo):
+    first = search(SearchQuery(per_page=10, page=1))
+    second = search(SearchQuery(per_page=10, page=2))
+    assert first.total == second.total > 20
+    assert not {h.doc_id for h in first.hits} & {h.doc_id for h in second.hits}
+    assert first.pages == -(-first.total // 10)
+
+
+def _sdoh_term(db, code):
+    if db.session.get(m.TaxonomyTerm, sdoh_terms()[code]["id"]) is None:
+        from referralnet.directory.importer import import_path
+        from referralnet.directory.sdoh import DOMAINS_FILE
+
+        import_path(DOMAINS_FILE)
+        db.session.commit()
+    return sdoh_terms()[code]["id"]
