@@ -24,10 +24,11 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## make run: install, migrate, load demo data on first start, serve http://127.0.0.1:5000
+## make run: install, migrate, load demo data on first start, build the search index, serve :5000
 run: $(VENV)/.installed
 	$(FLASK) db upgrade
 	$(FLASK) demo load
+	$(FLASK) search reindex
 	@echo "Serving ReferralNet on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 

@@ -104,12 +104,18 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from referralnet.accounts.views import bp as accounts_bp
+    from referralnet.api.hsds import bp as hsds_bp
     from referralnet.directory.views import bp as directory_bp
+    from referralnet.extensions import csrf
+    from referralnet.search.views import bp as search_bp
     from referralnet.web import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(directory_bp)
+    app.register_blueprint(search_bp)
+    csrf.exempt(hsds_bp)  # read-only JSON API: no cookies, no forms
+    app.register_blueprint(hsds_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
