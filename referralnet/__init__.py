@@ -142,3 +142,18 @@ def register_template_helpers(app: Flask) -> None:
     @app.context_processor
     def inject_roles():
         return {"Role": Role}
+
+    @app.template_filter("time_label")
+    def time_label(value) -> str:
+        """An aware datetime in the place's own zone -> 'Tue 9:00 AM'."""
+        return value.strftime("%a %-I:%M %p") if value else ""
+
+    @app.template_filter("date_label")
+    def date_label(value) -> str:
+        """'2026-10-25' (or a date) -> 'Oct 25, 2026'."""
+        from datetime import date
+
+        if not value:
+            return ""
+        day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+        return day.strftime("%b %-d, %Y")

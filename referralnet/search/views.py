@@ -1,4 +1,72 @@
-"""Coordinator search pages (placeholder, being built)."""
-from flask import Blueprint
+"""Coordinator pages: search the directory, and a service's full listing."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask_login import login_required
+
+from referralnet.directory.public import get_service_view
+from referralnet.errors import ValidationFailed
+from referralnet.search.forms import SearchForm
+from referralnet.search.service import SearchQuery, search
+from referralnet.web import attach_errors
 
 bp = Blueprint("search", __name__)
+PER_PAGE = 20
+
+
+def _page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _query_from(form: SearchForm) -> SearchQuery:
+    """Form values -> SearchQuery; raises ValidationFailed naming the field for what the form can't say."""
+    open_at = None
+    if form.when.data == "at":
+        raw = (form.time.data or "").strip()
+        try:
+            hours, minutes = (int(p) for p in raw.split(":"))
+            if not (0 <= hours < 24 and 0 <= minutes < 60):
+                raise ValueError
+        except ValueError:
+            raise ValidationFailed("Enter the time as HH:MM, for example 14:30.",
+                                   {"time": ["Enter the time as HH:MM, for example 14:30."]}) from None
+        open_at = (int(form.day.data), hours * 60 + minutes)
+    near = (form.near.data or "").strip() or None
+    return SearchQuery(
+        text=(form.q.data or "").strip(), near=near,
+        radius_miles=float(form.radius.data) if form.radius.data and near else None,
+        domains=list(form.domain.data or []), language=form.language.data or None,
+        open_now=form.when.data == "now", open_at=open_at,
+        accepting_only=bool(form.accepting.data), free_only=bool(form.free.data), age=form.age.data,
+        sort=form.sort.data if near else "relevance", page=_page_number(), per_page=PER_PAGE,
+    )
+
+
+@bp.get("/search")
+@login_required
+def search_page():
+    """Search the directory. Any signed-in user may search; results never include closed services."""
+    form = SearchForm(request.args)
+    searched = any(k in request.args for k in ("q", "near", "domain", "language", "when"))
+    results = None
+    status = 200
+    if searched:
+        if form.validate():
+            try:
+                results = search(_query_from(form))
+            except ValidationFailed as exc:
+                attach_errors(form, exc)
+                status = 400
+        else:
+            status = 400
+    return render_template("search/search.html", form=form, results=results, searched=searched), status
+
+
+@bp.get("/services/<service_id>")
+@login_required
+def service(service_id: str):
+    """A service's full listing: eligibility, documents, fees, hours, every location and phone."""
+    return render_template("search/service.html", view=get_service_view(service_id))

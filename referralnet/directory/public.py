@@ -1,0 +1,113 @@
+"""What a coordinator sees of a listing: one active service with everything needed to refer well.
+
+Confidential places show no address and no coordinates. Hours are computed in
+the place's own time zone (from its ZIP code), like the search index does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from referralnet.directory import models as m
+from referralnet.directory.hours import WeeklyHours, build_hours
+from referralnet.directory.sdoh import sdoh_terms
+from referralnet.errors import NotFound
+from referralnet.extensions import db
+from referralnet.geo import timezone_for_zip
+from referralnet.search.documents import is_free
+
+
+@dataclass
+class PlaceView:
+    location: m.Location | None
+    address: m.Address | None
+    phones: list[m.Phone]
+    hours: WeeklyHours
+    open_now: bool | None
+    next_open: datetime | None
+    languages: list[str]
+
+    @property
+    def confidential(self) -> bool:
+        return bool(self.location and self.location.address_confidential)
+
+
+@dataclass
+class ServiceView:
+    service: m.Service
+    organization: m.Organization | None
+    places: list[PlaceView]
+    phones: list[m.Phone]
+    languages: list[str]
+    documents: list[m.RequiredDocument]
+    costs: list[m.CostOption]
+    free: bool
+    capacity: m.ServiceCapacity | None
+    areas: list[m.ServiceArea]
+    domains: list[dict] = field(default_factory=list)
+    other_terms: list[m.TaxonomyTerm] = field(default_factory=list)
+
+
+def get_service_view(service_id: str, now: datetime | None = None) -> ServiceView:
+    """The coordinator's view of an active service. Raises NotFound for unknown or inactive services."""
+    s = db.session
+    service = s.get(m.Service, service_id)
+    if service is None or service.status != "active":
+        raise NotFound("This service is not in the directory (it may have closed).")
+    now = now or datetime.now(timezone.utc)
+    default_tz = current_app.config.get("DEFAULT_TIMEZONE", "America/Los_Angeles")
+    org = s.get(m.Organization, service.organization_id) if service.organization_id else None
+    sals = s.scalars(select(m.ServiceAtLocation).where(m.ServiceAtLocation.service_id == service.id)).all()
+    service_schedules = s.scalars(select(m.Schedule).where(m.Schedule.service_id == service.id,
+                                                           m.Schedule.service_at_location_id.is_(None))).all()
+    service_languages = [lang.name for lang in s.scalars(select(m.Language).where(m.Language.service_id == service.id))
+                         if lang.name]
+    places = []
+    for sal in sals or [None]:
+        loc = s.get(m.Location, sal.location_id) if sal and sal.location_id else None
+        address = None
+        if loc is not None and not loc.address_confidential:
+            address = s.scalar(select(m.Address).where(m.Address.location_id == loc.id,
+                                                       m.Address.address_type == "physical"))
+        rows = []
+        if sal is not None:
+            rows = s.scalars(select(m.Schedule).where(m.Schedule.service_at_location_id == sal.id)).all()
+        rows = rows or service_schedules
+        if not rows and loc is not None:
+            rows = s.scalars(select(m.Schedule).where(m.Schedule.location_id == loc.id,
+                                                      m.Schedule.service_id.is_(None))).all()
+        hours = build_hours(list(rows), iana=timezone_for_zip(address.postal_code) if address else None,
+                            default_tz=default_tz)
+        phones = []
+        if loc is not None:
+            phones = s.scalars(select(m.Phone).where(m.Phone.location_id == loc.id,
+                                                     m.Phone.service_id.is_(None))).all()
+        loc_langs = [lang.name for lang in s.scalars(select(m.Language).where(m.Language.location_id == loc.id))
+                     if lang.name] if loc is not None else []
+        places.append(PlaceView(loc, address, list(phones), hours,
+                                hours.is_open(now) if hours.known else None,
+                                None if not hours.known or hours.is_open(now) else hours.next_open(now),
+                                loc_langs))
+    phones = s.scalars(select(m.Phone).where(or_(m.Phone.service_id == service.id,
+                                                 (m.Phone.organization_id == service.organization_id)
+                                                 & m.Phone.service_id.is_(None) & m.Phone.location_id.is_(None))
+                                             )).all()
+    costs = s.scalars(select(m.CostOption).where(m.CostOption.service_id == service.id)).all()
+    attrs = s.scalars(select(m.Attribute).where(m.Attribute.link_entity == "service",
+                                                m.Attribute.link_id == service.id)).all()
+    terms = [s.get(m.TaxonomyTerm, a.taxonomy_term_id) for a in attrs if a.taxonomy_term_id]
+    sdoh_ids = {t["id"]: t for t in sdoh_terms().values()}
+    return ServiceView(
+        service=service, organization=org, places=places, phones=list(phones),
+        languages=sorted(set(service_languages) | {n for p in places for n in p.languages}),
+        documents=list(s.scalars(select(m.RequiredDocument).where(m.RequiredDocument.service_id == service.id))),
+        costs=list(costs), free=is_free(service, list(costs)),
+        capacity=s.scalar(select(m.ServiceCapacity).where(m.ServiceCapacity.service_id == service.id)
+                          .order_by(m.ServiceCapacity.updated.desc()).limit(1)),
+        areas=list(s.scalars(select(m.ServiceArea).where(m.ServiceArea.service_id == service.id))),
+        domains=[sdoh_ids[t.id] for t in terms if t is not None and t.id in sdoh_ids],
+        other_terms=[t for t in terms if t is not None and t.id not in sdoh_ids],
+    )
