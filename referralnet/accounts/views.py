@@ -99,18 +99,19 @@ def new_user():
 @role_required(Role.ADMIN)
 def toggle_user(user_id: int):
     user = services.get_user(user_id)
-    form = ToggleForm()
-    if not form.validate_on_submit():
-        flash("The form expired; please try again.", "error")
-        return redirect(url_for("accounts.users"))
+    return _set_active(user, user.email, services.set_user_active, "accounts.users")
+
+
+def _set_active(record, label: str, setter, back: str):
+    """Shared by the activate/deactivate buttons (CSRF is checked by CSRFProtect before this runs)."""
     activate = request.form.get("active") == "1"
     try:
-        services.set_user_active(user, activate, actor=current_user)
+        setter(record, activate, actor=current_user)
     except ValidationFailed as exc:
         flash(exc.message, "error")
-        return redirect(url_for("accounts.users"))
-    flash(f"{user.email} {'reactivated' if activate else 'deactivated'}.", "success")
-    return redirect(url_for("accounts.users"))
+    else:
+        flash(f"{label} {'reactivated' if activate else 'deactivated'}.", "success")
+    return redirect(url_for(back))
 
 
 # --- admin: member organizations --------------------------------------------------------------
@@ -147,16 +148,4 @@ def new_organization():
 @role_required(Role.ADMIN)
 def toggle_organization(org_id: int):
     org = services.get_organization(org_id)
-    form = ToggleForm()
-    if not form.validate_on_submit():
-        flash("The form expired; please try again.", "error")
-        return redirect(url_for("accounts.organizations"))
-    activate = request.form.get("active") == "1"
-    try:
-        services.set_organization_active(org, activate, actor=current_user)
-    except ValidationFailed as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("accounts.organizations"))
-    flash(f"{org.name} {'reactivated' if activate else 'deactivated'}.", "success")
-    return redirect(url_for("accounts.organizations"))
-
+    return _set_active(org, org.name, services.set_organization_active, "accounts.organizations")
