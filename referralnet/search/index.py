@@ -34,9 +34,22 @@ def index_dir() -> Path:
     return Path(current_app.config["SEARCH_INDEX_DIR"])
 
 
+_indexes: dict[str, object] = {}
+
+
 def open_index(create_if_missing: bool = True):
     """The index for this app, created empty (or recreated on a schema change) when needed."""
     path = index_dir()
+    cached = _indexes.get(str(path))
+    if cached is not None and (path / _VERSION_FILE).exists():
+        return cached
+    ix = _open_index(path, create_if_missing)
+    if ix is not None:
+        _indexes[str(path)] = ix
+    return ix
+
+
+def _open_index(path: Path, create_if_missing: bool):
     version_file = path / _VERSION_FILE
     if whoosh_index.exists_in(str(path)) and version_file.exists() and version_file.read_text() == SCHEMA_VERSION:
         return whoosh_index.open_dir(str(path))
