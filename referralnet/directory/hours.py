@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-SLOT_MINUTES = 15
+SLOT_MINUTES = 30
 
 
 def parse_hhmm(text: str | None) -> int | None:
@@ -97,9 +97,9 @@ class WeeklyHours:
         return None
 
     def weekly_slots(self) -> set[str]:
-        """Index terms like 'mo0915' for each quarter hour of a typical week it is open the whole
-        quarter (local time). A slot filter therefore never finds a place that is closed; it may
-        miss one in its first or last minutes of a quarter."""
+        """Index terms like "mo0930" for each half hour of a typical week it is open the whole
+        half hour (local time). A slot filter therefore never finds a place that is closed; it may
+        miss one in its first or last minutes of a half hour."""
         slots: set[str] = set()
         for interval in self.intervals:
             start = -(-interval.opens // SLOT_MINUTES) * SLOT_MINUTES
@@ -120,7 +120,7 @@ class WeeklyHours:
 
 
 def slot_key(weekday: int, minute_of_day: int) -> str:
-    """The index term of the quarter hour containing `minute_of_day` on `weekday` (0 = Monday)."""
+    """The index term of the half hour containing `minute_of_day` on `weekday` (0 = Monday)."""
     m = minute_of_day - minute_of_day % SLOT_MINUTES
     return f"{DAYS[weekday].lower()}{m // 60:02d}{m % 60:02d}"
 

@@ -20,6 +20,7 @@ from whoosh import index as whoosh_index
 from whoosh.query import Term
 from whoosh.writing import CLEAR
 
+from referralnet.search import _whoosh_patch  # noqa: F401  (indexing speed fix)
 from referralnet.search.documents import active_service_ids, documents_for
 from referralnet.search.schema import SCHEMA_VERSION, build_schema
 

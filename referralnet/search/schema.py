@@ -5,7 +5,7 @@ from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import BOOLEAN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 # Schema version: bump when fields change so that an old index is rebuilt instead of misread.
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 
 def build_schema() -> Schema:

@@ -2,7 +2,7 @@
 
 Pipeline: lay-language synonyms expand the text; Whoosh finds matches (stemmed,
 boosted by field) inside the filters it can apply itself (domain, language,
-accepting referrals, free, age, open at a time via quarter-hour slot terms in
+accepting referrals, free, age, open at a time via half-hour slot terms in
 each time zone, and a coarse geohash-cell prefilter around a point); exact
 great-circle distances are then computed only for those candidates, to keep
 results inside the radius and to sort by distance. When nothing matches, a
