@@ -44,6 +44,7 @@ def app(tmp_path_factory):
         "SEARCH_INDEX_DIR": str(tmp / "index"),
         "RATELIMIT_ENABLED": True,
         "LOGIN_RATE_LIMIT": "1000 per minute",
+        "HSDS_RATE_LIMIT": "100000 per minute",
     })
     app.test_client_class = RequestIsolatedClient
     with app.app_context():

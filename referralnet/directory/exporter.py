@@ -69,11 +69,27 @@ def record_dict(table: Table, obj) -> dict[str, Any]:
     return out
 
 
+# What a confidential place (e.g. a domestic-violence shelter) never exports: where it is.
+CONFIDENTIAL_LOCATION_FIELDS = ("latitude", "longitude", "transportation", "external_identifier",
+                                "external_identifier_type")
+
+
 def _load_all() -> dict[str, list[dict[str, Any]]]:
+    from referralnet.directory.models import Address, Location
+
+    confidential = set(db.session.scalars(select(Location.id).where(Location.address_confidential.is_(True))))
     data: dict[str, list[dict[str, Any]]] = {}
     for table in TABLES:
         objs = db.session.scalars(select(table.model).order_by(table.model.id))
-        data[table.name] = [record_dict(table, o) for o in objs]
+        if table.model is Address and confidential:
+            objs = [o for o in objs if o.location_id not in confidential]
+        rows = [record_dict(table, o) for o in objs]
+        if table.model is Location and confidential:
+            for row in rows:
+                if row["id"] in confidential:
+                    for key in CONFIDENTIAL_LOCATION_FIELDS:
+                        row.pop(key, None)
+        data[table.name] = rows
     return data
 
 

@@ -5,16 +5,18 @@ from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import BOOLEAN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 # Schema version: bump when fields change so that an old index is rebuilt instead of misread.
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 
 def build_schema() -> Schema:
     stem = StemmingAnalyzer()
     return Schema(
-        id=ID(stored=True, unique=True),  # service_at_location id, or "service:<id>" for services with no place
-        service_id=ID(stored=True),
+        # Column-stored (sortable) ids let a caller map thousands of hits to records without
+        # loading each document's stored fields.
+        id=ID(stored=True, unique=True, sortable=True),  # service_at_location id, or "service:<id>"
+        service_id=ID(stored=True, sortable=True),
         location_id=ID(stored=True),
-        organization_id=ID(stored=True),
+        organization_id=ID(stored=True, sortable=True),
         name=TEXT(analyzer=stem, field_boost=3.0, stored=True, spelling=True),
         name_sort=ID(sortable=True),
         organization=TEXT(analyzer=stem, field_boost=1.5, stored=True, spelling=True),

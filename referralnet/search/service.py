@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -176,14 +176,7 @@ def _filters(q: SearchQuery, place: Place | None, zones: list[str], now: datetim
 def search(q: SearchQuery) -> SearchResults:
     """Run a directory search. Raises ValidationFailed for bad parameters (e.g. an unknown ZIP code)."""
     q.validate()
-    place: Place | None = None
-    if q.point is not None:
-        place = Place(q.point[0], q.point[1], f"{q.point[0]:.4f}, {q.point[1]:.4f}")
-    elif q.near:
-        try:
-            place = locate(q.near)
-        except PlaceNotFound as exc:
-            raise ValidationFailed(str(exc), {"near": [str(exc)]}) from None
+    place = _resolve_place(q)
     now = q.now or datetime.now(timezone.utc)
     s = searcher()
     zones = [z.decode() if isinstance(z, bytes) else z for z in s.lexicon("tz")] if q.open_now else []
@@ -203,6 +196,62 @@ def search(q: SearchQuery) -> SearchResults:
                     return retry
             results.did_you_mean = suggestion
     return results
+
+
+@dataclass(frozen=True)
+class Match:
+    doc_id: str
+    service_id: str
+    organization_id: str
+    distance_miles: float | None = None
+
+
+def search_matches(q: SearchQuery) -> list[Match]:
+    """Every document matching `q`, best (or nearest) first, in one pass: no paging, facets or
+    hours decoration. For callers that page on their own terms (the HSDS API collapses places
+    into services). Like `search`, a misspelt query that matches nothing is retried corrected.
+    Raises ValidationFailed like `search`."""
+    matches = _matches(q)
+    if not matches and q.text.strip():
+        s = searcher()
+        _, expanded = _text_query(s.schema, q.text)
+        suggestion = _spelling_suggestion(s, q.text, {w for phrase, _ in expanded for w in phrase.split()})
+        if suggestion:
+            return _matches(replace(q, text=suggestion))
+    return matches
+
+
+def _matches(q: SearchQuery) -> list[Match]:
+    q.validate()
+    place = _resolve_place(q)
+    now = q.now or datetime.now(timezone.utc)
+    s = searcher()
+    zones = [z.decode() if isinstance(z, bytes) else z for z in s.lexicon("tz")] if q.open_now else []
+    text_q, _ = _text_query(s.schema, q.text)
+    query = text_q or Every()
+    filters = _filters(q, place, zones, now)
+    combined = And(filters) if filters else None
+    if (place is not None and (q.radius_miles or q.sort == "distance")) or q.open_now:
+        candidates = _candidates(s, q, query, combined, place, now)
+    else:
+        results = s.search(query, filter=combined, limit=None, scored=text_q is not None,
+                           sortedby=None if text_q is not None else "name_sort")
+        candidates = [(score or 0.0, None, docnum) for docnum, score in results.items()]
+    reader = s.reader()
+    ids, services, orgs = (reader.column_reader(f) for f in ("id", "service_id", "organization_id"))
+    text = lambda v: v.decode() if isinstance(v, bytes) else v  # noqa: E731
+    return [Match(text(ids[d]), text(services[d]), text(orgs[d]), dist) for _, dist, d in candidates]
+
+
+def _resolve_place(q: SearchQuery) -> Place | None:
+    if q.point is not None:
+        return Place(q.point[0], q.point[1], f"{q.point[0]:.4f}, {q.point[1]:.4f}")
+    if q.near:
+        try:
+            return locate(q.near)
+        except PlaceNotFound as exc:
+            raise ValidationFailed(str(exc), {"near": [str(exc)]}) from None
+    return None
 
 
 SPELLING_FIELDS = ("name", "organization", "terms", "description")
@@ -259,7 +308,19 @@ def _run(s, q: SearchQuery, text_q: Query | None, place: Place | None, zones: li
 
 def _collect_exact(s, q: SearchQuery, query: Query, combined: Query | None, place: Place | None,
                    now: datetime) -> tuple[list[Hit], int]:
-    """Candidates from the index, kept only if truly within the radius / truly open, then paged."""
+    """The page of exact candidates, as hits, and how many there are in all."""
+    candidates = _candidates(s, q, query, combined, place, now)
+    start = (q.page - 1) * q.per_page
+    hits = []
+    for score, distance, docnum in candidates[start:start + q.per_page]:
+        stored = s.stored_fields(docnum)
+        hits.append(Hit(stored["id"], score, stored["card"], distance_miles=distance))
+    return hits, len(candidates)
+
+
+def _candidates(s, q: SearchQuery, query: Query, combined: Query | None, place: Place | None,
+                now: datetime) -> list[tuple[float, float | None, int]]:
+    """Candidates from the index kept only if truly within the radius / truly open, in result order."""
     results = s.search(query, filter=combined, limit=None, scored=q.sort != "distance")
     reader = s.reader()
     lat_col = reader.column_reader("lat") if place is not None else None
@@ -281,12 +342,7 @@ def _collect_exact(s, q: SearchQuery, query: Query, combined: Query | None, plac
         candidates = [c for c in candidates if _really_open(s, c[2], now)]
     if q.sort == "distance":
         candidates.sort(key=lambda c: (c[1] if c[1] is not None else float("inf"), c[2]))
-    start = (q.page - 1) * q.per_page
-    hits = []
-    for score, distance, docnum in candidates[start:start + q.per_page]:
-        stored = s.stored_fields(docnum)
-        hits.append(Hit(stored["id"], score, stored["card"], distance_miles=distance))
-    return hits, len(candidates)
+    return candidates
 
 
 def _really_open(s, docnum: int, now: datetime) -> bool:

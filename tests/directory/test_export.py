@@ -108,3 +108,20 @@ def test_cli_export(runner, shared, tmp_path):
     assert result.exit_code == 0, result.output
     assert "services.csv: 23" in result.output
     assert (tmp_path / "x/services.csv").exists()
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_confidential_places_export_no_address_or_coordinates(db, shared, tmp_path, fmt):
+    from sqlalchemy import select
+
+    from referralnet.directory import models as m
+
+    import_path(shared / "datasets/ohana-san-mateo")
+    loc = db.session.scalar(select(m.Location).where(m.Location.name == "Fair Oaks Adult Activity Center"))
+    loc.address_confidential = True
+    db.session.commit()
+    (export_json if fmt == "json" else export_csv)(tmp_path / "out")
+    everything = "".join(p.read_text() for p in (tmp_path / "out").iterdir())
+    assert "2600 Middlefield Road" not in everything
+    assert "37.477227" not in everything and "-122.213221" not in everything
+    assert "Fair Oaks Adult Activity Center" in everything  # the place itself is still listed
