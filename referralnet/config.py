@@ -38,5 +38,6 @@ def load_config(instance_path: Path) -> dict:
         "FORCE_HTTPS": os.environ.get("FORCE_HTTPS", "0") == "1",
         "WTF_CSRF_TIME_LIMIT": None,
         "GEOCODER": os.environ.get("GEOCODER") or None,
+        "REFERRAL_RESPONSE_BUSINESS_DAYS": int(os.environ.get("REFERRAL_RESPONSE_BUSINESS_DAYS", "2")),
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "America/Los_Angeles"),
     }

@@ -1,3 +1,4 @@
 """Imports every model module so that metadata (and Alembic) sees all tables."""
 from referralnet.accounts import models as accounts_models  # noqa: F401
 from referralnet.directory import models as directory_models  # noqa: F401
+from referralnet.referrals import models as referrals_models  # noqa: F401

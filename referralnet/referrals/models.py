@@ -1,0 +1,285 @@
+"""Clients, consent, referrals and their timeline, closures, messages and the audit log.
+
+The vocabularies the tables store (statuses, priorities, reasons, outcomes...) are
+defined here because each one is also a database CHECK constraint: a value the
+code does not know cannot reach the database, whichever code path writes it.
+`referrals.states` re-exports `Status` and the reason lists and owns the rules for
+moving between statuses; nothing else assigns `Referral.status`.
+
+Timestamps are timezone-aware UTC (`UTCDateTime`). The timeline (`referral_event`)
+and the audit log are append-only: the ORM refuses to update or delete their rows.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any, Optional
+
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, event,
+                        false)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from referralnet.accounts.models import NetworkOrganization, User
+from referralnet.db import Base, TimestampMixin, UTCDateTime, utcnow
+from referralnet.directory.models import ID, Location, Organization, Service
+
+
+class Status(str, enum.Enum):
+    """The SDOHCC referral Task statuses we use (TaskStatus minus draft, ready, received)."""
+
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    IN_PROGRESS = "in-progress"
+    ON_HOLD = "on-hold"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    ENTERED_IN_ERROR = "entered-in-error"
+
+    @property
+    def label(self) -> str:
+        return _STATUS_LABELS[self]
+
+
+_STATUS_LABELS = {
+    Status.REQUESTED: "Requested", Status.ACCEPTED: "Accepted", Status.REJECTED: "Rejected",
+    Status.CANCELLED: "Cancelled", Status.IN_PROGRESS: "In progress", Status.ON_HOLD: "On hold",
+    Status.COMPLETED: "Completed", Status.FAILED: "Failed", Status.ENTERED_IN_ERROR: "Entered in error",
+}
+
+PRIORITIES = ("routine", "urgent", "asap", "stat")  # FHIR request-priority
+CONTACT_PREFERENCES = ("sms", "email", "phone", "do-not-contact")
+CONSENT_METHODS = ("verbal", "written", "electronic")
+OUTCOMES = ("got-help", "partly", "did-not-get-help")  # the partner's, with completed / failed
+VERIFIED_OUTCOMES = OUTCOMES + ("could-not-reach",)  # the coordinator's, when closing the loop
+ACTOR_KINDS = ("coordinator", "partner", "patient", "system")
+EVENT_KINDS = ("status", "viewed", "message", "closed", "reminder", "note")
+
+# Status reasons: a fixed list per status ("other" needs free text; see states.py).
+REJECT_REASONS = ("not-eligible", "no-capacity", "out-of-service-area", "could-not-contact", "client-declined",
+                  "other")
+CANCEL_REASONS = ("client-request", "duplicate", "referred-elsewhere", "no-longer-needed", "other")
+HOLD_REASONS = ("waiting-on-client", "waiting-on-documents", "waitlist", "other")
+FAIL_REASONS = ("could-not-contact", "client-declined", "not-eligible", "no-capacity", "other")
+ALL_REASONS = tuple(dict.fromkeys(REJECT_REASONS + CANCEL_REASONS + HOLD_REASONS + FAIL_REASONS))
+
+# Terminal statuses in which the coordinator may close the loop (entered-in-error is not a result).
+CLOSABLE_STATUSES = (Status.REJECTED, Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+
+def _in(column: str, values, *, nullable: bool = False) -> str:
+    quoted = ", ".join("'" + getattr(v, "value", v) + "'" for v in values)
+    check = f"{column} IN ({quoted})"
+    return f"{column} IS NULL OR {check}" if nullable else check
+
+
+class Client(TimestampMixin, Base):
+    """The person referred. Belongs to the coordinator's organization, which keeps their record."""
+
+    __tablename__ = "client"
+    __table_args__ = (
+        CheckConstraint(_in("contact_preference", CONTACT_PREFERENCES), name="contact_preference"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("network_organization.id"), index=True)
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    phone: Mapped[Optional[str]] = mapped_column(String(32))
+    email: Mapped[Optional[str]] = mapped_column(String(254))
+    preferred_language: Mapped[str] = mapped_column(String(35), default="en")  # BCP 47 / ISO 639 code
+    contact_preference: Mapped[str] = mapped_column(String(16))
+    zip_code: Mapped[Optional[str]] = mapped_column(String(10))
+    address: Mapped[Optional[str]] = mapped_column(Text)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+
+    organization: Mapped[NetworkOrganization] = relationship()
+    created_by: Mapped[User] = relationship()
+    consents: Mapped[list["Consent"]] = relationship(back_populates="client", order_by="Consent.recorded_at")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+class Consent(Base):
+    """The client's consent to share their information with one receiving (directory) organization."""
+
+    __tablename__ = "consent"
+    __table_args__ = (CheckConstraint(_in("method", CONSENT_METHODS), name="method"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
+    receiving_organization_id: Mapped[str] = mapped_column(ID, ForeignKey("organization.id"), index=True)
+    method: Mapped[str] = mapped_column(String(16))
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+    client: Mapped[Client] = relationship(back_populates="consents")
+    receiving_organization: Mapped[Organization] = relationship()
+    recorded_by: Mapped[User] = relationship()
+
+
+class Referral(TimestampMixin, Base):
+    """A referral of one client to one service (an SDOHCC Task for referral management).
+
+    `version` is SQLAlchemy's optimistic lock: every UPDATE of the row checks and bumps it,
+    so a write based on a stale read fails instead of silently overwriting.
+    """
+
+    __tablename__ = "referral"
+    __table_args__ = (
+        CheckConstraint(_in("status", Status), name="status"),
+        CheckConstraint(_in("priority", PRIORITIES), name="priority"),
+        CheckConstraint(_in("status_reason_code", ALL_REASONS, nullable=True), name="status_reason_code"),
+        CheckConstraint(_in("outcome", OUTCOMES, nullable=True), name="outcome"),
+        # An outcome goes with completed and failed, and only with them.
+        CheckConstraint("(status IN ('completed', 'failed')) = (outcome IS NOT NULL)", name="outcome_status"),
+        CheckConstraint("loop_closed_at IS NULL OR " + _in("status", CLOSABLE_STATUSES), name="loop_closed_status"),
+        Index("ix_referral_receiving_organization_id_status", "receiving_organization_id", "status"),
+        Index("ix_referral_sending_organization_id_status", "sending_organization_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
+    service_id: Mapped[str] = mapped_column(ID, ForeignKey("service.id"), index=True)
+    location_id: Mapped[Optional[str]] = mapped_column(ID, ForeignKey("location.id"), index=True)
+    receiving_organization_id: Mapped[str] = mapped_column(ID, ForeignKey("organization.id"))
+    sending_organization_id: Mapped[int] = mapped_column(ForeignKey("network_organization.id"))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consent.id"), index=True)
+    category: Mapped[str] = mapped_column(String(64))  # an SDOH domain code (directory.sdoh)
+    priority: Mapped[str] = mapped_column(String(8), default="routine")
+    note_to_partner: Mapped[Optional[str]] = mapped_column(Text)
+    client_availability: Mapped[Optional[str]] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    status_reason_code: Mapped[Optional[str]] = mapped_column(String(32))
+    status_reason_text: Mapped[Optional[str]] = mapped_column(Text)
+    outcome: Mapped[Optional[str]] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    response_due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    responded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    first_viewed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    loop_closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    previous_referral_id: Mapped[Optional[int]] = mapped_column(ForeignKey("referral.id"), index=True)
+    # sha256 hex of the patient's status-page token; the token itself is never stored.
+    patient_token_hash: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    client: Mapped[Client] = relationship()
+    service: Mapped[Service] = relationship()
+    location: Mapped[Optional[Location]] = relationship()
+    receiving_organization: Mapped[Organization] = relationship()
+    sending_organization: Mapped[NetworkOrganization] = relationship()
+    sender: Mapped[User] = relationship()
+    consent: Mapped[Consent] = relationship()
+    previous_referral: Mapped[Optional["Referral"]] = relationship(remote_side=[id])
+    events: Mapped[list["ReferralEvent"]] = relationship(
+        back_populates="referral", order_by=lambda: (ReferralEvent.at, ReferralEvent.id)
+    )
+    closure: Mapped[Optional["Closure"]] = relationship(back_populates="referral")
+    messages: Mapped[list["ReferralMessage"]] = relationship(
+        back_populates="referral", order_by=lambda: (ReferralMessage.created_at, ReferralMessage.id)
+    )
+
+    @property
+    def status_enum(self) -> Status:
+        return Status(self.status)
+
+
+class ReferralEvent(Base):
+    """One entry of a referral's append-only timeline."""
+
+    __tablename__ = "referral_event"
+    __table_args__ = (
+        CheckConstraint(_in("actor_kind", ACTOR_KINDS), name="actor_kind"),
+        CheckConstraint(_in("kind", EVENT_KINDS), name="kind"),
+        CheckConstraint(_in("from_status", Status, nullable=True), name="from_status"),
+        CheckConstraint(_in("to_status", Status, nullable=True), name="to_status"),
+        CheckConstraint(_in("reason_code", ALL_REASONS, nullable=True), name="reason_code"),
+        CheckConstraint("kind <> 'status' OR to_status IS NOT NULL", name="status_has_to_status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[Optional[str]] = mapped_column(String(20))
+    to_status: Mapped[Optional[str]] = mapped_column(String(20))
+    reason_code: Mapped[Optional[str]] = mapped_column(String(32))
+    reason_text: Mapped[Optional[str]] = mapped_column(Text)
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    # Whether the patient's status page may show this event: its kind, statuses and reason label.
+    # reason_text and note are staff-to-staff free text and are never shown to the patient.
+    patient_visible: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    referral: Mapped[Referral] = relationship(back_populates="events")
+    actor: Mapped[Optional[User]] = relationship()
+
+
+class Closure(Base):
+    """Closing the loop: the coordinator's verified outcome of a finished referral (at most one)."""
+
+    __tablename__ = "closure"
+    __table_args__ = (CheckConstraint(_in("verified_outcome", VERIFIED_OUTCOMES), name="verified_outcome"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), unique=True)
+    verified_outcome: Mapped[str] = mapped_column(String(20))
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    closed_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    referral: Mapped[Referral] = relationship(back_populates="closure")
+    closed_by: Mapped[User] = relationship()
+
+
+class ReferralMessage(Base):
+    """A message between the sending coordinator and the receiving agency about one referral."""
+
+    __tablename__ = "referral_message"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    referral: Mapped[Referral] = relationship(back_populates="messages")
+    author: Mapped[User] = relationship()
+
+
+class AuditLog(Base):
+    """Who did or saw what, when. `details` holds ids, codes and field names only, never patient data
+    (services.audit enforces it): the log is read by admins who may not see clients."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_object_type_object_id", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(64))
+    organization_id: Mapped[Optional[int]] = mapped_column(ForeignKey("network_organization.id"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    user: Mapped[Optional[User]] = relationship()
+
+
+def _append_only(mapper, connection, target) -> None:
+    raise RuntimeError(f"{type(target).__name__} rows are append-only; add a new row instead.")
+
+
+for _model in (ReferralEvent, AuditLog):
+    event.listen(_model, "before_update", _append_only)
+    event.listen(_model, "before_delete", _append_only)

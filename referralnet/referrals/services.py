@@ -1,0 +1,679 @@
+"""Referral operations: plain functions that take the acting user explicitly, flush, never commit.
+
+They raise DomainError subclasses (NotPermitted, InvalidTransition, Conflict,
+ValidationFailed) and write nothing when they do. Objects come in already fetched
+through `referrals.access` (which answers 404 for anything the user may not see);
+these functions check what the user may *do* with them.
+
+Every change, and every view of a client's details, appends an audit row through
+`audit()`. Views call `record_client_view()` on a client page and `mark_viewed()` on
+every view of a referral page.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Iterable, Optional
+
+from flask import current_app, has_app_context
+from sqlalchemy import ColumnElement, and_, select, update
+
+from referralnet.accounts.models import NetworkOrganization, OrgKind, Role, User
+from referralnet.db import utcnow
+from referralnet.directory.models import Organization, Service, ServiceAtLocation
+from referralnet.directory.sdoh import sdoh_terms
+from referralnet.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
+from referralnet.extensions import db
+from referralnet.referrals import states
+from referralnet.referrals.access import visible_clients
+from referralnet.referrals.calendar import add_business_days
+from referralnet.referrals.models import (CLOSABLE_STATUSES, CONSENT_METHODS, CONTACT_PREFERENCES, PRIORITIES,
+                                          VERIFIED_OUTCOMES, AuditLog, Client, Closure, Consent, Referral,
+                                          ReferralEvent, ReferralMessage)
+from referralnet.referrals.states import Party, Status, parties_of
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RESPONSE_BUSINESS_DAYS = 2
+MAX_TEXT = 4000  # notes, messages
+MAX_AVAILABILITY = 1000
+MAX_ADDRESS = 500
+MAX_NAME = 100
+MAX_AGE_YEARS = 125
+REFER_ELSEWHERE_FROM = (Status.REJECTED, Status.FAILED, Status.CANCELLED)
+OPEN_STATUSES = tuple(s for s in Status if s not in states.TERMINAL)
+
+
+# --- audit -------------------------------------------------------------------------------------
+
+# Keys that name patient data. They are dropped from audit details (and a warning logged,
+# naming the key only) because the audit log is read by admins, who may not see clients.
+PATIENT_DATA_KEYS = frozenset({
+    "given_name", "family_name", "name", "full_name", "date_of_birth", "dob", "birth_date", "phone", "email",
+    "address", "zip_code", "postal_code", "note", "body", "message", "note_to_partner", "client_availability",
+    "reason_text", "text",
+})
+_CODE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")  # codes, statuses, field names
+_IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,249}$")  # ids (HSDS ids are free-form strings)
+
+
+def audit(actor: Optional[User], action: str, object_type: str, object_id, *, now: Optional[datetime] = None,
+          **details) -> AuditLog:
+    """Append an audit row: who (`actor`, None for the system) did `action` on which object, when.
+
+    `details` may hold only ids, numbers, booleans, codes and field names (or lists of them).
+    Keys that name patient data (PATIENT_DATA_KEYS) are dropped; any other value that looks
+    like free text raises ValueError, a programming error: the caller must pass an id or a
+    code instead. Flushes.
+    """
+    clean: dict[str, Any] = {}
+    for key, value in details.items():
+        if key in PATIENT_DATA_KEYS:
+            log.warning("audit %s: dropped detail %r (patient data is never audited)", action, key)
+            continue
+        _check_audit_value(key, value)
+        clean[key] = value
+    row = AuditLog(at=now or utcnow(), user_id=actor.id if actor else None, action=action,
+                   object_type=object_type, object_id=str(object_id),
+                   organization_id=actor.organization_id if actor else None, details=clean)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def _check_audit_value(key: str, value) -> None:
+    if value is None or isinstance(value, (bool, int, float)):
+        return
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _check_audit_value(key, item)
+        return
+    pattern = _IDENT if key == "id" or key.endswith(("_id", "_ids")) else _CODE
+    if isinstance(value, str) and pattern.match(value):
+        return
+    raise ValueError(f"audit detail {key!r} must be an id, a number, a code or field names, not free text")
+
+
+# --- clients -----------------------------------------------------------------------------------
+
+CLIENT_FIELDS = ("given_name", "family_name", "date_of_birth", "phone", "email", "preferred_language",
+                 "contact_preference", "zip_code", "address")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9 ().-]+$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")  # ISO 639 code, optionally with BCP 47 subtags
+_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
+
+
+def create_client(actor: User, **fields) -> Client:
+    """Record a new client of the actor's organization and return them.
+
+    Fields: given_name, family_name, date_of_birth (date or ISO string) are required;
+    phone, email, preferred_language (default "en"), contact_preference, zip_code, address.
+    Without a contact_preference, the client is contacted by phone if they gave one, else by
+    email, else not at all. Check `find_possible_duplicates` first: this does not.
+    Raises NotPermitted (not a coordinator), ValidationFailed naming each bad field.
+    """
+    _require_coordinator(actor, "Only care coordinators can add clients.")
+    _check_field_names(fields)
+    clean = _clean_client({"preferred_language": "en", **fields})
+    client = Client(organization_id=actor.organization_id, created_by_id=actor.id, **clean)
+    db.session.add(client)
+    db.session.flush()
+    audit(actor, "client.create", "client", client.id, fields=sorted(k for k, v in clean.items() if v is not None))
+    return client
+
+
+def update_client(actor: User, client: Client, **changes) -> Client:
+    """Change some of a client's details (same fields and rules as create_client).
+
+    Raises NotPermitted (not a coordinator of the client's organization), ValidationFailed.
+    """
+    _require_coordinator(actor, "Only the client's coordinating organization can change their details.",
+                         organization_id=client.organization_id)
+    _check_field_names(changes)
+    current = {name: getattr(client, name) for name in CLIENT_FIELDS}
+    if "contact_preference" not in changes and current["contact_preference"] == "do-not-contact":
+        current["contact_preference"] = None  # re-derive: they may just have given a phone number
+    clean = _clean_client({**current, **changes})
+    changed = sorted(k for k, v in clean.items() if getattr(client, k) != v)
+    for name in changed:
+        setattr(client, name, clean[name])
+    db.session.flush()
+    if changed:
+        audit(actor, "client.update", "client", client.id, fields=changed)
+    return client
+
+
+def record_client_view(actor: User, client: Client) -> None:
+    """Audit that `actor` saw `client`'s details (call it from every page or API that shows them)."""
+    audit(actor, "client.view", "client", client.id)
+
+
+def find_possible_duplicates(actor: User, given_name: str, family_name: str, date_of_birth) -> list[Client]:
+    """Clients of the actor's organization with the same names (ignoring case) and date of birth.
+
+    The page warns and offers them before creating a new one. An unreadable date gives none.
+    Names are compared in Python with casefold(): SQLite's lower() only folds ASCII letters.
+    """
+    try:
+        dob = _as_date(date_of_birth)
+    except ValueError:
+        return []
+    if dob is None:
+        return []
+    wanted = ((given_name or "").strip().casefold(), (family_name or "").strip().casefold())
+    candidates = db.session.scalars(
+        visible_clients(actor).where(Client.organization_id == actor.organization_id,
+                                     Client.date_of_birth == dob).order_by(Client.id))
+    return [c for c in candidates if (c.given_name.casefold(), c.family_name.casefold()) == wanted]
+
+
+def _check_field_names(fields: dict) -> None:
+    unknown = set(fields) - set(CLIENT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown client fields: {', '.join(sorted(unknown))}")
+
+
+def _as_date(value) -> Optional[date]:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value).strip())
+
+
+def _text(value) -> Optional[str]:
+    value = (value or "").strip() if isinstance(value, str) or value is None else str(value).strip()
+    return value or None
+
+
+def _clean_client(values: dict) -> dict:
+    """Validated, normalized client fields; raises ValidationFailed naming each bad field."""
+    errors: dict[str, list[str]] = {}
+    clean: dict[str, Any] = {}
+    for field, label in (("given_name", "given name"), ("family_name", "family name")):
+        value = _text(values.get(field))
+        if value is None:
+            errors[field] = [f"Enter the client's {label}."]
+        elif len(value) > MAX_NAME:
+            errors[field] = [f"Keep the {label} under {MAX_NAME} characters."]
+        clean[field] = value
+
+    try:
+        dob = _as_date(values.get("date_of_birth"))
+    except ValueError:
+        dob, errors["date_of_birth"] = None, ["Enter the date of birth as a date, like 1980-04-23."]
+    else:
+        today = utcnow().date()
+        if dob is None:
+            errors["date_of_birth"] = ["Enter the client's date of birth."]
+        elif dob > today:
+            errors["date_of_birth"] = ["The date of birth cannot be in the future."]
+        elif dob.year < today.year - MAX_AGE_YEARS:
+            errors["date_of_birth"] = [f"Check the year: that would make the client over {MAX_AGE_YEARS}."]
+    clean["date_of_birth"] = dob
+
+    phone = _text(values.get("phone"))
+    if phone is not None:
+        digits = re.sub(r"\D", "", phone)
+        if not _PHONE.match(phone) or not 10 <= len(digits) <= 15:
+            errors["phone"] = ["Enter a phone number with its area code, like (415) 555-0123."]
+    clean["phone"] = phone
+
+    email = _text(values.get("email"))
+    if email is not None:
+        email = email.lower()
+        if len(email) > 254 or not _EMAIL.match(email):
+            errors["email"] = ["Enter an email address like name@example.org."]
+    clean["email"] = email
+
+    language = _text(values.get("preferred_language")) or "en"
+    primary, _, rest = language.partition("-")
+    language = primary.lower() + ("-" + rest if rest else "")
+    if len(language) > 35 or not _LANGUAGE.match(language):
+        errors["preferred_language"] = ["Choose a language code, like en or es."]
+    clean["preferred_language"] = language
+
+    preference = _text(values.get("contact_preference"))
+    if preference is None:
+        preference = "phone" if phone else "email" if email else "do-not-contact"
+    if preference not in CONTACT_PREFERENCES:
+        errors["contact_preference"] = [f"Choose one of: {', '.join(CONTACT_PREFERENCES)}."]
+    elif preference in ("sms", "phone") and phone is None:
+        errors.setdefault("phone", []).append("Enter a phone number to contact the client by "
+                                              f"{'text message' if preference == 'sms' else 'phone'}.")
+    elif preference == "email" and email is None:
+        errors.setdefault("email", []).append("Enter an email address to contact the client by email.")
+    clean["contact_preference"] = preference
+
+    zip_code = _text(values.get("zip_code"))
+    if zip_code is not None and not _ZIP.match(zip_code):
+        errors["zip_code"] = ["Enter a 5-digit ZIP code, like 94110."]
+    clean["zip_code"] = zip_code
+
+    address = _text(values.get("address"))
+    if address is not None and len(address) > MAX_ADDRESS:
+        errors["address"] = [f"Keep the address under {MAX_ADDRESS} characters."]
+    clean["address"] = address
+
+    if errors:
+        raise ValidationFailed("The client's details need correcting.", errors)
+    return clean
+
+
+# --- consent -----------------------------------------------------------------------------------
+
+def record_consent(actor: User, client: Client, receiving_organization_id: str, method: str,
+                   note: Optional[str] = None, *, now: Optional[datetime] = None) -> Consent:
+    """Record the client's consent to share their information with a directory organization.
+
+    Raises NotPermitted (not a coordinator of the client's organization), ValidationFailed
+    (unknown organization or method, note too long).
+    """
+    _require_coordinator(actor, "Only the client's coordinating organization can record their consent.",
+                         organization_id=client.organization_id)
+    errors: dict[str, list[str]] = {}
+    org = db.session.get(Organization, receiving_organization_id) if receiving_organization_id else None
+    if org is None:
+        errors["receiving_organization_id"] = ["Choose an organization from the directory."]
+    if method not in CONSENT_METHODS:
+        errors["method"] = [f"Choose how consent was given: {', '.join(CONSENT_METHODS)}."]
+    note = _text(note)
+    if note is not None and len(note) > MAX_TEXT:
+        errors["note"] = [f"Keep the note under {MAX_TEXT} characters."]
+    if errors:
+        raise ValidationFailed("The consent was not recorded.", errors)
+    consent = Consent(client_id=client.id, receiving_organization_id=org.id, method=method,
+                      recorded_by_id=actor.id, recorded_at=now or utcnow(), note=note)
+    db.session.add(consent)
+    db.session.flush()
+    audit(actor, "consent.record", "consent", consent.id, client_id=client.id,
+          receiving_organization_id=org.id, method=method, now=now)
+    return consent
+
+
+def revoke_consent(actor: User, consent: Consent, *, now: Optional[datetime] = None) -> Consent:
+    """Record that the client withdrew this consent; no new referral can rely on it.
+
+    Referrals already sent are not changed (cancel them if the client asks). Revoking twice
+    is harmless. Raises NotPermitted (not a coordinator of the client's organization).
+    """
+    _require_coordinator(actor, "Only the client's coordinating organization can record a withdrawal of consent.",
+                         organization_id=consent.client.organization_id)
+    if consent.revoked_at is None:
+        consent.revoked_at = now or utcnow()
+        db.session.flush()
+        audit(actor, "consent.revoke", "consent", consent.id, client_id=consent.client_id, now=now)
+    return consent
+
+
+def current_consent(client: Client, receiving_organization_id: str) -> Optional[Consent]:
+    """The client's latest unrevoked consent to share with this organization, if any."""
+    return db.session.scalar(
+        select(Consent).where(Consent.client_id == client.id,
+                              Consent.receiving_organization_id == receiving_organization_id,
+                              Consent.revoked_at.is_(None))
+        .order_by(Consent.recorded_at.desc(), Consent.id.desc()).limit(1))
+
+
+def has_consent(client: Client, receiving_organization_id: str) -> bool:
+    """True if the client has an unrevoked consent to share with this organization."""
+    return current_consent(client, receiving_organization_id) is not None
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+@dataclass
+class _Checked:
+    """A referral that passed every check and can be written."""
+
+    service: Service
+    location_id: Optional[str]
+    consent: Consent
+    category: str
+    priority: str
+    note_to_partner: Optional[str]
+    client_availability: Optional[str]
+
+
+def response_business_days() -> int:
+    """Business days a partner has to respond (setting REFERRAL_RESPONSE_BUSINESS_DAYS, default 2)."""
+    if not has_app_context():
+        return DEFAULT_RESPONSE_BUSINESS_DAYS
+    return int(current_app.config.get("REFERRAL_RESPONSE_BUSINESS_DAYS", DEFAULT_RESPONSE_BUSINESS_DAYS))
+
+
+def send_referral(actor: User, client: Client, service_id: str, *, location_id: Optional[str] = None,
+                  category: str, priority: str = "routine", note_to_partner: Optional[str] = None,
+                  client_availability: Optional[str] = None, previous_referral: Optional[Referral] = None,
+                  now: Optional[datetime] = None) -> Referral:
+    """Send a referral of `client` to a directory service; returns it, status requested.
+
+    The service's organization receives it. Its response is due after
+    `response_business_days()` business days (weekends skipped).
+    Raises NotPermitted (not a coordinator, or not the client's organization),
+    ValidationFailed (unknown, inactive or not-accepting service, a receiving organization
+    that is not a network partner, location not of this service, unknown category or
+    priority, text too long, no consent to share with the receiving organization),
+    Conflict (the client already has an open referral to this service).
+    """
+    checked = _check_send(actor, client, service_id, location_id=location_id, category=category,
+                          priority=priority, note_to_partner=note_to_partner,
+                          client_availability=client_availability, previous_referral=previous_referral)
+    return _write_referral(actor, client, checked, previous_referral, now or utcnow())
+
+
+def send_referrals(actor: User, client: Client, service_ids: Iterable[str], **common) -> list[Referral]:
+    """Send one referral per service, all or nothing: if any is refused, none is written.
+
+    `common` are send_referral's keyword arguments, the same for every referral (so a
+    location_id makes sense only with one service). Raises what send_referral raises;
+    refusals of single services are gathered into one ValidationFailed whose `errors`
+    map each refused service id to its messages.
+    """
+    ids = list(dict.fromkeys(sid for sid in service_ids if sid))
+    if not ids:
+        raise ValidationFailed("Choose at least one service.", {"service_ids": ["Choose at least one service."]})
+    now = common.pop("now", None) or utcnow()
+    previous = common.pop("previous_referral", None)
+    checked, errors = [], {}
+    for sid in ids:
+        try:
+            checked.append(_check_send(actor, client, sid, previous_referral=previous, **common))
+        except (ValidationFailed, Conflict) as exc:
+            errors[sid] = [exc.message]
+    if errors:
+        raise ValidationFailed("Nothing was sent. " + " ".join(m for ms in errors.values() for m in ms), errors)
+    return [_write_referral(actor, client, c, previous, now) for c in checked]
+
+
+def refer_elsewhere(actor: User, previous: Referral, service_id: str, *, location_id: Optional[str] = None,
+                    category: Optional[str] = None, priority: Optional[str] = None,
+                    note_to_partner: Optional[str] = None, client_availability: Optional[str] = None,
+                    now: Optional[datetime] = None) -> Referral:
+    """After a rejected, failed or cancelled referral, send the same client to another service.
+
+    The new referral links back through `previous_referral_id`; category and priority
+    default to the previous referral's. Raises NotPermitted (not a coordinator of the sending
+    organization), InvalidTransition (the previous referral is still open, completed or in
+    error), and whatever send_referral raises.
+    """
+    if Party.SENDING_COORDINATOR not in parties_of(actor, previous):
+        raise NotPermitted("Only the sending organization's coordinators can refer a client elsewhere.")
+    return send_referral(actor, previous.client, service_id, location_id=location_id,
+                         category=category or previous.category, priority=priority or previous.priority,
+                         note_to_partner=note_to_partner, client_availability=client_availability,
+                         previous_referral=previous, now=now)
+
+
+def _require_coordinator(actor: User, message: str, *, organization_id: Optional[int] = None) -> None:
+    if (actor is None or actor.role != Role.COORDINATOR.value or not actor.active or not actor.organization.active
+            or (organization_id is not None and actor.organization_id != organization_id)):
+        raise NotPermitted(message)
+
+
+def _check_send(actor: User, client: Client, service_id: str, *, category: str, location_id: Optional[str] = None,
+                priority: str = "routine", note_to_partner: Optional[str] = None,
+                client_availability: Optional[str] = None, previous_referral: Optional[Referral] = None) -> _Checked:
+    _require_coordinator(actor, "Only care coordinators can send referrals.")
+    if client.organization_id != actor.organization_id:
+        raise NotPermitted("You can send referrals only for your own organization's clients.")
+    errors: dict[str, list[str]] = {}
+
+    service = db.session.get(Service, service_id) if service_id else None
+    org = service.organization if service is not None else None
+    if service is None or org is None:
+        errors["service_id"] = ["Choose a service from the directory."]
+    elif service.status != "active":
+        errors["service_id"] = [f"{service.name} is {service.status} in the directory, so it cannot receive referrals."]
+    elif not service.accepting_referrals:
+        errors["service_id"] = [f"{service.name} is not accepting referrals right now."]
+    elif not _is_network_partner(org.id):
+        errors["service_id"] = [f"{org.name} does not receive referrals through ReferralNet yet: "
+                                "give the client its contact details instead."]
+
+    if location_id and service is not None and db.session.scalar(
+            select(ServiceAtLocation.id).where(ServiceAtLocation.service_id == service.id,
+                                               ServiceAtLocation.location_id == location_id).limit(1)) is None:
+        errors["location_id"] = ["Choose one of the places where this service is offered."]
+    if category not in sdoh_terms():
+        errors["category"] = ["Choose the social need this referral addresses."]
+    if priority not in PRIORITIES:
+        errors["priority"] = [f"Choose a priority: {', '.join(PRIORITIES)}."]
+    note_to_partner, client_availability = _text(note_to_partner), _text(client_availability)
+    if note_to_partner is not None and len(note_to_partner) > MAX_TEXT:
+        errors["note_to_partner"] = [f"Keep the note under {MAX_TEXT} characters."]
+    if client_availability is not None and len(client_availability) > MAX_AVAILABILITY:
+        errors["client_availability"] = [f"Keep this under {MAX_AVAILABILITY} characters."]
+    if previous_referral is not None:
+        if previous_referral.client_id != client.id or \
+                previous_referral.sending_organization_id != actor.organization_id:
+            errors["previous_referral"] = ["The earlier referral is for another client."]
+        elif Status(previous_referral.status) not in REFER_ELSEWHERE_FROM:
+            raise InvalidTransition("Only a rejected, failed or cancelled referral can be referred elsewhere; "
+                                    f"this one is {Status(previous_referral.status).label}.")
+    if errors:
+        raise ValidationFailed("The referral was not sent. " + " ".join(m for ms in errors.values() for m in ms),
+                               errors)
+
+    consent = current_consent(client, org.id)
+    if consent is None:
+        message = f"Record the client's consent to share with {org.name} first."
+        raise ValidationFailed(message, {"consent": [message]})
+    already = db.session.scalar(
+        select(Referral.id).where(Referral.client_id == client.id, Referral.service_id == service.id,
+                                  Referral.status.in_([s.value for s in OPEN_STATUSES])).limit(1))
+    if already is not None:
+        raise Conflict(f"This client already has an open referral to {service.name}.", {"referral_id": already})
+    return _Checked(service=service, location_id=location_id or None, consent=consent, category=category,
+                    priority=priority, note_to_partner=note_to_partner, client_availability=client_availability)
+
+
+def _is_network_partner(directory_organization_id: str) -> bool:
+    """Whether an active partner agency of the network receives for this directory organization."""
+    return db.session.scalar(
+        select(NetworkOrganization.id).where(
+            NetworkOrganization.directory_organization_id == directory_organization_id,
+            NetworkOrganization.kind == OrgKind.PARTNER.value, NetworkOrganization.active.is_(True)).limit(1)
+    ) is not None
+
+
+def _write_referral(actor: User, client: Client, checked: _Checked, previous: Optional[Referral],
+                    now: datetime) -> Referral:
+    referral = Referral(
+        client_id=client.id, service_id=checked.service.id, location_id=checked.location_id,
+        receiving_organization_id=checked.service.organization_id, sending_organization_id=actor.organization_id,
+        sender_id=actor.id, consent_id=checked.consent.id, category=checked.category, priority=checked.priority,
+        note_to_partner=checked.note_to_partner, client_availability=checked.client_availability,
+        requested_at=now, response_due_at=add_business_days(now, response_business_days()),
+        previous_referral_id=previous.id if previous is not None else None,
+    )
+    db.session.add(referral)
+    states.mark_requested(referral, actor, now=now)
+    db.session.flush()
+    audit(actor, "referral.send", "referral", referral.id, client_id=client.id, service_id=checked.service.id,
+          receiving_organization_id=referral.receiving_organization_id, category=checked.category,
+          priority=checked.priority, previous_referral_id=referral.previous_referral_id, now=now)
+    return referral
+
+
+# --- status changes (thin wrappers over states.transition) -------------------------------------
+#
+# Each raises what states.transition raises: NotPermitted (wrong party), Conflict (stale
+# expected_version or a concurrent change), InvalidTransition (not allowed from the current
+# status), ValidationFailed (reason or outcome missing or unknown). Each returns the event.
+
+def _move(actor: User, referral: Referral, to: Status, *, expected_version, now, **details) -> ReferralEvent:
+    before = referral.status
+    event = states.transition(referral, to, actor, expected_version=expected_version, now=now, **details)
+    audit(actor, "referral.transition", "referral", referral.id, from_status=before, to_status=to.value,
+          reason=event.reason_code, outcome=referral.outcome, now=event.at)
+    return event
+
+
+def accept_referral(actor: User, referral: Referral, *, note: Optional[str] = None,
+                    expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
+    """The receiving agency accepts the referral."""
+    return _move(actor, referral, Status.ACCEPTED, note=note, expected_version=expected_version, now=now)
+
+
+def reject_referral(actor: User, referral: Referral, *, reason: Optional[str] = None,
+                    reason_text: Optional[str] = None, note: Optional[str] = None,
+                    expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
+    """The receiving agency declines the referral, with a reason from states.REJECT_REASONS."""
+    return _move(actor, referral, Status.REJECTED, reason=reason, reason_text=reason_text, note=note,
+                 expected_version=expected_version, now=now)
+
+
+def start_referral(actor: User, referral: Referral, *, note: Optional[str] = None,
+                   expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
+    """The receiving agency starts working with the client (in-progress)."""
+    return _move(actor, referral, Status.IN_PROGRESS, note=note, expected_version=expected_version, now=now)
+
+
+def hold_referral(actor: User, referral: Referral, *, reason: Optional[str] = None,
+                  reason_text: Optional[str] = None, note: Optional[str] = None,
+                  expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
+    """The receiving agency puts the referral on hold, with a reason from states.HOLD_REASONS."""
+    return _move(actor, referral, Status.ON_HOLD, reason=reason, reason_text=reason_text, note=note,
+                 expected_version=expected_version, now=now)
+
+
+def complete_referral(actor: User, referral: Referral, *, outcome: Optional[str] = None,
+                      note: Optional[str] = None, expected_version: Optional[int] = None,
+                      now: Optional[datetime] = None) -> ReferralEvent:
+    """The receiving agency completes the referral, with an outcome from states.OUTCOMES."""
+    return _move(actor, referral, Status.COMPLETED, outcome=outcome, note=note,
+                 expected_version=expected_version, now=now)
+
+
+def fail_referral(actor: User, referral: Referral, *, reason: Optional[str] = None,
+                  outcome: Optional[str] = None, reason_text: Optional[str] = None, note: Optional[str] = None,
+                  expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
+    """The receiving agency could not finish: a reason (states.FAIL_REASONS) and an outcome."""
+    return _move(actor, referral, Status.FAILED, reason=reason, reason_text=reason_text, outcome=outcome,
+                 note=note, expected_version=expected_version, now=now)
+
+
+def cancel_referral(actor: User, referral: Referral, *, reason: Optional[str] = None,
+                    reason_text: Optional[str] = None, note: Optional[str] = None,
+                    expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
+    """Either side cancels the referral, with a reason from states.CANCEL_REASONS."""
+    return _move(actor, referral, Status.CANCELLED, reason=reason, reason_text=reason_text, note=note,
+                 expected_version=expected_version, now=now)
+
+
+def mark_entered_in_error(actor: User, referral: Referral, *, reason_text: Optional[str] = None,
+                          note: Optional[str] = None, expected_version: Optional[int] = None,
+                          now: Optional[datetime] = None) -> ReferralEvent:
+    """A sending coordinator withdraws a referral that should not exist (wrong client, wrong service)."""
+    return _move(actor, referral, Status.ENTERED_IN_ERROR, reason_text=reason_text, note=note,
+                 expected_version=expected_version, now=now)
+
+
+# --- viewing, closing, messages ----------------------------------------------------------------
+
+def mark_viewed(actor: User, referral: Referral, *, now: Optional[datetime] = None) -> bool:
+    """Record a view of the referral; call it on every view of a referral's page.
+
+    Every call is audited (the page shows the client's details). The first view by the
+    receiving agency also sets `first_viewed_at` and adds a "viewed" event (not a status);
+    returns True then. Done as one conditional UPDATE, so that two partner staff opening it
+    at once record one first view, and without bumping `version`: a view is not a change
+    that should make someone else's open page stale.
+    """
+    now = now or utcnow()
+    audit(actor, "referral.view", "referral", referral.id, now=now)
+    if Party.RECEIVING_PARTNER not in parties_of(actor, referral) or referral.first_viewed_at is not None:
+        return False
+    result = db.session.execute(
+        update(Referral).where(Referral.id == referral.id, Referral.first_viewed_at.is_(None))
+        .values(first_viewed_at=now).execution_options(synchronize_session=False))
+    db.session.expire(referral, ["first_viewed_at", "updated_at"])
+    if result.rowcount != 1:
+        return False
+    db.session.add(ReferralEvent(referral=referral, at=now, actor_id=actor.id, actor_kind="partner", kind="viewed",
+                                 patient_visible=True))
+    db.session.flush()
+    return True
+
+
+def close_loop(actor: User, referral: Referral, verified_outcome: str, note: Optional[str] = None, *,
+               now: Optional[datetime] = None) -> Closure:
+    """The sending coordinator closes the loop on a finished referral with the outcome they verified.
+
+    Possible once the referral is completed, failed, rejected or cancelled, and only once.
+    Raises NotPermitted (not a coordinator of the sending organization), Conflict (already
+    closed, or closed at the same moment by someone else), InvalidTransition (not finished),
+    ValidationFailed (unknown outcome, note too long).
+    """
+    if Party.SENDING_COORDINATOR not in parties_of(actor, referral):
+        raise NotPermitted("Only a coordinator of the sending organization can close the loop.")
+    if referral.loop_closed_at is not None:
+        raise Conflict(f"The loop on this referral was already closed on {referral.loop_closed_at:%b %-d, %Y}.",
+                       {"loop_closed_at": referral.loop_closed_at.isoformat()})
+    status = Status(referral.status)
+    if status not in CLOSABLE_STATUSES:
+        raise InvalidTransition("The loop can be closed once the referral is finished (completed, failed, "
+                                f"rejected or cancelled); it is {status.label}.")
+    errors: dict[str, list[str]] = {}
+    if verified_outcome not in VERIFIED_OUTCOMES:
+        errors["verified_outcome"] = [f"Choose the outcome you verified: {', '.join(VERIFIED_OUTCOMES)}."]
+    note = _text(note)
+    if note is not None and len(note) > MAX_TEXT:
+        errors["note"] = [f"Keep the note under {MAX_TEXT} characters."]
+    if errors:
+        raise ValidationFailed("The loop was not closed. " + " ".join(m for ms in errors.values() for m in ms),
+                               errors)
+    now = now or utcnow()
+    closure = Closure(referral=referral, verified_outcome=verified_outcome, note=note, closed_by_id=actor.id,
+                      closed_at=now)
+    referral.loop_closed_at = now  # bumps version: two coordinators closing at once cannot both win
+    db.session.add(closure)
+    db.session.add(ReferralEvent(referral=referral, at=now, actor_id=actor.id, actor_kind="coordinator",
+                                 kind="closed", patient_visible=False))
+    states.flush_or_conflict(referral)
+    audit(actor, "referral.close", "referral", referral.id, verified_outcome=verified_outcome, now=now)
+    return closure
+
+
+def post_message(actor: User, referral: Referral, body: str, *, now: Optional[datetime] = None) -> ReferralMessage:
+    """A message about the referral between its sending coordinators and the receiving agency.
+
+    Not shown to the patient. Raises NotPermitted (not party to the referral),
+    ValidationFailed (empty, or over 4000 characters).
+    """
+    parties = parties_of(actor, referral)
+    if not parties:
+        raise NotPermitted("Only the sending coordinators and the receiving agency can write about this referral.")
+    body = _text(body)
+    if body is None:
+        raise ValidationFailed("Write a message first.", {"body": ["Write a message first."]})
+    if len(body) > MAX_TEXT:
+        message = f"Keep the message under {MAX_TEXT} characters (it has {len(body)})."
+        raise ValidationFailed(message, {"body": [message]})
+    now = now or utcnow()
+    message = ReferralMessage(referral=referral, author_id=actor.id, body=body, created_at=now)
+    db.session.add(message)
+    db.session.add(ReferralEvent(
+        referral=referral, at=now, actor_id=actor.id, kind="message", patient_visible=False,
+        actor_kind="coordinator" if Party.SENDING_COORDINATOR in parties else "partner"))
+    db.session.flush()
+    audit(actor, "referral.message", "referral", referral.id, message_id=message.id, now=now)
+    return message
+
+
+# --- service levels ----------------------------------------------------------------------------
+
+def is_overdue(referral: Referral, now: Optional[datetime] = None) -> bool:
+    """True while a requested referral is past its response due time."""
+    return referral.status == Status.REQUESTED.value and (now or utcnow()) > referral.response_due_at
+
+
+def overdue_clause(now: Optional[datetime] = None) -> ColumnElement[bool]:
+    """The SQL condition of is_overdue, to filter a query: `visible_referrals(u).where(overdue_clause())`."""
+    return and_(Referral.status == Status.REQUESTED.value, Referral.response_due_at < (now or utcnow()))

@@ -1,0 +1,265 @@
+"""The referral state machine: the only code that assigns `Referral.status`.
+
+Statuses are the SDOHCC referral Task value set (`Status`, defined with the model
+because the database CHECK constraint is built from it). This module holds the
+table of allowed moves, who may make each one, the reasons and outcomes each needs,
+and `transition()`, which checks all of that, applies the move, appends a
+`referral_event` and flushes, or raises and changes nothing.
+
+Who may act on a referral is decided by the actor's role *and* organization:
+
+- the **sending coordinator**: a coordinator of the organization that sent it;
+- the **receiving partner**: partner staff of the network organization linked to the
+  directory organization that receives it.
+
+Network admins are party to no referral: they run the network, they are not in the
+care relationship, and the client consented to share with the receiving agency, not
+with the network's staff. They can fix a referral only through those two parties
+(a coordinator can mark it entered-in-error). Deactivated users are party to nothing.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy.orm import object_session
+from sqlalchemy.orm.exc import StaleDataError
+
+from referralnet.accounts.models import Role, User
+from referralnet.db import utcnow
+from referralnet.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
+from referralnet.referrals.models import (CANCEL_REASONS, FAIL_REASONS, HOLD_REASONS, OUTCOMES, REJECT_REASONS,
+                                          Referral, ReferralEvent, Status)
+
+__all__ = [
+    "Status", "TERMINAL", "TRANSITIONS", "MAY_SET", "Party", "REASONS", "REJECT_REASONS", "CANCEL_REASONS",
+    "HOLD_REASONS", "FAIL_REASONS", "OUTCOMES", "REASON_LABELS", "OUTCOME_LABELS", "NEEDS_OUTCOME",
+    "parties_of", "allowed_moves", "transition", "mark_requested", "flush_or_conflict",
+]
+
+S = Status
+
+TERMINAL: frozenset[Status] = frozenset({S.REJECTED, S.COMPLETED, S.FAILED, S.CANCELLED, S.ENTERED_IN_ERROR})
+
+# The allowed moves (DESIGN.md). Every non-terminal status may also go to entered-in-error.
+# Nothing moves *to* requested: a referral is requested once, when it is sent (mark_requested).
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    S.REQUESTED: frozenset({S.ACCEPTED, S.REJECTED, S.CANCELLED, S.ENTERED_IN_ERROR}),
+    S.ACCEPTED: frozenset({S.IN_PROGRESS, S.ON_HOLD, S.COMPLETED, S.FAILED, S.CANCELLED, S.ENTERED_IN_ERROR}),
+    S.IN_PROGRESS: frozenset({S.ON_HOLD, S.COMPLETED, S.FAILED, S.CANCELLED, S.ENTERED_IN_ERROR}),
+    S.ON_HOLD: frozenset({S.IN_PROGRESS, S.COMPLETED, S.FAILED, S.CANCELLED, S.ENTERED_IN_ERROR}),
+    **{terminal: frozenset() for terminal in TERMINAL},
+}
+
+
+class Party(str, enum.Enum):
+    """The two sides of a referral that may act on it."""
+
+    SENDING_COORDINATOR = "sending-coordinator"
+    RECEIVING_PARTNER = "receiving-partner"
+
+
+_PARTNER = frozenset({Party.RECEIVING_PARTNER})
+
+# Who may set each status, and the refusal that says so.
+MAY_SET: dict[Status, frozenset[Party]] = {
+    S.ACCEPTED: _PARTNER, S.REJECTED: _PARTNER, S.IN_PROGRESS: _PARTNER, S.ON_HOLD: _PARTNER,
+    S.COMPLETED: _PARTNER, S.FAILED: _PARTNER,
+    S.CANCELLED: frozenset({Party.SENDING_COORDINATOR, Party.RECEIVING_PARTNER}),
+    S.ENTERED_IN_ERROR: frozenset({Party.SENDING_COORDINATOR}),
+}
+_NOT_YOURS = {
+    S.ACCEPTED: "Only the receiving agency can accept a referral.",
+    S.REJECTED: "Only the receiving agency can reject a referral.",
+    S.IN_PROGRESS: "Only the receiving agency can start work on a referral.",
+    S.ON_HOLD: "Only the receiving agency can put a referral on hold.",
+    S.COMPLETED: "Only the receiving agency can complete a referral.",
+    S.FAILED: "Only the receiving agency can mark a referral as failed.",
+    S.CANCELLED: "Only the sending organization's coordinators or the receiving agency can cancel a referral.",
+    S.ENTERED_IN_ERROR: "Only a coordinator of the sending organization can mark a referral as entered in error.",
+}
+_NOT_A_PARTY = ("Only coordinators of the sending organization and staff of the receiving agency "
+                "can change this referral.")
+
+# Reasons: required for these statuses, from a fixed list; "other" needs free text.
+REASONS: dict[Status, tuple[str, ...]] = {
+    S.REJECTED: REJECT_REASONS, S.CANCELLED: CANCEL_REASONS, S.ON_HOLD: HOLD_REASONS, S.FAILED: FAIL_REASONS,
+}
+NEEDS_OUTCOME: frozenset[Status] = frozenset({S.COMPLETED, S.FAILED})
+
+REASON_LABELS = {
+    "not-eligible": "Not eligible", "no-capacity": "No capacity", "out-of-service-area": "Out of service area",
+    "could-not-contact": "Could not contact the client", "client-declined": "Client declined",
+    "client-request": "Client asked to cancel", "duplicate": "Duplicate referral",
+    "referred-elsewhere": "Referred elsewhere", "no-longer-needed": "No longer needed",
+    "waiting-on-client": "Waiting on the client", "waiting-on-documents": "Waiting on documents",
+    "waitlist": "On a waitlist", "other": "Other",
+}
+OUTCOME_LABELS = {"got-help": "Got help", "partly": "Partly helped", "did-not-get-help": "Did not get help"}
+
+MAX_TEXT = 4000
+
+
+def parties_of(user: User, referral: Referral) -> frozenset[Party]:
+    """The sides of `referral` that `user` acts for (none for admins, other organizations, inactive users)."""
+    if user is None or not user.active or not user.organization.active:
+        return frozenset()
+    if user.role == Role.COORDINATOR.value and user.organization_id == referral.sending_organization_id:
+        return frozenset({Party.SENDING_COORDINATOR})
+    if user.role == Role.PARTNER.value:
+        linked = user.organization.directory_organization_id
+        if linked is not None and linked == referral.receiving_organization_id:
+            return _PARTNER
+    return frozenset()
+
+
+def allowed_moves(referral: Referral, user: User) -> list[Status]:
+    """The statuses `user` may move `referral` to now (for offering buttons; transition() re-checks)."""
+    parties = parties_of(user, referral)
+    return [to for to in Status if to in TRANSITIONS[Status(referral.status)] and parties & MAY_SET[to]]
+
+
+def transition(referral: Referral, to: Status | str, actor: User, *, reason: Optional[str] = None,
+               reason_text: Optional[str] = None, note: Optional[str] = None, outcome: Optional[str] = None,
+               expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
+    """Move `referral` to status `to` on behalf of `actor`; return the event recorded.
+
+    Checks, in this order (so that someone who is not party to the referral learns nothing
+    about its state, and someone working from a stale page is told it changed):
+
+    1. the actor is party to the referral and may set `to`        -> NotPermitted
+    2. `expected_version` (from the page the actor saw) is current -> Conflict
+    3. the move is allowed from the current status                 -> InvalidTransition
+    4. reason and outcome rules                                    -> ValidationFailed
+
+    On success sets the status, reason, outcome and `responded_at` (first accept or
+    reject), appends a `referral_event` and flushes. A concurrent change that wins the
+    race surfaces at that flush and is raised as Conflict too (see flush_or_conflict).
+    Any refusal changes nothing: no field, no event.
+    """
+    try:
+        to = Status(to)
+    except ValueError:
+        raise ValidationFailed(f"Unknown referral status “{to}”.", {"status": ["Choose a valid status."]}) from None
+    current = Status(referral.status)
+
+    parties = parties_of(actor, referral)
+    if not parties:
+        raise NotPermitted(_NOT_A_PARTY)
+    if to in MAY_SET and not parties & MAY_SET[to]:
+        raise NotPermitted(_NOT_YOURS[to])
+    if expected_version is not None and _as_version(expected_version) != referral.version:
+        raise _changed(referral)
+    if to not in TRANSITIONS[current]:
+        if to == current:
+            raise InvalidTransition(f"This referral is already {current.label}.")
+        raise InvalidTransition(f"A referral that is {current.label} cannot be moved to {to.label}.")
+    reason, reason_text, outcome, note = _check_details(to, reason, reason_text, outcome, note)
+
+    now = now or utcnow()
+    referral.status = to.value
+    # The reason belongs to the current status: moving on (say from on-hold back to in-progress)
+    # clears the hold's reason rather than leaving it to be misread.
+    referral.status_reason_code, referral.status_reason_text = reason, reason_text
+    referral.outcome = outcome
+    if to in (S.ACCEPTED, S.REJECTED) and referral.responded_at is None:
+        referral.responded_at = now
+    event = ReferralEvent(
+        referral=referral, at=now, actor_id=actor.id, actor_kind=_actor_kind(parties), kind="status",
+        from_status=current.value, to_status=to.value, reason_code=reason, reason_text=reason_text, note=note,
+        # The patient may see that the status changed (the status page shows the move and the
+        # reason's label, never reason_text or note: staff write those to each other), but not
+        # the withdrawal of a record that should never have existed.
+        patient_visible=to != S.ENTERED_IN_ERROR,
+    )
+    object_session(referral).add(event)
+    flush_or_conflict(referral)
+    return event
+
+
+def mark_requested(referral: Referral, actor: User, *, now: datetime) -> ReferralEvent:
+    """Give a new referral its first status, requested, and its first event (from nothing to requested).
+
+    Used by services.send_referral, which has already checked the sender; the referral must be new.
+    """
+    if referral.status is not None:
+        raise InvalidTransition("Only a new referral can be requested.")
+    referral.status = S.REQUESTED.value
+    event = ReferralEvent(referral=referral, at=now, actor_id=actor.id, actor_kind="coordinator", kind="status",
+                          from_status=None, to_status=S.REQUESTED.value, patient_visible=True)
+    object_session(referral).add(event)
+    return event
+
+
+def flush_or_conflict(referral: Referral) -> None:
+    """Flush the referral's session; if another transaction changed the row first, raise Conflict.
+
+    SQLAlchemy cannot go on after a failed flush, so the session is rolled back here (the
+    request fails anyway) and the referral is re-read to tell the actor where it stands now.
+    """
+    session = object_session(referral)
+    try:
+        session.flush()
+    except StaleDataError:
+        session.rollback()
+        raise _changed(referral) from None
+
+
+def _changed(referral: Referral) -> Conflict:
+    status = Status(referral.status)
+    return Conflict(f"This referral changed since you opened it: it is now {status.label}.",
+                    {"current_status": status.value, "version": referral.version})
+
+
+def _as_version(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed("The page sent an unreadable referral version; reload it and try again.",
+                               {"version": ["Reload the page."]}) from None
+
+
+def _actor_kind(parties: frozenset[Party]) -> str:
+    return "coordinator" if Party.SENDING_COORDINATOR in parties else "partner"
+
+
+def _clean(text: Optional[str]) -> Optional[str]:
+    text = (text or "").strip()
+    return text or None
+
+
+def _check_details(to: Status, reason, reason_text, outcome, note):
+    """Reason and outcome rules for a move to `to`; returns them cleaned or raises ValidationFailed."""
+    errors: dict[str, list[str]] = {}
+    reason, reason_text, note, outcome = _clean(reason), _clean(reason_text), _clean(note), _clean(outcome)
+    allowed = REASONS.get(to)
+    if allowed:
+        if reason is None:
+            errors["reason"] = [f"Choose a reason ({', '.join(allowed)})."]
+        elif reason not in allowed:
+            errors["reason"] = [f"“{reason}” is not a reason for {to.label.lower()}; choose one of: "
+                                f"{', '.join(allowed)}."]
+        elif reason == "other" and reason_text is None:
+            errors["reason_text"] = ["Say what the reason is when you choose “other”."]
+    else:
+        if reason is not None:
+            errors["reason"] = [f"A referral moved to {to.label} takes no reason."]
+        # Entered-in-error may say what the error was; other moves say it in the note.
+        if reason_text is not None and to != S.ENTERED_IN_ERROR:
+            errors["reason_text"] = [f"A referral moved to {to.label} takes no reason; use the note."]
+    if to in NEEDS_OUTCOME:
+        if outcome is None:
+            errors["outcome"] = [f"Choose an outcome ({', '.join(OUTCOMES)})."]
+        elif outcome not in OUTCOMES:
+            errors["outcome"] = [f"“{outcome}” is not an outcome; choose one of: {', '.join(OUTCOMES)}."]
+    elif outcome is not None:
+        errors["outcome"] = [f"An outcome is recorded only when a referral is completed or failed, "
+                             f"not {to.label.lower()}."]
+    for field, value in (("reason_text", reason_text), ("note", note)):
+        if value is not None and len(value) > MAX_TEXT:
+            errors.setdefault(field, []).append(f"Keep it under {MAX_TEXT} characters.")
+    if errors:
+        raise ValidationFailed("The referral was not changed: " + " ".join(m for ms in errors.values() for m in ms),
+                               errors)
+    return reason, reason_text, outcome, note

@@ -1,0 +1,166 @@
+"""Fixtures for the referral core: a small network and a factory for referrals in any status.
+
+The network (`world`):
+
+- directory organization "Eastside Food Bank" with services "Eastside Pantry" (at one location)
+  and "Eastside Hot Meals", plus an inactive and a not-accepting service;
+- partner agency "Eastside Food Bank (network)" linked to it, with partner staff `partner`;
+- referring clinic "Mission Clinic" with coordinator `coordinator`;
+- another partner agency, "Westside Housing", linked to its own directory organization and
+  service, with `other_partner`;
+- another clinic, "Bayview Clinic", with `other_coordinator`;
+- the network operator with `admin`;
+- a directory organization that no partner agency is linked to ("Unlisted Aid").
+
+Rows are flushed, not committed (tests that need other sessions commit themselves), and users
+get a fixed password hash: hashing a password per user per test would make the 405-case
+transition table take minutes. Nobody logs in here: these are service-level tests.
+"""
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from referralnet.accounts.models import NetworkOrganization, User
+from referralnet.db import utcnow
+from referralnet.directory.models import Location, Organization, Service, ServiceAtLocation
+from referralnet.referrals.models import Client, Consent, Referral, Status
+
+ACTORS = ("sending_coordinator", "receiving_partner", "other_partner", "other_coordinator", "admin")
+
+
+@pytest.fixture()
+def world(db):
+    s = db.session
+    counter = itertools.count(1)
+
+    def directory_org(org_id: str, name: str) -> Organization:
+        org = Organization(id=org_id, name=name, description=f"{name} (test)")
+        s.add(org)
+        return org
+
+    def service(service_id: str, org: Organization, name: str, **kw) -> Service:
+        svc = Service(id=service_id, organization=org, name=name, status=kw.pop("status", "active"), **kw)
+        s.add(svc)
+        return svc
+
+    def network_org(name: str, kind: str, directory: Organization | None = None) -> NetworkOrganization:
+        org = NetworkOrganization(name=name, kind=kind, directory_organization=directory, active=True)
+        s.add(org)
+        return org
+
+    def user(role: str, org: NetworkOrganization) -> User:
+        n = next(counter)
+        person = User(email=f"{role}{n}@example.org", name=f"{role.title()} {n}", role=role, organization=org,
+                      password_hash="not-a-real-hash", active=True)
+        s.add(person)
+        return person
+
+    eastside = directory_org("org-eastside", "Eastside Food Bank")
+    pantry = service("svc-pantry", eastside, "Eastside Pantry")
+    meals = service("svc-meals", eastside, "Eastside Hot Meals")
+    closed = service("svc-closed", eastside, "Eastside Winter Coats", status="inactive")
+    full = service("svc-full", eastside, "Eastside Diapers", accepting_referrals=False)
+    site = Location(id="loc-eastside", organization=eastside, name="Eastside Food Bank, Main St")
+    s.add(site)
+    s.add(ServiceAtLocation(id="sal-pantry", service=pantry, location=site))
+    westside = directory_org("org-westside", "Westside Housing")
+    housing = service("svc-housing", westside, "Westside Rapid Rehousing")
+    unlisted = directory_org("org-unlisted", "Unlisted Aid")
+    unlisted_service = service("svc-unlisted", unlisted, "Unlisted Aid Vouchers")
+
+    partner_org = network_org("Eastside Food Bank (network)", "partner", eastside)
+    clinic = network_org("Mission Clinic", "referrer")
+    other_partner_org = network_org("Westside Housing (network)", "partner", westside)
+    other_clinic = network_org("Bayview Clinic", "referrer")
+    operator = network_org("Network Operator", "network")
+
+    w = SimpleNamespace(
+        eastside=eastside, pantry=pantry, meals=meals, closed=closed, full=full, site=site,
+        westside=westside, housing=housing, unlisted=unlisted, unlisted_service=unlisted_service,
+        partner_org=partner_org, clinic=clinic, other_partner_org=other_partner_org, other_clinic=other_clinic,
+        operator=operator,
+        coordinator=user("coordinator", clinic), partner=user("partner", partner_org),
+        other_partner=user("partner", other_partner_org), other_coordinator=user("coordinator", other_clinic),
+        admin=user("admin", operator),
+    )
+    s.flush()
+    w.actors = {"sending_coordinator": w.coordinator, "receiving_partner": w.partner,
+                "other_partner": w.other_partner, "other_coordinator": w.other_coordinator, "admin": w.admin}
+    return w
+
+
+@pytest.fixture()
+def make_client(db, world):
+    """A client row of `org` (default Mission Clinic), written directly (services are tested elsewhere)."""
+    counter = itertools.count(1)
+
+    def make(org: NetworkOrganization | None = None, **fields) -> Client:
+        org = org or world.clinic
+        n = next(counter)
+        values = dict(given_name=f"Given{n}", family_name=f"Family{n}", date_of_birth=date(1980, 1, n),
+                      phone="(415) 555-0100", contact_preference="phone", preferred_language="en")
+        values.update(fields)
+        creator = world.coordinator if org is world.clinic else world.other_coordinator
+        client = Client(organization=org, created_by=creator, **values)
+        db.session.add(client)
+        db.session.flush()
+        return client
+
+    return make
+
+
+@pytest.fixture()
+def consent_for(db, world):
+    def make(client: Client, org: Organization | None = None) -> Consent:
+        consent = Consent(client=client, receiving_organization=org or world.eastside, method="verbal",
+                          recorded_by_id=world.coordinator.id, recorded_at=utcnow())
+        db.session.add(consent)
+        db.session.flush()
+        return consent
+
+    return make
+
+
+# Reason and outcome that make a move to each status valid, so that a refusal is about the move.
+VALID_DETAILS = {
+    Status.REJECTED: {"reason": "no-capacity"},
+    Status.CANCELLED: {"reason": "client-request"},
+    Status.ON_HOLD: {"reason": "waitlist"},
+    Status.FAILED: {"reason": "could-not-contact", "outcome": "did-not-get-help"},
+    Status.COMPLETED: {"outcome": "got-help"},
+}
+
+
+@pytest.fixture()
+def make_referral(db, world, make_client, consent_for):
+    """A referral from Mission Clinic to Eastside Pantry, created directly *in* `status`.
+
+    This is test set-up, not a status change: the row is written as it would look after
+    the moves that lead to `status` (with the reason and outcome those need).
+    """
+
+    def make(status: Status | str = Status.REQUESTED, *, client: Client | None = None, service: Service | None = None,
+             sending_org: NetworkOrganization | None = None, sender: User | None = None) -> Referral:
+        status = Status(status)
+        service = service or world.pantry
+        client = client or make_client(sending_org)
+        consent = consent_for(client, service.organization)
+        now = utcnow()
+        details = VALID_DETAILS.get(status, {})
+        referral = Referral(
+            client=client, service=service, receiving_organization_id=service.organization_id,
+            sending_organization=sending_org or world.clinic, sender=sender or world.coordinator, consent=consent,
+            category="food-insecurity", priority="routine", status=status.value,
+            status_reason_code=details.get("reason"), outcome=details.get("outcome"),
+            requested_at=now, response_due_at=now + timedelta(days=2),
+            responded_at=None if status == Status.REQUESTED else now,
+        )
+        db.session.add(referral)
+        db.session.flush()
+        return referral
+
+    return make
