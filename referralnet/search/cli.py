@@ -17,7 +17,9 @@ def reindex_command():
     start = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
-        click.echo(f"\r  indexed {done}/{total} services", nl=done == total, err=True)
+        # `done` counts documents (one per service at each of its places), `total` services.
+        click.echo(f"\r  indexed {done} documents for {total} services", nl=False, err=True)
 
     count = rebuild_index(progress=progress)
+    click.echo("", err=True)
     click.echo(f"Indexed {count} documents in {time.perf_counter() - start:.1f} s into {index_dir()}.")
