@@ -238,6 +238,8 @@ def _matches(q: SearchQuery) -> list[Match]:
                            sortedby=None if text_q is not None else "name_sort")
         candidates = [(score or 0.0, None, docnum) for docnum, score in results.items()]
     reader = s.reader()
+    if not candidates or not reader.has_column("id"):
+        return []
     ids, services, orgs = (reader.column_reader(f) for f in ("id", "service_id", "organization_id"))
     text = lambda v: v.decode() if isinstance(v, bytes) else v  # noqa: E731
     return [Match(text(ids[d]), text(services[d]), text(orgs[d]), dist) for _, dist, d in candidates]
@@ -323,6 +325,8 @@ def _candidates(s, q: SearchQuery, query: Query, combined: Query | None, place: 
     """Candidates from the index kept only if truly within the radius / truly open, in result order."""
     results = s.search(query, filter=combined, limit=None, scored=q.sort != "distance")
     reader = s.reader()
+    if place is not None and not reader.has_column("lat"):
+        return []  # an empty index (nothing placed yet): nothing can be near anything
     lat_col = reader.column_reader("lat") if place is not None else None
     lon_col = reader.column_reader("lon") if place is not None else None
     candidates: list[tuple[float, float | None, int]] = []

@@ -305,3 +305,13 @@ def _sdoh_term(db, code):
         import_path(DOMAINS_FILE)
         db.session.commit()
     return sdoh_terms()[code]["id"]
+
+
+def test_every_kind_of_search_works_on_an_empty_directory(db):
+    """A new installation has no services yet: searches answer with nothing, never an error."""
+    from referralnet.search.service import search_matches
+
+    for q in [SearchQuery(text="food"), SearchQuery(near="94063", radius_miles=5, sort="distance"),
+              SearchQuery(open_now=True), SearchQuery(domains=["homelessness"], near="94063")]:
+        assert search(q).total == 0
+        assert search_matches(q) == []
