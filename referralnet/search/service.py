@@ -294,39 +294,49 @@ def _run(s, q: SearchQuery, text_q: Query | None, place: Place | None, zones: li
     filters = _filters(q, place, zones, now)
     # Facet counts leave the domain filter out, so every domain shows what choosing it would give.
     facet_filters = filters[1:] if q.domains else filters
-    combined = And(filters) if filters else None
     if (place is not None and (q.radius_miles or q.sort == "distance")) or q.open_now:
-        hits, total = _collect_exact(s, q, query, combined, place, now)
+        # One pass: matches without the domain filter, grouped by domain; the exact radius and
+        # hours checks; then facets counted and the domain filter applied on what survived.
+        candidates, groups = _candidates(s, q, query, And(facet_filters) if facet_filters else None, place,
+                                         now, with_groups=True)
+        kept = {c[2] for c in candidates}
+        facets = {d: len(kept.intersection(docs)) for d, docs in groups.items()}
+        facets = {d: n for d, n in facets.items() if n}
+        if q.domains:
+            wanted = set().union(*(groups.get(d, ()) for d in q.domains))
+            candidates = [c for c in candidates if c[2] in wanted]
+        start = (q.page - 1) * q.per_page
+        hits = []
+        for score, distance, docnum in candidates[start:start + q.per_page]:
+            stored = s.stored_fields(docnum)
+            hits.append(Hit(stored["id"], score, stored["card"], distance_miles=distance))
+        total = len(candidates)
     else:
+        combined = And(filters) if filters else None
         page = s.search_page(query, q.page, pagelen=q.per_page, filter=combined, scored=text_q is not None,
                              sortedby=None if text_q is not None else "name_sort")
         total = page.total
         hits = [Hit(r["id"], r.score or 0.0, r["card"]) for r in page]
-    facets = _facets(s, query, And(facet_filters) if facet_filters else None)
+        facets = _facets(s, query, And(facet_filters) if facet_filters else None)
     for hit in hits:
         _decorate(hit, place, now)
     return SearchResults(q, hits, total, q.page, q.per_page, facets, place)
 
 
-def _collect_exact(s, q: SearchQuery, query: Query, combined: Query | None, place: Place | None,
-                   now: datetime) -> tuple[list[Hit], int]:
-    """The page of exact candidates, as hits, and how many there are in all."""
-    candidates = _candidates(s, q, query, combined, place, now)
-    start = (q.page - 1) * q.per_page
-    hits = []
-    for score, distance, docnum in candidates[start:start + q.per_page]:
-        stored = s.stored_fields(docnum)
-        hits.append(Hit(stored["id"], score, stored["card"], distance_miles=distance))
-    return hits, len(candidates)
-
-
 def _candidates(s, q: SearchQuery, query: Query, combined: Query | None, place: Place | None,
-                now: datetime) -> list[tuple[float, float | None, int]]:
-    """Candidates from the index kept only if truly within the radius / truly open, in result order."""
-    results = s.search(query, filter=combined, limit=None, scored=q.sort != "distance")
+                now: datetime, with_groups: bool = False):
+    """Candidates from the index kept only if truly within the radius / truly open, in result order.
+
+    With `with_groups`, also returns {domain: docnums} of the index matches (before the exact checks).
+    """
+    groupedby = {"domains": sorting.FieldFacet("domains", allow_overlap=True)} if with_groups else None
+    results = s.search(query, filter=combined, limit=None, scored=q.sort != "distance", groupedby=groupedby)
+    groups = {}
+    if with_groups:
+        groups = {(k.decode() if isinstance(k, bytes) else k): v for k, v in results.groups("domains").items() if k}
     reader = s.reader()
     if place is not None and not reader.has_column("lat"):
-        return []  # an empty index (nothing placed yet): nothing can be near anything
+        return ([], groups) if with_groups else []  # an empty index: nothing can be near anything
     lat_col = reader.column_reader("lat") if place is not None else None
     lon_col = reader.column_reader("lon") if place is not None else None
     candidates: list[tuple[float, float | None, int]] = []
@@ -346,7 +356,7 @@ def _candidates(s, q: SearchQuery, query: Query, combined: Query | None, place: 
         candidates = [c for c in candidates if _really_open(s, c[2], now)]
     if q.sort == "distance":
         candidates.sort(key=lambda c: (c[1] if c[1] is not None else float("inf"), c[2]))
-    return candidates
+    return (candidates, groups) if with_groups else candidates
 
 
 def _really_open(s, docnum: int, now: datetime) -> bool:

@@ -315,3 +315,11 @@ def test_every_kind_of_search_works_on_an_empty_directory(db):
               SearchQuery(open_now=True), SearchQuery(domains=["homelessness"], near="94063")]:
         assert search(q).total == 0
         assert search_matches(q) == []
+
+
+def test_facets_count_what_the_radius_really_keeps(demo):
+    """Each domain's count near a place is exactly what choosing that domain would show."""
+    near = all_hits(near="94401", radius_miles=4)
+    assert near.facets
+    for code, count in near.facets.items():
+        assert count == all_hits(near="94401", radius_miles=4, domains=[code]).total, code
