@@ -311,6 +311,16 @@ def _run(s, q: SearchQuery, text_q: Query | None, place: Place | None, zones: li
             stored = s.stored_fields(docnum)
             hits.append(Hit(stored["id"], score, stored["card"], distance_miles=distance))
         total = len(candidates)
+    elif not q.domains:
+        # One pass: the top of the page and the domain counts come from the same search.
+        results = s.search(query, filter=And(filters) if filters else None, limit=q.page * q.per_page,
+                           scored=text_q is not None, sortedby=None if text_q is not None else "name_sort",
+                           groupedby={"domains": sorting.FieldFacet("domains", allow_overlap=True)})
+        total = len(results)
+        start = (q.page - 1) * q.per_page
+        hits = [Hit(r["id"], r.score or 0.0, r["card"]) for r in results[start:start + q.per_page]]
+        facets = {(k.decode() if isinstance(k, bytes) else k): len(v)
+                  for k, v in results.groups("domains").items() if k}
     else:
         combined = And(filters) if filters else None
         page = s.search_page(query, q.page, pagelen=q.per_page, filter=combined, scored=text_q is not None,
