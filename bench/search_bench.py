@@ -676,9 +676,11 @@ class FtsBaseline:
 
     Equivalent in spirit to the search service: synonyms expanded the same way, all words required,
     bm25 with the same field weights; radius = R*Tree box then exact great-circle distance in SQL;
-    domain / language filters as indexed side tables; open now via precomputed weekly open spans
-    (derived from the same quarter-hour slots the Whoosh index holds) plus the same exact check for
-    places with holiday exceptions. Returns a page of 20 (cards decoded), the total and domain facets.
+    language filter as an indexed side table, domains as a column (facets count every candidate,
+    the domain filter is applied after them, as the service's facets leave it out); open now via
+    precomputed weekly open spans (merged from the same hours.SLOT_MINUTES slots the Whoosh index
+    holds) plus the same exact check for places with holiday exceptions. Each query returns a page
+    of 20 (cards decoded), the exact total and the domain facets.
     """
 
     WEIGHTS = "3.0, 1.5, 2.0, 1.0, 1.0"  # name, organization, terms, description, eligibility (schema boosts)
@@ -692,7 +694,6 @@ class FtsBaseline:
             CREATE VIRTUAL TABLE fts USING fts5(name, organization, terms, description, eligibility,
                                                 tokenize='porter unicode61', detail=full);
             CREATE VIRTUAL TABLE geo USING rtree(id, min_lat, max_lat, min_lon, max_lon);
-            CREATE TABLE doc_domain(domain TEXT, rid INT, PRIMARY KEY(domain, rid)) WITHOUT ROWID;
             CREATE TABLE doc_lang(lang TEXT, rid INT, PRIMARY KEY(lang, rid)) WITHOUT ROWID;
             CREATE TABLE doc_hours(rid INT, tz TEXT, s INT, e INT);  -- open [s, e) minute-of-week, local
         """)
@@ -700,7 +701,7 @@ class FtsBaseline:
 
     def add(self, docs) -> None:
         cur = self.con.cursor()
-        batch_docs, batch_fts, batch_geo, batch_dom, batch_lang, batch_hours = [], [], [], [], [], []
+        batch_docs, batch_fts, batch_geo, batch_lang, batch_hours = [], [], [], [], []
         for doc in docs:
             self.count += 1
             rid = self.count
@@ -711,14 +712,12 @@ class FtsBaseline:
                               doc["eligibility"]))
             if lat is not None:
                 batch_geo.append((rid, lat, lat, lon, lon))
-            batch_dom.extend((d, rid) for d in doc["domains"].split(",") if d)
             batch_lang.extend((lang, rid) for lang in doc["languages"].split(",") if lang)
             batch_hours.extend((rid, doc["tz"], s, e) for s, e in _spans_from_slots(doc["slots"]))
         cur.executemany("INSERT INTO docs VALUES (?,?,?,?,?,?,?,?)", batch_docs)
         cur.executemany("INSERT INTO fts(rowid, name, organization, terms, description, eligibility) "
                         "VALUES (?,?,?,?,?,?)", batch_fts)
         cur.executemany("INSERT INTO geo VALUES (?,?,?,?,?)", batch_geo)
-        cur.executemany("INSERT INTO doc_domain VALUES (?,?)", batch_dom)
         cur.executemany("INSERT INTO doc_lang VALUES (?,?)", batch_lang)
         cur.executemany("INSERT INTO doc_hours VALUES (?,?,?,?)", batch_hours)
 
