@@ -61,3 +61,14 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, info={"hsds": False}
     )
+
+
+def get_or_404(model, ident, message: str):
+    """The row of `model` with primary key `ident`, or NotFound(message) (a 404 in the error contract)."""
+    from referralnet.errors import NotFound
+    from referralnet.extensions import db
+
+    row = db.session.get(model, ident)
+    if row is None:
+        raise NotFound(message)
+    return row

@@ -5,9 +5,9 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from referralnet.accounts.models import NetworkOrganization, OrgKind, Role, User, normalize_email
-from referralnet.db import utcnow
+from referralnet.db import get_or_404, utcnow
 from referralnet.directory.models import Organization
-from referralnet.errors import NotFound, ValidationFailed
+from referralnet.errors import ValidationFailed
 from referralnet.extensions import db
 
 MIN_PASSWORD_LENGTH = 10
@@ -102,15 +102,9 @@ def set_organization_active(org: NetworkOrganization, active: bool, *, actor: Us
 
 
 def get_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound("No such user.")
-    return user
+    return get_or_404(User, user_id, "No such user.")
 
 
 def get_organization(org_id: int) -> NetworkOrganization:
-    org = db.session.get(NetworkOrganization, org_id)
-    if org is None:
-        raise NotFound("No such organization.")
-    return org
+    return get_or_404(NetworkOrganization, org_id, "No such organization.")
 

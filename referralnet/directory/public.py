@@ -5,6 +5,7 @@ the place's own time zone (from its ZIP code), like the search index does.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -17,7 +18,16 @@ from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import NotFound
 from referralnet.extensions import db
 from referralnet.geo import timezone_for_zip
-from referralnet.search.documents import is_free
+
+
+FREE_RE = re.compile(r"^\s*(free|none|no (fee|cost|charge)s?|no-cost|\$0\b)", re.I)
+
+def is_free(service: m.Service, costs: list[m.CostOption]) -> bool:
+    """Free of charge: every cost option is zero, or the fee text says free/none."""
+    if costs:
+        return all((c.amount or 0) == 0 for c in costs) or any("free" in (c.option or "").lower() for c in costs)
+    text = service.fees_description or service.fees or ""
+    return bool(FREE_RE.match(text))
 
 
 @dataclass

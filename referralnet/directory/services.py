@@ -31,7 +31,8 @@ from referralnet.directory.models import (
     LOCATION_TYPES, SERVICE_STATUSES, Address, Attribute, Language, Location, Organization, Phone,
     Schedule, Service, ServiceAtLocation, Taxonomy, TaxonomyTerm,
 )
-from referralnet.errors import NotFound, ValidationFailed
+from referralnet.db import get_or_404
+from referralnet.errors import ValidationFailed
 from referralnet.extensions import db
 
 if TYPE_CHECKING:
@@ -128,26 +129,17 @@ def list_locations(q: str | None = None, page: Any = 1) -> Page:
 
 def get_organization_listing(org_id: str) -> Organization:
     """The directory organization with this HSDS id. Raises NotFound."""
-    org = db.session.get(Organization, org_id)
-    if org is None:
-        raise NotFound("No directory organization has this id.")
-    return org
+    return get_or_404(Organization, org_id, "No directory organization has this id.")
 
 
 def get_service(service_id: str) -> Service:
     """The service with this HSDS id. Raises NotFound."""
-    service = db.session.get(Service, service_id)
-    if service is None:
-        raise NotFound("No service has this id.")
-    return service
+    return get_or_404(Service, service_id, "No service has this id.")
 
 
 def get_location(location_id: str) -> Location:
     """The location with this HSDS id. Raises NotFound."""
-    location = db.session.get(Location, location_id)
-    if location is None:
-        raise NotFound("No location has this id.")
-    return location
+    return get_or_404(Location, location_id, "No location has this id.")
 
 
 @dataclass

@@ -7,7 +7,6 @@ services), never one query per row.
 """
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from typing import Iterable, Iterator
 
@@ -16,21 +15,14 @@ from sqlalchemy import select
 
 from referralnet.directory import models as m
 from referralnet.directory.hours import build_hours
+from referralnet.directory.public import is_free
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.extensions import db
 from referralnet.geo import cells_for_point, timezone_for_zip
 
 BATCH = 500
-FREE_RE = re.compile(r"^\s*(free|none|no (fee|cost|charge)s?|no-cost|\$0\b)", re.I)
 SCHEDULE_FIELDS = ("freq", "byday", "opens_at", "closes_at", "valid_from", "valid_to", "timezone", "description")
 
-
-def is_free(service: m.Service, costs: list[m.CostOption]) -> bool:
-    """Free of charge: every cost option is zero, or the fee text says free/none."""
-    if costs:
-        return all((c.amount or 0) == 0 for c in costs) or any("free" in (c.option or "").lower() for c in costs)
-    text = service.fees_description or service.fees or ""
-    return bool(FREE_RE.match(text))
 
 
 def _by(rows, key) -> dict:
