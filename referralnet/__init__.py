@@ -105,7 +105,10 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from referralnet.accounts.views import bp as accounts_bp
     from referralnet.api.hsds import bp as hsds_bp
+    from referralnet.directory.partner_views import bp as partner_listings_bp
     from referralnet.directory.views import bp as directory_bp
+    from referralnet.referrals.audit_views import bp as audit_bp
+    from referralnet.referrals.views import bp as referrals_bp
     from referralnet.extensions import csrf
     from referralnet.search.views import bp as search_bp
     from referralnet.web import bp as main_bp
@@ -114,6 +117,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(directory_bp)
     app.register_blueprint(search_bp)
+    app.register_blueprint(referrals_bp)
+    app.register_blueprint(partner_listings_bp)
+    app.register_blueprint(audit_bp)
     csrf.exempt(hsds_bp)  # read-only JSON API: no cookies, no forms
     app.register_blueprint(hsds_bp)
 
@@ -128,12 +134,14 @@ def register_commands(app: Flask) -> None:
     from referralnet.accounts.cli import users_cli
     from referralnet.demo import demo_cli
     from referralnet.directory.cli import directory_cli
+    from referralnet.referrals.cli import referrals_cli
     from referralnet.search.cli import search_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(directory_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(search_cli)
+    app.cli.add_command(referrals_cli)
 
 
 def register_template_helpers(app: Flask) -> None:
