@@ -156,12 +156,25 @@ def register_template_helpers(app: Flask) -> None:
         """An aware datetime in the place's own zone -> 'Tue 9:00 AM'."""
         return value.strftime("%a %-I:%M %p") if value else ""
 
-    @app.template_filter("date_label")
-    def date_label(value) -> str:
-        """'2026-10-25' (or a date) -> 'Oct 25, 2026'."""
-        from datetime import date
+    @app.template_filter("datetime_label")
+    def datetime_label(value) -> str:
+        """An aware UTC datetime -> 'Nov 23, 2026, 9:05 AM' in the network's time zone (DEFAULT_TIMEZONE)."""
+        from zoneinfo import ZoneInfo
 
         if not value:
             return ""
+        local = value.astimezone(ZoneInfo(app.config.get("DEFAULT_TIMEZONE") or "UTC"))
+        return local.strftime("%b %-d, %Y, %-I:%M %p")
+
+    @app.template_filter("date_label")
+    def date_label(value) -> str:
+        """'2026-10-25' (or a date) -> 'Oct 25, 2026'."""
+        from datetime import date, datetime
+        from zoneinfo import ZoneInfo
+
+        if not value:
+            return ""
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            value = value.astimezone(ZoneInfo(app.config.get("DEFAULT_TIMEZONE") or "UTC"))
         day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
         return day.strftime("%b %-d, %Y")

@@ -14,7 +14,16 @@ def home():
     """Send each person to where their work is; visitors to the sign-in page."""
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.login"))
-    return render_template("home.html")
+    from referralnet.accounts.models import Role
+    from referralnet.referrals import worklists
+
+    attention = 0
+    if current_user.has_role(Role.COORDINATOR):
+        attention = worklists.attention_count(current_user)
+    elif current_user.has_role(Role.PARTNER):
+        counts = worklists.listing(current_user, worklists.INBOX, None, worklists.Filters()).counts
+        attention = counts["overdue"] + counts["new"]
+    return render_template("home.html", attention=attention)
 
 
 @bp.get("/healthz")

@@ -1,7 +1,410 @@
-"""Referral pages for both sides: the coordinator's clients, consent, sending and worklist,
-the partner's inbox, and the one referral page both parties share."""
+"""Referral pages: the coordinator's clients, consent, sending and worklist, and the one
+referral page both parties share (status actions, messages, closing the loop).
+
+Views parse the form, fetch through `referrals.access` (404 for anything the user may
+not see), call one service function and render or redirect. The request's one commit
+(or rollback, for an error status) happens in the app's after_request hook.
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from referralnet.accounts.models import Role
+from referralnet.accounts.permissions import role_required
+from referralnet.directory.models import Service
+from referralnet.directory.sdoh import sdoh_terms
+from referralnet.errors import Conflict, DomainError, InvalidTransition, NotPermitted, ValidationFailed
+from referralnet.extensions import db
+from referralnet.referrals import services, worklists
+from referralnet.referrals.access import (get_visible_client_or_404, get_visible_referral_or_404,
+                                          visible_clients, visible_referrals)
+from referralnet.referrals.forms import (CONSENT_LABELS, CONTACT_LABELS, PRIORITY_LABELS, VERIFIED_OUTCOME_LABELS,
+                                         ClientForm, CloseLoopForm, ConsentForm, ListFilterForm, MessageForm,
+                                         SendForm, TransitionForm, language_label)
+from referralnet.referrals.models import Client, Consent, Referral
+from referralnet.referrals.states import NEEDS_OUTCOME, OUTCOME_LABELS, REASON_LABELS, REASONS, Status, allowed_moves
+from referralnet.web import attach_errors
 
 bp = Blueprint("referrals", __name__)
+CLIENTS_PER_PAGE = 25
+
+# What each status move is called on its button, and what the page says once it is done.
+ACTION_LABELS = {
+    Status.ACCEPTED: ("Accept", "Referral accepted."),
+    Status.REJECTED: ("Decline", "Referral declined."),
+    Status.IN_PROGRESS: ("Start work", "Marked as in progress."),
+    Status.ON_HOLD: ("Put on hold", "Referral put on hold."),
+    Status.COMPLETED: ("Complete", "Referral completed."),
+    Status.FAILED: ("Could not help", "Referral marked as failed."),
+    Status.CANCELLED: ("Cancel referral", "Referral cancelled."),
+    Status.ENTERED_IN_ERROR: ("Entered in error", "Referral marked as entered in error."),
+}
+_MOVES = {
+    Status.ACCEPTED: services.accept_referral, Status.REJECTED: services.reject_referral,
+    Status.IN_PROGRESS: services.start_referral, Status.ON_HOLD: services.hold_referral,
+    Status.COMPLETED: services.complete_referral, Status.FAILED: services.fail_referral,
+    Status.CANCELLED: services.cancel_referral, Status.ENTERED_IN_ERROR: services.mark_entered_in_error,
+}
+
+
+@bp.app_context_processor
+def referral_labels():
+    return {"REASON_LABELS": REASON_LABELS, "OUTCOME_LABELS": OUTCOME_LABELS, "PRIORITY_LABELS": PRIORITY_LABELS,
+            "CONTACT_LABELS": CONTACT_LABELS, "CONSENT_LABELS": CONSENT_LABELS,
+            "VERIFIED_OUTCOME_LABELS": VERIFIED_OUTCOME_LABELS, "language_label": language_label,
+            "domain_name": lambda code: sdoh_terms().get(code, {}).get("name", code),
+            "is_overdue": services.is_overdue}
+
+
+def _page_arg() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+# --- clients -------------------------------------------------------------------------------------
+
+@bp.get("/clients")
+@role_required(Role.COORDINATOR)
+def clients():
+    """The organization's clients, found by name, newest first."""
+    q = request.args.get("q", "").strip()
+    query = visible_clients(current_user)
+    if q:
+        for word in q.split()[:4]:
+            pattern = f"%{word.lower()}%"
+            query = query.where(func.lower(Client.given_name).like(pattern) |
+                                func.lower(Client.family_name).like(pattern))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, -(-total // CLIENTS_PER_PAGE))
+    page = min(_page_arg(), pages)
+    rows = db.session.scalars(query.order_by(Client.family_name, Client.given_name, Client.id)
+                              .limit(CLIENTS_PER_PAGE).offset((page - 1) * CLIENTS_PER_PAGE)).all()
+    open_counts = dict(db.session.execute(
+        select(Referral.client_id, func.count()).where(Referral.client_id.in_([c.id for c in rows]),
+                                                       Referral.status.in_([s.value for s in services.OPEN_STATUSES]))
+        .group_by(Referral.client_id)).all()) if rows else {}
+    return render_template("referrals/clients.html", clients=rows, q=q, page=page, pages=pages, total=total,
+                           open_counts=open_counts, service_ids=request.args.getlist("service"))
+
+
+@bp.route("/clients/new", methods=["GET", "POST"])
+@role_required(Role.COORDINATOR)
+def new_client():
+    """Add a client; the same name and date of birth as an existing client warns and offers that record."""
+    form = ClientForm()
+    service_ids = request.values.getlist("service")
+    duplicates = []
+    if form.validate_on_submit():
+        values = form.values()
+        duplicates = services.find_possible_duplicates(current_user, values["given_name"], values["family_name"],
+                                                       values["date_of_birth"])
+        if not duplicates or form.create_anyway.data:
+            try:
+                client = services.create_client(current_user, **values)
+            except ValidationFailed as exc:
+                attach_errors(form, exc)
+            else:
+                flash(f"{client.full_name} was added.", "success")
+                if service_ids:
+                    return redirect(url_for(".send", client_id=client.id, service=service_ids))
+                return redirect(url_for(".client", client_id=client.id))
+    status = 400 if form.errors else 200
+    return render_template("referrals/client_form.html", form=form, client=None, duplicates=duplicates,
+                           service_ids=service_ids), status
+
+
+@bp.get("/clients/<client_id>")
+@role_required(Role.COORDINATOR)
+def client(client_id):
+    """Everything about one client: details, consents, and every referral with its timeline."""
+    person = get_visible_client_or_404(current_user, client_id)
+    services.record_client_view(current_user, person)
+    referrals = db.session.scalars(
+        visible_referrals(current_user).where(Referral.client_id == person.id)
+        .options(selectinload(Referral.events), selectinload(Referral.service),
+                 selectinload(Referral.receiving_organization), selectinload(Referral.closure))
+        .order_by(Referral.requested_at.desc(), Referral.id.desc())).all()
+    return render_template("referrals/client.html", client=person, referrals=referrals, revoke_form=ConsentForm())
+
+
+@bp.route("/clients/<client_id>/edit", methods=["GET", "POST"])
+@role_required(Role.COORDINATOR)
+def edit_client(client_id):
+    person = get_visible_client_or_404(current_user, client_id)
+    form = ClientForm(obj=person) if request.method == "GET" else ClientForm()
+    if request.method == "GET":
+        form.date_of_birth.data = person.date_of_birth.isoformat()
+    if form.validate_on_submit():
+        try:
+            services.update_client(current_user, person, **form.values())
+        except ValidationFailed as exc:
+            attach_errors(form, exc)
+        else:
+            flash("The client's details were saved.", "success")
+            return redirect(url_for(".client", client_id=person.id))
+    services.record_client_view(current_user, person)
+    return render_template("referrals/client_form.html", form=form, client=person, duplicates=[],
+                           service_ids=[]), 400 if form.errors else 200
+
+
+@bp.post("/clients/<client_id>/consents/<int:consent_id>/revoke")
+@role_required(Role.COORDINATOR)
+def revoke_consent(client_id, consent_id: int):
+    person = get_visible_client_or_404(current_user, client_id)
+    consent = db.session.scalar(select(Consent).where(Consent.id == consent_id, Consent.client_id == person.id))
+    if consent is None or not ConsentForm().validate_on_submit():
+        abort(404 if consent is None else 400)
+    services.revoke_consent(current_user, consent)
+    flash(f"Consent to share with {consent.receiving_organization.name} was withdrawn.", "success")
+    return redirect(url_for(".client", client_id=person.id))
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+@bp.get("/referrals/new")
+@role_required(Role.COORDINATOR)
+def choose_client():
+    """From a service page or search results: pick the client to refer (or add one)."""
+    service_ids = [s for s in request.args.getlist("service") if s]
+    if not service_ids:
+        return redirect(url_for("search.search_page"))
+    return redirect(url_for(".clients", service=service_ids))
+
+
+@bp.route("/clients/<client_id>/refer", methods=["GET", "POST"])
+@role_required(Role.COORDINATOR)
+def send(client_id):
+    """Refer one client to one or more services: one referral each, consent recorded where missing."""
+    person = get_visible_client_or_404(current_user, client_id)
+    previous = _previous_referral(request.values.get("previous"))
+    form = SendForm()
+    chosen = list(dict.fromkeys(s for s in (form.service_ids.data if request.method == "POST"
+                                            else request.args.getlist("service")) if s))
+    options = _service_options(chosen)
+    form.service_ids.choices = [(s.id, s.name) for s in options]
+    orgs = {s.organization_id: s.organization for s in options if s.organization is not None}
+    form.consent_org_ids.choices = [(org_id, org.name) for org_id, org in orgs.items()]
+    consented = {org_id for org_id in orgs if services.has_consent(person, org_id)}
+    if request.method == "GET":
+        form.service_ids.data = [s.id for s in options]
+        if previous is not None:
+            form.category.data, form.priority.data, form.previous.data = \
+                previous.category, previous.priority, str(previous.id)
+    if form.validate_on_submit():
+        result = _send(person, form, orgs, consented, previous)
+        if result is not None:
+            flash(f"{len(result)} referral{'s' if len(result) != 1 else ''} sent for {person.full_name}.", "success")
+            return redirect(url_for(".client", client_id=person.id) if len(result) > 1
+                            else url_for(".referral", referral_id=result[0].id))
+    if not options and request.method == "GET":
+        flash("Choose the services to refer to: search, tick the ones that fit, then “Refer”.", "info")
+        return redirect(url_for("search.search_page", client=person.id))
+    return render_template("referrals/send.html", form=form, client=person, options=options, orgs=orgs,
+                           consented=consented, previous=previous), 400 if form.errors else 200
+
+
+def _previous_referral(raw) -> Referral | None:
+    if not raw:
+        return None
+    return get_visible_referral_or_404(current_user, raw)
+
+
+def _service_options(service_ids: list[str]) -> list[Service]:
+    if not service_ids:
+        return []
+    rows = db.session.scalars(select(Service).where(Service.id.in_(service_ids[:20]))
+                              .options(selectinload(Service.organization))).all()
+    order = {sid: i for i, sid in enumerate(service_ids)}
+    return sorted(rows, key=lambda s: order[s.id])
+
+
+def _send(person: Client, form: SendForm, orgs: dict, consented: set, previous: Referral | None):
+    """Record the consents ticked on the form, then send; returns the referrals or None (errors on the form)."""
+    if not form.service_ids.data:
+        form.service_ids.errors = ["Choose at least one service."]
+        return None
+    if not form.category.data:
+        form.category.errors = ["Choose the social need this referral addresses."]
+        return None
+    chosen_orgs = {s.organization_id for s in _service_options(form.service_ids.data)}
+    ticked = set(form.consent_org_ids.data or ())
+    missing = [orgs[o].name for o in chosen_orgs if o not in consented and o not in ticked]
+    if missing:
+        form.consent_org_ids.errors = [f"Record the client's consent to share with {', '.join(missing)} "
+                                       "(tick the box once they agreed), or leave that service out."]
+        return None
+    try:
+        for org_id in sorted(chosen_orgs & ticked - consented):
+            services.record_consent(current_user, person, org_id, form.consent_method.data)
+        common = dict(category=form.category.data, priority=form.priority.data,
+                      note_to_partner=form.note_to_partner.data, client_availability=form.client_availability.data)
+        if previous is not None:
+            return [services.refer_elsewhere(current_user, previous, sid, **common)
+                    for sid in form.service_ids.data]
+        return services.send_referrals(current_user, person, form.service_ids.data, **common)
+    except (ValidationFailed, Conflict, InvalidTransition) as exc:
+        db.session.rollback()  # consents recorded above must not stay without their referrals
+        per_field = exc.errors if isinstance(exc, ValidationFailed) and isinstance(exc.errors, dict) else {}
+        for name, messages in per_field.items():
+            field = getattr(form, name, None)
+            if field is not None and hasattr(field, "errors") and name != "service_ids":
+                field.errors = list(field.errors) + list(messages)
+        form.service_ids.errors = list(form.service_ids.errors) + [exc.message]
+        return None
+
+
+# --- the referral page ---------------------------------------------------------------------------
+
+@bp.get("/referrals/<referral_id>")
+@login_required
+def referral(referral_id):
+    item = get_visible_referral_or_404(current_user, referral_id)
+    return _render_referral(item)
+
+
+def _render_referral(item: Referral, status: int = 200, forms: dict | None = None, message_form=None,
+                     close_form=None):
+    services.mark_viewed(current_user, item)
+    moves = allowed_moves(item, current_user)
+    forms = forms or {}
+    action_forms = {}
+    for to in moves:
+        form = forms.get(to) or TransitionForm(formdata=None, prefix=to.value, version=item.version)
+        form.for_status(to)
+        form.version.data = item.version
+        action_forms[to] = form
+    is_sender = current_user.role == Role.COORDINATOR.value
+    can_close = (is_sender and item.loop_closed_at is None and Status(item.status) in services.CLOSABLE_STATUSES)
+    can_refer_elsewhere = is_sender and Status(item.status) in services.REFER_ELSEWHERE_FROM
+    followups = db.session.scalars(visible_referrals(current_user).where(Referral.previous_referral_id == item.id)
+                                   ).all()
+    return render_template(
+        "referrals/referral.html", referral=item, client=item.client, moves=moves, action_forms=action_forms,
+        labels=ACTION_LABELS, reasons=REASONS, needs_outcome=NEEDS_OUTCOME,
+        message_form=message_form or MessageForm(formdata=None, prefix="message"),
+        close_form=close_form or CloseLoopForm(formdata=None, prefix="close"),
+        can_close=can_close, can_refer_elsewhere=can_refer_elsewhere, followups=followups, is_sender=is_sender,
+        overdue=services.is_overdue(item)), status
+
+
+@bp.post("/referrals/<referral_id>/status/<to>")
+@login_required
+def change_status(referral_id, to: str):
+    """One move of the state machine. A stale page (someone else changed it) gets 409 and the current state."""
+    item = get_visible_referral_or_404(current_user, referral_id)
+    try:
+        to = Status(to)
+    except ValueError:
+        to = None
+    if to is None or to not in _MOVES:
+        flash("Choose one of the actions offered on the page.", "error")
+        return _render_referral(item, 400)
+    form = TransitionForm(prefix=to.value)
+    form.for_status(to)
+    if not form.validate_on_submit():
+        return _render_referral(item, 400, forms={to: form})
+    details = {"note": form.note.data, "expected_version": form.version.data}
+    if to in REASONS:
+        details.update(reason=form.reason.data or None, reason_text=form.reason_text.data)
+    elif to == Status.ENTERED_IN_ERROR:
+        details["reason_text"] = form.reason_text.data
+    if to in NEEDS_OUTCOME:
+        details["outcome"] = form.outcome.data or None
+    try:
+        _MOVES[to](current_user, item, **details)
+    except Conflict as exc:
+        db.session.rollback()
+        item = get_visible_referral_or_404(current_user, referral_id)
+        flash(f"{exc.message} It is now {Status(item.status).label}; nothing you entered was saved. "
+              "Check the timeline, then act again if you still need to.", "error")
+        return _render_referral(item, 409)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        item = get_visible_referral_or_404(current_user, referral_id)
+        attach_errors(form, exc)
+        return _render_referral(item, 400, forms={to: form})
+    except (InvalidTransition, NotPermitted) as exc:
+        db.session.rollback()
+        item = get_visible_referral_or_404(current_user, referral_id)
+        flash(exc.message, "error")
+        return _render_referral(item, exc.status)
+    flash(ACTION_LABELS[to][1], "success")
+    return redirect(url_for(".referral", referral_id=item.id))
+
+
+@bp.post("/referrals/<referral_id>/messages")
+@login_required
+def post_message(referral_id):
+    item = get_visible_referral_or_404(current_user, referral_id)
+    form = MessageForm(prefix="message")
+    if form.validate_on_submit():
+        try:
+            services.post_message(current_user, item, form.body.data)
+        except ValidationFailed as exc:
+            attach_errors(form, exc)
+        except NotPermitted as exc:
+            flash(exc.message, "error")
+            return _render_referral(item, 403)
+        else:
+            flash("Message sent.", "success")
+            return redirect(url_for(".referral", referral_id=item.id, _anchor="messages"))
+    db.session.rollback()
+    return _render_referral(get_visible_referral_or_404(current_user, referral_id), 400, message_form=form)
+
+
+@bp.post("/referrals/<referral_id>/close")
+@login_required
+def close_loop(referral_id):
+    """The sending coordinator records the verified outcome; the referral shows as closed."""
+    item = get_visible_referral_or_404(current_user, referral_id)
+    form = CloseLoopForm(prefix="close")
+    if form.validate_on_submit():
+        try:
+            services.close_loop(current_user, item, form.verified_outcome.data, form.note.data)
+        except ValidationFailed as exc:
+            attach_errors(form, exc)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return _render_referral(get_visible_referral_or_404(current_user, referral_id), exc.status)
+        else:
+            flash("The loop is closed.", "success")
+            return redirect(url_for(".referral", referral_id=item.id))
+    db.session.rollback()
+    return _render_referral(get_visible_referral_or_404(current_user, referral_id), 400, close_form=form)
+
+
+# --- worklist and inbox --------------------------------------------------------------------------
+
+def _filters_from(form: ListFilterForm) -> worklists.Filters:
+    valid = form.validate()
+    return worklists.Filters(category=form.category.data if valid and form.category.data in sdoh_terms() else None,
+                             priority=form.priority.data or None if valid else None,
+                             mine=bool(form.mine.data) and current_user.role == Role.COORDINATOR.value)
+
+
+@bp.get("/worklist")
+@role_required(Role.COORDINATOR)
+def worklist():
+    """What needs the coordinator's attention first, with counts per view."""
+    form = ListFilterForm(request.args)
+    result = worklists.listing(current_user, worklists.WORKLIST, request.args.get("view"), _filters_from(form),
+                               _page_arg())
+    return render_template("referrals/list.html", form=form, result=result, title="Worklist",
+                           endpoint=".worklist", attention=worklists.ATTENTION_KEYS)
+
+
+@bp.get("/inbox")
+@role_required(Role.PARTNER)
+def inbox():
+    """Referrals sent to the partner's agency, newest work first."""
+    form = ListFilterForm(request.args)
+    result = worklists.listing(current_user, worklists.INBOX, request.args.get("view"), _filters_from(form),
+                               _page_arg())
+    return render_template("referrals/list.html", form=form, result=result, title="Referral inbox",
+                           endpoint=".inbox", attention=("overdue", "new"))

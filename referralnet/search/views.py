@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
-from flask_login import login_required
+from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
+
+from referralnet.accounts.models import Role
 
 from referralnet.directory.public import get_service_view
 from referralnet.errors import ValidationFailed
-from referralnet.search.forms import SearchForm
+from referralnet.search.forms import LANGUAGES, SearchForm
 from referralnet.search.service import SearchQuery, search
 from referralnet.web import attach_errors
 
@@ -48,9 +51,22 @@ def _query_from(form: SearchForm) -> SearchQuery:
 @bp.get("/search")
 @login_required
 def search_page():
-    """Search the directory. Any signed-in user may search; results never include closed services."""
-    form = SearchForm(request.args)
-    searched = any(k in request.args for k in ("q", "near", "domain", "language", "when"))
+    """Search the directory. Any signed-in user may search; results never include closed services.
+
+    A coordinator searching for a client (`?client=<id>`) starts near the client's ZIP code, in
+    their preferred language, and can tick results to refer the client to them.
+    """
+    for_client = _client_context()
+    args = request.args
+    searched = any(k in args for k in ("q", "near", "domain", "language", "when"))
+    if for_client is not None and not searched:
+        args = MultiDict(args)
+        if for_client.zip_code:
+            args.update({"near": for_client.zip_code, "radius": "10", "sort": "distance"})
+        if for_client.preferred_language in {code for code, _ in LANGUAGES if code}:
+            args["language"] = for_client.preferred_language
+        searched = "near" in args or "language" in args
+    form = SearchForm(args)
     results = None
     status = 200
     if searched:
@@ -62,11 +78,22 @@ def search_page():
                 status = 400
         else:
             status = 400
-    return render_template("search/search.html", form=form, results=results, searched=searched), status
+    return render_template("search/search.html", form=form, results=results, searched=searched,
+                           for_client=for_client), status
+
+
+def _client_context():
+    """The client a coordinator is searching for (404 if they may not see them), or None."""
+    raw = request.args.get("client")
+    if not raw or not current_user.has_role(Role.COORDINATOR):
+        return None
+    from referralnet.referrals.access import get_visible_client_or_404
+
+    return get_visible_client_or_404(current_user, raw)
 
 
 @bp.get("/services/<service_id>")
 @login_required
 def service(service_id: str):
     """A service's full listing: eligibility, documents, fees, hours, every location and phone."""
-    return render_template("search/service.html", view=get_service_view(service_id))
+    return render_template("search/service.html", view=get_service_view(service_id), for_client=_client_context())

@@ -1,0 +1,176 @@
+"""What needs attention: the coordinator's worklist and the partner's inbox.
+
+Both are lists of named views over `access.visible_referrals(user)`, each a SQL
+condition, so the counts shown on the tabs and the rows listed under them come from
+the same definition. Views are exclusive and checked in order: a referral appears
+under the first view it matches.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Optional
+
+from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy.orm import aliased, selectinload
+
+from referralnet.accounts.models import User
+from referralnet.db import utcnow
+from referralnet.extensions import db
+from referralnet.referrals.access import visible_referrals
+from referralnet.referrals.models import PRIORITIES, Referral, ReferralEvent, Status
+from referralnet.referrals.services import overdue_clause
+
+PER_PAGE = 25
+S = Status
+
+
+@dataclass(frozen=True)
+class View:
+    key: str
+    label: str
+    help: str
+    condition: Callable[[datetime], ColumnElement[bool]]
+
+
+def _followed_up() -> ColumnElement[bool]:
+    """A later referral was sent for the same need ("refer elsewhere" was used)."""
+    later = aliased(Referral)
+    return exists(select(later.id).where(later.previous_referral_id == Referral.id))
+
+
+def patient_reported_clause() -> ColumnElement[bool]:
+    """The patient reported something (from their status page) after the coordinators last acted."""
+    patient = aliased(ReferralEvent)
+    coordinator = aliased(ReferralEvent)
+    last_coordinator_action = (select(func.max(coordinator.at))
+                               .where(coordinator.referral_id == Referral.id, coordinator.actor_kind == "coordinator")
+                               .scalar_subquery())
+    return exists(select(patient.id).where(
+        patient.referral_id == Referral.id, patient.actor_kind == "patient",
+        or_(last_coordinator_action.is_(None), patient.at > last_coordinator_action)))
+
+
+def _status_in(*statuses: Status) -> ColumnElement[bool]:
+    return Referral.status.in_([s.value for s in statuses])
+
+
+_NOT_CLOSED = Referral.loop_closed_at.is_(None)
+
+# The coordinator's worklist, most urgent first.
+WORKLIST: tuple[View, ...] = (
+    View("refer-elsewhere", "Rejected or failed",
+         "The agency could not help. Refer the client elsewhere, or close the loop.",
+         lambda now: and_(_NOT_CLOSED, _status_in(S.REJECTED, S.FAILED), not_(_followed_up()))),
+    View("patient-reported", "Patient reported a problem",
+         "The patient told us something on their status page since we last acted.",
+         lambda now: and_(_NOT_CLOSED, _status_in(*(s for s in S if s != S.ENTERED_IN_ERROR)),
+                          patient_reported_clause())),
+    View("overdue", "Overdue for a response",
+         "The agency has not accepted or declined in time. Call them, or cancel and refer elsewhere.",
+         lambda now: overdue_clause(now)),
+    View("to-close", "Finished, loop not closed",
+         "Check with the client how it went and record the verified outcome.",
+         lambda now: and_(_NOT_CLOSED, _status_in(S.COMPLETED, S.CANCELLED, S.REJECTED, S.FAILED))),
+    View("waiting", "With the agency",
+         "Sent and being worked on; nothing to do unless the client asks.",
+         lambda now: _status_in(S.REQUESTED, S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD)),
+    View("closed", "Closed",
+         "The loop is closed, or the referral was entered in error.",
+         lambda now: or_(Referral.loop_closed_at.is_not(None), _status_in(S.ENTERED_IN_ERROR))),
+)
+ATTENTION_KEYS = ("refer-elsewhere", "patient-reported", "overdue", "to-close")
+
+# The partner's inbox.
+INBOX: tuple[View, ...] = (
+    View("overdue", "Overdue for a response", "Past the response time: accept or decline now.",
+         lambda now: overdue_clause(now)),
+    View("new", "New", "Waiting for you to accept or decline.",
+         lambda now: _status_in(S.REQUESTED)),
+    View("accepted", "Accepted", "Accepted; start work when you reach the client.",
+         lambda now: _status_in(S.ACCEPTED)),
+    View("in-progress", "In progress", "You are working with the client.",
+         lambda now: _status_in(S.IN_PROGRESS)),
+    View("on-hold", "On hold", "Paused; resume or finish them.",
+         lambda now: _status_in(S.ON_HOLD)),
+    View("finished", "Finished", "Completed, failed, declined or cancelled.",
+         lambda now: _status_in(S.COMPLETED, S.FAILED, S.REJECTED, S.CANCELLED)),
+)
+
+
+@dataclass
+class Filters:
+    """Optional narrowing of a list; the values come from the page's GET form (validated there)."""
+
+    category: Optional[str] = None
+    priority: Optional[str] = None
+    receiving_organization_id: Optional[str] = None
+    mine: bool = False  # the coordinator's own referrals only
+
+    def clause(self, user: User) -> ColumnElement[bool]:
+        parts = [true()]
+        if self.category:
+            parts.append(Referral.category == self.category)
+        if self.priority in PRIORITIES:
+            parts.append(Referral.priority == self.priority)
+        if self.receiving_organization_id:
+            parts.append(Referral.receiving_organization_id == self.receiving_organization_id)
+        if self.mine:
+            parts.append(Referral.sender_id == user.id)
+        return and_(*parts)
+
+
+@dataclass
+class Listing:
+    views: tuple[View, ...]
+    counts: dict[str, int]
+    current: View
+    referrals: list[Referral]
+    page: int
+    pages: int
+    total: int
+
+
+def _exclusive(views: tuple[View, ...], now: datetime) -> dict[str, ColumnElement[bool]]:
+    """Each view's condition minus the views before it, so that a referral is listed once."""
+    out, earlier = {}, false()
+    for view in views:
+        condition = view.condition(now)
+        out[view.key] = and_(condition, not_(earlier))
+        earlier = or_(earlier, condition)
+    return out
+
+
+def listing(user: User, views: tuple[View, ...], key: Optional[str], filters: Filters, page: int = 1,
+            now: Optional[datetime] = None) -> Listing:
+    """Counts for every view and one page of the chosen view (the first one with rows, by default)."""
+    now = now or utcnow()
+    conditions = _exclusive(views, now)
+    visible = visible_referrals(user).where(filters.clause(user))
+    count_columns = [func.count().filter(conditions[v.key]).label(v.key.replace("-", "_")) for v in views]
+    row = db.session.execute(select(*count_columns).select_from(Referral).where(visible.whereclause)).one()
+    counts = {v.key: getattr(row, v.key.replace("-", "_")) or 0 for v in views}
+    current = next((v for v in views if v.key == key), None) or \
+        next((v for v in views if counts[v.key]), views[0])
+    total = counts[current.key]
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(max(1, page), pages)
+    query = (visible_referrals(user).where(filters.clause(user), conditions[current.key])
+             .options(selectinload(Referral.client), selectinload(Referral.service),
+                      selectinload(Referral.receiving_organization), selectinload(Referral.sending_organization))
+             .order_by(*_ordering(current.key)).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
+    return Listing(views, counts, current, list(db.session.scalars(query)), page, pages, total)
+
+
+def _ordering(key: str):
+    if key in ("overdue", "new"):
+        return (Referral.response_due_at, Referral.id)
+    if key in ("closed", "finished", "to-close", "refer-elsewhere"):
+        return (Referral.updated_at.desc(), Referral.id.desc())
+    return (Referral.requested_at.desc(), Referral.id.desc())
+
+
+def attention_count(user: User, now: Optional[datetime] = None) -> int:
+    """How many of the coordinator's referrals need them now (the worklist's first four views)."""
+    result = listing(user, WORKLIST, None, Filters(), now=now)
+    return sum(result.counts[k] for k in ATTENTION_KEYS)
