@@ -97,7 +97,7 @@ def clients():
 def new_client():
     """Add a client; the same name and date of birth as an existing client warns and offers that record."""
     form = ClientForm()
-    service_ids = request.values.getlist("service")
+    service_ids = list(dict.fromkeys(s for s in request.values.getlist("service") if s))
     duplicates = []
     if form.validate_on_submit():
         values = form.values()

@@ -381,3 +381,18 @@ def test_partner_cannot_take_coordinator_moves_even_by_posting_them(web, db, mak
     assert response.status_code in (400, 403)
     db.session.expire_all()
     assert db.session.get(Referral, referral.id).status == "requested"
+
+
+def test_refer_from_a_service_page_without_a_client_picks_or_adds_one(web, db):
+    http = web.as_(web.coordinator)
+    page = text(http.get("/services/svc-pantry"))
+    assert "/referrals/new?service=svc-pantry" in page
+    chooser = http.get("/referrals/new?service=svc-pantry")
+    assert chooser.status_code == 302 and "/clients?service=svc-pantry" in chooser.headers["Location"]
+    listing = text(http.get("/clients?service=svc-pantry"))
+    assert f"/clients/{web.alice.id}/refer?service=svc-pantry" in listing
+    new = http.post("/clients/new?service=svc-pantry", data={
+        "given_name": "Ben", "family_name": "Okafor", "date_of_birth": "1990-09-09", "service": "svc-pantry",
+        "csrf_token": token(http, "/clients/new?service=svc-pantry")})
+    ben = db.session.scalar(select(Client).where(Client.family_name == "Okafor"))
+    assert new.status_code == 302 and new.headers["Location"].endswith(f"/clients/{ben.id}/refer?service=svc-pantry")
