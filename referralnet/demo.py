@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from referralnet.accounts.models import NetworkOrganization, User
 from referralnet.accounts.services import create_organization, create_user
+from referralnet.demo_referrals import load_demo_referrals
 from referralnet.directory.importer import import_path
 from referralnet.directory.models import Organization, Service
 from referralnet.extensions import db
@@ -67,6 +68,7 @@ def load_demo_data(echo=print) -> bool:
     for user in DEMO_USERS:
         create_user(email=user.email, name=user.name, password=DEMO_PASSWORD, role=user.role,
                     organization_id=orgs[user.organization].id)
+    load_demo_referrals(echo=echo)
     return True
 
 
