@@ -1,0 +1,71 @@
+"""The partner's listing pages and the admin's audit log in a real browser, with axe-core."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from referralnet.demo import DEMO_PASSWORD, load_demo_data
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture()
+def demo(db):
+    load_demo_data(echo=lambda *_: None)
+    db.session.commit()
+
+
+def sign_in(page, email):
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def test_partner_keeps_listings_current(page, axe, demo):
+    sign_in(page, "partner@referralnet.test")
+    axe(page)  # home with the inbox count
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Our listings").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", level=1).inner_text() == "Your listings"
+    axe(page)
+
+    page.get_by_role("link", name=re.compile(r"(Update|Add) capacity of Project Smile")).click()
+    page.wait_for_load_state()
+    axe(page)
+    page.get_by_label("Available").fill("3")
+    page.get_by_label("Maximum").fill("2")
+    page.get_by_role("button", name="Save capacity").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("alert").count() >= 1  # error summary: available above maximum
+    axe(page)
+    page.get_by_label("Maximum").fill("10")
+    page.get_by_role("button", name="Save capacity").click()
+    page.wait_for_load_state()
+    capacity = page.get_by_role("table", name="Capacity of Project Smile")
+    assert capacity.get_by_role("cell").nth(0).inner_text() == "3"
+    assert capacity.get_by_role("cell").nth(1).inner_text() == "10"
+
+    page.get_by_role("link", name=re.compile(r"Edit (service-wide )?hours of Project Smile")).first.click()
+    page.wait_for_load_state()
+    axe(page)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox").click()
+    page.wait_for_load_state()
+    axe(page)
+    assert page.external_requests == []
+
+
+def test_admin_browses_the_audit_log(page, axe, demo):
+    sign_in(page, "admin@referralnet.test")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit log").click()
+    page.wait_for_load_state()
+    axe(page)
+    page.get_by_label("Object id").fill("abc")
+    page.get_by_role("button", name=re.compile("Filter|Apply|Show")).first.click()
+    page.wait_for_load_state()
+    assert page.get_by_role("alert").count() >= 1
+    axe(page)
+    assert page.external_requests == []
