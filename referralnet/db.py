@@ -1,10 +1,13 @@
 """Declarative base with a naming convention (so Alembic names constraints), mixins and utcnow."""
 from __future__ import annotations
 
+import math
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, MetaData, Select, TypeDecorator, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -72,3 +75,46 @@ def get_or_404(model, ident, message: str):
     if row is None:
         raise NotFound(message)
     return row
+
+
+@dataclass
+class Page:
+    """One page of a list: `items`, the page number (1-based) and the totals needed for navigation."""
+
+    items: list
+    page: int
+    total: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def page_number(raw: Any, total: int, per_page: int) -> int:
+    """The page asked for, or 1 for anything that is not a page of this list (text, 0, -3, past the end)."""
+    try:
+        number = int(str(raw).strip())
+    except (TypeError, ValueError):
+        return 1
+    last = max(1, math.ceil(total / per_page))
+    return number if 1 <= number <= last else 1
+
+
+def paginate(stmt: Select, page: Any, *, per_page: int, scalars: bool = True) -> Page:
+    """Run one page of `stmt` (and a count of all its rows); `page` is the raw page argument."""
+    from referralnet.extensions import db
+
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    number = page_number(page, total, per_page)
+    paged = stmt.limit(per_page).offset((number - 1) * per_page)
+    rows = db.session.scalars(paged).all() if scalars else db.session.execute(paged).all()
+    return Page(items=list(rows), page=number, total=total, per_page=per_page)

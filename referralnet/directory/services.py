@@ -31,7 +31,7 @@ from referralnet.directory.models import (
     LOCATION_TYPES, SERVICE_STATUSES, Address, Attribute, Language, Location, Organization, Phone,
     Schedule, Service, ServiceAtLocation, Taxonomy, TaxonomyTerm,
 )
-from referralnet.db import get_or_404
+from referralnet.db import Page, get_or_404, paginate
 from referralnet.errors import ValidationFailed
 from referralnet.extensions import db
 
@@ -52,44 +52,8 @@ Errors = dict[str, list[str]]
 
 # --- reading ------------------------------------------------------------------------------------
 
-@dataclass
-class Page:
-    """One page of a list: `items`, the page number (1-based) and the totals needed for navigation."""
-
-    items: list
-    page: int
-    total: int
-    per_page: int = PER_PAGE
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
-def _page_number(raw: Any, total: int, per_page: int) -> int:
-    """The page asked for, or 1 for anything that is not a page of this list (text, 0, -3, past the end)."""
-    try:
-        number = int(str(raw).strip())
-    except (TypeError, ValueError):
-        return 1
-    last = max(1, math.ceil(total / per_page))
-    return number if 1 <= number <= last else 1
-
-
-def _paginate(stmt: Select, page: Any, *, scalars: bool = True, per_page: int = PER_PAGE) -> Page:
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    number = _page_number(page, total, per_page)
-    paged = stmt.limit(per_page).offset((number - 1) * per_page)
-    rows = db.session.scalars(paged).all() if scalars else db.session.execute(paged).all()
-    return Page(items=list(rows), page=number, total=total, per_page=per_page)
+def _paginate(stmt: Select, page: Any, *, scalars: bool = True) -> Page:
+    return paginate(stmt, page, per_page=PER_PAGE, scalars=scalars)
 
 
 def _name_filter(stmt: Select, column, q: str | None) -> Select:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Optional
@@ -29,7 +28,7 @@ from sqlalchemy.orm import selectinload
 
 from referralnet.accounts.models import NetworkOrganization, Role, User
 from referralnet.accounts.permissions import role_required
-from referralnet.db import utcnow
+from referralnet.db import Page, paginate, utcnow
 from referralnet.extensions import db
 from referralnet.referrals.calendar import network_timezone
 from referralnet.referrals.models import AuditLog
@@ -159,37 +158,9 @@ def audit_query(filters: AuditFilters) -> Select[tuple[AuditLog]]:
     return query.order_by(AuditLog.at.desc(), AuditLog.id.desc())
 
 
-@dataclass
-class AuditPage:
-    items: list[AuditLog]
-    page: int
-    total: int
-    per_page: int = PER_PAGE
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
-def list_audit_rows(filters: AuditFilters, page_arg) -> AuditPage:
+def list_audit_rows(filters: AuditFilters, page_arg) -> Page:
     """One page of matching rows; a page number that is not one of the pages shows the first."""
-    query = audit_query(filters)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    pages = max(1, math.ceil(total / PER_PAGE))
-    number = _whole_number((page_arg or "").strip()) or 1
-    if number > pages:
-        number = 1
-    rows = db.session.scalars(query.options(selectinload(AuditLog.user))
-                              .limit(PER_PAGE).offset((number - 1) * PER_PAGE)).all()
-    return AuditPage(items=list(rows), page=number, total=total)
+    return paginate(audit_query(filters).options(selectinload(AuditLog.user)), page_arg, per_page=PER_PAGE)
 
 
 def organization_names() -> dict[int, str]:
@@ -211,7 +182,7 @@ def audit_log():
     return _render(filters, errors, page=list_audit_rows(filters, request.args.get("page")))
 
 
-def _render(filters: AuditFilters, errors: dict[str, list[str]], page: Optional[AuditPage]) -> str:
+def _render(filters: AuditFilters, errors: dict[str, list[str]], page: Optional[Page]) -> str:
     users = db.session.execute(
         select(User.id, User.name, User.email).order_by(func.lower(User.name), User.email)).all()
     organizations = db.session.execute(

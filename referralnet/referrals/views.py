@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from referralnet.accounts.models import Role
 from referralnet.accounts.permissions import role_required
+from referralnet.db import paginate
 from referralnet.directory.models import Service
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import Conflict, DomainError, InvalidTransition, NotPermitted, ValidationFailed
@@ -79,17 +80,15 @@ def clients():
             pattern = f"%{word.lower()}%"
             query = query.where(func.lower(Client.given_name).like(pattern) |
                                 func.lower(Client.family_name).like(pattern))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // CLIENTS_PER_PAGE))
-    page = min(_page_arg(), pages)
-    rows = db.session.scalars(query.order_by(Client.family_name, Client.given_name, Client.id)
-                              .limit(CLIENTS_PER_PAGE).offset((page - 1) * CLIENTS_PER_PAGE)).all()
+    result = paginate(query.order_by(Client.family_name, Client.given_name, Client.id), request.args.get("page"),
+                      per_page=CLIENTS_PER_PAGE)
+    rows = result.items
     open_counts = dict(db.session.execute(
         select(Referral.client_id, func.count()).where(Referral.client_id.in_([c.id for c in rows]),
                                                        Referral.status.in_([s.value for s in services.OPEN_STATUSES]))
         .group_by(Referral.client_id)).all()) if rows else {}
-    return render_template("referrals/clients.html", clients=rows, q=q, page=page, pages=pages, total=total,
-                           open_counts=open_counts, service_ids=request.args.getlist("service"))
+    return render_template("referrals/clients.html", clients=rows, q=q, page=result.page, pages=result.pages,
+                           total=result.total, open_counts=open_counts, service_ids=request.args.getlist("service"))
 
 
 @bp.route("/clients/new", methods=["GET", "POST"])
