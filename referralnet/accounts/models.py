@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Optional
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -102,3 +102,30 @@ class User(UserMixin, TimestampMixin, Base):
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
+
+
+API_SCOPES = ("directory:read", "referrals:read", "referrals:write")
+
+
+class ApiToken(TimestampMixin, Base):
+    """A credential for one integration of one member organization (an EHR, a case-management system).
+
+    The secret is shown once when created; only its sha256 is stored. `prefix` (the first
+    characters of the secret) lets people tell tokens apart in lists and logs.
+    """
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("network_organization.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    last_used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+    organization: Mapped[NetworkOrganization] = relationship()
+    created_by: Mapped[Optional[User]] = relationship()

@@ -54,7 +54,9 @@ CONSENT_METHODS = ("verbal", "written", "electronic")
 OUTCOMES = ("got-help", "partly", "did-not-get-help")  # the partner's, with completed / failed
 VERIFIED_OUTCOMES = OUTCOMES + ("could-not-reach",)  # the coordinator's, when closing the loop
 ACTOR_KINDS = ("coordinator", "partner", "patient", "system")
-EVENT_KINDS = ("status", "viewed", "message", "closed", "reminder", "note")
+EVENT_KINDS = ("status", "viewed", "message", "closed", "reminder", "note", "report")
+# What a patient can tell us from their status page (a "report" event's report_code).
+PATIENT_REPORTS = ("contacted", "got-help", "not-heard-back", "no-longer-needed")
 
 # Status reasons: a fixed list per status ("other" needs free text; see states.py).
 REJECT_REASONS = ("not-eligible", "no-capacity", "out-of-service-area", "could-not-contact", "client-declined",
@@ -167,8 +169,12 @@ class Referral(TimestampMixin, Base):
     first_viewed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     loop_closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     previous_referral_id: Mapped[Optional[int]] = mapped_column(ForeignKey("referral.id"), index=True)
-    # sha256 hex of the patient's status-page token; the token itself is never stored.
+    # The patient's status-page link. The token is HMAC(SECRET_KEY, id, salt): the database holds
+    # only the salt and sha256(token) for lookup, so a copy of the database alone opens no link.
+    # Reissuing changes the salt (the old link stops working); revoking clears both.
     patient_token_hash: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    patient_token_salt: Mapped[Optional[str]] = mapped_column(String(32))
+    patient_link_issued_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -204,6 +210,8 @@ class ReferralEvent(Base):
         CheckConstraint(_in("to_status", Status, nullable=True), name="to_status"),
         CheckConstraint(_in("reason_code", ALL_REASONS, nullable=True), name="reason_code"),
         CheckConstraint("kind <> 'status' OR to_status IS NOT NULL", name="status_has_to_status"),
+        CheckConstraint(_in("report_code", PATIENT_REPORTS, nullable=True), name="report_code"),
+        CheckConstraint("(kind = 'report') = (report_code IS NOT NULL)", name="report_has_code"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -217,6 +225,7 @@ class ReferralEvent(Base):
     reason_code: Mapped[Optional[str]] = mapped_column(String(32))
     reason_text: Mapped[Optional[str]] = mapped_column(Text)
     note: Mapped[Optional[str]] = mapped_column(Text)
+    report_code: Mapped[Optional[str]] = mapped_column(String(32))  # a patient report (kind "report")
     # Whether the patient's status page may show this event: its kind, statuses and reason label.
     # reason_text and note are staff-to-staff free text and are never shown to the patient.
     patient_visible: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

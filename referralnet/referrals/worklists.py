@@ -39,15 +39,19 @@ def _followed_up() -> ColumnElement[bool]:
     return exists(select(later.id).where(later.previous_referral_id == Referral.id))
 
 
+# Patient reports that need the coordinator: the agency never called, or the need went away.
+PROBLEM_REPORTS = ("not-heard-back", "no-longer-needed")
+
+
 def patient_reported_clause() -> ColumnElement[bool]:
-    """The patient reported something (from their status page) after the coordinators last acted."""
+    """The patient reported a problem (from their status page) after the coordinators last acted."""
     patient = aliased(ReferralEvent)
     coordinator = aliased(ReferralEvent)
     last_coordinator_action = (select(func.max(coordinator.at))
                                .where(coordinator.referral_id == Referral.id, coordinator.actor_kind == "coordinator")
                                .scalar_subquery())
     return exists(select(patient.id).where(
-        patient.referral_id == Referral.id, patient.actor_kind == "patient",
+        patient.referral_id == Referral.id, patient.kind == "report", patient.report_code.in_(PROBLEM_REPORTS),
         or_(last_coordinator_action.is_(None), patient.at > last_coordinator_action)))
 
 

@@ -267,8 +267,11 @@ def test_worklist_puts_what_needs_attention_first_with_counts(web, db, make_refe
     completed = make_referral(Status.COMPLETED)
     waiting = make_referral(Status.ACCEPTED)
     reported = make_referral(Status.IN_PROGRESS)
-    db.session.add(ReferralEvent(referral=reported, actor_kind="patient", kind="note", patient_visible=True,
-                                 at=utcnow()))
+    db.session.add(ReferralEvent(referral=reported, actor_kind="patient", kind="report", report_code="not-heard-back",
+                                 patient_visible=True, at=utcnow()))
+    contacted = make_referral(Status.ACCEPTED)  # good news needs no action
+    db.session.add(ReferralEvent(referral=contacted, actor_kind="patient", kind="report", report_code="contacted",
+                                 patient_visible=True, at=utcnow()))
     other_clinics = make_referral(Status.REJECTED, sending_org=web.other_clinic, sender=web.other_coordinator)
     db.session.commit()
     http = web.as_(web.coordinator)
@@ -281,7 +284,7 @@ def test_worklist_puts_what_needs_attention_first_with_counts(web, db, make_refe
     assert f"/referrals/{rejected.id}\"" in page  # the first view with rows is shown
     assert f"/referrals/{other_clinics.id}\"" not in page
     for view, referral in (("overdue", overdue), ("to-close", completed), ("waiting", waiting),
-                           ("patient-reported", reported)):
+                           ("patient-reported", reported), ("waiting", contacted)):
         listed = text(http.get(f"/worklist?view={view}"))
         assert f"/referrals/{referral.id}\"" in listed, view
     filtered = text(http.get("/worklist?view=refer-elsewhere&category=housing-instability"))
