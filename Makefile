@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app referralnet
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-dev browser-deps seed-san-mateo clean
+.PHONY: run test install install-dev browser-deps translations messages seed-san-mateo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## make run: install, migrate, load demo data on first start, build the search index, serve :5000
-run: $(VENV)/.installed
+run: $(VENV)/.installed translations
 	$(FLASK) db upgrade
 	$(FLASK) demo load
 	$(FLASK) search reindex
@@ -33,8 +33,17 @@ run: $(VENV)/.installed
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 ## make test: the whole suite, browser tests included (installs Debian's chromium when missing and root)
-test: $(VENV)/.installed-dev browser-deps
+test: $(VENV)/.installed-dev browser-deps translations
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Compile the gettext catalogs (referralnet/translations/*/LC_MESSAGES/messages.po -> .mo).
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile -q -d referralnet/translations
+
+## After changing marked strings: extract them and merge into each language's catalog.
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -q -F babel.cfg -k _l -o referralnet/translations/messages.pot .
+	$(BIN)/pybabel update -q -i referralnet/translations/messages.pot -d referralnet/translations
 
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ]; then \

@@ -68,6 +68,9 @@ def register_extensions(app: Flask) -> None:
     ext.migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     ext.csrf.init_app(app)
+    from referralnet.i18n import select_locale
+
+    ext.babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     ext.limiter.init_app(app)
     login_manager = ext.login_manager
     login_manager.init_app(app)

@@ -495,6 +495,9 @@ def _write_referral(actor: User, client: Client, checked: _Checked, previous: Op
     db.session.add(referral)
     states.mark_requested(referral, actor, now=now)
     db.session.flush()
+    from referralnet.referrals.patient_links import ensure_link
+
+    ensure_link(referral, now=now)  # the patient's status-page link exists from the start
     audit(actor, "referral.send", "referral", referral.id, client_id=client.id, service_id=checked.service.id,
           receiving_organization_id=referral.receiving_organization_id, category=checked.category,
           priority=checked.priority, previous_referral_id=referral.previous_referral_id, now=now)

@@ -1,0 +1,112 @@
+"""The patient's status-page link: an unguessable token per referral.
+
+token = base64url(HMAC-SHA256(SECRET_KEY, "patient-link:<referral id>:<salt>")), 256 bits.
+The database keeps the random salt (128 bits) and sha256(token), never the token: a copy
+of the database alone opens no status page, and the link can still be put into a message
+when that message is delivered (`token_for`). Reissuing draws a new salt, so the old link
+stops working; revoking clears both, so no link works until a new one is issued.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+from typing import Optional
+
+from flask import current_app, url_for
+from sqlalchemy import select, update
+
+from referralnet.accounts.models import User
+from referralnet.db import utcnow
+from referralnet.errors import NotPermitted
+from referralnet.extensions import db
+from referralnet.referrals.models import Referral
+from referralnet.referrals.states import Party, parties_of
+
+TOKEN_PATTERN = r"[A-Za-z0-9_-]{43}"  # 32 bytes, base64url without padding
+
+
+def _derive(referral_id: int, salt: str) -> str:
+    key = current_app.config["SECRET_KEY"]
+    key = key.encode() if isinstance(key, str) else key
+    digest = hmac.new(key, f"patient-link:{referral_id}:{salt}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ensure_link(referral: Referral, *, now: Optional[datetime] = None) -> str:
+    """The referral's token, issuing one first if it has none (when a referral is sent). Flushes."""
+    if referral.patient_token_salt is None:
+        _issue(referral, now)
+    return token_for(referral)
+
+
+def reissue_link(actor: User, referral: Referral, *, now: Optional[datetime] = None) -> str:
+    """A new link for the patient (the old one stops working). Sending coordinators only."""
+    _require_sender(actor, referral)
+    _issue(referral, now)
+    from referralnet.referrals.services import audit
+
+    audit(actor, "referral.patient_link.issue", "referral", referral.id, now=now)
+    return token_for(referral)
+
+
+def revoke_link(actor: User, referral: Referral, *, now: Optional[datetime] = None) -> None:
+    """No link works for this referral until a new one is issued. Sending coordinators only."""
+    _require_sender(actor, referral)
+    _store(referral, salt=None, token_hash=None, issued_at=None)
+    from referralnet.referrals.services import audit
+
+    audit(actor, "referral.patient_link.revoke", "referral", referral.id, now=now)
+
+
+def token_for(referral: Referral) -> Optional[str]:
+    """The current token (None when revoked or never issued)."""
+    if referral.patient_token_salt is None:
+        return None
+    return _derive(referral.id, referral.patient_token_salt)
+
+
+def status_url(referral: Referral, *, external: bool = True) -> Optional[str]:
+    """The patient's status-page address for this referral, or None when it has no link."""
+    token = token_for(referral)
+    return url_for("status.status_page", token=token, _external=external) if token else None
+
+
+def find_referral(token: str) -> Optional[Referral]:
+    """The referral this token opens, or None (unknown, malformed, revoked or reissued)."""
+    if not token or len(token) > 64:
+        return None
+    referral = db.session.scalar(select(Referral).where(Referral.patient_token_hash == hash_token(token)))
+    if referral is None or referral.patient_token_salt is None:
+        return None
+    # Constant-time re-check against the derived token (the hash lookup alone would do; this
+    # also refuses a token left over from another SECRET_KEY).
+    return referral if hmac.compare_digest(token_for(referral), token) else None
+
+
+def _issue(referral: Referral, now: Optional[datetime]) -> None:
+    if referral.id is None:
+        db.session.flush()
+    salt = secrets.token_hex(16)
+    _store(referral, salt=salt, token_hash=hash_token(_derive(referral.id, salt)), issued_at=now or utcnow())
+
+
+def _store(referral: Referral, *, salt, token_hash, issued_at) -> None:
+    """Write the link columns without bumping `version`: a new patient link is not a change
+    to the referral that should make a partner's open page stale."""
+    db.session.flush()
+    db.session.execute(update(Referral).where(Referral.id == referral.id)
+                       .values(patient_token_salt=salt, patient_token_hash=token_hash,
+                               patient_link_issued_at=issued_at).execution_options(synchronize_session=False))
+    db.session.expire(referral, ["patient_token_salt", "patient_token_hash", "patient_link_issued_at", "updated_at"])
+
+
+def _require_sender(actor: User, referral: Referral) -> None:
+    if Party.SENDING_COORDINATOR not in parties_of(actor, referral):
+        raise NotPermitted("Only a coordinator of the sending organization can manage the patient's link.")
