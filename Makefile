@@ -38,12 +38,12 @@ test: $(VENV)/.installed-dev browser-deps translations
 
 ## Compile the gettext catalogs (referralnet/translations/*/LC_MESSAGES/messages.po -> .mo).
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile -q -d referralnet/translations
+	$(BIN)/pybabel compile --statistics -d referralnet/translations
 
 ## After changing marked strings: extract them and merge into each language's catalog.
 messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -q -F babel.cfg -k _l -o referralnet/translations/messages.pot .
-	$(BIN)/pybabel update -q -i referralnet/translations/messages.pot -d referralnet/translations
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o referralnet/translations/messages.pot .
+	$(BIN)/pybabel update -i referralnet/translations/messages.pot -d referralnet/translations
 
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ]; then \

@@ -72,10 +72,19 @@ def token_for(referral: Referral) -> Optional[str]:
     return _derive(referral.id, referral.patient_token_salt)
 
 
-def status_url(referral: Referral, *, external: bool = True) -> Optional[str]:
-    """The patient's status-page address for this referral, or None when it has no link."""
+def status_url(referral: Referral) -> Optional[str]:
+    """The patient's status-page address for this referral, or None when it has no link.
+
+    Absolute: built on PUBLIC_BASE_URL when set (messages are rendered outside any request,
+    by `flask notifications deliver`), else on the current request's host.
+    """
     token = token_for(referral)
-    return url_for("status.status_page", token=token, _external=external) if token else None
+    if token is None:
+        return None
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return base.rstrip("/") + url_for("status.status_page", token=token, _external=False)
+    return url_for("status.status_page", token=token, _external=True)
 
 
 def find_referral(token: str) -> Optional[Referral]:
