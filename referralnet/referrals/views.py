@@ -288,7 +288,14 @@ def _render_referral(item: Referral, status: int = 200, forms: dict | None = Non
         message_form=message_form or MessageForm(formdata=None, prefix="message"),
         close_form=close_form or CloseLoopForm(formdata=None, prefix="close"),
         can_close=can_close, can_refer_elsewhere=can_refer_elsewhere, followups=followups, is_sender=is_sender,
-        overdue=services.is_overdue(item)), status
+        overdue=services.is_overdue(item),
+        patient_url=_patient_url(item) if is_sender else None), status
+
+
+def _patient_url(item: Referral):
+    from referralnet.referrals.patient_links import status_url
+
+    return status_url(item)
 
 
 @bp.post("/referrals/<referral_id>/status/<to>")
@@ -376,6 +383,27 @@ def close_loop(referral_id):
             return redirect(url_for(".referral", referral_id=item.id))
     db.session.rollback()
     return _render_referral(get_visible_referral_or_404(current_user, referral_id), 400, close_form=form)
+
+
+# --- the patient's link --------------------------------------------------------------------------
+
+@bp.post("/referrals/<referral_id>/patient-link/<action>")
+@role_required(Role.COORDINATOR)
+def patient_link(referral_id, action: str):
+    """Issue a new status-page link (the old one stops working), or revoke it."""
+    from referralnet.referrals import patient_links
+
+    item = get_visible_referral_or_404(current_user, referral_id)
+    if action == "reissue":
+        patient_links.reissue_link(current_user, item)
+        flash("A new link was made; the old one no longer works. Give the patient the new one.", "success")
+    elif action == "revoke":
+        patient_links.revoke_link(current_user, item)
+        flash("The patient's link was revoked: nobody can open the status page until you issue a new one.",
+              "success")
+    else:
+        abort(404)
+    return redirect(url_for(".referral", referral_id=item.id, _anchor="patient-link"))
 
 
 # --- worklist and inbox --------------------------------------------------------------------------

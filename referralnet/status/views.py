@@ -1,0 +1,101 @@
+"""Patient pages: `/s/<token>` (status and reports) and `/s/<token>/print` (a one-page summary
+with the link as a QR code). No login; the token is the only key, and it is the only
+patient-side data in any URL. Unknown, malformed and revoked tokens all get the same
+"not found" page, and failed lookups are rate limited per client address.
+"""
+from __future__ import annotations
+
+import segno
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from markupsafe import Markup
+
+from referralnet.extensions import limiter
+from referralnet.accounts.models import Role
+from referralnet.accounts.permissions import role_required
+from referralnet.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, use_locale
+from referralnet.referrals.access import get_visible_referral_or_404
+from referralnet.referrals.patient_links import find_referral, status_url
+from referralnet.status.service import REPORT_LABELS, REPORT_THANKS, localized_hours, record_report, view_for
+
+bp = Blueprint("status", __name__)
+
+
+def _status_limit() -> str:
+    return current_app.config.get("STATUS_RATE_LIMIT", "30 per minute")
+
+
+def _bad_token_limit() -> str:
+    return current_app.config.get("STATUS_BAD_TOKEN_LIMIT", "10 per minute")
+
+
+def _not_found():
+    use_locale(request.args.get("lang") or request.accept_languages.best_match(SUPPORTED_LOCALES))
+    return render_template("status/not_found.html"), 404
+
+
+@bp.after_request
+def private(response):
+    """The page holds referral details: no caching by shared proxies. (The token never leaks in a
+    Referer: the site sends Referrer-Policy same-origin, and these pages add a no-referrer meta tag.)"""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _locale_for(referral) -> str:
+    wanted = request.args.get("lang")
+    return use_locale(wanted if wanted in SUPPORTED_LOCALES else referral.client.preferred_language)
+
+
+@bp.route("/s/<token>", methods=["GET", "POST"])
+@limiter.limit(_status_limit)
+@limiter.limit(_bad_token_limit, deduct_when=lambda response: response.status_code == 404)
+def status_page(token: str):
+    referral = find_referral(token)
+    if referral is None:
+        return _not_found()
+    locale = _locale_for(referral)
+    if request.method == "POST":  # CSRFProtect has checked the form's token
+        code = request.form.get("report", "")
+        if code not in REPORT_LABELS:
+            return _not_found()
+        record_report(referral, code)
+        flash(str(REPORT_THANKS[code]), "success")
+        return redirect(url_for(".status_page", token=token, lang=locale, _anchor="report"))
+    view = view_for(referral)
+    return render_template("status/page.html", view=view, token=token, locale=locale,
+                           hours=localized_hours(view.place.hours, locale) if view.place else [],
+                           reports=REPORT_LABELS, languages=LANGUAGE_NAMES)
+
+
+@bp.get("/s/<token>/print")
+@limiter.limit(_status_limit)
+@limiter.limit(_bad_token_limit, deduct_when=lambda response: response.status_code == 404)
+def print_page(token: str):
+    referral = find_referral(token)
+    if referral is None:
+        return _not_found()
+    return _render_print(referral, _locale_for(referral))
+
+
+@bp.get("/referrals/<referral_id>/print")
+@role_required(Role.COORDINATOR)
+def staff_print(referral_id):
+    """The coordinator prints the summary for a patient without a phone (their own referrals only)."""
+    referral = get_visible_referral_or_404(current_user, referral_id)
+    if status_url(referral) is None:
+        flash("This referral has no patient link: issue a new one first.", "error")
+        return redirect(url_for("referrals.referral", referral_id=referral.id))
+    return _render_print(referral, _locale_for(referral))
+
+
+def _render_print(referral, locale: str):
+    url = status_url(referral)
+    if url is None:
+        return _not_found()
+    view = view_for(referral)
+    qr = Markup(segno.make(url, error="m").svg_inline(scale=4, title=_("Link to your referral status page")))
+    return render_template("status/print.html", view=view, url=url, qr=qr, locale=locale,
+                           hours=localized_hours(view.place.hours, locale) if view.place else [])
