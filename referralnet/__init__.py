@@ -128,6 +128,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(status_bp)
     csrf.exempt(hsds_bp)  # read-only JSON API: no cookies, no forms
     app.register_blueprint(hsds_bp)
+    from referralnet.accounts.token_views import bp as tokens_bp
+    from referralnet.api.v1 import init_app as init_api_v1
+
+    app.register_blueprint(tokens_bp)  # /admin/tokens
+    init_api_v1(app)  # the REST API (/api/v1) and its OpenAPI document
 
 
 def register_errorhandlers(app: Flask) -> None:

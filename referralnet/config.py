@@ -32,6 +32,7 @@ def load_config(instance_path: Path) -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "HSDS_RATE_LIMIT": os.environ.get("HSDS_RATE_LIMIT", "120 per minute"),
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
@@ -43,4 +44,22 @@ def load_config(instance_path: Path) -> dict:
         # The address patients and staff reach this site at, for links in messages sent by cron jobs.
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "STATUS_RATE_LIMIT": os.environ.get("STATUS_RATE_LIMIT", "30 per minute"),
+        # Notifications (referralnet/notifications): email by "log" (default) or "smtp"; SMS through an
+        # HTTP gateway when SMS_GATEWAY_URL is set, else to the log.
+        "NOTIFICATION_TRANSPORT": os.environ.get("NOTIFICATION_TRANSPORT", "log"),
+        "STAFF_EMAIL_NOTIFICATIONS": os.environ.get("STAFF_EMAIL_NOTIFICATIONS", "1") == "1",
+        "NOTIFICATION_MAX_ATTEMPTS": int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS", "8")),
+        "NOTIFICATION_LEASE_SECONDS": int(os.environ.get("NOTIFICATION_LEASE_SECONDS", "600")),
+        "NOTIFICATION_BACKOFF_CAP_MINUTES": int(os.environ.get("NOTIFICATION_BACKOFF_CAP_MINUTES", "240")),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "localhost"),
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "0") == "1",
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "ReferralNet <referralnet@localhost>"),
+        "MAIL_TIMEOUT": float(os.environ.get("MAIL_TIMEOUT", "30")),
+        "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL") or None,
+        "SMS_GATEWAY_TOKEN": os.environ.get("SMS_GATEWAY_TOKEN") or None,
+        "SMS_FROM": os.environ.get("SMS_FROM", ""),
+        "SMS_TIMEOUT": float(os.environ.get("SMS_TIMEOUT", "15")),
     }
