@@ -114,6 +114,7 @@ def register_blueprints(app: Flask) -> None:
     from referralnet.referrals.audit_views import bp as audit_bp
     from referralnet.referrals.views import bp as referrals_bp
     from referralnet.extensions import csrf
+    from referralnet.notifications.views import bp as notifications_bp
     from referralnet.search.views import bp as search_bp
     from referralnet.status.views import bp as status_bp
     from referralnet.web import bp as main_bp
@@ -125,9 +126,14 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(referrals_bp)
     app.register_blueprint(partner_listings_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(notifications_bp)
     app.register_blueprint(status_bp)
     csrf.exempt(hsds_bp)  # read-only JSON API: no cookies, no forms
     app.register_blueprint(hsds_bp)
+    from referralnet.api.fhir.views import bp as fhir_bp
+
+    csrf.exempt(fhir_bp)  # bearer tokens only, no cookies: see api/fhir/common.py
+    app.register_blueprint(fhir_bp)
     from referralnet.accounts.token_views import bp as tokens_bp
     from referralnet.api.v1 import init_app as init_api_v1
 
@@ -145,6 +151,7 @@ def register_commands(app: Flask) -> None:
     from referralnet.accounts.cli import users_cli
     from referralnet.demo import demo_cli
     from referralnet.directory.cli import directory_cli
+    from referralnet.notifications.cli import notifications_cli
     from referralnet.referrals.cli import referrals_cli
     from referralnet.search.cli import search_cli
 
@@ -153,6 +160,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(search_cli)
     app.cli.add_command(referrals_cli)
+    app.cli.add_command(notifications_cli)
 
 
 def register_template_helpers(app: Flask) -> None:

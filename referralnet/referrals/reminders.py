@@ -22,6 +22,7 @@ from sqlalchemy import Select, exists, select
 
 from referralnet.db import utcnow
 from referralnet.extensions import db
+from referralnet.notifications.outbox import enqueue_for_event
 from referralnet.referrals.calendar import SATURDAY, network_timezone
 from referralnet.referrals.models import Referral, ReferralEvent
 from referralnet.referrals.services import audit, overdue_clause
@@ -73,9 +74,10 @@ def queue_reminders(now: Optional[datetime] = None) -> list[Referral]:
     now = now or utcnow()
     referrals = due_for_reminder(now)
     for referral in referrals:
-        db.session.add(ReferralEvent(referral_id=referral.id, at=now, actor_id=None, actor_kind="system",
+        db.session.add(event := ReferralEvent(referral_id=referral.id, at=now, actor_id=None, actor_kind="system",
                                      kind=REMINDER, patient_visible=False))
         audit(None, "referral.remind", "referral", referral.id,
               receiving_organization_id=referral.receiving_organization_id, now=now)
+        enqueue_for_event(event)  # to the partner staff, in the same transaction
     db.session.flush()
     return referrals

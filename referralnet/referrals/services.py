@@ -26,6 +26,7 @@ from referralnet.directory.models import Organization, Service, ServiceAtLocatio
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
 from referralnet.extensions import db
+from referralnet.notifications.outbox import enqueue_for_event
 from referralnet.referrals import states
 from referralnet.referrals.access import visible_clients
 from referralnet.referrals.calendar import add_business_days
@@ -662,11 +663,12 @@ def post_message(actor: User, referral: Referral, body: str, *, now: Optional[da
     now = now or utcnow()
     message = ReferralMessage(referral=referral, author_id=actor.id, body=body, created_at=now)
     db.session.add(message)
-    db.session.add(ReferralEvent(
+    db.session.add(event := ReferralEvent(
         referral=referral, at=now, actor_id=actor.id, kind="message", patient_visible=False,
         actor_kind="coordinator" if Party.SENDING_COORDINATOR in parties else "partner"))
     db.session.flush()
     audit(actor, "referral.message", "referral", referral.id, message_id=message.id, now=now)
+    enqueue_for_event(event)
     return message
 
 

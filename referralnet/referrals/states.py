@@ -29,6 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from referralnet.accounts.models import Role, User
 from referralnet.db import utcnow
 from referralnet.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
+from referralnet.notifications.outbox import enqueue_for_event
 from referralnet.referrals.models import (CANCEL_REASONS, FAIL_REASONS, HOLD_REASONS, OUTCOMES, REJECT_REASONS,
                                           Referral, ReferralEvent, Status)
 
@@ -175,6 +176,7 @@ def transition(referral: Referral, to: Status | str, actor: User, *, reason: Opt
     )
     object_session(referral).add(event)
     flush_or_conflict(referral)
+    enqueue_for_event(event)  # the change and its notifications commit together
     return event
 
 
@@ -189,6 +191,7 @@ def mark_requested(referral: Referral, actor: User, *, now: datetime) -> Referra
     event = ReferralEvent(referral=referral, at=now, actor_id=actor.id, actor_kind="coordinator", kind="status",
                           from_status=None, to_status=S.REQUESTED.value, patient_visible=True)
     object_session(referral).add(event)
+    enqueue_for_event(event)  # flushes; the change and its notifications commit together
     return event
 
 

@@ -1,0 +1,279 @@
+"""Who hears what: turning a referral event into outbox rows, in the event's own transaction.
+
+`enqueue_for_event(event)` is the one place that decides it. It is called right after an
+event is added (states.transition, states.mark_requested, reminders.queue_reminders,
+services.post_message, the patient's report from the status page) and only adds and
+flushes rows, so the change and its notifications commit — or roll back — together.
+
+| event                                        | who hears it                                   |
+| -------------------------------------------- | ---------------------------------------------- |
+| sent (requested)                             | receiving partner staff; the patient           |
+| reminder                                     | receiving partner staff                        |
+| status change by the partner                 | the sending coordinator; the patient on        |
+|                                              | accepted and completed                         |
+| status change by a coordinator (cancelled,   | receiving partner staff (they should stop)     |
+| entered in error)                            |                                                |
+| message by the partner                       | the sending coordinator                        |
+| message by a coordinator                     | receiving partner staff                        |
+| patient report                               | the sending coordinator                        |
+| viewed, closed, note                         | nobody                                         |
+
+"The sending coordinator" is `referral.sender`, or, when they are no longer active, the
+other active coordinators of the sending organization. Staff get an in-app row (channel
+"app", written as already sent: being written is its delivery) and, unless
+STAFF_EMAIL_NOTIFICATIONS is off, an email. Patients are reached only through their
+contact preference: sms -> a text, email -> an email, phone -> nothing automated (the
+agency calls them), do-not-contact -> nothing, ever.
+
+Messages leave the system, so they carry as little patient data as they can: staff
+messages never name the client (they link to the referral page, behind a login), patient
+messages never carry the patient's name or date of birth. The patient's status link is not
+stored (its token exists only in derived form): bodies hold STATUS_LINK, which delivery
+replaces with the current link.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Iterable, Optional
+
+from flask import current_app, has_app_context
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
+
+from referralnet.accounts.models import NetworkOrganization, Role, User
+from referralnet.db import utcnow
+from referralnet.directory.models import Phone
+from referralnet.extensions import db
+from referralnet.i18n import best_locale
+from referralnet.notifications.models import Notification
+from referralnet.referrals.models import Referral, ReferralEvent, Status
+
+log = logging.getLogger(__name__)
+
+STATUS_LINK = "[[status_link]]"  # replaced by the patient's current status link at delivery
+STAFF_LOCALE = "en"  # staff pages and messages are in English (their strings are marked all the same)
+
+# Patient messages: on these events only.
+PATIENT_EVENTS = ("referral.sent", "referral.accepted", "referral.completed")
+
+
+def enqueue_for_event(event: ReferralEvent) -> list[Notification]:
+    """Add the outbox rows that `event` calls for and flush; return the rows added.
+
+    Enqueuing the same event twice adds nothing the second time (`dedupe_key`).
+    Never commits: the caller's transaction carries the change and its notifications. Works
+    in the event's own session (which is the request's, except in tests with several).
+    """
+    session = object_session(event) or db.session
+    if event.id is None or event.referral_id is None:
+        session.flush()
+    referral = event.referral or session.get(Referral, event.referral_id)
+    name = _event_name(event)
+    if name is None:
+        return []
+    staff: list[User] = []
+    patient = False
+    partner_side, coordinator_side = event.actor_kind == "partner", event.actor_kind == "coordinator"
+    if event.kind == "status" and event.to_status == Status.REQUESTED.value:
+        staff, patient = partner_staff(referral, session), True
+    elif event.kind == "reminder":
+        staff = partner_staff(referral, session)
+    elif event.kind == "status" and partner_side:
+        staff, patient = sending_coordinators(referral, session), name in PATIENT_EVENTS
+    elif event.kind == "status" and coordinator_side:
+        staff = partner_staff(referral, session)
+    elif event.kind == "message":
+        staff = sending_coordinators(referral, session) if partner_side else partner_staff(referral, session)
+    elif event.kind == "report":
+        staff = sending_coordinators(referral, session)
+
+    rows: list[Notification] = []
+    for user in staff:
+        if user.id == event.actor_id:
+            continue  # nobody is told about what they just did
+        rows.extend(_staff_rows(event, name, referral, user))
+    if patient:
+        rows.extend(_patient_rows(event, name, referral, session))
+
+    keys = [row.dedupe_key for row in rows]
+    existing = set(session.scalars(select(Notification.dedupe_key).where(Notification.dedupe_key.in_(keys)))) \
+        if keys else set()
+    added = [row for row in rows if row.dedupe_key not in existing]
+    session.add_all(added)
+    session.flush()
+    if added:
+        log.info("queued notifications %s for referral event %s", [r.id for r in added], event.id)
+    return added
+
+
+# --- recipients ----------------------------------------------------------------------------------
+
+def partner_staff(referral: Referral, session=None) -> list[User]:
+    """Active partner users of the active network organizations receiving for this referral."""
+    return list((session or db.session).scalars(
+        select(User).join(NetworkOrganization, User.organization_id == NetworkOrganization.id)
+        .where(NetworkOrganization.directory_organization_id == referral.receiving_organization_id,
+               NetworkOrganization.active.is_(True), User.role == Role.PARTNER.value, User.active.is_(True))
+        .order_by(User.id)))
+
+
+def sending_coordinators(referral: Referral, session=None) -> list[User]:
+    """The referral's sender; if they are inactive, the other active coordinators of the sending organization."""
+    sender = referral.sender
+    if sender is not None and sender.is_active and sender.organization_id == referral.sending_organization_id \
+            and sender.role == Role.COORDINATOR.value:
+        return [sender]
+    return list((session or db.session).scalars(
+        select(User).join(NetworkOrganization, User.organization_id == NetworkOrganization.id)
+        .where(User.organization_id == referral.sending_organization_id, NetworkOrganization.active.is_(True),
+               User.role == Role.COORDINATOR.value, User.active.is_(True))
+        .order_by(User.id)))
+
+
+# --- rows ----------------------------------------------------------------------------------------
+
+def _event_name(event: ReferralEvent) -> Optional[str]:
+    if event.kind == "status":
+        return "referral.sent" if event.to_status == Status.REQUESTED.value else f"referral.{event.to_status}"
+    return {"reminder": "referral.reminder", "message": "referral.message", "report": "referral.report"}.get(
+        event.kind)
+
+
+def _config(key: str, default):
+    return current_app.config.get(key, default) if has_app_context() else default
+
+
+def _staff_rows(event: ReferralEvent, name: str, referral: Referral, user: User) -> Iterable[Notification]:
+    with force_locale(STAFF_LOCALE):
+        subject, text = staff_text(event, name, referral)
+        url = referral_url(referral)
+        email_body = "\n\n".join([text, _("Open the referral: %(url)s", url=url),
+                                  _("You receive this because you work on this referral in ReferralNet.")])
+    common = dict(event=name, recipient_user_id=user.id, referral_id=referral.id, language=STAFF_LOCALE,
+                  subject=subject)
+    # The in-app row is delivered by being written.
+    yield Notification(channel="app", body=text, state="sent", sent_at=utcnow(),
+                       dedupe_key=_key(event, "app", f"user:{user.id}"), **common)
+    if _config("STAFF_EMAIL_NOTIFICATIONS", True) and user.email:
+        yield Notification(channel="email", address=user.email, body=email_body,
+                           dedupe_key=_key(event, "email", f"user:{user.id}"), **common)
+
+
+def _patient_rows(event: ReferralEvent, name: str, referral: Referral, session) -> Iterable[Notification]:
+    client = referral.client
+    channel = patient_channel(client)
+    if channel is None:
+        return
+    language = best_locale(client.preferred_language)
+    with force_locale(language):
+        subject, text = patient_text(name, referral, session)
+        if channel == "sms":
+            body = text
+        else:  # greets without the name: an inbox may be shared
+            signature = _("— %(clinic)s, through ReferralNet", clinic=referral.sending_organization.name)
+            body = "\n\n".join([_("Hello,"), text, signature])
+    yield Notification(event=name, channel=channel, recipient_client_id=client.id, referral_id=referral.id,
+                       address=client.phone if channel == "sms" else client.email, language=language,
+                       subject=None if channel == "sms" else subject, body=body,
+                       dedupe_key=_key(event, channel, f"client:{client.id}"))
+
+
+def patient_channel(client) -> Optional[str]:
+    """The automated channel for this client, or None (phone: the agency calls; do-not-contact: never)."""
+    if client.contact_preference == "sms" and client.phone:
+        return "sms"
+    if client.contact_preference == "email" and client.email:
+        return "email"
+    return None
+
+
+def _key(event: ReferralEvent, channel: str, recipient: str) -> str:
+    return f"event:{event.id}:{channel}:{recipient}"
+
+
+def referral_url(referral: Referral) -> str:
+    """The staff referral page, on PUBLIC_BASE_URL (messages are read outside the app)."""
+    base = (_config("PUBLIC_BASE_URL", "") or "").rstrip("/")
+    return f"{base}/referrals/{referral.id}"
+
+
+# --- texts (rendered in the locale forced by the caller) -------------------------------------------
+
+def staff_text(event: ReferralEvent, name: str, referral: Referral) -> tuple[str, str]:
+    """Subject and text of a staff message. Never names the client, never quotes notes or messages."""
+    clinic = referral.sending_organization.name
+    agency = referral.receiving_organization.name
+    service = referral.service.name
+    if name == "referral.sent":
+        return (_("New referral from %(clinic)s", clinic=clinic),
+                _("%(clinic)s sent a new referral for a client to %(service)s.", clinic=clinic, service=service))
+    if name == "referral.reminder":
+        return (_("Reminder: a referral is waiting for your answer"),
+                _("A referral from %(clinic)s to %(service)s is past its response time. Please accept or "
+                  "decline it.", clinic=clinic, service=service))
+    if name == "referral.message":
+        author = agency if event.actor_kind == "partner" else clinic
+        return (_("New message from %(author)s", author=author),
+                _("%(author)s wrote about a referral for a client of %(clinic)s to %(service)s.",
+                  author=author, clinic=clinic, service=service))
+    if name == "referral.report":
+        report = _report_label(event.report_code)
+        return (_("A client reported on their referral"),
+                _("A client of %(clinic)s reported on their referral to %(agency)s: %(report)s.",
+                  clinic=clinic, agency=agency, report=report))
+    status = _status_label(event.to_status)
+    actor = agency if event.actor_kind == "partner" else clinic
+    return (_("Referral %(status)s", status=status.lower()),
+            _("%(actor)s updated a referral for a client of %(clinic)s to %(service)s: %(status)s.",
+              actor=actor, clinic=clinic, service=service, status=status.lower()))
+
+
+def patient_text(name: str, referral: Referral, session=None) -> tuple[str, str]:
+    """Subject and text of a patient message: the agency's name and phone and the status link, no name or DOB."""
+    agency = referral.receiving_organization.name
+    phone = agency_phone(referral, session)
+    if name == "referral.sent":
+        subject = _("Your referral to %(agency)s", agency=agency)
+        text = _("You were referred to %(agency)s. They will contact you.", agency=agency)
+    elif name == "referral.accepted":
+        subject = _("%(agency)s accepted your referral", agency=agency)
+        text = _("%(agency)s accepted your referral and will contact you.", agency=agency)
+    else:
+        subject = _("Your referral to %(agency)s is complete", agency=agency)
+        text = _("%(agency)s marked your referral as complete. Tell us whether you got help.", agency=agency)
+    parts = [text]
+    if phone:
+        parts.append(_("Questions? Call %(agency)s at %(phone)s.", agency=agency, phone=phone))
+    parts.append(_("See your referral: %(link)s", link=STATUS_LINK))
+    return subject, " ".join(parts)
+
+
+def agency_phone(referral: Referral, session=None) -> Optional[str]:
+    """The receiving agency's phone: the service's, else the location's, else the organization's."""
+    for column, value in ((Phone.service_id, referral.service_id), (Phone.location_id, referral.location_id),
+                          (Phone.organization_id, referral.receiving_organization_id)):
+        if value is None:
+            continue
+        number = (session or db.session).scalar(select(Phone.number).where(column == value).order_by(Phone.id).limit(1))
+        if number:
+            return number
+    return None
+
+
+def _status_label(status: Optional[str]) -> str:
+    labels = {
+        "accepted": _("Accepted"), "rejected": _("Declined"), "in-progress": _("In progress"),
+        "on-hold": _("On hold"), "completed": _("Completed"), "failed": _("Could not help"),
+        "cancelled": _("Cancelled"), "entered-in-error": _("Entered in error"),
+    }
+    return labels.get(status or "", status or "")
+
+
+def _report_label(code: Optional[str]) -> str:
+    labels = {
+        "contacted": _("the agency contacted them"), "got-help": _("they got help"),
+        "not-heard-back": _("they have not heard back"), "no-longer-needed": _("they no longer need help"),
+    }
+    return labels.get(code or "", code or "")
