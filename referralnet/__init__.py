@@ -130,6 +130,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(status_bp)
     csrf.exempt(hsds_bp)  # read-only JSON API: no cookies, no forms
     app.register_blueprint(hsds_bp)
+    from referralnet.api.fhir.views import bp as fhir_bp
+
+    csrf.exempt(fhir_bp)  # bearer tokens only, no cookies: see api/fhir/common.py
+    app.register_blueprint(fhir_bp)
     from referralnet.accounts.token_views import bp as tokens_bp
     from referralnet.api.v1 import init_app as init_api_v1
 

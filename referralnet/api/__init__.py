@@ -1,1 +1,1 @@
-"""Machine interfaces: the HSDS API (/hsds); the REST API (/api/v1) and FHIR (/fhir) come later."""
+"""Machine interfaces: the HSDS API (/hsds), the REST API (/api/v1, OpenAPI) and FHIR R4 (/fhir)."""

@@ -69,3 +69,29 @@ def test_admin_browses_the_audit_log(page, axe, demo):
     assert page.get_by_role("alert").count() >= 1
     axe(page)
     assert page.external_requests == []
+
+
+def test_admin_creates_an_api_token_and_staff_read_notifications(page, axe, demo):
+    sign_in(page, "admin@referralnet.test")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="API tokens").click()
+    page.wait_for_load_state()
+    axe(page)
+    page.get_by_role("link", name="New token").click()
+    page.wait_for_load_state()
+    option = page.locator("#organization_id option", has_text="Samaritan House").first
+    page.get_by_label("Organization").select_option(value=option.get_attribute("value"))
+    page.get_by_label("Integration name").fill("Case management system")
+    page.get_by_label(re.compile("^referrals:read")).check()
+    axe(page)
+    page.get_by_role("button", name=re.compile("Create", re.I)).click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", level=1).inner_text() == "API token created"
+    assert page.get_by_label("Token").input_value().startswith("rn_")
+    axe(page)
+    page.get_by_role("button", name="Sign out").click()
+
+    sign_in(page, "partner@referralnet.test")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile("^Notifications")).click()
+    page.wait_for_load_state()
+    axe(page)
+    assert page.external_requests == []
