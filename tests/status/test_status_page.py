@@ -172,3 +172,15 @@ def test_overdue_wording(client, db, sent):
     row.response_due_at = utcnow() - timedelta(days=1)
     db.session.commit()
     assert "should have contacted you by now" in text(client.get(f"/s/{token}?lang=en"))
+
+
+def test_a_report_notifies_the_sending_coordinator(client, db, sent, world):
+    from referralnet.notifications.models import Notification
+
+    referral, token = sent
+    page = text(client.get(f"/s/{token}"))
+    client.post(f"/s/{token}", data={"report": "no-longer-needed", "csrf_token": csrf_token_from(page)})
+    rows = db.session.scalars(select(Notification).where(Notification.recipient_user_id == world.coordinator.id,
+                                                         Notification.event.like("%report%"))).all()
+    assert {r.channel for r in rows} >= {"app"}
+    assert all("Lucía" not in (r.body or "") and "Ramírez" not in (r.body or "") for r in rows)
