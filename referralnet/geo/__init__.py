@@ -143,14 +143,28 @@ def cells_for_point(lat: float, lon: float) -> list[str]:
     return [full[:p] for p in CELL_PRECISIONS]
 
 
+@lru_cache(maxsize=8192)
 def cells_covering(lat: float, lon: float, radius_miles: float, max_cells: int = 64) -> list[str]:
-    """Geohash cells that together cover the circle's bounding box, as few and as fine as possible."""
+    """Geohash cells that together cover the circle's bounding box, as few and as fine as possible.
+
+    (Cached; callers must not modify the list.)"""
     dlat = radius_miles / MILES_PER_DEGREE_LAT
     dlon = radius_miles / max(1e-6, MILES_PER_DEGREE_LAT * math.cos(math.radians(lat)))
     box = pygeohash.BoundingBox(max(-90.0, lat - dlat), max(-180.0, lon - dlon),
                                 min(90.0, lat + dlat), min(180.0, lon + dlon))
     for precision in sorted(CELL_PRECISIONS, reverse=True):
+        if _fewest_cells(box, precision) > max_cells:
+            continue  # certainly too many: skip enumerating them
         cells = pygeohash.geohashes_in_box(box, precision=precision)
         if len(cells) <= max_cells:
             return cells
     return pygeohash.geohashes_in_box(box, precision=min(CELL_PRECISIONS))
+
+
+def _fewest_cells(box, precision: int) -> int:
+    """A lower bound of how many cells of this precision any cover of the box needs."""
+    lat_step = 180.0 / (1 << ((5 * precision) // 2))
+    lon_step = 360.0 / (1 << ((5 * precision + 1) // 2))
+    rows = max(1, math.ceil((box.max_lat - box.min_lat) / lat_step - 1e-9))
+    cols = max(1, math.ceil((box.max_lon - box.min_lon) / lon_step - 1e-9))
+    return rows * cols

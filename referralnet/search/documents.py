@@ -19,6 +19,8 @@ from referralnet.directory.public import is_free
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.extensions import db
 from referralnet.geo import cells_for_point, timezone_for_zip
+from referralnet.search.concepts import concepts_for
+from referralnet.search.schema import body_text, document_schema
 
 BATCH = 500
 SCHEDULE_FIELDS = ("freq", "byday", "opens_at", "closes_at", "valid_from", "valid_to", "timezone", "description")
@@ -142,7 +144,7 @@ def _batch(ids: list[str], s) -> Iterator[dict]:
                 "domains": domains,
                 "min_age": svc.minimum_age, "max_age": svc.maximum_age,
             }
-            yield {
+            doc = {
                 "id": sal.id if sal else f"service:{svc.id}",
                 "service_id": svc.id,
                 "location_id": loc.id if loc else "",
@@ -170,3 +172,6 @@ def _batch(ids: list[str], s) -> Iterator[dict]:
                 "card": card,
                 **({"lat": lat, "lon": lon} if lat is not None else {}),
             }
+            doc["concepts"] = ",".join(concepts_for(document_schema(), doc))
+            doc["body"] = body_text(document_schema(), doc)
+            yield doc

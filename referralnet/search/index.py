@@ -22,7 +22,7 @@ from whoosh.writing import CLEAR
 
 from referralnet.search import _whoosh_patch  # noqa: F401  (indexing speed fix)
 from referralnet.search.documents import active_service_ids, documents_for
-from referralnet.search.schema import SCHEMA_VERSION, build_schema
+from referralnet.search.schema import build_schema, index_version
 
 log = logging.getLogger(__name__)
 WRITE_LOCK_TIMEOUT = 60.0
@@ -52,17 +52,17 @@ def open_index(create_if_missing: bool = True):
 
 def _open_index(path: Path, create_if_missing: bool):
     version_file = path / _VERSION_FILE
-    if whoosh_index.exists_in(str(path)) and version_file.exists() and version_file.read_text() == SCHEMA_VERSION:
+    if whoosh_index.exists_in(str(path)) and version_file.exists() and version_file.read_text() == index_version():
         return whoosh_index.open_dir(str(path))
     if not create_if_missing:
         return None
     with _lock:
-        if path.exists() and not (version_file.exists() and version_file.read_text() == SCHEMA_VERSION):
+        if path.exists() and not (version_file.exists() and version_file.read_text() == index_version()):
             shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True, exist_ok=True)
         if not whoosh_index.exists_in(str(path)):
             whoosh_index.create_in(str(path), build_schema())
-            version_file.write_text(SCHEMA_VERSION)
+            version_file.write_text(index_version())
     return whoosh_index.open_dir(str(path))
 
 

@@ -1,12 +1,14 @@
 """The one search service: SearchQuery in, SearchResults out.
 
-Pipeline: lay-language synonyms expand the text; Whoosh finds matches (stemmed,
-boosted by field) inside the filters it can apply itself (domain, language,
-accepting referrals, free, age, open at a time via half-hour slot terms in
-each time zone, and a coarse geohash-cell prefilter around a point); exact
-great-circle distances are then computed only for those candidates, to keep
-results inside the radius and to sort by distance. When nothing matches, a
-spelling-corrected query is tried and offered as "did you mean".
+Pipeline: lay-language synonyms expand the text (a multi-word meaning is a `concepts` term
+tagged at index time); the Whoosh index's postings find the matches (stemmed, across the text
+fields) inside the filters (domain, language, accepting referrals, free, age, open at a time via
+half-hour slot terms in each time zone, and a coarse geohash-cell prefilter around a point).
+Matching, filtering and facet counting are bitset operations on postings read once per index
+generation (engine.py); exact great-circle distances and holiday closures are then checked only
+for those candidates; only what is left is scored (BM25F, as Whoosh scores) and only the page
+shown is loaded. When nothing matches, a spelling-corrected query is tried and offered as
+"did you mean".
 """
 from __future__ import annotations
 
@@ -16,18 +18,20 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from whoosh import sorting
+import heapq
+
+from whoosh.query import And, NumericRange, Or, Query, Term
 from whoosh.support.levenshtein import distance
-from whoosh.qparser import AndGroup, MultifieldParser
-from whoosh.query import And, Every, NumericRange, Or, Query, Term
 
 from referralnet.directory.hours import build_hours, slot_key
 from referralnet.errors import ValidationFailed
 from referralnet.geo import Place, PlaceNotFound, cells_covering, distance_miles, locate
+from referralnet.search.concepts import concept_queries, text_parser
+from referralnet.search.schema import TEXT_FIELDS
+from referralnet.search.engine import Concept, bits_from, bits_to_list, isnan, snapshot
 from referralnet.search.index import searcher
 from referralnet.search.synonyms import expansions
 
-TEXT_FIELDS = ["name", "organization", "terms", "description", "eligibility"]
 MAX_RADIUS_MILES = 250
 MAX_PER_PAGE = 100
 EARTH_RADIUS_MILES = 3958.7613  # the mean radius geopy's great_circle uses (6371.009 km)
@@ -120,57 +124,217 @@ def _haversine_miles(lat1, lon1, lat2, lon2) -> float:
     return 2 * EARTH_RADIUS_MILES * math.asin(min(1.0, math.sqrt(a)))
 
 
-def _text_query(ix_schema, text: str) -> tuple[Query | None, list]:
+def _parser(snap):
+    return snap.cached(("parser",), lambda: text_parser(snap.s.schema))
+
+
+def _text_query(snap, text: str) -> tuple[Query | None, list]:
+    """The parsed text (all words required, across the text fields), OR each lay phrase found
+    replaced by each thing it means. A multi-word meaning is a `Concept` (tagged at index time)."""
     text = (text or "").strip()
     if not text:
         return None, []
+    return snap.cached(("text", text), lambda: _build_text_query(snap, text))
+
+
+def _fold_fields(q: Query) -> Query:
+    """Each plain word the parser spread over the five text fields (an Or of the same Term in each)
+    becomes one Term of `body`, which holds exactly the words of those fields."""
+    kind = type(q)
+    if kind is Or and not q.minmatch and q.boost == 1.0:
+        subs = q.subqueries
+        if len(subs) == len(TEXT_FIELDS) and all(type(t) is Term and t.boost == 1.0 for t in subs) \
+                and {t.fieldname for t in subs} == set(TEXT_FIELDS) and len({t.text for t in subs}) == 1:
+            return Term("body", subs[0].text)
+    if kind in (And, Or):
+        return kind([_fold_fields(sub) for sub in q.subqueries], boost=q.boost) if kind is And else \
+            Or([_fold_fields(sub) for sub in q.subqueries], boost=q.boost, minmatch=q.minmatch, scale=q.scale)
+    return q
+
+
+def _build_text_query(snap, text: str) -> tuple[Query, list]:
+    query, found = _expanded_query(snap, text)
+    return (_fold_fields(query) if "body" in snap.s.schema else query), found
+
+
+def _expanded_query(snap, text: str) -> tuple[Query, list]:
     found = expansions(text)
-    parser = MultifieldParser(TEXT_FIELDS, schema=ix_schema, group=AndGroup)
+    parser = _parser(snap)
     base = parser.parse(text)
     if not found:
         return base, []
+    concepts = concept_queries(snap.s.schema) if "concepts" in snap.s.schema else {}
     # The words as typed, OR the lay phrase replaced by each thing it means.
     alternatives = [base]
     for phrase, means in found:
         remainder = text.lower().replace(phrase, " ").strip()
         for meaning in means:
-            meaning_q = parser.parse(f'"{meaning}"' if " " in meaning else meaning)
+            if meaning in concepts:
+                meaning_q = Concept(meaning, concepts[meaning])
+            else:
+                meaning_q = parser.parse(f'"{meaning}"' if " " in meaning else meaning)
             alternatives.append(And([meaning_q, parser.parse(remainder)]) if remainder else meaning_q)
     return Or(alternatives), found
 
 
-def _filters(q: SearchQuery, place: Place | None, zones: list[str], now: datetime) -> list[Query]:
-    filters: list[Query] = []
-    if q.domains:
-        filters.append(Or([Term("domains", d) for d in q.domains]))
+def _zones(snap, q: SearchQuery) -> list[str]:
+    return snap.lexicon("tz") if q.open_now else []
+
+
+def _filter_bits(snap, q: SearchQuery, place: Place | None, zones: list[str], now: datetime,
+                 with_domains: bool) -> int | None:
+    """The documents every filter but (unless `with_domains`) the domain filter lets through, as a
+    bitset; None when there is no filter. Open now here is the typical week (slot terms in each
+    place's time zone); the geohash cells only prefilter the radius."""
+    parts: list[int] = []
+    term = snap.term_bits
+    if with_domains and q.domains:
+        parts.append(_union(term("domains", d) for d in q.domains))
     if q.term_ids:
-        filters.append(Or([Term("term_ids", t) for t in q.term_ids]))
+        parts.append(_union(term("term_ids", t) for t in q.term_ids))
     if q.language:
-        filters.append(Term("languages", q.language.strip().lower()))
+        parts.append(term("languages", q.language.strip().lower()))
     if q.accepting_only:
-        filters.append(Term("accepting", True))
+        parts.append(term("accepting", True))
     if q.free_only:
-        filters.append(Term("free", True))
+        parts.append(term("free", True))
     if q.age is not None:
-        filters.append(NumericRange("min_age", None, q.age))
-        filters.append(NumericRange("max_age", q.age, None))
+        parts.append(snap.match(NumericRange("min_age", None, q.age)))
+        parts.append(snap.match(NumericRange("max_age", q.age, None)))
     if q.organization_id:
-        filters.append(Term("organization_id", q.organization_id))
+        parts.append(term("organization_id", q.organization_id))
     if q.service_ids is not None:
-        filters.append(Or([Term("service_id", s) for s in q.service_ids]) if q.service_ids else Term("id", "\x00"))
+        parts.append(_union(term("service_id", sid) for sid in q.service_ids))
     if q.open_at is not None:
-        filters.append(Term("slots", slot_key(*q.open_at)))
+        parts.append(term("slots", slot_key(*q.open_at)))
     elif q.open_now:
-        per_zone = []
+        open_bits = 0
         for zone in zones:
             local = now.astimezone(ZoneInfo(zone)) if "/" in zone or zone == "UTC" else now
-            per_zone.append(And([Term("tz", zone), Term("slots", slot_key(local.weekday(),
-                                                                           local.hour * 60 + local.minute))]))
-        filters.append(Or(per_zone) if per_zone else Term("id", "\x00"))
+            open_bits |= term("tz", zone) & term("slots", slot_key(local.weekday(), local.hour * 60 + local.minute))
+        parts.append(open_bits)
     if place is not None and q.radius_miles:
-        filters.append(Or([Term("cells", c) for c in cells_covering(place.latitude, place.longitude,
-                                                                       q.radius_miles)]))
-    return filters
+        parts.append(_union(term("cells", c) for c in cells_covering(place.latitude, place.longitude,
+                                                                      q.radius_miles)))
+    if not parts:
+        return None
+    parts.sort(key=int.bit_length)
+    out = parts[0]
+    for p in parts[1:]:
+        out &= p
+    return out
+
+
+def _union(bitsets) -> int:
+    out = 0
+    for b in bitsets:
+        out |= b
+    return out
+
+
+def _evaluate(snap, q: SearchQuery, text_q: Query | None, place: Place | None, zones: list[str],
+              now: datetime, facets: bool):
+    """(bitset of the documents found, {docnum: distance} or None, facets or None).
+
+    Found: text AND filters, then the exact checks (great-circle radius, holiday closures for
+    open now). Facets count the found documents per SDOH domain before the domain filter, so
+    each count is what choosing that domain gives; the domain filter is applied last."""
+    found = snap.match(text_q) if text_q is not None else snap.live_bits()
+    filt = _filter_bits(snap, q, place, zones, now, with_domains=not facets)
+    if filt is not None:
+        found &= filt
+    distances = None
+    exact = (place is not None and (q.radius_miles or q.sort == "distance")) or q.open_now
+    if exact and found:
+        docs = bits_to_list(found)
+        if place is not None:
+            lats, lons = snap.column("lat"), snap.column("lon")
+            if lats is None:
+                docs, distances = [], {}
+            else:
+                distances = {}
+                kept = []
+                need = q.radius_miles or q.sort == "distance"
+                radius = q.radius_miles
+                plat, plon = place.latitude, place.longitude
+                for d in docs:
+                    lat, lon = lats[d], lons[d]
+                    if isnan(lat) or isnan(lon):  # no coordinates (or a confidential place)
+                        if need:
+                            continue
+                        distances[d] = None
+                    else:
+                        dist = _haversine_miles(plat, plon, lat, lon)
+                        if radius and dist > radius:
+                            continue
+                        distances[d] = dist
+                    kept.append(d)
+                docs = kept
+        if q.open_now and q.open_at is None:
+            exceptions = snap.term_bits("has_exceptions", True)
+            docs = [d for d in docs if not (exceptions >> d & 1) or _really_open(snap.s, d, now)] \
+                if len(docs) < 256 else _open_filter(snap, docs, exceptions, now)
+        found = bits_from(docs)
+    facet_counts = None
+    if facets:
+        facet_counts = {}
+        for domain, bits in snap.domain_bits().items():
+            n = (found & bits).bit_count()
+            if n:
+                facet_counts[domain] = n
+        if q.domains:
+            found &= _union(snap.term_bits("domains", d) for d in q.domains)
+    return found, distances, facet_counts
+
+
+def _open_filter(snap, docs: list[int], exceptions: int, now: datetime) -> list[int]:
+    check = set(bits_to_list(bits_from(docs) & exceptions))
+    return [d for d in docs if d not in check or _really_open(snap.s, d, now)]
+
+
+def _ordered(snap, q: SearchQuery, text_q: Query | None, found: int, distances: dict | None,
+             limit: int | None) -> list[tuple[float, float | None, int]]:
+    """[(score, distance, docnum)] in result order: nearest first, best first (text), or by name;
+    only the first `limit` when given."""
+    docs = bits_to_list(found)
+    dist = distances.get if distances is not None else (lambda d: None)
+    if q.sort == "distance":
+        key = lambda d: (dist(d) if dist(d) is not None else float("inf"), d)  # noqa: E731
+        chosen = heapq.nsmallest(limit, docs, key=key) if limit is not None else sorted(docs, key=key)
+        return [(0.0, dist(d), d) for d in chosen]
+    if text_q is not None:  # best first; equal scores in index order, as Whoosh ranks them
+        if len(docs) >= RANK_CACHE_MIN:
+            # Many matches (few or no filters): rank all the text's matches once per index
+            # generation; repeated searches for the same words then cost only the page.
+            everything = snap.match(text_q)
+            ranked_all = snap.cached_ranking(text_q, lambda: _rank(snap, text_q, bits_to_list(everything)))
+            if found == everything:
+                chosen = ranked_all[:limit] if limit is not None else ranked_all
+            else:
+                inside = set(docs)
+                chosen = [r for r in ranked_all if r[1] in inside]
+                chosen = chosen[:limit] if limit is not None else chosen
+        else:
+            ranked = _rank(snap, text_q, docs)
+            chosen = heapq.nsmallest(limit, ranked) if limit is not None else ranked
+        return [(-negative, dist(d), d) for negative, d in chosen]
+    if distances is not None or q.open_now:
+        chosen = docs[:limit] if limit is not None else docs  # index order, as an unscored search gives
+    else:
+        names = snap.column("name_sort") or []
+        key = lambda d: (names[d] if d < len(names) else "", d)  # noqa: E731
+        chosen = heapq.nsmallest(limit, docs, key=key) if limit is not None else sorted(docs, key=key)
+    return [(0.0, dist(d), d) for d in chosen]
+
+
+RANK_CACHE_MIN = 1000  # matches from which a text's full ranking is computed once and kept
+
+
+def _rank(snap, text_q: Query, docs: list[int]) -> list[tuple[float, int]]:
+    """[(-score, docnum)] sorted: best first, equal scores in index order."""
+    scores = snap.scores(text_q, set(docs))
+    get = scores.get
+    return sorted([(-get(d, 0.0), d) for d in docs])
 
 
 def search(q: SearchQuery) -> SearchResults:
@@ -179,15 +343,16 @@ def search(q: SearchQuery) -> SearchResults:
     place = _resolve_place(q)
     now = q.now or datetime.now(timezone.utc)
     s = searcher()
-    zones = [z.decode() if isinstance(z, bytes) else z for z in s.lexicon("tz")] if q.open_now else []
-    text_q, expanded = _text_query(s.schema, q.text)
+    snap = snapshot(s)
+    zones = _zones(snap, q)
+    text_q, expanded = _text_query(snap, q.text)
     results = _run(s, q, text_q, place, zones, now)
     results.expanded = expanded
     if q.text.strip():
         suggestion = _spelling_suggestion(s, q.text, {w for phrase, _ in expanded for w in phrase.split()})
         if suggestion:
             if results.total == 0:
-                retry_q, retry_expanded = _text_query(s.schema, suggestion)
+                retry_q, retry_expanded = _text_query(snap, suggestion)
                 retry = _run(s, q, retry_q, place, zones, now)
                 if retry.total:
                     retry.corrected_from = q.text
@@ -214,7 +379,7 @@ def search_matches(q: SearchQuery) -> list[Match]:
     matches = _matches(q)
     if not matches and q.text.strip():
         s = searcher()
-        _, expanded = _text_query(s.schema, q.text)
+        _, expanded = _text_query(snapshot(s), q.text)
         suggestion = _spelling_suggestion(s, q.text, {w for phrase, _ in expanded for w in phrase.split()})
         if suggestion:
             return _matches(replace(q, text=suggestion))
@@ -226,23 +391,17 @@ def _matches(q: SearchQuery) -> list[Match]:
     place = _resolve_place(q)
     now = q.now or datetime.now(timezone.utc)
     s = searcher()
-    zones = [z.decode() if isinstance(z, bytes) else z for z in s.lexicon("tz")] if q.open_now else []
-    text_q, _ = _text_query(s.schema, q.text)
-    query = text_q or Every()
-    filters = _filters(q, place, zones, now)
-    combined = And(filters) if filters else None
-    if (place is not None and (q.radius_miles or q.sort == "distance")) or q.open_now:
-        candidates = _candidates(s, q, query, combined, place, now)
-    else:
-        results = s.search(query, filter=combined, limit=None, scored=text_q is not None,
-                           sortedby=None if text_q is not None else "name_sort")
-        candidates = [(score or 0.0, None, docnum) for docnum, score in results.items()]
-    reader = s.reader()
-    if not candidates or not reader.has_column("id"):
+    snap = snapshot(s)
+    text_q, _ = _text_query(snap, q.text)
+    found, distances, _ = _evaluate(snap, q, text_q, place, _zones(snap, q), now, facets=False)
+    if not found:
         return []
-    ids, services, orgs = (reader.column_reader(f) for f in ("id", "service_id", "organization_id"))
+    ordered = _ordered(snap, q, text_q, found, distances, None)
+    ids, services, orgs = (snap.column(f) for f in ("id", "service_id", "organization_id"))
+    if ids is None:
+        return []
     text = lambda v: v.decode() if isinstance(v, bytes) else v  # noqa: E731
-    return [Match(text(ids[d]), text(services[d]), text(orgs[d]), dist) for _, dist, d in candidates]
+    return [Match(text(ids[d]), text(services[d]), text(orgs[d]), dist) for _, dist, d in ordered]
 
 
 def _resolve_place(q: SearchQuery) -> Place | None:
@@ -265,11 +424,19 @@ def _spelling_suggestion(s, text: str, protected: set[str]) -> str | None:
     A word counts as known if any searchable field has it; lay phrases from the synonym list,
     numbers and very short words are left alone. None when nothing needed correcting.
     """
+    snap = snapshot(s)
+    return snap.cached(("spelling", text, frozenset(protected)), lambda: _suggest(s, text, protected))
+
+
+def _suggest(s, text: str, protected: set[str]) -> str | None:
     words = re.findall(r"[\w'-]+", text.lower())
+    reader = s.reader()
+    spell_fields = [s.schema[f].spelling_fieldname(f) for f in SPELLING_FIELDS]
     changed = False
     out = []
     for word in words:
-        if len(word) < 3 or word.isdigit() or word in protected:
+        if len(word) < 3 or word.isdigit() or word in protected \
+                or any((f, word) in reader for f in spell_fields):  # known: nothing to correct
             out.append(word)
             continue
         best: tuple[int, str] | None = None
@@ -290,83 +457,17 @@ def _spelling_suggestion(s, text: str, protected: set[str]) -> str | None:
 
 def _run(s, q: SearchQuery, text_q: Query | None, place: Place | None, zones: list[str],
          now: datetime) -> SearchResults:
-    query = text_q or Every()
-    filters = _filters(q, place, zones, now)
-    # Facet counts leave the domain filter out, so every domain shows what choosing it would give.
-    facet_filters = filters[1:] if q.domains else filters
-    if (place is not None and (q.radius_miles or q.sort == "distance")) or q.open_now:
-        # One pass: matches without the domain filter, grouped by domain; the exact radius and
-        # hours checks; then facets counted and the domain filter applied on what survived.
-        candidates, groups = _candidates(s, q, query, And(facet_filters) if facet_filters else None, place,
-                                         now, with_groups=True)
-        kept = {c[2] for c in candidates}
-        facets = {d: len(kept.intersection(docs)) for d, docs in groups.items()}
-        facets = {d: n for d, n in facets.items() if n}
-        if q.domains:
-            wanted = set().union(*(groups.get(d, ()) for d in q.domains))
-            candidates = [c for c in candidates if c[2] in wanted]
-        start = (q.page - 1) * q.per_page
-        hits = []
-        for score, distance, docnum in candidates[start:start + q.per_page]:
-            stored = s.stored_fields(docnum)
-            hits.append(Hit(stored["id"], score, stored["card"], distance_miles=distance))
-        total = len(candidates)
-    elif not q.domains:
-        # One pass: the top of the page and the domain counts come from the same search.
-        results = s.search(query, filter=And(filters) if filters else None, limit=q.page * q.per_page,
-                           scored=text_q is not None, sortedby=None if text_q is not None else "name_sort",
-                           groupedby={"domains": sorting.FieldFacet("domains", allow_overlap=True)})
-        total = len(results)
-        start = (q.page - 1) * q.per_page
-        hits = [Hit(r["id"], r.score or 0.0, r["card"]) for r in results[start:start + q.per_page]]
-        facets = {(k.decode() if isinstance(k, bytes) else k): len(v)
-                  for k, v in results.groups("domains").items() if k}
-    else:
-        combined = And(filters) if filters else None
-        page = s.search_page(query, q.page, pagelen=q.per_page, filter=combined, scored=text_q is not None,
-                             sortedby=None if text_q is not None else "name_sort")
-        total = page.total
-        hits = [Hit(r["id"], r.score or 0.0, r["card"]) for r in page]
-        facets = _facets(s, query, And(facet_filters) if facet_filters else None)
+    snap = snapshot(s)
+    found, distances, facets = _evaluate(snap, q, text_q, place, zones, now, facets=True)
+    start = (q.page - 1) * q.per_page
+    ordered = _ordered(snap, q, text_q, found, distances, start + q.per_page) if found else []
+    hits = []
+    for score, dist, docnum in ordered[start:start + q.per_page]:
+        stored = s.stored_fields(docnum)
+        hits.append(Hit(stored["id"], score, stored["card"], distance_miles=dist))
     for hit in hits:
         _decorate(hit, place, now)
-    return SearchResults(q, hits, total, q.page, q.per_page, facets, place)
-
-
-def _candidates(s, q: SearchQuery, query: Query, combined: Query | None, place: Place | None,
-                now: datetime, with_groups: bool = False):
-    """Candidates from the index kept only if truly within the radius / truly open, in result order.
-
-    With `with_groups`, also returns {domain: docnums} of the index matches (before the exact checks).
-    """
-    groupedby = {"domains": sorting.FieldFacet("domains", allow_overlap=True)} if with_groups else None
-    results = s.search(query, filter=combined, limit=None, scored=q.sort != "distance", groupedby=groupedby)
-    groups = {}
-    if with_groups:
-        groups = {(k.decode() if isinstance(k, bytes) else k): v for k, v in results.groups("domains").items() if k}
-    reader = s.reader()
-    if place is not None and not reader.has_column("lat"):
-        return ([], groups) if with_groups else []  # an empty index: nothing can be near anything
-    lat_col = reader.column_reader("lat") if place is not None else None
-    lon_col = reader.column_reader("lon") if place is not None else None
-    candidates: list[tuple[float, float | None, int]] = []
-    for docnum, score in results.items():
-        distance = None
-        if place is not None:
-            lat, lon = lat_col[docnum], lon_col[docnum]
-            if math.isnan(lat) or math.isnan(lon):  # no coordinates (or a confidential place)
-                if q.radius_miles or q.sort == "distance":
-                    continue
-            else:
-                distance = _haversine_miles(place.latitude, place.longitude, lat, lon)
-                if q.radius_miles and distance > q.radius_miles:
-                    continue
-        candidates.append((score or 0.0, distance, docnum))
-    if q.open_now and q.open_at is None:
-        candidates = [c for c in candidates if _really_open(s, c[2], now)]
-    if q.sort == "distance":
-        candidates.sort(key=lambda c: (c[1] if c[1] is not None else float("inf"), c[2]))
-    return (candidates, groups) if with_groups else candidates
+    return SearchResults(q, hits, found.bit_count(), q.page, q.per_page, facets or {}, place)
 
 
 def _really_open(s, docnum: int, now: datetime) -> bool:
@@ -386,14 +487,6 @@ def _schedule_rows(card: dict) -> list[dict]:
                 row[key] = date.fromisoformat(row[key])
         rows.append(row)
     return rows
-
-
-def _facets(s, query: Query, filt: Query | None) -> dict[str, int]:
-    """Result counts per SDOH domain."""
-    facet = sorting.FieldFacet("domains", allow_overlap=True)
-    results = s.search(query, filter=filt, limit=1, groupedby={"domains": facet}, scored=False)
-    groups = results.groups("domains")
-    return {(k.decode() if isinstance(k, bytes) else k): len(v) for k, v in groups.items() if k}
 
 
 def _decorate(hit: Hit, place: Place | None, now: datetime) -> None:

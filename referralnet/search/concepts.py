@@ -1,0 +1,135 @@
+"""Lay-language meanings resolved at index time.
+
+A synonym expands a lay phrase into things it means ("food stamps" -> "food assistance", ...).
+A multi-word meaning is a phrase query over the five text fields, and phrase queries are slow
+(positions of every posting). So each document is tagged, when it is indexed, with every
+multi-word meaning its text contains, in the `concepts` keyword field; the search then asks for
+one `concepts` term instead of five phrases.
+
+The tag is given exactly when the phrase query would match: the query is the one the search
+would build (same parser, same analyzers), evaluated on the document's own token positions
+(a phrase is the words at consecutive positions in one field, as Whoosh's Phrase with slop 1).
+A meaning whose query is anything else is not tagged, and the search keeps its phrase query.
+The set of meanings is part of the index version (schema.index_version): editing
+seed_data/synonyms.csv rebuilds the index.
+"""
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+
+from whoosh.qparser import AndGroup, MultifieldParser
+from whoosh.query import And, NullQuery, Or, Phrase, Query, Term
+
+from referralnet.search.schema import TEXT_FIELDS
+from referralnet.search.synonyms import synonym_table
+CONCEPT_FIELD = "concepts"
+
+
+def text_parser(schema) -> MultifieldParser:
+    return MultifieldParser(TEXT_FIELDS, schema=schema, group=AndGroup)
+
+
+def _supported(q: Query) -> bool:
+    if q is NullQuery or type(q) in (Term, Phrase):
+        return True
+    if type(q) in (And, Or) and not getattr(q, "minmatch", 0):
+        return all(_supported(sub) for sub in q.subqueries)
+    return False
+
+
+@lru_cache(maxsize=4)
+def _concept_queries(schema_key) -> dict[str, Query]:
+    schema = schema_key.schema
+    parser = text_parser(schema)
+    out = {}
+    for means in synonym_table().values():
+        for meaning in means:
+            if " " in meaning and "," not in meaning and meaning not in out:
+                q = parser.parse(f'"{meaning}"')
+                if _supported(q) and q is not NullQuery:
+                    out[meaning] = q
+    return out
+
+
+class _SchemaKey:
+    """Hashable by the schema's field names (schemas are rebuilt per index open)."""
+
+    def __init__(self, schema):
+        self.schema = schema
+        self._key = tuple(schema.names())
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def __eq__(self, other):
+        return isinstance(other, _SchemaKey) and other._key == self._key
+
+
+def concept_queries(schema) -> dict[str, Query]:
+    """{multi-word meaning: its phrase query} for the meanings that are tagged at index time."""
+    return _concept_queries(_SchemaKey(schema))
+
+
+def digest() -> str:
+    """Changes when the list of meanings changes (part of the index version)."""
+    meanings = sorted({m for means in synonym_table().values() for m in means if " " in m})
+    return hashlib.sha1("\n".join(meanings).encode()).hexdigest()[:10]
+
+
+def _positions(schema, doc: dict) -> dict[str, dict[str, list[int]]]:
+    out = {}
+    for name in TEXT_FIELDS:
+        value = doc.get(name)
+        words: dict[str, list[int]] = {}
+        if value:
+            for token in schema[name].analyzer(value, positions=True, mode="index"):
+                words.setdefault(token.text, []).append(token.pos)
+        out[name] = words
+    return out
+
+
+def _matches(q: Query, positions: dict[str, dict[str, list[int]]]) -> bool:
+    if q is NullQuery:
+        return False
+    if type(q) is Term:
+        return q.text in positions.get(q.fieldname, {})
+    if type(q) is Phrase:
+        field = positions.get(q.fieldname, {})
+        if not q.words or any(w not in field for w in q.words):
+            return False
+        rest = [set(field[w]) for w in q.words[1:]]
+        return any(all(start + i + 1 in pos for i, pos in enumerate(rest)) for start in field[q.words[0]])
+    if type(q) is And:
+        return all(_matches(sub, positions) for sub in q.subqueries)
+    if type(q) is Or:
+        return any(_matches(sub, positions) for sub in q.subqueries)
+    return False
+
+
+def _needed(q: Query) -> frozenset:
+    """Words any match of `q` has in some field (a cheap test before the exact one)."""
+    if type(q) is Term:
+        return frozenset([q.text])
+    if type(q) is Phrase:
+        return frozenset(q.words)
+    if type(q) is And:
+        return frozenset().union(*(_needed(sub) for sub in q.subqueries))
+    if type(q) is Or and q.subqueries:
+        return frozenset.intersection(*(_needed(sub) for sub in q.subqueries))
+    return frozenset()
+
+
+@lru_cache(maxsize=4)
+def _prepared(schema_key) -> list[tuple[str, Query, frozenset]]:
+    return [(m, q, _needed(q)) for m, q in sorted(_concept_queries(schema_key).items())]
+
+
+def concepts_for(schema, doc: dict) -> list[str]:
+    """The multi-word meanings whose phrase query matches this document."""
+    prepared = _prepared(_SchemaKey(schema))
+    if not prepared:
+        return []
+    positions = _positions(schema, doc)
+    words = set().union(*positions.values())
+    return [m for m, q, needed in prepared if needed <= words and _matches(q, positions)]

@@ -1,0 +1,141 @@
+"""The fast evaluation (engine.py) gives what Whoosh itself gives: the same documents, the same
+scores, concept tags exactly where the phrase queries match, exact facets and totals."""
+from __future__ import annotations
+
+import math
+import random
+from datetime import datetime, timezone
+
+import pygeohash
+import pytest
+from whoosh.query import And, Every, Or, Term
+
+from referralnet.demo import load_demo_data
+from referralnet.directory import models as m
+from referralnet.geo import CELL_PRECISIONS, MILES_PER_DEGREE_LAT, cells_covering
+from referralnet.search.concepts import concept_queries, text_parser
+from referralnet.search.engine import bits_to_list, snapshot
+from referralnet.search.index import searcher, update_services
+from referralnet.search.schema import TEXT_FIELDS
+from referralnet.search.service import SearchQuery, _fold_fields, search, search_matches
+
+
+@pytest.fixture()
+def demo(db):
+    load_demo_data(echo=lambda *_: None)
+    db.session.commit()
+    return db
+
+
+def _docs(s, q) -> set[int]:
+    return set(q.docs(s))
+
+
+def test_concept_terms_tag_exactly_the_documents_the_phrases_match(demo):
+    s = searcher()
+    queries = concept_queries(s.schema)
+    assert "food assistance" in queries and "emergency shelter" in queries
+    found_any = False
+    for meaning, phrase_q in queries.items():
+        tagged = _docs(s, Term("concepts", meaning))
+        assert tagged == _docs(s, phrase_q), meaning
+        found_any = found_any or bool(tagged)
+    assert found_any
+
+
+def test_body_holds_exactly_the_words_of_the_text_fields(demo):
+    s = searcher()
+    snap = snapshot(s)
+    for word in ["food", "pantri", "shelter", "legal", "senior", "calfresh", "ride", "nosuchword"]:
+        spread = Or([Term(f, word) for f in TEXT_FIELDS])
+        assert _fold_fields(spread) == Term("body", word)
+        assert set(bits_to_list(snap.match(Term("body", word)))) == _docs(s, spread), word
+
+
+def test_matching_and_scores_agree_with_whoosh(demo):
+    s = searcher()
+    snap = snapshot(s)
+    parser = text_parser(s.schema)
+    for text in ["food pantry", "shelter", "legal aid", "medi-cal", "rent OR housing", "meals -wheels",
+                 '"food pantry"']:
+        q = parser.parse(text)
+        expected = {hit.docnum: hit.score for hit in s.search(q, limit=None)}
+        assert set(bits_to_list(snap.match(q))) == set(expected), text
+        scores = snap.scores(q, set(expected))
+        assert set(scores) == set(expected), text
+        for docnum, score in expected.items():
+            assert math.isclose(scores[docnum], score, rel_tol=1e-6), (text, docnum)
+
+
+def test_lay_phrase_finds_a_meaning_only_its_concept_has(db):
+    org = m.Organization(name="Okapi Org", description="test")
+    db.session.add(org)
+    db.session.flush()
+    svc = m.Service(name="Okapi Benefits Desk", organization_id=org.id, status="active",
+                    description="We help families apply for food assistance.")
+    db.session.add(svc)
+    db.session.commit()
+    results = search(SearchQuery(text="food stamps"))
+    assert "Okapi Benefits Desk" in [h.service_name for h in results.hits]
+    assert results.total == 1 and results.facets == {}
+    # "food" and "assistance" in different places is not the phrase.
+    svc.description = "Food for families. Assistance with forms."
+    db.session.commit()
+    assert search(SearchQuery(text="food stamps")).total == 0
+
+
+def test_deleted_documents_are_never_matched(demo):
+    s = searcher()
+    before = snapshot(s).match(Every()).bit_count()
+    assert before == s.doc_count()
+    some = [h.service_id for h in search(SearchQuery(text="food", per_page=5)).hits]
+    update_services(some)  # deletes and re-adds: the old documents stay in the segment, marked deleted
+    s2 = searcher()
+    assert s2 is not s and s2.doc_count() == before
+    snap = snapshot(s2)
+    live = set(bits_to_list(snap.match(Every())))
+    assert len(live) == before and all(not s2.reader().is_deleted(d) for d in live)
+    assert {h.doc_id for h in search(SearchQuery(text="food", per_page=100)).hits} == \
+        {h["id"] for h in s2.search(text_parser(s2.schema).parse("food"), limit=None)}
+
+
+def test_facets_and_totals_are_exact_with_every_filter(demo):
+    now = datetime(2026, 11, 24, 19, 0, tzinfo=timezone.utc)  # a Tuesday, 11:00 in California
+    base = dict(near="94063", radius_miles=10, open_now=True, now=now, language="es", per_page=100)
+    everything = search(SearchQuery(**base))
+    assert everything.total > 0 and everything.facets
+    for code, count in everything.facets.items():
+        narrowed = search(SearchQuery(domains=[code], **base))
+        assert narrowed.total == count == len(narrowed.hits), code
+        assert narrowed.facets == everything.facets
+        assert all(h.open_now for h in narrowed.hits)
+        assert all(h.distance_miles <= 10 + 1e-6 for h in narrowed.hits)
+    assert sum(1 for _ in search_matches(SearchQuery(**{k: v for k, v in base.items() if k != "per_page"}))) \
+        == everything.total
+
+
+def test_cells_covering_skips_only_precisions_that_cannot_fit():
+    def enumerate_all(lat, lon, radius, max_cells=64):
+        dlat = radius / MILES_PER_DEGREE_LAT
+        dlon = radius / max(1e-6, MILES_PER_DEGREE_LAT * math.cos(math.radians(lat)))
+        box = pygeohash.BoundingBox(max(-90.0, lat - dlat), max(-180.0, lon - dlon),
+                                    min(90.0, lat + dlat), min(180.0, lon + dlon))
+        for precision in sorted(CELL_PRECISIONS, reverse=True):
+            cells = pygeohash.geohashes_in_box(box, precision=precision)
+            if len(cells) <= max_cells:
+                return cells
+        return pygeohash.geohashes_in_box(box, precision=min(CELL_PRECISIONS))
+
+    rng = random.Random(3)
+    for _ in range(300):
+        lat, lon = rng.uniform(-70, 70), rng.uniform(-179, 179)
+        radius = rng.choice([0.5, 2, 3, 5, 8, 10, 25, 100, rng.uniform(0.1, 250)])
+        assert cells_covering(lat, lon, radius) == enumerate_all(lat, lon, radius)
+
+
+def test_and_of_filters_matches_whoosh(demo):
+    s = searcher()
+    snap = snapshot(s)
+    q = And([Term("languages", "es"), Or([Term("domains", "food-insecurity"), Term("domains", "homelessness")]),
+             Term("accepting", True)])
+    assert set(bits_to_list(snap.match(q))) == _docs(s, q)
