@@ -61,7 +61,43 @@ def error_response(status: int, code: str, message: str, errors=None):
     return render_template("error.html", status=status, message=message, errors=errors or {}), status
 
 
+def _nul_field(value, name: str = "") -> str | None:
+    """The name of the first value holding a NUL character (recursing into JSON), or None."""
+    if isinstance(value, str):
+        return name or "body" if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _nul_field(key, name or "body") or _nul_field(item, f"{name}.{key}" if name else str(key))
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_field(item, f"{name}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def refuse_nul_characters():
+    """No text in ReferralNet holds a NUL character, and PostgreSQL refuses to store one: a URL with
+    one names nothing (404), and a parameter or field with one is bad input (400), said before any
+    code sees it."""
+    if "\x00" in request.path:
+        raise NotFound("No such page.")
+    for source in (request.args, request.form):
+        for key, value in source.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                raise ValidationFailed(f"“{key.replace(chr(0), '')}” contains a NUL character.",
+                                       {key.replace("\x00", ""): ["Remove the NUL character."]})
+    if request.is_json:
+        field = _nul_field(request.get_json(silent=True))
+        if field:
+            raise ValidationFailed(f"“{field}” contains a NUL character.", {field: ["Remove the NUL character."]})
+
+
 def register_errorhandlers(app: Flask) -> None:
+    app.before_request(refuse_nul_characters)
+
     @app.errorhandler(DomainError)
     def handle_domain_error(exc: DomainError):
         return error_response(exc.status, exc.code, exc.message, exc.errors)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from datetime import timezone
 from email.utils import format_datetime
 
 from flask import Blueprint, current_app, request
@@ -61,7 +62,7 @@ bp.after_request(finish)
 
 
 def _versioned(referral: Referral) -> dict:
-    return {"ETag": f'W/"{referral.version}"', "Last-Modified": format_datetime(referral.updated_at, usegmt=True)}
+    return {"ETag": f'W/"{referral.version}"', "Last-Modified": format_datetime(referral.updated_at.astimezone(timezone.utc), usegmt=True)}
 
 
 # --- conformance ----------------------------------------------------------------------------------
