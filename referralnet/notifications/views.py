@@ -46,6 +46,19 @@ def index():
     return render_template("notifications/index.html", page=page, unread=unread_count(current_user))
 
 
+@bp.get("/notifications/unread.json")
+@login_required
+def unread_json():
+    """The unread count and the newest unread subjects, polled by the page (static/notifications.js)
+    so that staff hear about new referrals and changes without reloading."""
+    newest = db.session.scalars(_own().where(Notification.read_at.is_(None))
+                                .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(3)).all()
+    response = {"unread": unread_count(current_user),
+                "latest": [{"id": n.id, "subject": n.subject, "url": url_for(".open_notification", notification_id=n.id)}
+                           for n in newest]}
+    return response, 200, {"Cache-Control": "no-store"}
+
+
 @bp.get("/notifications/<int:notification_id>")
 @login_required
 def open_notification(notification_id: int):

@@ -95,3 +95,37 @@ def test_admin_creates_an_api_token_and_staff_read_notifications(page, axe, demo
     page.wait_for_load_state()
     axe(page)
     assert page.external_requests == []
+
+
+def test_the_unread_count_updates_without_reloading(page, axe, demo, app, db):
+    """A partner has a page open; a coordinator sends them a referral; the count goes up by itself."""
+    from sqlalchemy import select
+
+    from referralnet.accounts.models import User
+    from referralnet.directory.models import Service
+    from referralnet.referrals import services
+    from referralnet.referrals.models import Client
+
+    app.config["NOTIFICATION_POLL_SECONDS"] = 1
+    try:
+        sign_in(page, "partner@referralnet.test")
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Our listings").click()
+        page.wait_for_load_state()
+        link = page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile("^Notifications"))
+        before = int(re.sub(r"\D", "", link.inner_text()) or 0)
+
+        coordinator = db.session.scalar(select(User).where(User.email == "coordinator@referralnet.test"))
+        client = services.create_client(coordinator, given_name="Live", family_name="Update",
+                                        date_of_birth="1990-01-01", phone="(650) 555-0100")
+        service = db.session.scalar(select(Service).where(Service.name == "Project Smile"))
+        services.record_consent(coordinator, client, service.organization_id, "verbal")
+        services.send_referral(coordinator, client, service.id, category="food-insecurity")
+        db.session.commit()
+
+        page.wait_for_function(
+            "n => parseInt((document.querySelector('[data-notifications-url]').textContent.match(/\\d+/) || ['0'])[0]) > n",
+            arg=before, timeout=10_000)
+        assert page.locator("#notifications-live").inner_text() != ""
+        axe(page)
+    finally:
+        app.config["NOTIFICATION_POLL_SECONDS"] = 60

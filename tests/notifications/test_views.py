@@ -88,3 +88,21 @@ def test_paginated(client, db, login_as):
     assert "Item 29" in first and "Item 4<" not in first and "Page 1 of 2" in first
     second = client.get("/notifications?page=2").get_data(as_text=True)
     assert "Item 4<" in second and "Item 29" not in second
+
+
+def test_unread_json_counts_only_ones_own(client, db, login_as, make_user):
+    from referralnet.notifications.models import Notification
+
+    me = login_as("partner")
+    other = make_user("partner")
+    db.session.add_all([
+        Notification(event="referral.sent", channel="app", recipient_user_id=me.id, body="x", subject="New referral",
+                     state="sent"),
+        Notification(event="referral.sent", channel="app", recipient_user_id=other.id, body="y", subject="Theirs",
+                     state="sent"),
+        Notification(event="referral.sent", channel="email", recipient_user_id=me.id, body="z", subject="Mail",
+                     state="pending"),
+    ])
+    db.session.commit()
+    data = client.get("/notifications/unread.json").get_json()
+    assert data["unread"] == 1 and [n["subject"] for n in data["latest"]] == ["New referral"]

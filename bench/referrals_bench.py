@@ -1,0 +1,183 @@
+"""Worklist, inbox and referral-page speed on a large synthetic network.
+
+    .venv/bin/python bench/referrals_bench.py [--referrals 100000] [--database-url URL] [--repeat 30]
+
+Builds a fresh database (temporary SQLite unless --database-url) with 20 clinics and 50 partner
+agencies, clients, consents and N referrals spread over every status and the last 120 days (rows
+written with bulk INSERTs: this measures reading, not the services that write them), then times
+over HTTP (Flask test client, signed in through the login form):
+  - the coordinator's worklist (counts for every view + the first page of each view);
+  - the partner's inbox (same);
+  - a referral page (client details, timeline, actions) and a client page.
+Prints p50/p95 per page. The database must be empty (use a scratch database).
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import statistics
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, select
+from werkzeug.security import generate_password_hash
+
+from referralnet import create_app
+from referralnet.accounts.models import NetworkOrganization, User
+from referralnet.db import utcnow
+from referralnet.directory.models import Organization, Service
+from referralnet.extensions import db
+from referralnet.referrals.models import Client, Consent, Referral, ReferralEvent, Status
+
+PASSWORD = "bench-password-1"
+CLINICS, AGENCIES, SERVICES_PER_AGENCY = 20, 50, 4
+STATUS_MIX = [(Status.REQUESTED, 0.15), (Status.ACCEPTED, 0.1), (Status.IN_PROGRESS, 0.1), (Status.ON_HOLD, 0.05),
+              (Status.COMPLETED, 0.35), (Status.FAILED, 0.05), (Status.REJECTED, 0.1), (Status.CANCELLED, 0.08),
+              (Status.ENTERED_IN_ERROR, 0.02)]
+REASON = {Status.REJECTED: "no-capacity", Status.FAILED: "could-not-contact", Status.CANCELLED: "client-request",
+          Status.ON_HOLD: "waitlist"}
+OUTCOME = {Status.COMPLETED: "got-help", Status.FAILED: "did-not-get-help"}
+
+
+def build(n: int, seed: int) -> dict:
+    rng = random.Random(seed)
+    now = utcnow()
+    s = db.session
+    password_hash = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+    agencies, services = [], []
+    for a in range(AGENCIES):
+        org = Organization(id=f"agency-{a}", name=f"Agency {a}", description="bench")
+        s.add(org)
+        for k in range(SERVICES_PER_AGENCY):
+            services.append(Service(id=f"svc-{a}-{k}", organization=org, name=f"Service {a}-{k}", status="active"))
+        agencies.append(org)
+    s.add_all(services)
+    partner_orgs = [NetworkOrganization(name=f"Agency {a} (network)", kind="partner", directory_organization=org)
+                    for a, org in enumerate(agencies)]
+    clinics = [NetworkOrganization(name=f"Clinic {c}", kind="referrer") for c in range(CLINICS)]
+    s.add_all(partner_orgs + clinics)
+    s.flush()
+    coordinators = [User(email=f"coord{c}@bench.test", name=f"Coordinator {c}", role="coordinator", organization=org,
+                         password_hash=password_hash) for c, org in enumerate(clinics)]
+    partners = [User(email=f"partner{a}@bench.test", name=f"Partner {a}", role="partner", organization=org,
+                     password_hash=password_hash) for a, org in enumerate(partner_orgs)]
+    s.add_all(coordinators + partners)
+    s.flush()
+
+    n_clients = max(1, n // 2)
+    client_rows = [dict(organization_id=clinics[i % CLINICS].id, given_name=f"Given{i}", family_name=f"Family{i}",
+                        date_of_birth=date(1950, 1, 1) + timedelta(days=rng.randrange(20000)), phone="6505550100",
+                        preferred_language=rng.choice(["en", "en", "es"]), contact_preference="phone",
+                        zip_code="94401", created_by_id=coordinators[i % CLINICS].id, created_at=now, updated_at=now)
+                   for i in range(n_clients)]
+    s.execute(insert(Client), client_rows)
+    client_ids = s.scalars(select(Client.id).order_by(Client.id)).all()
+    consent_rows, referral_rows = [], []
+    statuses, weights = zip(*STATUS_MIX)
+    for i in range(n):
+        client_index = rng.randrange(n_clients)
+        clinic = client_index % CLINICS
+        svc = rng.choice(services)
+        consent_rows.append(dict(client_id=client_ids[client_index], receiving_organization_id=svc.organization_id,
+                                 method="verbal", recorded_by_id=coordinators[clinic].id, recorded_at=now))
+    s.execute(insert(Consent), consent_rows)
+    consent_ids = s.scalars(select(Consent.id).order_by(Consent.id)).all()
+    rng = random.Random(seed + 1)
+    for i in range(n):
+        client_index = rng.randrange(n_clients)
+        clinic = client_index % CLINICS
+        svc = rng.choice(services)
+        status = rng.choices(statuses, weights)[0]
+        sent = now - timedelta(days=rng.random() * 120)
+        closed = status in (Status.COMPLETED, Status.CANCELLED, Status.REJECTED, Status.FAILED) and rng.random() < 0.6
+        referral_rows.append(dict(
+            client_id=client_ids[client_index], service_id=svc.id, receiving_organization_id=svc.organization_id,
+            sending_organization_id=clinics[clinic].id, sender_id=coordinators[clinic].id, consent_id=consent_ids[i],
+            category=rng.choice(["food-insecurity", "housing-instability", "transportation-insecurity"]),
+            priority="routine", status=status.value, status_reason_code=REASON.get(status),
+            outcome=OUTCOME.get(status), version=1, requested_at=sent, response_due_at=sent + timedelta(days=3),
+            responded_at=None if status == Status.REQUESTED else sent + timedelta(days=1),
+            loop_closed_at=sent + timedelta(days=10) if closed else None, created_at=sent, updated_at=sent))
+    s.execute(insert(Referral), referral_rows)
+    rows = s.execute(select(Referral.id, Referral.requested_at, Referral.sender_id)).all()
+    s.execute(insert(ReferralEvent), [dict(referral_id=r.id, at=r.requested_at, actor_id=r.sender_id,
+                                           actor_kind="coordinator", kind="status", to_status="requested",
+                                           patient_visible=True) for r in rows])
+    s.commit()
+    busiest_partner = max(range(AGENCIES), key=lambda a: sum(1 for r in referral_rows
+                                                              if r["receiving_organization_id"] == f"agency-{a}"))
+    return {"coordinator": coordinators[0].email, "partner": partners[busiest_partner].email,
+            "clinic_id": clinics[0].id}
+
+
+def sign_in(app, email: str):
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302, "sign-in failed"
+    return client
+
+
+def timed(client, urls: list[str], repeat: int) -> tuple[float, float]:
+    samples = []
+    for url in urls:
+        client.get(url)  # warm-up
+    for i in range(repeat):
+        url = urls[i % len(urls)]
+        start = time.perf_counter()
+        response = client.get(url)
+        samples.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, (url, response.status_code)
+    samples.sort()
+    return statistics.median(samples), samples[max(0, int(len(samples) * 0.95) - 1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--referrals", type=int, default=100_000)
+    parser.add_argument("--database-url")
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SEARCH_INDEX_DIR": str(Path(tmp) / "index"),
+                          "SEARCH_AUTO_INDEX": False, "RATELIMIT_ENABLED": False, "SECRET_KEY": "bench"})
+        with app.app_context():
+            from flask_migrate import upgrade
+
+            upgrade()
+            start = time.perf_counter()
+            who = build(args.referrals, args.seed)
+            print(f"built {args.referrals:,} referrals ({CLINICS} clinics, {AGENCIES} agencies) in "
+                  f"{time.perf_counter() - start:.1f} s on {url.split(':')[0]}")
+            coordinator_referrals = db.session.scalars(select(Referral.id).where(
+                Referral.sending_organization_id == who["clinic_id"]).limit(20)).all()
+            coordinator_clients = db.session.scalars(select(Client.id).where(
+                Client.organization_id == who["clinic_id"]).limit(20)).all()
+            total_for_clinic = db.session.query(Referral).filter_by(sending_organization_id=who["clinic_id"]).count()
+        coordinator, partner = sign_in(app, who["coordinator"]), sign_in(app, who["partner"])
+        views = ["refer-elsewhere", "patient-reported", "overdue", "to-close", "waiting", "closed"]
+        inbox = ["overdue", "new", "accepted", "in-progress", "on-hold", "finished"]
+        rows = [
+            (f"worklist (clinic with {total_for_clinic:,} referrals)", coordinator,
+             [f"/worklist?view={v}" for v in views]),
+            ("worklist filtered (need + only mine)", coordinator,
+             [f"/worklist?view={v}&category=food-insecurity&mine=y" for v in views]),
+            ("inbox (busiest agency)", partner, [f"/inbox?view={v}" for v in inbox]),
+            ("referral page", coordinator, [f"/referrals/{i}" for i in coordinator_referrals]),
+            ("client page", coordinator, [f"/clients/{i}" for i in coordinator_clients]),
+            ("home (attention count)", coordinator, ["/"]),
+        ]
+        print(f"{'page':<48}{'p50 ms':>9}{'p95 ms':>9}{'n':>5}")
+        for label, client, urls in rows:
+            p50, p95 = timed(client, urls, args.repeat)
+            print(f"{label:<48}{p50:>9.1f}{p95:>9.1f}{args.repeat:>5}")
+
+
+if __name__ == "__main__":
+    main()
