@@ -21,7 +21,7 @@ def home():
     if current_user.has_role(Role.COORDINATOR):
         attention = worklists.attention_count(current_user)
     elif current_user.has_role(Role.PARTNER):
-        counts = worklists.listing(current_user, worklists.INBOX, None, worklists.Filters()).counts
+        counts = worklists.counts(current_user, worklists.INBOX, worklists.Filters())
         attention = counts["overdue"] + counts["new"]
     return render_template("home.html", attention=attention)
 

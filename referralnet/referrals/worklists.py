@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Optional
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, or_, select, true
 from sqlalchemy.orm import aliased, selectinload
 
 from referralnet.accounts.models import User
@@ -145,25 +145,33 @@ def _exclusive(views: tuple[View, ...], now: datetime) -> dict[str, ColumnElemen
     return out
 
 
+def counts(user: User, views: tuple[View, ...], filters: Filters, now: Optional[datetime] = None) -> dict[str, int]:
+    """How many of the user's referrals each view holds: one query, each referral counted under the
+    first view it matches (a CASE evaluates each view's condition at most once per referral)."""
+    now = now or utcnow()
+    view_of = case(*((v.condition(now), v.key) for v in views), else_=None).label("view")
+    visible = visible_referrals(user).where(filters.clause(user))
+    rows = db.session.execute(select(view_of, func.count()).select_from(Referral).where(visible.whereclause)
+                              .group_by(view_of)).all()
+    found = {key: n for key, n in rows if key is not None}
+    return {v.key: found.get(v.key, 0) for v in views}
+
+
 def listing(user: User, views: tuple[View, ...], key: Optional[str], filters: Filters, page: int = 1,
             now: Optional[datetime] = None) -> Listing:
     """Counts for every view and one page of the chosen view (the first one with rows, by default)."""
     now = now or utcnow()
-    conditions = _exclusive(views, now)
-    visible = visible_referrals(user).where(filters.clause(user))
-    count_columns = [func.count().filter(conditions[v.key]).label(v.key.replace("-", "_")) for v in views]
-    row = db.session.execute(select(*count_columns).select_from(Referral).where(visible.whereclause)).one()
-    counts = {v.key: getattr(row, v.key.replace("-", "_")) or 0 for v in views}
+    view_counts = counts(user, views, filters, now)
     current = next((v for v in views if v.key == key), None) or \
-        next((v for v in views if counts[v.key]), views[0])
-    total = counts[current.key]
+        next((v for v in views if view_counts[v.key]), views[0])
+    total = view_counts[current.key]
     pages = max(1, -(-total // PER_PAGE))
     page = min(max(1, page), pages)
-    query = (visible_referrals(user).where(filters.clause(user), conditions[current.key])
+    query = (visible_referrals(user).where(filters.clause(user), _exclusive(views, now)[current.key])
              .options(selectinload(Referral.client), selectinload(Referral.service),
                       selectinload(Referral.receiving_organization), selectinload(Referral.sending_organization))
              .order_by(*_ordering(current.key)).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
-    return Listing(views, counts, current, list(db.session.scalars(query)), page, pages, total)
+    return Listing(views, view_counts, current, list(db.session.scalars(query)), page, pages, total)
 
 
 def _ordering(key: str):
@@ -176,5 +184,5 @@ def _ordering(key: str):
 
 def attention_count(user: User, now: Optional[datetime] = None) -> int:
     """How many of the coordinator's referrals need them now (the worklist's first four views)."""
-    result = listing(user, WORKLIST, None, Filters(), now=now)
-    return sum(result.counts[k] for k in ATTENTION_KEYS)
+    view_counts = counts(user, WORKLIST, Filters(), now)
+    return sum(view_counts[k] for k in ATTENTION_KEYS)
