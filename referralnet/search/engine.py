@@ -18,11 +18,14 @@ The caches live as long as the searcher: a commit makes a new generation and a n
 """
 from __future__ import annotations
 
+import itertools
 import math
+import struct
 import threading
 from collections import OrderedDict
 from itertools import accumulate
 
+from whoosh.columns import NumericColumn, TranslatingColumnReader
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.query import And, Every, Not, NullQuery, Or, Query, Term
@@ -34,6 +37,7 @@ _LENGTH_OF_BYTE = [byte_to_length(b) for b in range(256)]
 
 MAX_CACHED_SETS = 4096  # bitsets of ~n/8 bytes each
 MAX_CACHED_POSTINGS = 1_000_000  # score entries kept (term tables and rankings), ~100 MB at most
+MAX_SEGMENT_DATA = 256  # per-segment columns and field lengths kept
 
 
 class Concept(Term):
@@ -102,128 +106,198 @@ class _LRU(OrderedDict):
         return value
 
 
+class _Segment:
+    """One leaf of a searcher: its reader, docnum offset in the searcher, cache key and deletions."""
+
+    __slots__ = ("sub", "offset", "key", "size", "deleted", "delmask")
+
+    def __init__(self, sub, offset: int):
+        self.sub, self.offset = sub, offset
+        reader = sub.reader()
+        self.size = reader.doc_count_all()
+        self.key = _segment_key(reader)
+        if not reader.has_deletions():
+            self.deleted = frozenset()
+        elif hasattr(reader, "deleted_docs_set"):
+            self.deleted = reader.deleted_docs_set
+        else:
+            self.deleted = frozenset(d for d in range(self.size) if reader.is_deleted(d))
+        self.delmask = bits_from(self.deleted)
+
+
+_local_keys = itertools.count()
+
+
+def _segment_key(reader):
+    """A key that names a segment's immutable content (postings, columns, lengths): the index
+    folder and the segment id (a new segment always gets a new random id; deletions are kept
+    apart). Readers without a segment get a key of their own, never reused."""
+    try:
+        segment = reader.segment()
+        segid = segment.segment_id() if segment is not None else None
+    except Exception:  # noqa: BLE001 - a reader of another kind
+        segid = None
+    if segid is None:
+        return ("local", next(_local_keys))
+    storage = getattr(reader, "_storage", None)
+    folder = getattr(storage, "folder", None)
+    if folder is None:  # a compound segment: OverlayStorage(files, index storage)
+        folder = getattr(getattr(storage, "b", None), "folder", None)
+    return (folder if folder is not None else id(storage), segid, segment.doc_count_all())
+
+
+# Per-segment caches, shared by every generation (a commit usually adds one small segment and
+# deletes a few documents in old ones, so almost everything stays valid). Values never have
+# deletions applied: each generation masks out its segments' current deleted documents.
+_SEG_BITS = _LRU(MAX_CACHED_SETS * 2, size=lambda v: 1)  # (segment, field, text) -> bitset (local docnums)
+_SEG_POSTINGS = _LRU(MAX_CACHED_POSTINGS, size=lambda v: len(v[0]))  # (segment, field, text) -> (ids, weights)
+_SEG_DATA = _LRU(MAX_SEGMENT_DATA, size=lambda v: 1)  # (segment, "col"/"len", name) -> list / bytes
+
+_SCHEMA_MEMO = _LRU(MAX_CACHED_SETS, size=lambda v: 1)  # (schema fields, key) -> parsed queries etc.
+
+
+def clear_caches() -> None:
+    """Forget every cache shared across generations (benchmarks of the cold path; tests)."""
+    for cache in (_SEG_BITS, _SEG_POSTINGS, _SEG_DATA, _SCHEMA_MEMO):
+        with cache.lock:
+            cache.clear()
+            cache.total = 0
+
+
+def _read_postings(sub, fieldname: str, text, weights: bool):
+    """(ids, weights or None) of a term in one segment, deleted documents included; None when absent."""
+    try:
+        m = sub.reader().postings(fieldname, text)
+    except (TermNotFound, ValueError, KeyError):
+        return None
+    if isinstance(m, FilterMatcher) and m._exclude:  # deletions: applied by the caller
+        m = m.child
+        m.reset()
+    ids: list[int] = []
+    ws: list[float] | None = [] if weights else None
+    if type(m) is W3LeafMatcher:
+        while m.is_active():
+            if m._ids is None:  # W3LeafMatcher._read_ids, with C-speed delta decoding
+                if m._data is None:
+                    m._read_data()
+                raw = m._data[0]
+                m._ids = raw if m._byteids else tuple(accumulate(raw))
+            ids.extend(m._ids[m._i:])
+            if weights:
+                if m._weights is None:
+                    m._read_weights()
+                ws.extend(m._weights[m._i:])
+            m._next_block()
+    else:
+        while m.is_active():
+            ids.append(m.id())
+            if weights:
+                ws.append(m.weight())
+            m.next()
+    return ids, ws
+
+
 class Snapshot:
     """In-memory views of one searcher's postings and columns (see the module docstring)."""
 
     def __init__(self, searcher):
         self.s = searcher
         self.leaves = list(searcher.leaf_searchers())
+        self.segs = [_Segment(sub, offset) for sub, offset in self.leaves]
         self.doc_count_all = searcher.doc_count_all()
         self._bits = _LRU(MAX_CACHED_SETS, size=lambda v: 1)
         self._scores = _LRU(MAX_CACHED_POSTINGS)
         self._columns: dict[str, list] = {}
         self._misc: dict = {}
-        self._lengths: dict = {}
+        self._schema_key = None
 
     # --- postings -------------------------------------------------------------------------------
 
-    def _postings(self, fieldname: str, text, weights: bool):
-        """[(leaf searcher, offset, ids, weights or None)] with deleted documents left out."""
-        out = []
-        for sub, offset in self.leaves:
-            try:
-                m = sub.reader().postings(fieldname, text)
-            except (TermNotFound, ValueError, KeyError):
-                continue
-            deleted = None
-            if isinstance(m, FilterMatcher) and m._exclude:
-                deleted, m = m._ids, m.child
-                m.reset()
-            ids: list[int] = []
-            ws: list[float] | None = [] if weights else None
-            if type(m) is W3LeafMatcher:
-                while m.is_active():
-                    if m._ids is None:  # W3LeafMatcher._read_ids, with C-speed delta decoding
-                        if m._data is None:
-                            m._read_data()
-                        raw = m._data[0]
-                        m._ids = raw if m._byteids else tuple(accumulate(raw))
-                    ids.extend(m._ids[m._i:])
-                    if weights:
-                        if m._weights is None:
-                            m._read_weights()
-                        ws.extend(m._weights[m._i:])
-                    m._next_block()
-            else:
-                while m.is_active():
-                    ids.append(m.id())
-                    if weights:
-                        ws.append(m.weight())
-                    m.next()
-            if deleted:
-                keep = [i for i, d in enumerate(ids) if d not in deleted]
-                ids = [ids[i] for i in keep]
-                if weights:
-                    ws = [ws[i] for i in keep]
-            if ids:
-                out.append((sub, offset, ids, ws))
+    def _seg_postings(self, seg: _Segment, fieldname: str, text):
+        """A segment's (ids, weights) for a term (None when absent), cached across generations."""
+        key = (seg.key, fieldname, text)
+        return _SEG_POSTINGS.get_or(key, lambda: _read_postings(seg.sub, fieldname, text, True) or ((), ()))
+
+    def _seg_bits(self, seg: _Segment, fieldname: str, text) -> int:
+        """A segment's bitset (local docnums, deletions not applied) for a term."""
+        def make():
+            if fieldname == "body":  # read once for matching and scoring
+                return bits_from(self._seg_postings(seg, fieldname, text)[0])
+            post = _read_postings(seg.sub, fieldname, text, False)
+            return bits_from(post[0]) if post else 0
+
+        return _SEG_BITS.get_or((seg.key, fieldname, text), make)
+
+    def _combine(self, part) -> int:
+        """One bitset over the searcher from per-segment bitsets `part(seg)`, deletions masked."""
+        out = 0
+        for seg in self.segs:
+            b = part(seg)
+            if b:
+                if seg.delmask:
+                    b &= ~seg.delmask
+                out |= b << seg.offset if seg.offset else b
         return out
 
     def term_bits(self, fieldname: str, text) -> int:
-        if fieldname == "body":  # read once for matching and scoring
-            key = ("t", fieldname, text)
-            if key not in self._bits:
-                self.term_scores(fieldname, text)
+        return self._bits.get_or(("t", fieldname, text),
+                                 lambda: self._combine(lambda seg: self._seg_bits(seg, fieldname, text)))
+
+    def _length_bytes(self, seg: _Segment, fieldname: str):
+        """A segment's encoded field length per document (one byte each; None when unreadable)."""
         def make():
-            docs = []
-            for _, offset, ids, _ in self._postings(fieldname, text, False):
-                docs.extend(ids if not offset else [offset + d for d in ids])
-            return bits_from(docs)
-
-        return self._bits.get_or(("t", fieldname, text), make)
-
-    def _length_bytes(self, sub, fieldname: str):
-        key = (id(sub), fieldname)
-        if key not in self._lengths:
-            data = None
             try:
-                perdoc = sub.reader()._perdoc
+                perdoc = seg.sub.reader()._perdoc
                 col = perdoc._cached_reader("_%s_len" % fieldname, LENGTHS_COLUMN)
                 if col is not None and getattr(col, "_fixedlen", None) == 1:
                     data = bytes(col._dbfile.get(col._basepos, col._count))
+                    return data + bytes(max(0, seg.size - len(data)))
             except Exception:  # noqa: BLE001 - another codec: fall back to per-document lookups
-                data = None
-            self._lengths[key] = data
-        return self._lengths[key]
+                pass
+            return None
 
-    def _norms(self, sub, fieldname: str, avgfl: float, B: float, K1: float) -> list[float] | None:
-        """K1 * ((1 - B) + B * length / avgfl) for each document of a segment (None: lengths unreadable)."""
-        key = ("norms", id(sub), fieldname, avgfl, B, K1)
-        if key not in self._lengths:
-            raw = self._length_bytes(sub, fieldname)
-            if raw is None:
-                self._lengths[key] = None
-            else:
-                table = [K1 * ((1 - B) + B * length / avgfl) for length in _LENGTH_OF_BYTE]
-                norms = [table[b] for b in raw]
-                norms.extend([table[0]] * (sub.reader().doc_count_all() - len(norms)))
-                self._lengths[key] = norms
-        return self._lengths[key]
+        return _SEG_DATA.get_or((seg.key, "len", fieldname), make)
 
     def term_scores(self, fieldname: str, text) -> dict[int, float]:
         """{docnum: the term's BM25F contribution}, as Whoosh's scorer would compute it."""
         def make():
             out: dict[int, float] = {}
             weighting = self.s.weighting
-            for sub, offset, ids, ws in self._postings(fieldname, text, True):
+            for seg in self.segs:
+                ids, ws = self._seg_postings(seg, fieldname, text)
+                if not ids:
+                    continue
+                sub, offset = seg.sub, seg.offset
                 scorer = weighting.scorer(sub, fieldname, text)
                 if type(scorer) is BM25FScorer:
                     # bm25(idf, tf, fl, avgfl, B, K1) = idf * (tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)),
-                    # with the length part precomputed per document.
-                    norms = self._norms(sub, fieldname, scorer.avgfl, scorer.B, scorer.K1)
+                    # with the length part precomputed for each of the 256 encoded lengths.
+                    raw = self._length_bytes(seg, fieldname)
                     c = scorer.idf * (scorer.K1 + 1)
-                    if norms is not None:
-                        values = [c * tf / (tf + norms[d]) for d, tf in zip(ids, ws)]
+                    if raw is not None:
+                        K1, B, avgfl = scorer.K1, scorer.B, scorer.avgfl
+                        table = [K1 * ((1 - B) + B * length / avgfl) for length in _LENGTH_OF_BYTE]
+                        values = [c * tf / (tf + table[raw[d]]) for d, tf in zip(ids, ws)]
                     else:
                         dfl = sub.reader().doc_field_length
                         values = [scorer._score(tf, dfl(d, fieldname, 1)) for d, tf in zip(ids, ws)]
-                    out.update(zip(ids if not offset else [offset + d for d in ids], values))
+                    part = dict(zip(ids if not offset else [offset + d for d in ids], values))
                 else:  # another weighting model: ask it for each posting
+                    part = {}
                     m = _FakeMatcher()
                     for d, w in zip(ids, ws):
                         m.docnum, m.w = d, w
-                        out[offset + d] = scorer.score(m)
-            self._bits.get_or(("t", fieldname, text), lambda: bits_from(out))
+                        part[offset + d] = scorer.score(m)
+                if seg.deleted:
+                    if len(seg.deleted) < len(part):
+                        for d in seg.deleted:
+                            part.pop(offset + d, None)
+                    else:
+                        part = {d: v for d, v in part.items() if d - offset not in seg.deleted}
+                if out:
+                    out.update(part)
+                else:
+                    out = part
             return out
 
         return self._scores.get_or((fieldname, text), make)
@@ -232,21 +306,20 @@ class Snapshot:
 
     def live_bits(self) -> int:
         if "live" not in self._misc:
-            docs = []
-            for sub, offset in self.leaves:
-                r = sub.reader()
-                if r.has_deletions():
-                    docs.extend(offset + d for d in r.all_doc_ids())
-                else:
-                    docs.extend(range(offset, offset + r.doc_count_all()))
-            self._misc["live"] = bits_from(docs)
+            self._misc["live"] = self._combine(lambda seg: (1 << seg.size) - 1)
         return self._misc["live"]
 
     def column(self, name: str) -> list | None:
         """A column's values for every docnum (None when the index has no such column)."""
         if name not in self._columns:
-            reader = self.s.reader()
-            self._columns[name] = list(reader.column_reader(name)) if reader.has_column(name) else None
+            if not self.s.reader().has_column(name):
+                self._columns[name] = None
+            else:
+                values: list = []
+                for seg in self.segs:
+                    values.extend(_SEG_DATA.get_or((seg.key, "col", name),
+                                                   lambda: _read_column(seg.sub.reader(), name)))
+                self._columns[name] = values
         return self._columns[name]
 
     def lexicon(self, fieldname: str) -> list[str]:
@@ -265,8 +338,15 @@ class Snapshot:
         return self._scores.get_or(("ranking", q), make)
 
     def cached(self, key, make):
-        """A per-generation memo for callers (parsed queries, ...)."""
+        """A per-generation memo for callers (spelling suggestions, ...)."""
         return self._bits.get_or(("m", key), make)
+
+    def cached_for_schema(self, key, make):
+        """A memo for what depends only on the schema, not on the documents (parsed queries): kept
+        across generations of indexes with the same fields."""
+        if self._schema_key is None:
+            self._schema_key = tuple((name, type(f).__name__) for name, f in sorted(self.s.schema.items()))
+        return _SCHEMA_MEMO.get_or((self._schema_key, key), make)
 
     # --- query evaluation ------------------------------------------------------------------------
 
@@ -296,7 +376,10 @@ class Snapshot:
             return self.live_bits() & ~self.match(q.query)
         if q is NullQuery:
             return 0
-        return self._bits.get_or(("q", q), lambda: bits_from(q.docs(self.s)))
+        # Any other query: Whoosh's matcher on each segment (kept per segment; a segment's deletions
+        # only grow, so masking with the current ones is exact).
+        return self._bits.get_or(("q", q), lambda: self._combine(
+            lambda seg: _SEG_BITS.get_or((seg.key, "q", q), lambda: bits_from(q.docs(seg.sub)))))
 
     def scores(self, q: Query, docs: set[int]) -> dict[int, float]:
         """{docnum: score} for the documents of `docs` that match `q`."""
@@ -405,6 +488,24 @@ class _FakeMatcher:
 
     def supports_block_quality(self):
         return False
+
+
+def _read_column(reader, name: str) -> list:
+    """A segment's column values, one per document (deleted ones included)."""
+    col = reader.column_reader(name)
+    translate = None
+    if type(col) is TranslatingColumnReader:
+        col, translate = col._reader, col._translate
+    if type(col) is NumericColumn.Reader and col._typecode in "bBhHiIlLqQfd":
+        # the whole column in one C-speed unpack instead of one struct call per document
+        n = col._count
+        data = bytes(col._dbfile.get(col._basepos, n * col._fixedlen)) if n else b""
+        values = list(struct.unpack("!%d%s" % (n, col._typecode), data))
+        if n < col._doccount:
+            values.extend([col._default] * (col._doccount - n))
+    else:
+        values = list(col)
+    return [translate(v) for v in values] if translate is not None else values
 
 
 def snapshot(searcher) -> Snapshot:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -76,9 +77,45 @@ def searcher():
         if cached is not None and cached[0] == generation:
             return cached[1]
         # The previous searcher is not closed here: another thread may still be reading with it.
-        current = ix.searcher()
+        current = _open_searcher(ix, cached[1] if cached is not None else None)
         _searchers[key] = (generation, current)
         return current
+
+
+def _open_searcher(ix, previous):
+    """A searcher on the latest generation that reuses the previous searcher's readers of the segments
+    that did not change (same segment id, same deleted documents). After a commit that re-indexed a
+    few services, only the new segment and the segments with new deletions are opened again: opening
+    a segment reads its term table headers and column directory, most of the cost of the first query."""
+    from whoosh.reading import EmptyReader, MultiReader, SegmentReader
+    from whoosh.searching import Searcher
+
+    if not hasattr(ix, "_read_toc") or not hasattr(ix, "storage"):
+        return ix.searcher()
+
+    def identity(segment):
+        return segment.segment_id(), segment.doc_count_all(), segment.deleted_count()
+
+    reusable = {}
+    if previous is not None:
+        for r, _ in previous.reader().leaf_readers():
+            if type(r) is SegmentReader and not r.is_closed:
+                reusable[identity(r.segment())] = r
+    for attempt in range(10):
+        try:
+            info = ix._read_toc()
+            if not info.segments:
+                return Searcher(EmptyReader(info.schema), fromindex=ix)
+            readers = [reusable.get(identity(seg)) or SegmentReader(ix.storage, info.schema, seg,
+                                                                     generation=info.generation)
+                       for seg in info.segments]
+            reader = readers[0] if len(readers) == 1 else MultiReader(readers, generation=info.generation)
+            return Searcher(reader, fromindex=ix)
+        except IOError:  # a writer removed a file just as it was opened (what Whoosh's own reader does)
+            if attempt == 9:
+                raise
+            time.sleep(0.05)
+    return ix.searcher()
 
 
 def forget_searchers() -> None:

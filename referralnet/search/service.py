@@ -125,7 +125,7 @@ def _haversine_miles(lat1, lon1, lat2, lon2) -> float:
 
 
 def _parser(snap):
-    return snap.cached(("parser",), lambda: text_parser(snap.s.schema))
+    return snap.cached_for_schema(("parser",), lambda: text_parser(snap.s.schema))
 
 
 def _text_query(snap, text: str) -> tuple[Query | None, list]:
@@ -134,7 +134,7 @@ def _text_query(snap, text: str) -> tuple[Query | None, list]:
     text = (text or "").strip()
     if not text:
         return None, []
-    return snap.cached(("text", text), lambda: _build_text_query(snap, text))
+    return snap.cached_for_schema(("text", text), lambda: _build_text_query(snap, text))
 
 
 def _fold_fields(q: Query) -> Query:

@@ -139,3 +139,94 @@ def test_and_of_filters_matches_whoosh(demo):
     q = And([Term("languages", "es"), Or([Term("domains", "food-insecurity"), Term("domains", "homelessness")]),
              Term("accepting", True)])
     assert set(bits_to_list(snap.match(q))) == _docs(s, q)
+
+
+# --- per-segment caches across commits ---------------------------------------------------------
+
+def _fresh_evaluation(q: SearchQuery):
+    """The same search with every cache dropped (per-segment and per-generation)."""
+    from referralnet.search.engine import clear_caches
+
+    s = searcher()
+    if hasattr(s, "_referralnet_snapshot"):
+        del s._referralnet_snapshot
+    clear_caches()
+    return search(q)
+
+
+def _summary(results):
+    return results.total, results.facets, [(h.doc_id, round(h.score, 9), h.distance_miles) for h in results.hits]
+
+
+def test_a_result_changed_or_deleted_in_an_old_segment_changes_at_once(demo):
+    text_q = SearchQuery(text="food", per_page=100)
+    before = search(text_q)
+    assert before.total > 2
+    snap = snapshot(searcher())
+    assert snap.term_bits("body", "food")  # per-segment caches warm
+    first, second = before.hits[0], before.hits[1]
+    service = demo.session.get(m.Service, first.service_id)
+    service.name = "Zyzzyva Harbor Desk"
+    service.description = "Help with forms."
+    demo.session.commit()  # the commit hook re-indexes it: a new segment, a deletion in the old one
+    after = search(text_q)
+    assert snapshot(searcher()) is not snap
+    for hit in after.hits:
+        if hit.service_id == first.service_id:
+            assert hit.service_name == "Zyzzyva Harbor Desk"
+    assert _summary(after) == _summary(_fresh_evaluation(text_q))
+    renamed = search(SearchQuery(text="zyzzyva"))
+    assert renamed.total >= 1 and {h.service_name for h in renamed.hits} == {"Zyzzyva Harbor Desk"}
+    # deleting a service removes its documents from results immediately
+    gone = demo.session.get(m.Service, second.service_id)
+    gone.status = "inactive"
+    demo.session.commit()
+    after2 = search(text_q)
+    assert second.service_id not in {h.service_id for h in after2.hits}
+    assert after2.total < after.total
+    assert _summary(after2) == _summary(_fresh_evaluation(text_q))
+
+
+def test_a_new_document_in_a_new_segment_is_found(demo):
+    assert search(SearchQuery(text="quokka")).total == 0
+    snapshot(searcher()).term_bits("body", "quokka")  # cache the (empty) postings of the old segments
+    org = m.Organization(name="Quokka Org", description="test")
+    demo.session.add(org)
+    demo.session.flush()
+    svc = m.Service(name="Quokka Meals", organization_id=org.id, status="active", description="Hot meals daily.")
+    demo.session.add(svc)
+    demo.session.commit()
+    s = searcher()
+    assert len(list(s.leaf_searchers())) > 1  # the new document lives in a segment of its own
+    found = search(SearchQuery(text="quokka"))
+    assert [h.service_name for h in found.hits] == ["Quokka Meals"]
+    meals = SearchQuery(text="meals", per_page=100)
+    assert "Quokka Meals" in [h.service_name for h in search(meals).hits]
+    assert _summary(search(meals)) == _summary(_fresh_evaluation(meals))
+
+
+def test_facets_totals_and_scores_stay_exact_across_commits(demo):
+    now = datetime(2026, 11, 24, 19, 0, tzinfo=timezone.utc)
+    queries = [SearchQuery(text="food", per_page=100), SearchQuery(text="legal aid", per_page=100),
+               SearchQuery(per_page=100),
+               SearchQuery(near="94063", radius_miles=10, open_now=True, now=now, language="es", per_page=100),
+               SearchQuery(text="shelter", near="94063", radius_miles=25, sort="distance", per_page=100),
+               SearchQuery(text="food", age=70, free_only=True, per_page=100)]
+    rng = random.Random(5)
+    service_ids = [sid for (sid,) in demo.session.query(m.Service.id).filter(m.Service.status == "active")]
+    for round_ in range(4):
+        warm = [_summary(search(q)) for q in queries]  # warms the per-segment caches
+        changed = rng.sample(service_ids, 3)
+        update_services(changed)  # a new generation: new segment, deletions in old ones
+        if round_ == 2:  # and a real change: one service stops taking referrals, one becomes free
+            a, b = (demo.session.get(m.Service, sid) for sid in changed[:2])
+            a.description = (a.description or "") + " Now also food."
+            b.status = "inactive"
+            demo.session.commit()
+        live = set(bits_to_list(snapshot(searcher()).match(Every())))
+        assert len(live) == searcher().doc_count()
+        for q in queries:
+            got = _summary(search(q))
+            assert got == _summary(_fresh_evaluation(q)), (round_, q)
+        if round_ != 2:
+            assert [_summary(search(q)) for q in queries][:1][0][0] == warm[0][0]
