@@ -6,6 +6,7 @@ live in `referrals.services`, whose ValidationFailed errors are shown on these f
 """
 from __future__ import annotations
 
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, HiddenField, IntegerField, RadioField, SelectField, StringField, SubmitField,
                      TextAreaField)
@@ -18,11 +19,13 @@ from referralnet.referrals.states import OUTCOME_LABELS, REASON_LABELS, REASONS,
 from referralnet.search.forms import LANGUAGES, MultiCheckboxField
 
 CLIENT_LANGUAGES = [choice for choice in LANGUAGES if choice[0]]
-CONTACT_LABELS = {"sms": "Text message (SMS)", "email": "Email", "phone": "Phone call",
-                  "do-not-contact": "Do not contact"}
-PRIORITY_LABELS = {"routine": "Routine", "urgent": "Urgent", "asap": "As soon as possible", "stat": "Immediately"}
-CONSENT_LABELS = {"verbal": "Verbally", "written": "In writing (signed form)", "electronic": "Electronically"}
-VERIFIED_OUTCOME_LABELS = {**OUTCOME_LABELS, "could-not-reach": "Could not reach the client"}
+CONTACT_LABELS = {"sms": _l("Text message (SMS)"), "email": _l("Email"), "phone": _l("Phone call"),
+                  "do-not-contact": _l("Do not contact")}
+PRIORITY_LABELS = {"routine": _l("Routine"), "urgent": _l("Urgent"), "asap": _l("As soon as possible"),
+                   "stat": _l("Immediately")}
+CONSENT_LABELS = {"verbal": _l("Verbally"), "written": _l("In writing (signed form)"),
+                  "electronic": _l("Electronically")}
+VERIFIED_OUTCOME_LABELS = {**OUTCOME_LABELS, "could-not-reach": _l("Could not reach the client")}
 
 
 def _choices(labels: dict[str, str]) -> list[SelectChoice]:
@@ -34,22 +37,23 @@ def language_label(code: str) -> str:
 
 
 class ClientForm(FlaskForm):
-    given_name = StringField("Given name", validators=[DataRequired("Enter the client's given name."),
-                                                       Length(max=100)])
-    family_name = StringField("Family name", validators=[DataRequired("Enter the client's family name."),
-                                                         Length(max=100)])
-    date_of_birth = StringField("Date of birth", validators=[DataRequired("Enter the client's date of birth.")])
-    phone = StringField("Phone", validators=[Optional(), Length(max=32)])
-    email = StringField("Email", validators=[Optional(), Length(max=254)])
-    preferred_language = SelectField("Preferred language", default="en",
+    given_name = StringField(_l("Given name"), validators=[DataRequired(_l("Enter the client's given name.")),
+                                                           Length(max=100)])
+    family_name = StringField(_l("Family name"), validators=[DataRequired(_l("Enter the client's family name.")),
+                                                             Length(max=100)])
+    date_of_birth = StringField(_l("Date of birth"),
+                                validators=[DataRequired(_l("Enter the client's date of birth."))])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=32)])
+    email = StringField(_l("Email"), validators=[Optional(), Length(max=254)])
+    preferred_language = SelectField(_l("Preferred language"), default="en",
                                      choices=[SelectChoice(v, label) for v, label in CLIENT_LANGUAGES])
-    contact_preference = SelectField("How to contact them", default="",
-                                     choices=[SelectChoice("", "Choose from what they gave")]
+    contact_preference = SelectField(_l("How to contact them"), default="",
+                                     choices=[SelectChoice("", _l("Choose from what they gave"))]
                                      + _choices(CONTACT_LABELS), validators=[Optional()])
-    zip_code = StringField("ZIP code", validators=[Optional(), Length(max=10)])
-    address = TextAreaField("Address", validators=[Optional(), Length(max=500)])
-    create_anyway = BooleanField("This is a different person: create a new record")
-    submit = SubmitField("Save client")
+    zip_code = StringField(_l("ZIP code"), validators=[Optional(), Length(max=10)])
+    address = TextAreaField(_l("Address"), validators=[Optional(), Length(max=500)])
+    create_anyway = BooleanField(_l("This is a different person: create a new record"))
+    submit = SubmitField(_l("Save client"))
 
     def values(self) -> dict:
         return {name: getattr(self, name).data for name in (
@@ -60,58 +64,59 @@ class ClientForm(FlaskForm):
 class SendForm(FlaskForm):
     """Send one referral per chosen service, recording consent for agencies that lack it."""
 
-    service_ids = MultiCheckboxField("Services", choices=[])
-    category = SelectField("Need", choices=[])
-    priority = SelectField("Priority", default="routine", choices=_choices(PRIORITY_LABELS))
-    note_to_partner = TextAreaField("Note to the agency", validators=[Optional(), Length(max=4000)])
-    client_availability = TextAreaField("When the client can be reached or go",
+    service_ids = MultiCheckboxField(_l("Services"), choices=[])
+    category = SelectField(_l("Need"), choices=[])
+    priority = SelectField(_l("Priority"), default="routine", choices=_choices(PRIORITY_LABELS))
+    note_to_partner = TextAreaField(_l("Note to the agency"), validators=[Optional(), Length(max=4000)])
+    client_availability = TextAreaField(_l("When the client can be reached or go"),
                                         validators=[Optional(), Length(max=1000)])
-    consent_method = SelectField("How the client gave consent", default="verbal",
+    consent_method = SelectField(_l("How the client gave consent"), default="verbal",
                                  choices=_choices(CONSENT_LABELS))
-    consent_org_ids = MultiCheckboxField("Consent to share", choices=[])
+    consent_org_ids = MultiCheckboxField(_l("Consent to share"), choices=[])
     previous = HiddenField()
-    submit = SubmitField("Send referrals")
+    submit = SubmitField(_l("Send referrals"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.category.choices = [SelectChoice("", "Choose the need")] + \
+        self.category.choices = [SelectChoice("", _("Choose the need"))] + \
             [SelectChoice(code, term["name"]) for code, term in sdoh_terms().items()]
 
 
 class TransitionForm(FlaskForm):
     version = IntegerField(validators=[Optional()])
-    reason = SelectField("Reason", default="", validators=[Optional()],
-                         choices=[SelectChoice("", "Choose a reason")] + _choices(REASON_LABELS))
-    reason_text = TextAreaField("Details", validators=[Optional(), Length(max=4000)])
-    outcome = SelectField("Outcome", default="", validators=[Optional()],
-                          choices=[SelectChoice("", "Choose the outcome")] + _choices(OUTCOME_LABELS))
-    note = TextAreaField("Note", validators=[Optional(), Length(max=4000)])
-    submit = SubmitField("Save")
+    reason = SelectField(_l("Reason"), default="", validators=[Optional()],
+                         choices=[SelectChoice("", _l("Choose a reason"))] + _choices(REASON_LABELS))
+    reason_text = TextAreaField(_l("Details"), validators=[Optional(), Length(max=4000)])
+    outcome = SelectField(_l("Outcome"), default="", validators=[Optional()],
+                          choices=[SelectChoice("", _l("Choose the outcome"))] + _choices(OUTCOME_LABELS))
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=4000)])
+    submit = SubmitField(_l("Save"))
 
     def for_status(self, status: Status) -> "TransitionForm":
         """Narrow the reason choices to the ones this status allows."""
         allowed = REASONS.get(status, ())
-        self.reason.choices = [SelectChoice("", "Choose a reason")] + \
+        self.reason.choices = [SelectChoice("", _("Choose a reason"))] + \
             [SelectChoice(code, REASON_LABELS[code]) for code in allowed]
         return self
 
 
 class MessageForm(FlaskForm):
-    body = TextAreaField("Message", validators=[DataRequired("Write a message first."), Length(max=4000)])
-    submit = SubmitField("Send message")
+    body = TextAreaField(_l("Message"), validators=[DataRequired(_l("Write a message first.")), Length(max=4000)])
+    submit = SubmitField(_l("Send message"))
 
 
 class CloseLoopForm(FlaskForm):
-    verified_outcome = RadioField("What happened, as you verified it", choices=_choices(VERIFIED_OUTCOME_LABELS),
-                                  validators=[DataRequired("Choose the outcome you verified.")])
-    note = TextAreaField("Note", validators=[Optional(), Length(max=4000)])
-    submit = SubmitField("Close the loop")
+    verified_outcome = RadioField(_l("What happened, as you verified it"),
+                                  choices=_choices(VERIFIED_OUTCOME_LABELS),
+                                  validators=[DataRequired(_l("Choose the outcome you verified."))])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=4000)])
+    submit = SubmitField(_l("Close the loop"))
 
 
 class ConsentForm(FlaskForm):
     """Withdraw a consent (its id is in the URL)."""
 
-    submit = SubmitField("Withdraw consent")
+    submit = SubmitField(_l("Withdraw consent"))
 
 
 class ListFilterForm(FlaskForm):
@@ -120,14 +125,14 @@ class ListFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    category = SelectField("Need", default="", validators=[Optional()], choices=[])
-    priority = SelectField("Priority", default="", validators=[Optional()],
-                           choices=[SelectChoice("", "Any priority")] + _choices(PRIORITY_LABELS))
-    mine = BooleanField("Only referrals I sent")
+    category = SelectField(_l("Need"), default="", validators=[Optional()], choices=[])
+    priority = SelectField(_l("Priority"), default="", validators=[Optional()],
+                           choices=[SelectChoice("", _l("Any priority"))] + _choices(PRIORITY_LABELS))
+    mine = BooleanField(_l("Only referrals I sent"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.category.choices = [SelectChoice("", "Any need")] + \
+        self.category.choices = [SelectChoice("", _("Any need"))] + \
             [SelectChoice(code, term["name"]) for code, term in sdoh_terms().items()]
 
 

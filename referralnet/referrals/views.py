@@ -8,6 +8,7 @@ not see), call one service function and render or redirect. The request's one co
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -34,14 +35,14 @@ CLIENTS_PER_PAGE = 25
 
 # What each status move is called on its button, and what the page says once it is done.
 ACTION_LABELS = {
-    Status.ACCEPTED: ("Accept", "Referral accepted."),
-    Status.REJECTED: ("Decline", "Referral declined."),
-    Status.IN_PROGRESS: ("Start work", "Marked as in progress."),
-    Status.ON_HOLD: ("Put on hold", "Referral put on hold."),
-    Status.COMPLETED: ("Complete", "Referral completed."),
-    Status.FAILED: ("Could not help", "Referral marked as failed."),
-    Status.CANCELLED: ("Cancel referral", "Referral cancelled."),
-    Status.ENTERED_IN_ERROR: ("Entered in error", "Referral marked as entered in error."),
+    Status.ACCEPTED: (_l("Accept"), _l("Referral accepted.")),
+    Status.REJECTED: (_l("Decline"), _l("Referral declined.")),
+    Status.IN_PROGRESS: (_l("Start work"), _l("Marked as in progress.")),
+    Status.ON_HOLD: (_l("Put on hold"), _l("Referral put on hold.")),
+    Status.COMPLETED: (_l("Complete"), _l("Referral completed.")),
+    Status.FAILED: (_l("Could not help"), _l("Referral marked as failed.")),
+    Status.CANCELLED: (_l("Cancel referral"), _l("Referral cancelled.")),
+    Status.ENTERED_IN_ERROR: (_l("Entered in error"), _l("Referral marked as entered in error.")),
 }
 _MOVES = {
     Status.ACCEPTED: services.accept_referral, Status.REJECTED: services.reject_referral,
@@ -108,7 +109,7 @@ def new_client():
             except ValidationFailed as exc:
                 attach_errors(form, exc)
             else:
-                flash(f"{client.full_name} was added.", "success")
+                flash(_("%(name)s was added.", name=client.full_name), "success")
                 if service_ids:
                     return redirect(url_for(".send", client_id=client.id, service=service_ids))
                 return redirect(url_for(".client", client_id=client.id))
@@ -144,7 +145,7 @@ def edit_client(client_id):
         except ValidationFailed as exc:
             attach_errors(form, exc)
         else:
-            flash("The client's details were saved.", "success")
+            flash(_("The client's details were saved."), "success")
             return redirect(url_for(".client", client_id=person.id))
     services.record_client_view(current_user, person)
     return render_template("referrals/client_form.html", form=form, client=person, duplicates=[],
@@ -159,7 +160,8 @@ def revoke_consent(client_id, consent_id: int):
     if consent is None or not ConsentForm().validate_on_submit():
         abort(404 if consent is None else 400)
     services.revoke_consent(current_user, consent)
-    flash(f"Consent to share with {consent.receiving_organization.name} was withdrawn.", "success")
+    flash(_("Consent to share with %(organization)s was withdrawn.",
+            organization=consent.receiving_organization.name), "success")
     return redirect(url_for(".client", client_id=person.id))
 
 
@@ -197,11 +199,12 @@ def send(client_id):
     if form.validate_on_submit():
         result = _send(person, form, orgs, consented, previous)
         if result is not None:
-            flash(f"{len(result)} referral{'s' if len(result) != 1 else ''} sent for {person.full_name}.", "success")
+            flash(ngettext("%(num)d referral sent for %(name)s.", "%(num)d referrals sent for %(name)s.", len(result),
+                           name=person.full_name), "success")
             return redirect(url_for(".client", client_id=person.id) if len(result) > 1
                             else url_for(".referral", referral_id=result[0].id))
     if not options and request.method == "GET":
-        flash("Choose the services to refer to: search, tick the ones that fit, then “Refer”.", "info")
+        flash(_("Choose the services to refer to: search, tick the ones that fit, then “Refer”."), "info")
         return redirect(url_for("search.search_page", client=person.id))
     return render_template("referrals/send.html", form=form, client=person, options=options, orgs=orgs,
                            consented=consented, previous=previous), 400 if form.errors else 200
@@ -225,17 +228,18 @@ def _service_options(service_ids: list[str]) -> list[Service]:
 def _send(person: Client, form: SendForm, orgs: dict, consented: set, previous: Referral | None):
     """Record the consents ticked on the form, then send; returns the referrals or None (errors on the form)."""
     if not form.service_ids.data:
-        form.service_ids.errors = ["Choose at least one service."]
+        form.service_ids.errors = [_("Choose at least one service.")]
         return None
     if not form.category.data:
-        form.category.errors = ["Choose the social need this referral addresses."]
+        form.category.errors = [_("Choose the social need this referral addresses.")]
         return None
     chosen_orgs = {s.organization_id for s in _service_options(form.service_ids.data)}
     ticked = set(form.consent_org_ids.data or ())
     missing = [orgs[o].name for o in chosen_orgs if o not in consented and o not in ticked]
     if missing:
-        form.consent_org_ids.errors = [f"Record the client's consent to share with {', '.join(missing)} "
-                                       "(tick the box once they agreed), or leave that service out."]
+        form.consent_org_ids.errors = [_("Record the client's consent to share with %(organizations)s "
+                                         "(tick the box once they agreed), or leave that service out.",
+                                         organizations=", ".join(missing))]
         return None
     try:
         for org_id in sorted(chosen_orgs & ticked - consented):
@@ -308,7 +312,7 @@ def change_status(referral_id, to: str):
     except ValueError:
         to = None
     if to is None or to not in _MOVES:
-        flash("Choose one of the actions offered on the page.", "error")
+        flash(_("Choose one of the actions offered on the page."), "error")
         return _render_referral(item, 400)
     form = TransitionForm(prefix=to.value)
     form.for_status(to)
@@ -326,8 +330,9 @@ def change_status(referral_id, to: str):
     except Conflict as exc:
         db.session.rollback()
         item = get_visible_referral_or_404(current_user, referral_id)
-        flash(f"{exc.message} It is now {Status(item.status).label}; nothing you entered was saved. "
-              "Check the timeline, then act again if you still need to.", "error")
+        flash(_("%(problem)s It is now %(status)s; nothing you entered was saved. "
+                "Check the timeline, then act again if you still need to.",
+                problem=exc.message, status=Status(item.status).label), "error")
         return _render_referral(item, 409)
     except ValidationFailed as exc:
         db.session.rollback()
@@ -339,7 +344,7 @@ def change_status(referral_id, to: str):
         item = get_visible_referral_or_404(current_user, referral_id)
         flash(exc.message, "error")
         return _render_referral(item, exc.status)
-    flash(ACTION_LABELS[to][1], "success")
+    flash(str(ACTION_LABELS[to][1]), "success")
     return redirect(url_for(".referral", referral_id=item.id))
 
 
@@ -357,7 +362,7 @@ def post_message(referral_id):
             flash(exc.message, "error")
             return _render_referral(item, 403)
         else:
-            flash("Message sent.", "success")
+            flash(_("Message sent."), "success")
             return redirect(url_for(".referral", referral_id=item.id, _anchor="messages"))
     db.session.rollback()
     return _render_referral(get_visible_referral_or_404(current_user, referral_id), 400, message_form=form)
@@ -379,7 +384,7 @@ def close_loop(referral_id):
             flash(exc.message, "error")
             return _render_referral(get_visible_referral_or_404(current_user, referral_id), exc.status)
         else:
-            flash("The loop is closed.", "success")
+            flash(_("The loop is closed."), "success")
             return redirect(url_for(".referral", referral_id=item.id))
     db.session.rollback()
     return _render_referral(get_visible_referral_or_404(current_user, referral_id), 400, close_form=form)
@@ -396,10 +401,10 @@ def patient_link(referral_id, action: str):
     item = get_visible_referral_or_404(current_user, referral_id)
     if action == "reissue":
         patient_links.reissue_link(current_user, item)
-        flash("A new link was made; the old one no longer works. Give the patient the new one.", "success")
+        flash(_("A new link was made; the old one no longer works. Give the patient the new one."), "success")
     elif action == "revoke":
         patient_links.revoke_link(current_user, item)
-        flash("The patient's link was revoked: nobody can open the status page until you issue a new one.",
+        flash(_("The patient's link was revoked: nobody can open the status page until you issue a new one."),
               "success")
     else:
         abort(404)
@@ -422,7 +427,7 @@ def worklist():
     form = ListFilterForm(request.args)
     result = worklists.listing(current_user, worklists.WORKLIST, request.args.get("view"), _filters_from(form),
                                _page_arg())
-    return render_template("referrals/list.html", form=form, result=result, title="Worklist",
+    return render_template("referrals/list.html", form=form, result=result, title=_("Worklist"),
                            endpoint=".worklist", attention=worklists.ATTENTION_KEYS)
 
 
@@ -433,5 +438,5 @@ def inbox():
     form = ListFilterForm(request.args)
     result = worklists.listing(current_user, worklists.INBOX, request.args.get("view"), _filters_from(form),
                                _page_arg())
-    return render_template("referrals/list.html", form=form, result=result, title="Referral inbox",
+    return render_template("referrals/list.html", form=form, result=result, title=_("Referral inbox"),
                            endpoint=".inbox", attention=("overdue", "new"))
