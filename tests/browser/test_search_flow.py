@@ -29,7 +29,7 @@ def test_search_filter_and_open_a_service(page, axe, demo):
     page.get_by_label("Within").select_option("10")
     page.get_by_label("Near (ZIP code, address or city)").press("Enter")
     page.wait_for_url("**/search?**")
-    status = page.get_by_role("status")
+    status = page.get_by_role("region", name="Results").get_by_role("status")
     assert "near 94063" in status.inner_text()
     assert page.get_by_role("link", name="CalFresh Application Help").is_visible()
     axe(page)
