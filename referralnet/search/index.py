@@ -9,6 +9,7 @@ one is complete.
 """
 from __future__ import annotations
 
+import copy
 import logging
 import shutil
 import threading
@@ -84,9 +85,10 @@ def searcher():
 
 def _open_searcher(ix, previous):
     """A searcher on the latest generation that reuses the previous searcher's readers of the segments
-    that did not change (same segment id, same deleted documents). After a commit that re-indexed a
-    few services, only the new segment and the segments with new deletions are opened again: opening
-    a segment reads its term table headers and column directory, most of the cost of the first query."""
+    that did not change (same segment id and documents): as they are when the deleted documents are the
+    same, sharing their open files (`_with_deletions`) when the commit deleted more of their documents.
+    After a commit that re-indexed a few services, only the new segment is opened: opening a segment
+    reads its term table headers and column directory, most of the cost of the first query."""
     from whoosh.reading import EmptyReader, MultiReader, SegmentReader
     from whoosh.searching import Searcher
 
@@ -94,21 +96,30 @@ def _open_searcher(ix, previous):
         return ix.searcher()
 
     def identity(segment):
-        return segment.segment_id(), segment.doc_count_all(), segment.deleted_count()
+        return segment.segment_id(), segment.doc_count_all()
 
     reusable = {}
     if previous is not None:
         for r, _ in previous.reader().leaf_readers():
             if type(r) is SegmentReader and not r.is_closed:
                 reusable[identity(r.segment())] = r
+
+    def reader_for(seg, generation):
+        r = reusable.get(identity(seg))
+        if r is not None:
+            if r.segment().deleted_count() == seg.deleted_count():
+                return r
+            reused = _with_deletions(r, seg)
+            if reused is not None:
+                return reused
+        return SegmentReader(ix.storage, info.schema, seg, generation=generation)
+
     for attempt in range(10):
         try:
             info = ix._read_toc()
             if not info.segments:
                 return Searcher(EmptyReader(info.schema), fromindex=ix)
-            readers = [reusable.get(identity(seg)) or SegmentReader(ix.storage, info.schema, seg,
-                                                                     generation=info.generation)
-                       for seg in info.segments]
+            readers = [reader_for(seg, info.generation) for seg in info.segments]
             reader = readers[0] if len(readers) == 1 else MultiReader(readers, generation=info.generation)
             return Searcher(reader, fromindex=ix)
         except IOError:  # a writer removed a file just as it was opened (what Whoosh's own reader does)
@@ -116,6 +127,31 @@ def _open_searcher(ix, previous):
                 raise
             time.sleep(0.05)
     return ix.searcher()
+
+
+def _with_deletions(reader, segment):
+    """A reader of `segment` sharing `reader`'s open files, term table and column readers: the same
+    segment (same id and documents) whose only change is more deleted documents. Whoosh keeps a
+    segment's deletions in the segment object of the table of contents, not in the segment's files,
+    so only the segment object differs. Without this, the one old segment where a commit deleted a
+    re-indexed service's document was opened again after each commit (its term table header and
+    stored-fields directory are read in full: most of the cost of the first query after a commit).
+    None when the reader is not laid out as expected (then the segment is opened again)."""
+    from whoosh.codec.whoosh3 import W3PerDocReader
+
+    perdoc = getattr(reader, "_perdoc", None)
+    if type(perdoc) is not W3PerDocReader or not hasattr(reader, "_segment"):
+        return None
+    old_deleted = set(reader.segment().deleted_docs() or ())
+    if not old_deleted <= set(segment.deleted_docs() or ()):
+        return None  # deletions never shrink within a segment; be safe if they ever do
+    new_perdoc = copy.copy(perdoc)
+    new_perdoc._segment = segment
+    new = copy.copy(reader)
+    new.__dict__.pop("deleted_docs_set", None)  # a cached_property of the old deletions
+    new._segment = segment
+    new._perdoc = new_perdoc
+    return new
 
 
 def forget_searchers() -> None:
