@@ -69,3 +69,23 @@ def axe():
         return results
 
     return check
+
+
+@pytest.fixture()
+def demo(db):
+    """The demo data (directory, accounts, referrals), committed for the live server to see."""
+    from referralnet.demo import load_demo_data
+
+    load_demo_data(echo=lambda *_: None)
+    db.session.commit()
+
+
+def sign_in(page, email: str) -> None:
+    """Sign in through the login form as a demo user."""
+    from referralnet.demo import DEMO_PASSWORD
+
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()

@@ -5,23 +5,11 @@ import re
 
 import pytest
 
-from referralnet.demo import DEMO_PASSWORD, load_demo_data
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture()
-def demo(db):
-    load_demo_data(echo=lambda *_: None)
-    db.session.commit()
-
-
-def sign_in(page, email):
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def test_partner_keeps_listings_current(page, axe, demo):
@@ -104,7 +92,6 @@ def test_the_unread_count_updates_without_reloading(page, axe, demo, app, db):
     from referralnet.accounts.models import User
     from referralnet.directory.models import Service
     from referralnet.referrals import services
-    from referralnet.referrals.models import Client
 
     app.config["NOTIFICATION_POLL_SECONDS"] = 1
     try:

@@ -7,24 +7,10 @@ import re
 
 import pytest
 
-from referralnet.demo import DEMO_PASSWORD, load_demo_data
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 SERVICE = "San Mateo Free Medical Clinic"  # a Samaritan House service; Samaritan House is a demo partner
-
-
-@pytest.fixture()
-def demo(db):
-    load_demo_data(echo=lambda *_: None)
-    db.session.commit()
-
-
-def sign_in(page, email):
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def nav(page, name):

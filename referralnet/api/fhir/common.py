@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from functools import wraps
 from typing import Any, Optional
 
 from flask import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from referralnet.errors import DomainError, InvalidTransition, NotPermitted
+from referralnet.api.v1.common import scoped as v1_scoped
+from referralnet.errors import DomainError, InvalidTransition
 
 FHIR_JSON = "application/fhir+json"
 JSON_FORMATS = {"json", "application/json", FHIR_JSON, "application/json+fhir"}
@@ -151,19 +151,9 @@ def authenticate() -> None:
     _authenticate()
 
 
-def scoped(scope: str):
-    """Allow the view only to tokens holding `scope` (403 OperationOutcome otherwise)."""
-
-    def decorator(view):
-        @wraps(view)
-        def wrapped(*args, **kwargs):
-            if scope not in (g.api_token.scopes or []):
-                raise NotPermitted(f"This API token does not have the “{scope}” scope.")
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator
+# Scopes work exactly as on the REST API (its decorator only adds OpenAPI metadata besides);
+# a NotPermitted from it becomes a 403 OperationOutcome through this blueprint's handlers.
+scoped = v1_scoped
 
 
 def actor():
