@@ -34,7 +34,7 @@ from referralnet.directory.models import (
     Address, Location, Organization, Schedule, Service, ServiceAtLocation, ServiceCapacity,
 )
 # The admin listing code's own value checks, so both pages word and bound numbers and text alike.
-from referralnet.directory.services import _integer, _raise_if, _text
+from referralnet.directory.services import clean_text, raise_if_errors, whole_number
 from referralnet.errors import NotFound
 from referralnet.extensions import db
 from referralnet.geo import timezone_for_zip
@@ -324,10 +324,10 @@ def update_capacity(actor: User, service_id: Any, *, available: int | str | None
     errors: Errors = defaultdict(list)
     message = "Enter the {} as a whole number from 0" + f" to {MAX_CAPACITY:,}, like 12."
     clean = {
-        "available": _integer(available, "available", 0, MAX_CAPACITY, message.format("number available"), errors),
-        "maximum": _integer(maximum, "maximum", 0, MAX_CAPACITY, message.format("maximum"), errors),
-        "unit": _text(unit),
-        "description": _text(description),
+        "available": whole_number(available, "available", 0, MAX_CAPACITY, message.format("number available"), errors),
+        "maximum": whole_number(maximum, "maximum", 0, MAX_CAPACITY, message.format("maximum"), errors),
+        "unit": clean_text(unit),
+        "description": clean_text(description),
     }
     if clean["available"] is not None and clean["maximum"] is not None and clean["available"] > clean["maximum"]:
         errors["available"].append(f"The number available ({clean['available']}) cannot be more than the "
@@ -339,7 +339,7 @@ def update_capacity(actor: User, service_id: Any, *, available: int | str | None
         errors["unit"].append(f"Keep the unit short (at most {MAX_UNIT_LENGTH} characters), like “beds”.")
     if clean["description"] and len(clean["description"]) > MAX_CAPACITY_DESCRIPTION:
         errors["description"].append(f"Keep the description to {MAX_CAPACITY_DESCRIPTION} characters or fewer.")
-    _raise_if(errors, "The capacity could not be saved.")
+    raise_if_errors(errors, "The capacity could not be saved.")
 
     capacity = _latest_capacity(service)
     if capacity is None:
@@ -368,10 +368,10 @@ def clean_weekly_rows(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, int,
     errors: Errors = defaultdict(list)
     if len(rows) > MAX_HOURS_ROWS:
         errors["rows"].append(f"Enter at most {MAX_HOURS_ROWS} time ranges.")
-        _raise_if(errors, "The hours could not be saved.")
+        raise_if_errors(errors, "The hours could not be saved.")
     clean: list[tuple[int, str, int, int]] = []
     for position, row in enumerate(rows):
-        day, opens, closes = (_text(row.get(name)) for name in ("day", "opens", "closes"))
+        day, opens, closes = (clean_text(row.get(name)) for name in ("day", "opens", "closes"))
         if day is None and opens is None and closes is None:
             continue
         key = f"rows-{position}-"
@@ -399,7 +399,7 @@ def clean_weekly_rows(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, int,
                 errors[f"rows-{position}-opens"].append(
                     f"These hours overlap {fmt_minutes(start)} – {fmt_minutes(end)} on "
                     f"{DAY_NAMES[DAYS.index(day)]}. Enter each time range once.")
-    _raise_if(errors, "The hours could not be saved.")
+    raise_if_errors(errors, "The hours could not be saved.")
     return sorted(((day, start, end) for _, day, start, end in clean), key=lambda r: (DAYS.index(r[0]), r[1]))
 
 

@@ -280,7 +280,7 @@ def get_service_sdoh_term_ids(service: Service) -> list[str]:
 
 # --- value cleaning -----------------------------------------------------------------------------
 
-def _text(value: Any) -> str | None:
+def clean_text(value: Any) -> str | None:
     """Stripped text, or None for missing or blank input."""
     if value is None:
         return None
@@ -289,14 +289,14 @@ def _text(value: Any) -> str | None:
 
 
 def _required(value: Any, name: str, message: str, errors: Errors) -> str | None:
-    value = _text(value)
+    value = clean_text(value)
     if value is None:
         errors[name].append(message)
     return value
 
 
 def _email(value: Any, name: str, errors: Errors) -> str | None:
-    value = _text(value)
+    value = clean_text(value)
     if value is None:
         return None
     try:
@@ -307,7 +307,7 @@ def _email(value: Any, name: str, errors: Errors) -> str | None:
 
 
 def _web_address(value: Any, name: str, errors: Errors) -> str | None:
-    value = _text(value)
+    value = clean_text(value)
     if value is None:
         return None
     try:
@@ -323,7 +323,7 @@ def _web_address(value: Any, name: str, errors: Errors) -> str | None:
     return value
 
 
-def _integer(value: Any, name: str, lo: int, hi: int, message: str, errors: Errors) -> int | None:
+def whole_number(value: Any, name: str, lo: int, hi: int, message: str, errors: Errors) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     number: int | None = None
@@ -367,7 +367,7 @@ def _date(value: Any, name: str, errors: Errors) -> date | None:
 
 
 def _choice(value: Any, allowed: tuple[str, ...], name: str, message: str, errors: Errors) -> str | None:
-    value = _text(value)
+    value = clean_text(value)
     if value not in allowed:
         errors[name].append(message)
         return None
@@ -377,12 +377,12 @@ def _choice(value: Any, allowed: tuple[str, ...], name: str, message: str, error
 def _unique_ids(ids: Iterable[Any] | None) -> list[str]:
     seen: dict[str, None] = {}
     for raw in ids or ():
-        if (value := _text(raw)) is not None:
+        if (value := clean_text(raw)) is not None:
             seen.setdefault(value, None)
     return list(seen)
 
 
-def _raise_if(errors: Errors, message: str) -> None:
+def raise_if_errors(errors: Errors, message: str) -> None:
     if errors:
         raise ValidationFailed(message, {k: v for k, v in errors.items() if v})
 
@@ -394,18 +394,18 @@ def _clean_organization(values: Mapping[str, Any]) -> dict[str, Any]:
     this_year = utcnow().year
     clean = {
         "name": _required(values.get("name"), "name", "Enter the organization's name.", errors),
-        "alternate_name": _text(values.get("alternate_name")),
+        "alternate_name": clean_text(values.get("alternate_name")),
         "description": _required(values.get("description"), "description",
                                  "Enter a short description of the organization (HSDS requires one).", errors),
         "email": _email(values.get("email"), "email", errors),
         "website": _web_address(values.get("website"), "website", errors),
-        "tax_id": _text(values.get("tax_id")),
-        "legal_status": _text(values.get("legal_status")),
-        "year_incorporated": _integer(
+        "tax_id": clean_text(values.get("tax_id")),
+        "legal_status": clean_text(values.get("legal_status")),
+        "year_incorporated": whole_number(
             values.get("year_incorporated"), "year_incorporated", FIRST_INCORPORATION_YEAR, this_year,
             f"Enter the year of incorporation as a year from {FIRST_INCORPORATION_YEAR} to {this_year}.", errors),
     }
-    _raise_if(errors, "The organization could not be saved.")
+    raise_if_errors(errors, "The organization could not be saved.")
     return clean
 
 
@@ -459,7 +459,7 @@ def _clean_service(values: Mapping[str, Any], *, current: Service | None,
                    location_ids: Iterable[Any] | None, sdoh_term_ids: Iterable[Any] | None) -> _CleanService:
     errors: Errors = defaultdict(list)
     org = None
-    org_id = _text(values.get("organization_id"))
+    org_id = clean_text(values.get("organization_id"))
     if org_id is None:
         errors["organization_id"].append("Choose the organization that provides this service.")
     elif (org := db.session.get(Organization, org_id)) is None:
@@ -468,21 +468,21 @@ def _clean_service(values: Mapping[str, Any], *, current: Service | None,
     fields = {
         "organization_id": org.id if org else None,
         "name": _required(values.get("name"), "name", "Enter the name of the service.", errors),
-        "alternate_name": _text(values.get("alternate_name")),
-        "description": _text(values.get("description")),
+        "alternate_name": clean_text(values.get("alternate_name")),
+        "description": clean_text(values.get("description")),
         "status": _choice(values.get("status"), SERVICE_STATUSES, "status",
                           "Choose a status: " + ", ".join(SERVICE_STATUSES) + ".", errors),
-        "eligibility_description": _text(values.get("eligibility_description")),
-        "application_process": _text(values.get("application_process")),
-        "fees_description": _text(values.get("fees_description")),
+        "eligibility_description": clean_text(values.get("eligibility_description")),
+        "application_process": clean_text(values.get("application_process")),
+        "fees_description": clean_text(values.get("fees_description")),
         "url": _web_address(values.get("url"), "url", errors),
         "email": _email(values.get("email"), "email", errors),
-        "minimum_age": _integer(values.get("minimum_age"), "minimum_age", 0, MAX_AGE,
+        "minimum_age": whole_number(values.get("minimum_age"), "minimum_age", 0, MAX_AGE,
                                 age_message.format("minimum"), errors),
-        "maximum_age": _integer(values.get("maximum_age"), "maximum_age", 0, MAX_AGE,
+        "maximum_age": whole_number(values.get("maximum_age"), "maximum_age", 0, MAX_AGE,
                                 age_message.format("maximum"), errors),
         "assured_date": _date(values.get("assured_date"), "assured_date", errors),
-        "alert": _text(values.get("alert")),
+        "alert": clean_text(values.get("alert")),
     }
     low, high = fields["minimum_age"], fields["maximum_age"]
     if low is not None and high is not None and high < low:
@@ -519,7 +519,7 @@ def _clean_service(values: Mapping[str, Any], *, current: Service | None,
             else:
                 errors["sdoh_term_ids"].append("Choose SDOH domains from the list.")
                 break
-    _raise_if(errors, "The service could not be saved.")
+    raise_if_errors(errors, "The service could not be saved.")
     return _CleanService(fields, locations, terms)
 
 
@@ -624,7 +624,7 @@ class _CleanLocation:
 
 
 def _clean_address(raw: Mapping[str, Any], location_type: str | None, errors: Errors) -> dict[str, Any] | None:
-    parts = {name: _text(raw.get(name)) for name in ADDRESS_FIELDS}
+    parts = {name: clean_text(raw.get(name)) for name in ADDRESS_FIELDS}
     country = (parts["country"] or "US").upper()
     # The country alone (it defaults to US) does not make an address.
     if not any(parts[name] for name in ADDRESS_FIELDS if name != "country"):
@@ -648,7 +648,7 @@ def _clean_address(raw: Mapping[str, Any], location_type: str | None, errors: Er
 
 def _clean_location(values: Mapping[str, Any], address: Mapping[str, Any] | None) -> _CleanLocation:
     errors: Errors = defaultdict(list)
-    org_id = _text(values.get("organization_id"))
+    org_id = clean_text(values.get("organization_id"))
     if org_id is not None and db.session.get(Organization, org_id) is None:
         errors["organization_id"].append("That organization no longer exists. Choose another one, or none.")
     location_type = _choice(values.get("location_type"), LOCATION_TYPES, "location_type",
@@ -664,14 +664,14 @@ def _clean_location(values: Mapping[str, Any], address: Mapping[str, Any] | None
         "organization_id": org_id,
         # HSDS lets a location go unnamed; people choosing among places cannot, so the admin form requires one.
         "name": _required(values.get("name"), "name", "Enter a name for the location.", errors),
-        "description": _text(values.get("description")),
+        "description": clean_text(values.get("description")),
         "location_type": location_type,
         "latitude": latitude,
         "longitude": longitude,
-        "transportation": _text(values.get("transportation")),
+        "transportation": clean_text(values.get("transportation")),
     }
     clean_address = _clean_address(address or {}, location_type, errors)
-    _raise_if(errors, "The location could not be saved.")
+    raise_if_errors(errors, "The location could not be saved.")
     return _CleanLocation(fields, clean_address)
 
 

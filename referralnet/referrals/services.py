@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, and_, select, update
 from referralnet.accounts.models import NetworkOrganization, OrgKind, Role, User
 from referralnet.db import utcnow
 from referralnet.directory.models import Organization, Service, ServiceAtLocation
+from referralnet.directory.services import clean_text
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
 from referralnet.extensions import db
@@ -187,17 +188,12 @@ def _as_date(value) -> Optional[date]:
     return date.fromisoformat(str(value).strip())
 
 
-def _text(value) -> Optional[str]:
-    value = (value or "").strip() if isinstance(value, str) or value is None else str(value).strip()
-    return value or None
-
-
 def _clean_client(values: dict) -> dict:
     """Validated, normalized client fields; raises ValidationFailed naming each bad field."""
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}
     for field, label in (("given_name", "given name"), ("family_name", "family name")):
-        value = _text(values.get(field))
+        value = clean_text(values.get(field))
         if value is None:
             errors[field] = [f"Enter the client's {label}."]
         elif len(value) > MAX_NAME:
@@ -218,28 +214,28 @@ def _clean_client(values: dict) -> dict:
             errors["date_of_birth"] = [f"Check the year: that would make the client over {MAX_AGE_YEARS}."]
     clean["date_of_birth"] = dob
 
-    phone = _text(values.get("phone"))
+    phone = clean_text(values.get("phone"))
     if phone is not None:
         digits = re.sub(r"\D", "", phone)
         if not _PHONE.match(phone) or not 10 <= len(digits) <= 15:
             errors["phone"] = ["Enter a phone number with its area code, like (415) 555-0123."]
     clean["phone"] = phone
 
-    email = _text(values.get("email"))
+    email = clean_text(values.get("email"))
     if email is not None:
         email = email.lower()
         if len(email) > 254 or not _EMAIL.match(email):
             errors["email"] = ["Enter an email address like name@example.org."]
     clean["email"] = email
 
-    language = _text(values.get("preferred_language")) or "en"
+    language = clean_text(values.get("preferred_language")) or "en"
     primary, _, rest = language.partition("-")
     language = primary.lower() + ("-" + rest if rest else "")
     if len(language) > 35 or not _LANGUAGE.match(language):
         errors["preferred_language"] = ["Choose a language code, like en or es."]
     clean["preferred_language"] = language
 
-    preference = _text(values.get("contact_preference"))
+    preference = clean_text(values.get("contact_preference"))
     if preference is None:
         preference = "phone" if phone else "email" if email else "do-not-contact"
     if preference not in CONTACT_PREFERENCES:
@@ -251,12 +247,12 @@ def _clean_client(values: dict) -> dict:
         errors.setdefault("email", []).append("Enter an email address to contact the client by email.")
     clean["contact_preference"] = preference
 
-    zip_code = _text(values.get("zip_code"))
+    zip_code = clean_text(values.get("zip_code"))
     if zip_code is not None and not _ZIP.match(zip_code):
         errors["zip_code"] = ["Enter a 5-digit ZIP code, like 94110."]
     clean["zip_code"] = zip_code
 
-    address = _text(values.get("address"))
+    address = clean_text(values.get("address"))
     if address is not None and len(address) > MAX_ADDRESS:
         errors["address"] = [f"Keep the address under {MAX_ADDRESS} characters."]
     clean["address"] = address
@@ -283,7 +279,7 @@ def record_consent(actor: User, client: Client, receiving_organization_id: str, 
         errors["receiving_organization_id"] = ["Choose an organization from the directory."]
     if method not in CONSENT_METHODS:
         errors["method"] = [f"Choose how consent was given: {', '.join(CONSENT_METHODS)}."]
-    note = _text(note)
+    note = clean_text(note)
     if note is not None and len(note) > MAX_TEXT:
         errors["note"] = [f"Keep the note under {MAX_TEXT} characters."]
     if errors:
@@ -445,7 +441,7 @@ def _check_send(actor: User, client: Client, service_id: str, *, category: str, 
         errors["category"] = ["Choose the social need this referral addresses."]
     if priority not in PRIORITIES:
         errors["priority"] = [f"Choose a priority: {', '.join(PRIORITIES)}."]
-    note_to_partner, client_availability = _text(note_to_partner), _text(client_availability)
+    note_to_partner, client_availability = clean_text(note_to_partner), clean_text(client_availability)
     if note_to_partner is not None and len(note_to_partner) > MAX_TEXT:
         errors["note_to_partner"] = [f"Keep the note under {MAX_TEXT} characters."]
     if client_availability is not None and len(client_availability) > MAX_AVAILABILITY:
@@ -627,7 +623,7 @@ def close_loop(actor: User, referral: Referral, verified_outcome: str, note: Opt
     errors: dict[str, list[str]] = {}
     if verified_outcome not in VERIFIED_OUTCOMES:
         errors["verified_outcome"] = [f"Choose the outcome you verified: {', '.join(VERIFIED_OUTCOMES)}."]
-    note = _text(note)
+    note = clean_text(note)
     if note is not None and len(note) > MAX_TEXT:
         errors["note"] = [f"Keep the note under {MAX_TEXT} characters."]
     if errors:
@@ -654,7 +650,7 @@ def post_message(actor: User, referral: Referral, body: str, *, now: Optional[da
     parties = parties_of(actor, referral)
     if not parties:
         raise NotPermitted("Only the sending coordinators and the receiving agency can write about this referral.")
-    body = _text(body)
+    body = clean_text(body)
     if body is None:
         raise ValidationFailed("Write a message first.", {"body": ["Write a message first."]})
     if len(body) > MAX_TEXT:

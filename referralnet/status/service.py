@@ -19,6 +19,7 @@ from referralnet.directory.hours import WeeklyHours
 from referralnet.directory.public import PlaceView, ServiceView, get_service_view
 from referralnet.errors import NotFound, ValidationFailed
 from referralnet.extensions import db
+from referralnet.notifications.outbox import enqueue_for_event
 from referralnet.referrals.models import PATIENT_REPORTS, Referral, ReferralEvent, Status
 from referralnet.referrals.services import audit, is_overdue
 
@@ -80,16 +81,8 @@ def record_report(referral: Referral, code: str, *, now: Optional[datetime] = No
     db.session.add(event)
     db.session.flush()
     audit(None, "referral.patient_report", "referral", referral.id, report=code, now=event.at)
-    _notify(event)
-    return event
-
-
-def _notify(event: ReferralEvent) -> None:
-    try:
-        from referralnet.notifications.outbox import enqueue_for_event
-    except ImportError:  # notifications not installed in this build
-        return
     enqueue_for_event(event)
+    return event
 
 
 def _place_for(service: ServiceView | None, location_id: Optional[str]) -> PlaceView | None:
