@@ -1,6 +1,7 @@
 """Lay-language meanings resolved at index time.
 
-A synonym expands a lay phrase into things it means ("food stamps" -> "food assistance", ...).
+The need lexicon (understanding.py) expands a lay phrase into the terms agencies use
+("food stamps" -> "food assistance", ...).
 A multi-word meaning is a phrase query over the five text fields, and phrase queries are slow
 (positions of every posting). So each document is tagged, when it is indexed, with every
 multi-word meaning its text contains, in the `concepts` keyword field; the search then asks for
@@ -11,7 +12,7 @@ would build (same parser, same analyzers), evaluated on the document's own token
 (a phrase is the words at consecutive positions in one field, as Whoosh's Phrase with slop 1).
 A meaning whose query is anything else is not tagged, and the search keeps its phrase query.
 The set of meanings is part of the index version (schema.index_version): editing
-seed_data/synonyms.csv rebuilds the index.
+the lexicon's terms rebuilds the index.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from whoosh.qparser import AndGroup, MultifieldParser
 from whoosh.query import And, NullQuery, Or, Phrase, Query, Term
 
 from referralnet.search.schema import TEXT_FIELDS
-from referralnet.search.synonyms import synonym_table
+from referralnet.search.understanding import lexicon
 CONCEPT_FIELD = "concepts"
 
 
@@ -43,12 +44,11 @@ def _concept_queries(schema_key) -> dict[str, Query]:
     schema = schema_key.schema
     parser = text_parser(schema)
     out = {}
-    for means in synonym_table().values():
-        for meaning in means:
-            if " " in meaning and "," not in meaning and meaning not in out:
-                q = parser.parse(f'"{meaning}"')
-                if _supported(q) and q is not NullQuery:
-                    out[meaning] = q
+    for meaning in multiword_meanings():
+        if "," not in meaning and meaning not in out:
+            q = parser.parse(f'"{meaning}"')
+            if _supported(q) and q is not NullQuery:
+                out[meaning] = q
     return out
 
 
@@ -71,10 +71,14 @@ def concept_queries(schema) -> dict[str, Query]:
     return _concept_queries(_SchemaKey(schema))
 
 
+def multiword_meanings() -> list[str]:
+    """Every multi-word term of the need lexicon (and the synonym list it includes), sorted."""
+    return sorted({t for need in lexicon().needs.values() for t in need.terms if " " in t})
+
+
 def digest() -> str:
     """Changes when the list of meanings changes (part of the index version)."""
-    meanings = sorted({m for means in synonym_table().values() for m in means if " " in m})
-    return hashlib.sha1("\n".join(meanings).encode()).hexdigest()[:10]
+    return hashlib.sha1("\n".join(multiword_meanings()).encode()).hexdigest()[:10]
 
 
 def _positions(schema, doc: dict) -> dict[str, dict[str, list[int]]]:

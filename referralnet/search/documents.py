@@ -43,6 +43,19 @@ def _schedule_dict(s: m.Schedule) -> dict:
     return out
 
 
+def code_prefixes(codes) -> list[str]:
+    """Every code and each of its branches: "BD-1800.2000-620" -> bd, bd-1800, bd-1800.2000, bd-1800.2000-620."""
+    out: set[str] = set()
+    for code in codes:
+        code = code.strip().lower()
+        for i, ch in enumerate(code):
+            if ch in "-." and i:
+                out.add(code[:i])
+        if code:
+            out.add(code)
+    return sorted(out)
+
+
 def active_service_ids(session=None) -> list[str]:
     s = session or db.session
     return list(s.scalars(select(m.Service.id).where(m.Service.status == "active").order_by(m.Service.id)))
@@ -160,6 +173,7 @@ def _batch(ids: list[str], s) -> Iterator[dict]:
                                                                  if t.code]),
                 "domains": ",".join(domains),
                 "term_ids": ",".join(t.id for t in svc_terms),
+                "codes": " ".join(code_prefixes(t.code for t in svc_terms if t.code)),
                 "languages": ",".join(lang_keys),
                 "free": free,
                 "accepting": bool(svc.accepting_referrals),

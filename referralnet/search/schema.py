@@ -9,7 +9,7 @@ from whoosh.analysis.tokenizers import default_pattern
 from whoosh.fields import BOOLEAN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 # Schema version: bump when fields change so that an old index is rebuilt instead of misread.
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 
 
 def index_version() -> str:
@@ -70,6 +70,9 @@ def build_schema() -> Schema:
         body=TEXT(analyzer=body_analyzer(), phrase=False),
         domains=KEYWORD(commas=True, stored=True),
         term_ids=KEYWORD(commas=True),
+        # Taxonomy codes with every prefix ("bd-1800.2000" also as "bd-1800" and "bd"), so a need
+        # can ask for a branch of the AIRS taxonomy with one term.
+        codes=KEYWORD(lowercase=True),
         languages=KEYWORD(commas=True, lowercase=True, stored=True),
         free=BOOLEAN(stored=True),
         accepting=BOOLEAN(stored=True),

@@ -1,36 +1,36 @@
 """The one search service: SearchQuery in, SearchResults out.
 
-Pipeline: lay-language synonyms expand the text (a multi-word meaning is a `concepts` term
-tagged at index time); the Whoosh index's postings find the matches (stemmed, across the text
-fields) inside the filters (domain, language, accepting referrals, free, age, open at a time via
+Pipeline: the text is understood first (understanding.py: misspelt words corrected, the need
+lexicon's phrasings found, small words dropped) into clauses; each clause is the words typed OR
+the terms and taxonomy codes they were taken to mean (a multi-word term is a `concepts` term
+tagged at index time). A document matches when it matches any clause, and ranks by how many and
+which it matches (`TextQuery`). The Whoosh index's postings find the matches inside the filters (domain, language, accepting referrals, free, age, open at a time via
 half-hour slot terms in each time zone, and a coarse geohash-cell prefilter around a point).
 Matching, filtering and facet counting are bitset operations on postings read once per index
 generation (engine.py); exact great-circle distances and holiday closures are then checked only
 for those candidates; only what is left is scored (BM25F, as Whoosh scores) and only the page
-shown is loaded. When nothing matches, a spelling-corrected query is tried and offered as
-"did you mean".
+shown is loaded.
 """
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 import heapq
 
 from whoosh.query import And, NumericRange, Or, Query, Term
-from whoosh.support.levenshtein import distance
 
 from referralnet.directory.hours import build_hours, slot_key
 from referralnet.errors import ValidationFailed
 from referralnet.geo import Place, PlaceNotFound, cells_covering, distance_miles, locate
-from referralnet.search.concepts import concept_queries, text_parser
-from referralnet.search.schema import TEXT_FIELDS
+from whoosh.analysis.tokenizers import default_pattern
+
+from referralnet.search.concepts import concept_queries
 from referralnet.search.engine import Concept, bits_from, bits_to_list, isnan, snapshot
 from referralnet.search.index import searcher
-from referralnet.search.synonyms import expansions
+from referralnet.search.understanding import CrisisLine, QueryPlan, understand
 
 MAX_RADIUS_MILES = 250
 MAX_PER_PAGE = 100
@@ -90,6 +90,8 @@ class Hit:
     distance_miles: float | None = None
     open_now: bool | None = None
     next_open: datetime | None = None
+    docnum: int = -1
+    why: list[str] = field(default_factory=list)  # each part of the query it matched, and as what
 
     def __getattr__(self, name):  # card fields read as attributes in templates: hit.service_name
         try:
@@ -109,7 +111,9 @@ class SearchResults:
     place: Place | None = None
     did_you_mean: str | None = None
     corrected_from: str | None = None  # set when the results shown are for the corrected text
-    expanded: list[tuple[str, list[str]]] = field(default_factory=list)
+    expanded: list[tuple[str, list[str]]] = field(default_factory=list)  # lay words -> what they were taken to mean
+    crisis: list[CrisisLine] = field(default_factory=list)  # hotlines to show above the results
+    plan: QueryPlan | None = None
 
     @property
     def pages(self) -> int:
@@ -124,57 +128,153 @@ def _haversine_miles(lat1, lon1, lat2, lon2) -> float:
     return 2 * EARTH_RADIUS_MILES * math.asin(min(1.0, math.sqrt(a)))
 
 
-def _parser(snap):
-    return snap.cached_for_schema(("parser",), lambda: text_parser(snap.s.schema))
+class TextQuery:
+    """The clauses of a query plan as index queries: matched one by one, ranked together.
+
+    A document matches when it matches any clause. Its score is the sum of its clauses' BM25F
+    scores (a lexicon clause: the best of the words typed and the terms they were taken to mean),
+    times a coordination factor, (share of the clause weight matched) ** COORDINATION: a result
+    that matches every part of what was asked ranks above one that matches only some.
+    """
+
+    def __init__(self, clauses: list[tuple[Query, float]], alternatives: list[list[tuple[str | None, Query]]]):
+        self.clauses = clauses
+        self.alternatives = alternatives  # per clause: (need id or None for the words typed, its query)
+        self.total_weight = sum(w for _, w in clauses) or 1.0
+        self._key = tuple(clauses)
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def __eq__(self, other):
+        return isinstance(other, TextQuery) and other._key == self._key
+
+    def match(self, snap) -> int:
+        out = 0
+        for q, _ in self.clauses:
+            out |= snap.match(q)
+        return out
+
+    def scores(self, snap, docs: set[int]) -> dict[int, float]:
+        if len(self.clauses) == 1:
+            q, w = self.clauses[0]
+            return snap.scores(q, docs) if w == 1.0 else {d: v * w for d, v in snap.scores(q, docs).items()}
+        total: dict[int, float] = {}
+        matched: dict[int, float] = {}
+        for q, w in self.clauses:
+            for d, v in snap.scores(q, docs).items():
+                total[d] = total.get(d, 0.0) + w * v
+                matched[d] = matched.get(d, 0.0) + w
+        whole = self.total_weight
+        return {d: v * (matched[d] / whole) ** COORDINATION for d, v in total.items()}
+
+    def explain(self, snap, docnum: int, plan: QueryPlan) -> list[str]:
+        """Why a document matched: each clause it matches, with what the words were taken to mean."""
+        out = []
+        for clause, alternatives in zip(plan.clauses, self.alternatives):
+            for need_id, q in alternatives:
+                if snap.match(q) >> docnum & 1:
+                    need = next((n for n in clause.needs if n.id == need_id), None)
+                    out.append(clause.explain(need, plan.language))
+                    break
+        return out
 
 
-def _text_query(snap, text: str) -> tuple[Query | None, list]:
-    """The parsed text (all words required, across the text fields), OR each lay phrase found
-    replaced by each thing it means. A multi-word meaning is a `Concept` (tagged at index time)."""
+COORDINATION = 2.0
+CODE_BOOST = 1.5  # a taxonomy code says what a service is more surely than a word in its description
+NEED_BOOST = 0.8  # a term a lay phrase was taken to mean, against the words as typed
+
+
+def _body_terms(schema, text: str) -> list[str]:
+    """The `body` terms of some words (as the index analyzed them: stop words out, stemmed)."""
+    words = " ".join(m.group() for m in default_pattern.finditer(text.lower()))
+    return list(dict.fromkeys(t.text for t in schema["body"].analyzer(words)))
+
+
+def _words_query(schema, concepts: dict, text: str) -> Query | None:
+    if " " in text and text in concepts:
+        return Concept(text, concepts[text])
+    terms = _body_terms(schema, text)
+    if not terms:
+        return None
+    return Term("body", terms[0]) if len(terms) == 1 else And([Term("body", t) for t in terms])
+
+
+def _need_query(schema, concepts: dict, need) -> Query | None:
+    parts = [q for q in (_words_query(schema, concepts, t) for t in need.terms) if q is not None]
+    if "codes" in schema:
+        parts += [Term("codes", c, boost=CODE_BOOST) for c in need.codes]
+    if not parts:
+        return None
+    return Or(parts, boost=NEED_BOOST) if len(parts) > 1 else parts[0]
+
+
+def _text_query(snap, text: str) -> tuple[TextQuery | None, QueryPlan]:
+    """The understood text (see understanding.py) as index queries, kept per schema and text."""
+    plan = _plan(snap, text)
+    if not plan.clauses:
+        return None, plan
+    return snap.cached_for_schema(("text", plan.key()), lambda: _build_text_query(snap, plan)), plan
+
+
+def _build_text_query(snap, plan: QueryPlan) -> TextQuery | None:
+    schema = snap.s.schema
+    concepts = concept_queries(schema) if "concepts" in schema else {}
+    clauses, alternatives = [], []
+    for clause in plan.clauses:
+        alts = []
+        typed = _words_query(schema, concepts, " ".join(clause.words))
+        if typed is not None:
+            alts.append((None, typed))
+        for need in clause.needs:
+            q = _need_query(schema, concepts, need)
+            if q is not None:
+                alts.append((need.id, q))
+        if not alts:
+            continue
+        query = alts[0][1] if len(alts) == 1 else Or([q for _, q in alts])
+        clauses.append((query, clause.weight))
+        alternatives.append(alts)
+    if not clauses:
+        return None
+    return TextQuery(clauses, alternatives)
+
+
+def _plan(snap, text: str) -> QueryPlan:
+    """What the text asks for. Per index generation, since spelling asks what the index knows."""
     text = (text or "").strip()
     if not text:
-        return None, []
-    return snap.cached_for_schema(("text", text), lambda: _build_text_query(snap, text))
+        return QueryPlan(text)
+    return snap.cached(("plan", text), lambda: understand(
+        text, known=lambda w: _index_knows(snap, w), vocabulary=lambda: _spelling_vocabulary(snap),
+        weight=lambda w: _doc_frequency(snap, w)))
 
 
-def _fold_fields(q: Query) -> Query:
-    """Each plain word the parser spread over the five text fields (an Or of the same Term in each)
-    becomes one Term of `body`, which holds exactly the words of those fields."""
-    kind = type(q)
-    if kind is Or and not q.minmatch and q.boost == 1.0:
-        subs = q.subqueries
-        if len(subs) == len(TEXT_FIELDS) and all(type(t) is Term and t.boost == 1.0 for t in subs) \
-                and {t.fieldname for t in subs} == set(TEXT_FIELDS) and len({t.text for t in subs}) == 1:
-            return Term("body", subs[0].text)
-    if kind in (And, Or):
-        return kind([_fold_fields(sub) for sub in q.subqueries], boost=q.boost) if kind is And else \
-            Or([_fold_fields(sub) for sub in q.subqueries], boost=q.boost, minmatch=q.minmatch, scale=q.scale)
-    return q
+def _index_knows(snap, word: str) -> bool:
+    """A word any searchable field of the directory has (as typed, or stemmed in `body`)."""
+    if "body" in snap.s.schema:
+        terms = _body_terms(snap.s.schema, word)
+        if terms and snap.term_bits("body", terms[0]):
+            return True
+    reader = snap.s.reader()
+    return any((snap.s.schema[f].spelling_fieldname(f), word) in reader for f in SPELLING_FIELDS if f in snap.s.schema)
 
 
-def _build_text_query(snap, text: str) -> tuple[Query, list]:
-    query, found = _expanded_query(snap, text)
-    return (_fold_fields(query) if "body" in snap.s.schema else query), found
+def _spelling_vocabulary(snap) -> list[str]:
+    """The directory's own words (unstemmed) a misspelt word may be corrected to."""
+    def make():
+        words: set[str] = set()
+        for f in SPELLING_FIELDS:
+            if f in snap.s.schema:
+                words.update(w for w in snap.lexicon(snap.s.schema[f].spelling_fieldname(f))
+                             if w.isalpha() and len(w) > 2)
+        return sorted(words)
+    return snap.cached(("spelling-vocabulary",), make)
 
 
-def _expanded_query(snap, text: str) -> tuple[Query, list]:
-    found = expansions(text)
-    parser = _parser(snap)
-    base = parser.parse(text)
-    if not found:
-        return base, []
-    concepts = concept_queries(snap.s.schema) if "concepts" in snap.s.schema else {}
-    # The words as typed, OR the lay phrase replaced by each thing it means.
-    alternatives = [base]
-    for phrase, means in found:
-        remainder = text.lower().replace(phrase, " ").strip()
-        for meaning in means:
-            if meaning in concepts:
-                meaning_q = Concept(meaning, concepts[meaning])
-            else:
-                meaning_q = parser.parse(f'"{meaning}"' if " " in meaning else meaning)
-            alternatives.append(And([meaning_q, parser.parse(remainder)]) if remainder else meaning_q)
-    return Or(alternatives), found
+def _doc_frequency(snap, word: str) -> float:
+    terms = _body_terms(snap.s.schema, word) if "body" in snap.s.schema else []
+    return math.log1p(snap.term_bits("body", terms[0]).bit_count()) if terms else 0.0
 
 
 def _zones(snap, q: SearchQuery) -> list[str]:
@@ -239,7 +339,7 @@ def _evaluate(snap, q: SearchQuery, text_q: Query | None, place: Place | None, z
     Found: text AND filters, then the exact checks (great-circle radius, holiday closures for
     open now). Facets count the found documents per SDOH domain before the domain filter, so
     each count is what choosing that domain gives; the domain filter is applied last."""
-    found = snap.match(text_q) if text_q is not None else snap.live_bits()
+    found = text_q.match(snap) if text_q is not None else snap.live_bits()
     filt = _filter_bits(snap, q, place, zones, now, with_domains=not facets)
     if filt is not None:
         found &= filt
@@ -306,7 +406,7 @@ def _ordered(snap, q: SearchQuery, text_q: Query | None, found: int, distances: 
         if len(docs) >= RANK_CACHE_MIN:
             # Many matches (few or no filters): rank all the text's matches once per index
             # generation; repeated searches for the same words then cost only the page.
-            everything = snap.match(text_q)
+            everything = text_q.match(snap)
             ranked_all = snap.cached_ranking(text_q, lambda: _rank(snap, text_q, bits_to_list(everything)))
             if found == everything:
                 chosen = ranked_all[:limit] if limit is not None else ranked_all
@@ -330,36 +430,35 @@ def _ordered(snap, q: SearchQuery, text_q: Query | None, found: int, distances: 
 RANK_CACHE_MIN = 1000  # matches from which a text's full ranking is computed once and kept
 
 
-def _rank(snap, text_q: Query, docs: list[int]) -> list[tuple[float, int]]:
+def _rank(snap, text_q: TextQuery, docs: list[int]) -> list[tuple[float, int]]:
     """[(-score, docnum)] sorted: best first, equal scores in index order."""
-    scores = snap.scores(text_q, set(docs))
+    scores = text_q.scores(snap, set(docs))
     get = scores.get
     return sorted([(-get(d, 0.0), d) for d in docs])
 
 
 def search(q: SearchQuery) -> SearchResults:
-    """Run a directory search. Raises ValidationFailed for bad parameters (e.g. an unknown ZIP code)."""
+    """Run a directory search. Raises ValidationFailed for bad parameters (e.g. an unknown ZIP code).
+
+    Misspelt words (not real words, see understanding.py) are searched corrected, and the
+    results say so (`corrected_from`, `did_you_mean`)."""
     q.validate()
     place = _resolve_place(q)
     now = q.now or datetime.now(timezone.utc)
     s = searcher()
     snap = snapshot(s)
     zones = _zones(snap, q)
-    text_q, expanded = _text_query(snap, q.text)
+    text_q, plan = _text_query(snap, q.text)
     results = _run(s, q, text_q, place, zones, now)
-    results.expanded = expanded
-    if q.text.strip():
-        suggestion = _spelling_suggestion(s, q.text, {w for phrase, _ in expanded for w in phrase.split()})
-        if suggestion:
-            if results.total == 0:
-                retry_q, retry_expanded = _text_query(snap, suggestion)
-                retry = _run(s, q, retry_q, place, zones, now)
-                if retry.total:
-                    retry.corrected_from = q.text
-                    retry.did_you_mean = suggestion
-                    retry.expanded = retry_expanded
-                    return retry
-            results.did_you_mean = suggestion
+    results.plan = plan
+    results.expanded = [(c.text, [n.label(plan.language) for n in c.needs]) for c in plan.clauses if c.needs]
+    results.crisis = plan.crisis
+    if plan.corrected:
+        results.corrected_from = q.text
+        results.did_you_mean = plan.corrected
+    if text_q is not None:
+        for hit in results.hits:
+            hit.why = text_q.explain(snap, hit.docnum, plan)
     return results
 
 
@@ -369,30 +468,20 @@ class Match:
     service_id: str
     organization_id: str
     distance_miles: float | None = None
+    why: tuple[str, ...] = ()
 
 
 def search_matches(q: SearchQuery) -> list[Match]:
     """Every document matching `q`, best (or nearest) first, in one pass: no paging, facets or
     hours decoration. For callers that page on their own terms (the HSDS API collapses places
-    into services). Like `search`, a misspelt query that matches nothing is retried corrected.
-    Raises ValidationFailed like `search`."""
-    matches = _matches(q)
-    if not matches and q.text.strip():
-        s = searcher()
-        _, expanded = _text_query(snapshot(s), q.text)
-        suggestion = _spelling_suggestion(s, q.text, {w for phrase, _ in expanded for w in phrase.split()})
-        if suggestion:
-            return _matches(replace(q, text=suggestion))
-    return matches
-
-
-def _matches(q: SearchQuery) -> list[Match]:
+    into services). The text is understood as `search` understands it (misspelt words corrected).
+    Each match says why it matched. Raises ValidationFailed like `search`."""
     q.validate()
     place = _resolve_place(q)
     now = q.now or datetime.now(timezone.utc)
     s = searcher()
     snap = snapshot(s)
-    text_q, _ = _text_query(snap, q.text)
+    text_q, plan = _text_query(snap, q.text)
     found, distances, _ = _evaluate(snap, q, text_q, place, _zones(snap, q), now, facets=False)
     if not found:
         return []
@@ -401,7 +490,8 @@ def _matches(q: SearchQuery) -> list[Match]:
     if ids is None:
         return []
     text = lambda v: v.decode() if isinstance(v, bytes) else v  # noqa: E731
-    return [Match(text(ids[d]), text(services[d]), text(orgs[d]), dist) for _, dist, d in ordered]
+    why = (lambda d: tuple(text_q.explain(snap, d, plan))) if text_q is not None else (lambda d: ())
+    return [Match(text(ids[d]), text(services[d]), text(orgs[d]), dist, why(d)) for _, dist, d in ordered]
 
 
 def _resolve_place(q: SearchQuery) -> Place | None:
@@ -418,43 +508,6 @@ def _resolve_place(q: SearchQuery) -> Place | None:
 SPELLING_FIELDS = ("name", "organization", "terms", "description")
 
 
-def _spelling_suggestion(s, text: str, protected: set[str]) -> str | None:
-    """The text with each word the directory does not know replaced by the closest word it does.
-
-    A word counts as known if any searchable field has it; lay phrases from the synonym list,
-    numbers and very short words are left alone. None when nothing needed correcting.
-    """
-    snap = snapshot(s)
-    return snap.cached(("spelling", text, frozenset(protected)), lambda: _suggest(s, text, protected))
-
-
-def _suggest(s, text: str, protected: set[str]) -> str | None:
-    words = re.findall(r"[\w'-]+", text.lower())
-    reader = s.reader()
-    spell_fields = [s.schema[f].spelling_fieldname(f) for f in SPELLING_FIELDS]
-    changed = False
-    out = []
-    for word in words:
-        if len(word) < 3 or word.isdigit() or word in protected \
-                or any((f, word) in reader for f in spell_fields):  # known: nothing to correct
-            out.append(word)
-            continue
-        best: tuple[int, str] | None = None
-        for field_name in SPELLING_FIELDS:
-            for candidate in s.corrector(field_name).suggest(word, limit=3, maxdist=2, prefix=1):
-                dist = 0 if candidate == word else distance(word, candidate)
-                if best is None or dist < best[0]:
-                    best = (dist, candidate)
-            if best and best[0] == 0:
-                break
-        if best is None or best[0] == 0:
-            out.append(word)
-        else:
-            out.append(best[1])
-            changed = True
-    return " ".join(out) if changed else None
-
-
 def _run(s, q: SearchQuery, text_q: Query | None, place: Place | None, zones: list[str],
          now: datetime) -> SearchResults:
     snap = snapshot(s)
@@ -464,7 +517,7 @@ def _run(s, q: SearchQuery, text_q: Query | None, place: Place | None, zones: li
     hits = []
     for score, dist, docnum in ordered[start:start + q.per_page]:
         stored = s.stored_fields(docnum)
-        hits.append(Hit(stored["id"], score, stored["card"], distance_miles=dist))
+        hits.append(Hit(stored["id"], score, stored["card"], distance_miles=dist, docnum=docnum))
     for hit in hits:
         _decorate(hit, place, now)
     return SearchResults(q, hits, found.bit_count(), q.page, q.per_page, facets or {}, place)
