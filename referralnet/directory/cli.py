@@ -20,11 +20,12 @@ def _progress(table: str, done: int, total: int) -> None:
 
 @directory_cli.command("import")
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--format", "fmt", type=click.Choice(["auto", "json", "csv", "ohana"]), default="auto",
-              show_default=True, help="auto tells HSDS JSON, HSDS CSV and the Ohana CSV layout apart.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "json", "csv", "ohana", "airs211"]), default="auto",
+              show_default=True,
+              help="auto tells HSDS JSON, HSDS CSV, the Ohana CSV layout and the AIRS/211 CSV export apart.")
 @click.option("--dry-run", is_flag=True, help="Validate and report, then roll back.")
 def import_command(path, fmt, dry_run):
-    """Import HSDS data from PATH (a JSON file, or a folder of JSON or CSV files).
+    """Import directory data from PATH (a JSON or CSV file, or a folder of them).
 
     Re-importing the same data updates records and never duplicates them. If any
     row is invalid, nothing is changed and every problem is listed with its file,

@@ -1,4 +1,5 @@
-"""Import HSDS data: HSDS 3.0 JSON, HSDS 3.0 tabular CSV, and the Ohana (HSDS 1.x) CSV layout.
+"""Import HSDS data: HSDS 3.0 JSON, HSDS 3.0 tabular CSV, the Ohana (HSDS 1.x) CSV layout and
+the AIRS/211 CSV export.
 
 Every reader turns its input into `Row`s (a table name, raw values and where the
 row came from). `import_rows` then validates everything before writing anything:
@@ -52,6 +53,13 @@ SOFT_REFERENCES = {("organization", "parent_organization_id"), ("taxonomy_term",
                    ("taxonomy_term", "taxonomy_id"), ("service", "program_id"), ("location", "organization_id")}
 DEFAULTS = {("service", "status"): "active", ("location", "location_type"): "physical",
             ("address", "address_type"): "physical"}
+# Our own (non-HSDS) columns a reader may set. Only taken when the reader gives them, so importing
+# plain HSDS never resets a partner's "accepting referrals" switch or a confidential flag.
+EXTRA_COLUMNS = {("service", "accepting_referrals"), ("location", "address_confidential")}
+LAYOUTS = ("HSDS 3.0 JSON (a document, a list of them, an HSDS API page or tabular JSON), "
+           "an HSDS 3.0 CSV package (organizations.csv, services.csv, ...), the Ohana API CSV layout "
+           "(organizations.csv, locations.csv, regular_schedules.csv, ...) and the AIRS/211 CSV export "
+           "(a header with ResourceAgencyNum, TaxonomyLevelName, ParentAgencyNum, AgencyStatus, ...)")
 
 
 class ImportFailed(ValidationFailed):
@@ -75,6 +83,7 @@ class ImportReport:
     unchanged: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # reader-specific summary lines (excluded rows, ...)
 
     def summary_lines(self) -> list[str]:
         tables = [t.name for t in TABLES if any(c[t.name] for c in (self.created, self.updated,
@@ -86,7 +95,7 @@ class ImportReport:
                          f"{self.unchanged[name]:>9}  {self.skipped[name]:>7}")
         lines.append(f"{'total':<{width}}  {sum(self.created.values()):>7}  {sum(self.updated.values()):>7}  "
                      f"{sum(self.unchanged.values()):>9}  {sum(self.skipped.values()):>7}")
-        return lines
+        return lines + self.notes
 
 
 Progress = Callable[[str, int, int], None]
@@ -95,12 +104,23 @@ Progress = Callable[[str, int, int], None]
 # --- entry point ------------------------------------------------------------------------------
 
 def import_path(path: str | Path, *, fmt: str = "auto", progress: Progress | None = None) -> ImportReport:
-    """Import a file or folder of HSDS data. Raises ImportFailed (nothing written) on invalid input."""
+    """Import a file or folder of directory data. Raises ImportFailed (nothing written) on invalid
+    input, and when the input is in none of the layouts ReferralNet understands."""
     path = Path(path)
     if not path.exists():
         raise ImportFailed(f"{path} does not exist.", [f"{path}: no such file or folder"])
     fmt = detect_format(path) if fmt == "auto" else fmt
     warnings: list[str] = []
+    if fmt == "airs211":
+        from referralnet.directory.airs211 import airs_files, read_airs211
+
+        if not airs_files(path):
+            raise _unrecognized(path, "no CSV file with the 211 export's columns")
+        reading = read_airs211(path, warnings)
+        report = import_rows(reading.rows, warnings=warnings, progress=progress)
+        report.skipped.update(reading.skipped)
+        report.notes.extend(reading.notes)
+        return report
     if fmt == "ohana":
         from referralnet.directory.ohana import read_ohana
 
@@ -110,22 +130,44 @@ def import_path(path: str | Path, *, fmt: str = "auto", progress: Progress | Non
     elif fmt == "json":
         rows = read_json_path(path, warnings)
     else:
-        raise ImportFailed(f"Unknown format {fmt!r}.", [f"format must be auto, json, csv or ohana, not {fmt!r}"])
+        raise ImportFailed(f"Unknown format {fmt!r}.",
+                           [f"format must be auto, json, csv, ohana or airs211, not {fmt!r}"])
+    if not rows:
+        raise _unrecognized(path, "no records found", warnings)
     return import_rows(rows, warnings=warnings, progress=progress)
 
 
+def _unrecognized(path: Path, why: str, warnings: Iterable[str] = ()) -> ImportFailed:
+    return ImportFailed(f"Nothing was imported from {path.name}: it is not in a layout ReferralNet understands "
+                        f"({why}).", [*warnings, f"ReferralNet understands {LAYOUTS}."])
+
+
 def detect_format(path: Path) -> str:
-    """json, csv (HSDS 3.0 tabular) or ohana (HSDS 1.x / Ohana API CSV)."""
+    """json, csv (HSDS 3.0 tabular), ohana (HSDS 1.x / Ohana API CSV) or airs211 (211 export CSV).
+    Raises ImportFailed when the file or folder is in none of them."""
+    from referralnet.directory.airs211 import airs_files
+
     if path.is_file():
-        return "csv" if path.suffix.lower() == ".csv" else "json"
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            if airs_files(path):
+                return "airs211"
+            if path.stem.lower() in BY_CSV:
+                return "csv"
+            raise _unrecognized(path, "a CSV file that is neither an HSDS table nor a 211 export")
+        if suffix == ".json":
+            return "json"
+        raise _unrecognized(path, f"a {suffix or 'suffix-less'} file; expected .json or .csv")
     names = {p.name.lower() for p in path.iterdir()}
     if names & {"regular_schedules.csv", "holiday_schedules.csv", "mail_addresses.csv"}:
         return "ohana"
-    if any(n.endswith(".csv") for n in names):
+    if airs_files(path):
+        return "airs211"
+    if any(n.removesuffix(".csv") in BY_CSV for n in names if n.endswith(".csv")):
         return "csv"
     if any(n.endswith(".json") for n in names):
         return "json"
-    raise ImportFailed(f"{path} holds no .json or .csv files.", [f"{path}: nothing to import"])
+    raise _unrecognized(path, "no HSDS JSON, HSDS CSV, Ohana or 211 files in the folder")
 
 
 # --- readers ----------------------------------------------------------------------------------
@@ -390,6 +432,8 @@ def _validate_row(row: Row, table: Table, errors: list[str], warnings: list[str]
             ok = False
             continue
         clean[key] = value
+    for extra in (k for t, k in EXTRA_COLUMNS if t == table.name and k in row.values):
+        clean[extra] = bool(row.values[extra])
     if table.name == "service" and ok:
         lo, hi = clean.get("minimum_age"), clean.get("maximum_age")
         for key in ("minimum_age", "maximum_age"):
@@ -558,11 +602,14 @@ def _upsert(batch, report: ImportReport, progress: Progress | None) -> None:
                     report.unchanged[table.name] += 1
             if progress and (done % 1000 == 0 or done == len(ordered)):
                 progress(table.name, done, len(ordered))
-        db.session.flush()
         # New rows go in as one executemany per chunk (parents first): an order of magnitude
-        # faster than adding ORM objects one by one; Python-side defaults still apply.
-        for start in range(0, len(new_rows), 1000):
-            db.session.execute(insert(table.model), new_rows[start:start + 1000])
+        # faster than adding ORM objects one by one; Python-side defaults still apply. They go in
+        # before the updates are flushed: an existing row may now point at a new one (a term
+        # given a new parent term).
+        with db.session.no_autoflush:
+            for start in range(0, len(new_rows), 1000):
+                db.session.execute(insert(table.model), new_rows[start:start + 1000])
+        db.session.flush()
 
 
 def _differs(current: Any, new: Any) -> bool:
