@@ -129,6 +129,8 @@ class IdSelection:
     model: type
     ids: list[str]
     where: list[ColumnElement] = field(default_factory=list)
+    # id -> why the search matched it (each part of the query, and what lay words were taken to mean)
+    reasons: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def count(self) -> int:
         return len(self.ids)
@@ -162,6 +164,15 @@ def search_hits(query: SearchQuery) -> list[Match]:
     except ValidationFailed as exc:
         errors = {SEARCH_FIELD_PARAMETERS.get(k, k): v for k, v in (exc.errors or {}).items()}
         raise BadParameter(exc.message, errors) from None
+
+
+def _reasons(hits: list[Match], key) -> dict[str, tuple[str, ...]]:
+    """Each listed id's match explanation: its best-ranked hit's."""
+    out: dict[str, tuple[str, ...]] = {}
+    for h in hits:
+        if h.why:
+            out.setdefault(key(h), h.why)
+    return out
 
 
 def _term_ids(taxonomy_term_id: str | None, taxonomy_id: str | None) -> list[str] | None:
@@ -212,7 +223,7 @@ def select_services(*, search: str | None = None, taxonomy_term_id: str | None =
     if modified_after is not None:
         changed = set(db.session.scalars(select(m.Service.id).where(_service_modified_since(modified_after))))
         ids = [i for i in ids if i in changed]
-    return IdSelection(m.Service, ids, [m.Service.status == ACTIVE])
+    return IdSelection(m.Service, ids, [m.Service.status == ACTIVE], _reasons(hits, lambda h: h.service_id))
 
 
 def select_services_at_locations(*, search: str | None = None, taxonomy_term_id: str | None = None,
@@ -245,7 +256,8 @@ def select_services_at_locations(*, search: str | None = None, taxonomy_term_id:
         changed = set(db.session.scalars(_services_at_locations_stmt(m.ServiceAtLocation.id)
                                          .where(_service_at_location_modified_since(modified_after))))
         ids = [i for i in ids if i in changed]
-    return IdSelection(m.ServiceAtLocation, ids, [m.ServiceAtLocation.service.has(m.Service.status == ACTIVE)])
+    return IdSelection(m.ServiceAtLocation, ids, [m.ServiceAtLocation.service.has(m.Service.status == ACTIVE)],
+                       _reasons(hits, lambda h: h.doc_id))
 
 
 def select_organizations(*, search: str | None = None) -> Selection:
@@ -356,7 +368,7 @@ def page_body(selection: Selection, dump: Dump, page: int, per_page: int) -> dic
     """The HSDS page envelope around one page of documents."""
     total = selection.count()
     offset = (page - 1) * per_page
-    contents = dump(selection.rows(offset, per_page)) if offset < total else []
+    contents = _with_reasons(selection, dump(selection.rows(offset, per_page))) if offset < total else []
     total_pages = math.ceil(total / per_page)
     return {
         "total_items": total,
@@ -370,10 +382,22 @@ def page_body(selection: Selection, dump: Dump, page: int, per_page: int) -> dic
     }
 
 
+def _with_reasons(selection: Selection, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A text search's documents each say why they matched, in `match_reasons` (a ReferralNet
+    extension property; HSDS 3.0 objects allow extra properties)."""
+    reasons = getattr(selection, "reasons", None)
+    if reasons:
+        for doc in docs:
+            why = reasons.get(doc.get("id"))
+            if why:
+                doc["match_reasons"] = list(why)
+    return docs
+
+
 def _ndjson_lines(selection: Selection, dump: Dump) -> Iterator[str]:
     total = selection.count()
     for offset in range(0, total, MAX_PER_PAGE):
-        for doc in dump(selection.rows(offset, MAX_PER_PAGE)):
+        for doc in _with_reasons(selection, dump(selection.rows(offset, MAX_PER_PAGE))):
             yield current_app.json.dumps(doc) + "\n"
 
 

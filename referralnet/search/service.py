@@ -168,6 +168,24 @@ class TextQuery:
         whole = self.total_weight
         return {d: v * (matched[d] / whole) ** COORDINATION for d, v in total.items()}
 
+    def best_matches(self, snap, found: int) -> int:
+        """The documents of `found` that match the most of the query (the largest share of clause
+        weight any of them matches): what a non-relevance order (nearest first) should list."""
+        if len(self.clauses) == 1 or not found:
+            return found
+        every = found
+        for q, _ in self.clauses:
+            every &= snap.match(q)
+        if every:
+            return every
+        bits = [(snap.match(q) & found, w) for q, w in self.clauses]
+        share: dict[int, float] = {}
+        for b, w in bits:
+            for d in bits_to_list(b):
+                share[d] = share.get(d, 0.0) + w
+        best = max(share.values())
+        return bits_from(d for d, v in share.items() if v >= best - 1e-9)
+
     def explain(self, snap, docnum: int, plan: QueryPlan) -> list[str]:
         """Why a document matched: each clause it matches, with what the words were taken to mean."""
         out = []
@@ -375,6 +393,12 @@ def _evaluate(snap, q: SearchQuery, text_q: Query | None, place: Place | None, z
             docs = [d for d in docs if not (exceptions >> d & 1) or _really_open(snap.s, d, now)] \
                 if len(docs) < 256 else _open_filter(snap, docs, exceptions, now)
         found = bits_from(docs)
+    if text_q is not None and q.sort == "distance":
+        # Nearest first lists the services that match the most of what was asked, not every
+        # service that shares one word with it.
+        found = text_q.best_matches(snap, found)
+        if distances is not None:
+            distances = {d: v for d, v in distances.items() if found >> d & 1}
     facet_counts = None
     if facets:
         facet_counts = {}

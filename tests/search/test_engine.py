@@ -94,8 +94,9 @@ def test_deleted_documents_are_never_matched(demo):
     snap = snapshot(s2)
     live = set(bits_to_list(snap.match(Every())))
     assert len(live) == before and all(not s2.reader().is_deleted(d) for d in live)
-    assert {h.doc_id for h in search(SearchQuery(text="food", per_page=100)).hits} == \
-        {h["id"] for h in s2.search(text_parser(s2.schema).parse("food"), limit=None)}
+    # "mateo" is no lexicon phrasing: the service looks for the word alone, as Whoosh does here.
+    assert {h.doc_id for h in search(SearchQuery(text="mateo", per_page=100)).hits} == \
+        {h["id"] for h in s2.search(text_parser(s2.schema).parse("mateo"), limit=None)}
 
 
 def test_facets_and_totals_are_exact_with_every_filter(demo):

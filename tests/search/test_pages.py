@@ -27,14 +27,15 @@ def test_signed_in_users_can_search(client, demo, login_as, role):
     login_as(role)
     page = client.get("/search?q=food+stamps&near=94063&radius=10&sort=distance").get_data(as_text=True)
     assert "CalFresh Application Help" in page
-    assert "Also searched for" in page and "calfresh" in page
+    assert "Understood as: food stamps →" in page
+    assert "Matched: food stamps →" in page  # each result says why it matched
     assert "miles" in page
 
 
 def test_search_page_shows_did_you_mean_and_filters(client, demo, login_as):
     login_as("coordinator")
     page = client.get("/search?q=sheltr").get_data(as_text=True)
-    assert "No services matched “sheltr”, so these are for “shelter”." in page
+    assert "Showing results for “shelter” (spelling corrected from “sheltr”)." in page
     page = client.get("/search?q=&domain=homelessness&language=es&accepting=y").get_data(as_text=True)
     assert "Emergency Shelter Beds" in page
 

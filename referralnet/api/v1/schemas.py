@@ -98,11 +98,27 @@ class ServiceHitSchema(Schema):
     distance_miles = fields.Float(allow_none=True)
     open_now = fields.Boolean(allow_none=True)
     next_open = fields.DateTime(allow_none=True)
+    matched = fields.List(fields.String(), metadata={
+        "description": "why this result matched: each part of the query it matches, and what lay words were "
+                       "taken to mean (“eviction → tenant legal help”)"})
 
     @pre_dump
     def _flatten(self, hit, **_kwargs):
         return {**hit.card, "distance_miles": hit.distance_miles, "open_now": hit.open_now,
-                "next_open": hit.next_open}
+                "next_open": hit.next_open, "matched": hit.why}
+
+
+class UnderstoodSchema(Schema):
+    words = fields.String(metadata={"description": "words of the query"})
+    means = fields.List(fields.String(), metadata={"description": "the service concepts they were taken to mean"})
+
+
+class CrisisLineSchema(Schema):
+    name = fields.String()
+    phone = fields.String()
+    text = fields.String(metadata={"description": "how to reach them by text message, if they can be"})
+    url = fields.String()
+    description = fields.String()
 
 
 class SearchResultsSchema(Schema):
@@ -114,14 +130,22 @@ class SearchResultsSchema(Schema):
     facets = fields.Dict(keys=fields.String(), values=fields.Integer(),
                          metadata={"description": "SDOH domain -> matches, counted without the domain filter"})
     did_you_mean = fields.String(allow_none=True)
-    corrected_from = fields.String(allow_none=True, metadata={"description": "set when the results are for "
-                                                                             "did_you_mean instead"})
+    corrected_from = fields.String(allow_none=True, metadata={"description": "set when misspelt words were "
+                                                                             "corrected: the results are for "
+                                                                             "did_you_mean"})
+    understood = fields.List(fields.Nested(UnderstoodSchema), metadata={
+        "description": "the lay phrases found in the query and what they were taken to mean"})
+    crisis_lines = fields.List(fields.Nested(CrisisLineSchema), metadata={
+        "description": "crisis hotlines to show above the results (suicide, overdose, violence at home, child "
+                       "abuse...); empty for other queries"})
 
     @pre_dump
     def _pages(self, results, **_kwargs):
         return {"hits": results.hits, "total": results.total, "page": results.page, "per_page": results.per_page,
                 "pages": -(-results.total // results.per_page) if results.total else 0, "facets": results.facets,
-                "did_you_mean": results.did_you_mean, "corrected_from": results.corrected_from}
+                "did_you_mean": results.did_you_mean, "corrected_from": results.corrected_from,
+                "understood": [{"words": w, "means": means} for w, means in results.expanded],
+                "crisis_lines": results.crisis}
 
 
 class PhoneSchema(Schema):
