@@ -312,13 +312,27 @@ def parse_hours(text: str | None) -> list[OpeningHours] | None:
 
     Understands day lists and ranges before or after the times ('Monday-Friday, 9-5',
     '9:00 am - 5:00 pm, Monday - Friday', 'Mon - Fri 3:30pm - 9:00pm; Sat 10:00am - 4:00pm
-    (Closed Sun)'), several spans a day ('9-12, 1-5'), 'Daily', 'closed' and '24 hours daily' /
-    'Open 24 hours'. Anything else (dates, notes, 'by appointment', '(Pantry)') is not guessed at:
-    the caller keeps the text as a description.
+    (Closed Sun)'), several spans a day ('9-12, 1-5'), 'Daily', 'closed', '24 hours daily' /
+    'Open 24 hours', and one label after hours that apply to the same days ('Open 24 hours
+    (Residential Facility)'). Anything else (dates, notes, 'by appointment', hours told apart by
+    labels as in '9-5 (Office); 1-4 (Pantry)') is not guessed at: the caller keeps the text as a
+    description.
     """
     text = re.sub(r"\s+", " ", (text or "")).strip()
     if not text:
         return None
+    parsed = _parse_hours(text)
+    note = re.match(r"^(.*\S)\s*\(([^()\d]*)\)$", text)
+    if parsed is None and note and not re.search(r"appointment|closed|except|only|call", note.group(2), re.I):
+        # One set of hours with a label: "Open 24 hours (Residential Facility)", "Daily, 8pm-8am (Shelter)".
+        # With several sets a label tells them apart ("9-5 (Office); 1-4 (Pantry)"): not guessed.
+        parsed = _parse_hours(note.group(1))
+        if parsed is not None and len({h.days for h in parsed}) > 1:
+            parsed = None
+    return parsed
+
+
+def _parse_hours(text: str) -> list[OpeningHours] | None:
     tokens: list[tuple[str, object]] = []
     pos = 0
     while pos < len(text):
@@ -605,15 +619,15 @@ def _check(record: _Record, errors: list[str], seen: dict[str, str]) -> bool:
 class _Builder:
     """Turns validated 211 records into HSDS rows, with stable ids and deduplication."""
 
-    def __init__(self, warnings: list[str]):
+    def __init__(self, warnings: list[str], state_by_city: dict[str, str]):
         self.rows: list[Row] = []
         self.warnings = warnings
+        self.state_by_city = state_by_city
         self.emitted: set[tuple[str, str]] = set()
         self.terms: dict[str, dict] = {}  # code -> taxonomy_term values
         self.term_names: dict[str, Counter] = defaultdict(Counter)
         self.term_paths: dict[str, Counter] = defaultdict(Counter)
         self.stats = Counter()
-        self.state_by_city: dict[str, str] = {}
 
     def emit(self, table: str, values: dict, source: str) -> str:
         key = (table, values["id"])
@@ -621,6 +635,103 @@ class _Builder:
             self.emitted.add(key)
             self.rows.append(Row(table, values, source))
         return values["id"]
+
+    # the hierarchy ---------------------------------------------------------------------------
+    def agency(self, agency: _Record, sites: list[_Record], programs: list[_Record]) -> None:
+        """An agency: its organization, its sites, and its programs (or the one service of its own)."""
+        org_id = record_id(agency.num)
+        name = agency["PublicName"] or agency["AlternateName"] or f"Agency {agency.num}"
+        self.emit("organization", {
+            "id": org_id, "name": name, "alternate_name": agency["AlternateName"] or None,
+            "description": plain_text(agency["AgencyDescription"]) or name,  # required by HSDS
+            "email": normalize_email(agency["EmailAddressMain"]), "website": normalize_url(agency["WebsiteAddress"]),
+        }, agency.source)
+        self.phone("organization_id", org_id, agency.num, agency)
+
+        active_sites: list[tuple[str, _Record | None]] = []
+        for site in sites:
+            loc_id = self.location(site.num, site, site["PublicName"] or name, org_id)
+            self.hours("location_id", loc_id, site.num, site)
+            self.languages("location_id", loc_id, site.num, site)
+            self.phone("location_id", loc_id, site.num, site)
+            if STATUSES[site["AgencyStatus"].lower()] == "inactive":
+                self.stats["inactive sites"] += 1
+            else:
+                active_sites.append((loc_id, site))
+
+        def places() -> list[tuple[str, _Record | None]]:
+            """Where a service without an address of its own is offered: the agency's active sites,
+            else the agency's own address (made into a location only when used)."""
+            if active_sites:
+                return active_sites
+            if not (agency["PhysicalAddress1"] or agency["Latitude"]):
+                return []
+            key = agency.num + ":location"
+            if ("location", record_id(key)) not in self.emitted:
+                self.hours("location_id", self.location(key, agency, name, org_id), key, agency)
+            return [(record_id(key), None)]
+
+        agency_status = STATUSES[agency["AgencyStatus"].lower()]
+        if not programs:
+            key = agency.num + ":service"
+            service_id = self.service(agency, key, org_id, name, agency_status)
+            where = places()
+            self.offer(service_id, key, where, agency)
+            if not where:
+                self.hours("service_id", service_id, key, agency)
+        for program in programs:
+            status = STATUSES[program["AgencyStatus"].lower()]
+            if agency_status == "inactive":
+                status = "inactive"  # an agency that closed takes its programs with it
+            elif agency_status == "do-not-refer" and status == "active":
+                status = "do-not-refer"
+            program_name = program["PublicName"] or program["AlternateName"] or name
+            service_id = self.service(program, program.num, org_id, program_name, status)
+            self.phone("service_id", service_id, program.num, program)
+            self.hours("service_id", service_id, program.num, program)
+            if program["PhysicalAddress1"] or program["Latitude"]:
+                loc_key = program.num + ":location"
+                loc_id = self.location(loc_key, program, program_name, org_id)
+                self.emit("service_at_location", {"id": record_id(f"{program.num}@{loc_key}"),
+                                                  "service_id": service_id, "location_id": loc_id}, program.source)
+            else:
+                self.offer(service_id, program.num, places(), agency)
+
+    def service(self, record: _Record, key: str, org_id: str, name: str, status: str) -> str:
+        """A service from an agency or program row: details, languages, coverage, taxonomy."""
+        service_id = record_id(key)
+        languages = record["LanguagesOffered"]
+        self.emit("service", {
+            "id": service_id, "organization_id": org_id, "name": name,
+            "alternate_name": record["AlternateName"] or None,
+            "description": plain_text(record["AgencyDescription"]),
+            "url": normalize_url(record["WebsiteAddress"]), "email": normalize_email(record["EmailAddressMain"]),
+            "status": "inactive" if status == "inactive" else "active",
+            "accepting_referrals": status == "active",
+            "eligibility_description": plain_text(record["Eligibility"]),
+            # "English; Spanish; TDD (call to request interpreters)": the remarks a coordinator needs
+            "interpretation_services": languages if re.search(r"interpret|translat|language line|sign|tdd|tty",
+                                                              languages, re.I) else None,
+        }, record.source)
+        self.stats["services inactive" if status == "inactive" else "services not accepting referrals"
+                   if status == "do-not-refer" else "services active"] += 1
+        self.languages("service_id", service_id, key, record)
+        self.coverage(service_id, key, record)
+        self.taxonomy(service_id, key, record, name)
+        return service_id
+
+    def offer(self, service_id: str, service_key: str, places: list[tuple[str, _Record | None]],
+              agency: _Record) -> None:
+        """service_at_location rows; a site without hours of its own follows the agency's."""
+        for loc_id, site in places:
+            sal_key = f"{service_key}@{site.num if site is not None else agency.num + ':location'}"
+            eligibility = site["Eligibility"] if site is not None else ""
+            sal_id = self.emit("service_at_location", {
+                "id": record_id(sal_key), "service_id": service_id, "location_id": loc_id,
+                "description": f"Eligibility at this site: {eligibility}" if eligibility else None,
+            }, (site or agency).source)
+            if site is not None and not site["HoursOfOperation"] and agency["HoursOfOperation"]:
+                self.hours("service_at_location_id", sal_id, sal_key, agency)
 
     # locations -------------------------------------------------------------------------------
     def location(self, key: str, record: _Record, name: str, organization_id: str | None) -> str:
@@ -814,22 +925,9 @@ def read_airs211(path: Path, warnings: list[str]) -> AirsReading:
     if errors:
         raise ImportFailed("The 211 export has values this importer cannot use; nothing was changed.", errors)
 
-    b = _Builder(warnings)
-    skipped: Counter = Counter()
     by_num = {r.num: r for r in valid}
-    state_votes: dict[str, Counter] = defaultdict(Counter)
-    for r in valid:
-        if r["PhysicalCity"] and r["PhysicalStateProvince"]:
-            state_votes[r["PhysicalCity"].lower()][r["PhysicalStateProvince"]] += 1
-    b.state_by_city = {city: votes.most_common(1)[0][0] for city, votes in state_votes.items()}
-
-    def agency_of(record: _Record) -> _Record | None:
-        current, hops = record, 0
-        while current is not None and current.level != "Agency" and hops < 5:
-            current, hops = by_num.get(current["ParentAgencyNum"]), hops + 1
-        return current if current is not None and current.level == "Agency" else None
-
     excluded: Counter = Counter()
+    skipped: Counter = Counter()
     agencies: list[_Record] = []
     sites: dict[str, list[_Record]] = defaultdict(list)
     programs: dict[str, list[_Record]] = defaultdict(list)
@@ -840,117 +938,24 @@ def read_airs211(path: Path, warnings: list[str]) -> AirsReading:
         if r.level == "Agency":
             agencies.append(r)
             continue
-        agency = agency_of(r)
+        agency = _agency_of(r, by_num)
         if agency is None:
-            table = "location" if r.level == "Site" else "service"
             warnings.append(f"{r.where('ParentAgencyNum')}: agency {r['ParentAgencyNum']} is not in the file; "
                             f"{r.level.lower()} row skipped")
-            skipped[table] += 1
-            continue
-        if YES_NO[agency["ExcludeFromDirectory"].lower()]:
+            skipped["location" if r.level == "Site" else "service"] += 1
+        elif YES_NO[agency["ExcludeFromDirectory"].lower()]:
             excluded[r.level] += 1  # everything under an excluded agency stays out
-            continue
-        (sites if r.level == "Site" else programs)[agency.num].append(r)
-
-    for agency in agencies:
-        org_id = record_id(agency.num)
-        agency_status = STATUSES[agency["AgencyStatus"].lower()]
-        name = agency["PublicName"] or agency["AlternateName"] or f"Agency {agency.num}"
-        description = plain_text(agency["AgencyDescription"])
-        b.emit("organization", {
-            "id": org_id, "name": name, "alternate_name": agency["AlternateName"] or None,
-            "description": description or name, "email": normalize_email(agency["EmailAddressMain"]),
-            "website": normalize_url(agency["WebsiteAddress"]),
-        }, agency.source)
-        b.phone("organization_id", org_id, agency.num, agency)
-
-        active_sites: list[tuple[str, _Record]] = []
-        for site in sites[agency.num]:
-            loc_id = b.location(site.num, site, site["PublicName"] or name, org_id)
-            b.hours("location_id", loc_id, site.num, site)
-            b.languages("location_id", loc_id, site.num, site)
-            b.phone("location_id", loc_id, site.num, site)
-            if STATUSES[site["AgencyStatus"].lower()] == "inactive":
-                b.stats["inactive sites"] += 1
-            else:
-                active_sites.append((loc_id, site))
-
-        own_location: list[str] = []
-
-        def agency_location() -> str | None:
-            """The agency's own address as a location, made once and only when something is offered there."""
-            if not own_location and (agency["PhysicalAddress1"] or agency["Latitude"]):
-                loc_id = b.location(agency.num + ":location", agency, name, org_id)
-                b.hours("location_id", loc_id, agency.num + ":location", agency)
-                own_location.append(loc_id)
-            return own_location[0] if own_location else None
-
-        def offer(service_id: str, service_key: str, places: list[tuple[str, _Record | None]]) -> None:
-            for loc_id, site in places:
-                site_key = site.num if site is not None else agency.num + ":location"
-                sal_key = f"{service_key}@{site_key}"
-                eligibility = site["Eligibility"] if site is not None else ""
-                sal_id = b.emit("service_at_location", {
-                    "id": record_id(sal_key), "service_id": service_id, "location_id": loc_id,
-                    "description": f"Eligibility at this site: {eligibility}" if eligibility else None,
-                }, (site or agency).source)
-                # A site without hours of its own follows the agency's.
-                if site is not None and not site["HoursOfOperation"] and agency["HoursOfOperation"]:
-                    b.hours("service_at_location_id", sal_id, sal_key, agency)
-
-        def service(record: _Record, key: str, name: str, status: str) -> str:
-            service_id = record_id(key)
-            b.emit("service", {
-                "id": service_id, "organization_id": org_id, "name": name,
-                "alternate_name": record["AlternateName"] or None,
-                "description": plain_text(record["AgencyDescription"]),
-                "url": normalize_url(record["WebsiteAddress"]), "email": normalize_email(record["EmailAddressMain"]),
-                "status": "inactive" if status == "inactive" else "active",
-                "accepting_referrals": status == "active",
-                "eligibility_description": plain_text(record["Eligibility"]),
-                "interpretation_services": record["LanguagesOffered"] if re.search(
-                    r"interpret|translat|language line|sign|tdd|tty", record["LanguagesOffered"], re.I) else None,
-            }, record.source)
-            b.stats["services inactive" if status == "inactive" else
-                    "services not accepting referrals" if status == "do-not-refer" else "services active"] += 1
-            b.languages("service_id", service_id, key, record)
-            b.coverage(service_id, key, record)
-            b.taxonomy(service_id, key, record, name)
-            return service_id
-
-        if programs[agency.num]:
-            for program in programs[agency.num]:
-                status = STATUSES[program["AgencyStatus"].lower()]
-                if agency_status == "inactive":
-                    status = "inactive"
-                elif agency_status == "do-not-refer" and status == "active":
-                    status = "do-not-refer"
-                program_name = program["PublicName"] or program["AlternateName"] or name
-                service_id = service(program, program.num, program_name, status)
-                b.phone("service_id", service_id, program.num, program)
-                b.hours("service_id", service_id, program.num, program)
-                if program["PhysicalAddress1"] or program["Latitude"]:
-                    loc_key = program.num + ":location"
-                    loc_id = b.location(loc_key, program, program_name, org_id)
-                    b.emit("service_at_location", {"id": record_id(f"{program.num}@{loc_key}"),
-                                                   "service_id": service_id, "location_id": loc_id},
-                           program.source)
-                else:
-                    places = active_sites or ([(agency_location(), None)] if agency_location() else [])
-                    offer(service_id, program.num, places)
         else:
-            key = agency.num + ":service"
-            service_id = service(agency, key, name, agency_status)
-            places = active_sites or ([(agency_location(), None)] if agency_location() else [])
-            offer(service_id, key, places)
-            if not places and agency["HoursOfOperation"]:
-                b.hours("service_id", service_id, key, agency)
+            (sites if r.level == "Site" else programs)[agency.num].append(r)
 
+    b = _Builder(warnings, _states_by_city(valid))
+    for agency in agencies:
+        b.agency(agency, sites[agency.num], programs[agency.num])
     if not b.rows:
         raise ImportFailed("The 211 export holds no rows to import.",
                            [f"{', '.join(f.name for f in files)}: every row is excluded or skipped"])
-    source = files[0].name if len(files) == 1 else path.name
-    rows = b.taxonomy_rows(source) if b.terms else []
+
+    rows = b.taxonomy_rows(files[0].name if len(files) == 1 else path.name) if b.terms else []
     doc = sdoh.sdoh_document()
     for table, key in (("taxonomy", "taxonomies.csv"), ("taxonomy_term", "taxonomy_terms.csv")):
         for i, record in enumerate(doc[key]):
@@ -972,3 +977,20 @@ def read_airs211(path: Path, warnings: list[str]) -> AirsReading:
         f"{s['services classified by keywords']}",
     ]
     return AirsReading(rows, skipped, notes)
+
+
+def _agency_of(record: _Record, by_num: dict[str, _Record]) -> _Record | None:
+    """The agency a site or program belongs to (following a ProgramAtSite's parent up if need be)."""
+    current, hops = record, 0
+    while current is not None and current.level != "Agency" and hops < 5:
+        current, hops = by_num.get(current["ParentAgencyNum"]), hops + 1
+    return current if current is not None and current.level == "Agency" else None
+
+
+def _states_by_city(records: list[_Record]) -> dict[str, str]:
+    """City -> its most common state in the file, for the few addresses that leave the state out."""
+    votes: dict[str, Counter] = defaultdict(Counter)
+    for r in records:
+        if r["PhysicalCity"] and r["PhysicalStateProvince"]:
+            votes[r["PhysicalCity"].lower()][r["PhysicalStateProvince"]] += 1
+    return {city: counter.most_common(1)[0][0] for city, counter in votes.items()}

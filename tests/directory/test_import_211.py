@@ -130,10 +130,13 @@ def test_search_finds_imported_211_services(db, shared):
     ids = {hit.service_id for hit in results.hits}
     assert record_id("10607934") in ids
     assert all(hit.service_id in {s for s in db.session.scalars(select(m.Service.id))} for hit in results.hits)
-    # Confidential places give no address or coordinates to the search either.
-    for hit in search(SearchQuery(text="aids emergency fund", per_page=50)).hits:
-        if hit.location_id == record_id("10597272"):
-            assert hit.card["address"] is None and hit.card["lat"] is None
+    # A confidential place gives the search no address or coordinates either.
+    [hit] = [h for h in search(SearchQuery(text="aids emergency fund", per_page=50)).hits
+             if h.location_id == record_id("10597272")]
+    assert hit.confidential and hit.address is None and hit.lat is None and hit.lon is None
+    # "Active" services only: the closed 150 Otis Street center is not offered.
+    assert record_id("10599667:service") not in {
+        h.service_id for h in search(SearchQuery(text="150 otis street storage", per_page=50)).hits}
 
 
 # --- DC: mostly programs with their own addresses ---------------------------------------------
@@ -278,6 +281,9 @@ def test_unrecognized_file_is_an_error_naming_the_layouts(runner, tmp_path):
     ("Monday, Tuesday, Thursday, Friday, 9-12 pm, 1:30-4:30 pm",
      [(("MO", "TU", "TH", "FR"), "09:00", "12:00"), (("MO", "TU", "TH", "FR"), "13:30", "16:30")]),
     ("Daily, 9-5", [(WEEKDAYS + ("SA", "SU"), "09:00", "17:00")]),
+    ("Open 24 hours (Residential Facility)", [(WEEKDAYS + ("SA", "SU"), "00:00", "23:59")]),
+    ("Daily, 8pm-8am (Shelter)", [(WEEKDAYS + ("SA", "SU"), "20:00", "08:00")]),  # overnight
+    ("Monday-Friday, 9-12, 1-5 (Office)", [(WEEKDAYS, "09:00", "12:00"), (WEEKDAYS, "13:00", "17:00")]),
 ])
 def test_parse_hours(text, expected):
     assert parse_hours(text) == [OpeningHours(days, o, c) for days, o, c in expected]
@@ -286,9 +292,10 @@ def test_parse_hours(text, expected):
 @pytest.mark.parametrize("text", [
     "", "Hours vary", "Please inquire", "By appointment", "24-hour answering machine",
     "Saturday, January 26, 12 pm - 1:30 pm", "Second Saturday of each month, 10:30 am-12 pm",
-    "Open 24 hours (Residential Facility)", "Monday-Friday, 9-5; Saturday, 9-12 by appointment only",
-    "Daily, 8pm-8am (Shelter)", "Wednesday, 9pm (Pantry); Sunday, 12:30pm (Pantry)", "Tuesday-Saturday,",
-    "9:00 am - 5:00 pm", "December-March, 7-7",
+    "Monday-Friday, 9-5; Saturday, 9-12 by appointment only", "Monday-Friday, 9:30am-5:30pm (By appointment)",
+    "Wednesday, 9pm (Pantry); Sunday, 12:30pm (Pantry)", "Tuesday-Saturday,", "9:00 am - 5:00 pm",
+    "December-March, 7-7", "Monday-Friday, 9-5; Monday-Thursday, 10-5 (HIV testing)",
+    "Monday-Friday, 10-5 (Office); Monday-Friday, 1-4 (Pantry); Monday-Friday, 10-12pm (Brunch); 4-5pm (Dinner)",
 ])
 def test_hours_not_understood_are_not_guessed(text):
     assert parse_hours(text) is None
