@@ -703,7 +703,7 @@ def probe_http(app) -> tuple[bool, str]:
 class FtsBaseline:
     """The same documents in SQLite: FTS5 (porter) + R*Tree + small side tables, queried with the same mix.
 
-    Equivalent in spirit to the search service: synonyms expanded the same way, all words required,
+    Equivalent in spirit to the search service: the same query plan (lexicon terms, any clause),
     bm25 with the same field weights; radius = R*Tree box then exact great-circle distance in SQL;
     language filter as an indexed side table, domains as a column (facets count every candidate,
     the domain filter is applied after them, as the service's facets leave it out); open now via
@@ -762,34 +762,31 @@ class FtsBaseline:
     # -- query building ----------------------------------------------------------------------
     @staticmethod
     def match_expression(text: str) -> str:
-        """The FTS5 MATCH string for `text`, built like service._text_query: all words (stop words dropped,
-        as Whoosh's analyzer does), OR each synonym meaning AND the rest of the words."""
+        """The FTS5 MATCH string for `text`, built from the same query plan as the service's
+        (understanding.understand): any clause, each clause its typed words (all of them) OR each
+        term the lexicon took them to mean (a phrase). Taxonomy codes have no FTS5 column here."""
         from whoosh.analysis import STOP_WORDS
 
-        from referralnet.search.synonyms import expansions
+        from referralnet.search.understanding import understand
 
         def words(s: str) -> list[str]:
-            out = []
-            for w in "".join(ch if ch.isalnum() else " " for ch in s.lower()).split():
-                if w not in STOP_WORDS and len(w) >= 2:
-                    out.append(w)
-            return out
+            return [w for w in "".join(ch if ch.isalnum() else " " for ch in s.lower()).split()
+                    if w not in STOP_WORDS and len(w) >= 2]
 
-        def all_of(s: str) -> str:
-            ws = words(s)
+        def all_of(ws: list[str]) -> str:
             return "(" + " AND ".join(f'"{w}"' for w in ws) + ")" if ws else ""
 
-        def phrase(s: str) -> str:
-            ws = "".join(ch if ch.isalnum() else " " for ch in s.lower()).split()
-            return '"' + " ".join(ws) + '"'
-
-        text = text.strip()
-        alternatives = [all_of(text)] if all_of(text) else []
-        for found, means in expansions(text):
-            rest = all_of(text.lower().replace(found, " "))
-            for meaning in means:
-                alternatives.append(f"({phrase(meaning)} AND {rest})" if rest else phrase(meaning))
-        return " OR ".join(alternatives)
+        alternatives = []
+        for clause in understand(text).clauses:
+            typed = words(" ".join(clause.words))
+            if typed:
+                alternatives.append(all_of(typed))
+            for need in clause.needs:
+                for term in need.terms:
+                    ws = words(term)
+                    if ws:
+                        alternatives.append('"' + " ".join(ws) + '"')
+        return " OR ".join(dict.fromkeys(alternatives))
 
     def search(self, q: Q) -> Outcome:
         start = time.perf_counter()

@@ -4,8 +4,12 @@
 - `documents.py` builds documents from the database (what may be shown, and nothing else)
 - `index.py`     opening, writing (locked, several processes safe) and rebuilding the index
 - `hooks.py`     keeps the index current after each commit that changes directory data
-- `synonyms.py`  lay language -> service vocabulary (seed_data/synonyms.csv)
-- `service.py`   SearchQuery -> SearchResults: text, filters, distance, hours, facets, paging
+- `understanding.py` query understanding, above any index: spelling (real words never corrected),
+                 the need lexicon (seed_data/need_lexicon.csv, need_concepts.csv), crisis lines
+- `concepts.py`  multi-word lexicon terms tagged at index time (one term instead of a phrase query)
+- `engine.py`    fast evaluation of Whoosh queries on in-memory bitsets, BM25F as Whoosh scores
+- `service.py`   SearchQuery -> SearchResults: the plan's clauses, filters, distance, hours,
+                 facets, ranking with coordination, paging, why each result matched
 
 The coordinator pages, the HSDS API and the REST API all call `service.search`.
 """

@@ -13,7 +13,7 @@ SCHEMA_VERSION = "5"
 
 
 def index_version() -> str:
-    """What the version file must say: the schema version and the synonym meanings tagged at index time."""
+    """What the version file must say: the schema version and the lexicon terms tagged at index time."""
     from referralnet.search.concepts import digest
 
     return f"{SCHEMA_VERSION}-{digest()}"
@@ -84,7 +84,7 @@ def build_schema() -> Schema:
         lon=NUMERIC(float, sortable=True, default=0),
         tz=ID(stored=True),
         slots=KEYWORD(),
-        # Multi-word synonym meanings found in the text at index time (see concepts.py).
+        # Multi-word lexicon terms found in the text at index time (see concepts.py).
         concepts=KEYWORD(commas=True),
         has_exceptions=BOOLEAN(),
         card=STORED(),  # a small JSON-ready dict for result cards (no second database round trip)

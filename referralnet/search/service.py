@@ -131,16 +131,19 @@ def _haversine_miles(lat1, lon1, lat2, lon2) -> float:
 class TextQuery:
     """The clauses of a query plan as index queries: matched one by one, ranked together.
 
-    A document matches when it matches any clause. Its score is the sum of its clauses' BM25F
-    scores (a lexicon clause: the best of the words typed and the terms they were taken to mean),
-    times a coordination factor, (share of the clause weight matched) ** COORDINATION: a result
-    that matches every part of what was asked ranks above one that matches only some.
+    A document matches when it matches any clause. A clause scores as the best of its parts (the
+    words typed, each term and taxonomy code they were taken to mean: BM25F each) plus a little of
+    the others (TIE), so a need with many terms weighs no more than a word typed. A document's
+    score is the weighted sum of its clauses' scores times a coordination factor, (share of the
+    clause weight matched) ** COORDINATION: a result that matches every part of what was asked
+    ranks above one that matches only some.
     """
 
-    def __init__(self, clauses: list[tuple[Query, float]], alternatives: list[list[tuple[str | None, Query]]]):
-        self.clauses = clauses
+    def __init__(self, clauses: list[tuple[Query, tuple[Query, ...], float]],
+                 alternatives: list[list[tuple[str | None, Query]]]):
+        self.clauses = clauses  # (what matches the clause, its scored parts, weight)
         self.alternatives = alternatives  # per clause: (need id or None for the words typed, its query)
-        self.total_weight = sum(w for _, w in clauses) or 1.0
+        self.total_weight = sum(w for _, _, w in clauses) or 1.0
         self._key = tuple(clauses)
 
     def __hash__(self):
@@ -151,21 +154,27 @@ class TextQuery:
 
     def match(self, snap) -> int:
         out = 0
-        for q, _ in self.clauses:
+        for q, _, _ in self.clauses:
             out |= snap.match(q)
         return out
 
     def scores(self, snap, docs: set[int]) -> dict[int, float]:
-        if len(self.clauses) == 1:
-            q, w = self.clauses[0]
-            return snap.scores(q, docs) if w == 1.0 else {d: v * w for d, v in snap.scores(q, docs).items()}
         total: dict[int, float] = {}
         matched: dict[int, float] = {}
-        for q, w in self.clauses:
-            for d, v in snap.scores(q, docs).items():
-                total[d] = total.get(d, 0.0) + w * v
+        for _, parts, w in self.clauses:
+            best: dict[int, float] = {}
+            summed: dict[int, float] = {}
+            for part in parts:
+                for d, v in snap.scores(part, docs).items():
+                    if v > best.get(d, 0.0):
+                        best[d] = v
+                    summed[d] = summed.get(d, 0.0) + v
+            for d, v in best.items():
+                total[d] = total.get(d, 0.0) + w * (v + TIE * (summed[d] - v))
                 matched[d] = matched.get(d, 0.0) + w
         whole = self.total_weight
+        if len(self.clauses) == 1:
+            return total
         return {d: v * (matched[d] / whole) ** COORDINATION for d, v in total.items()}
 
     def best_matches(self, snap, found: int) -> int:
@@ -174,11 +183,11 @@ class TextQuery:
         if len(self.clauses) == 1 or not found:
             return found
         every = found
-        for q, _ in self.clauses:
+        for q, _, _ in self.clauses:
             every &= snap.match(q)
         if every:
             return every
-        bits = [(snap.match(q) & found, w) for q, w in self.clauses]
+        bits = [(snap.match(q) & found, w) for q, _, w in self.clauses]
         share: dict[int, float] = {}
         for b, w in bits:
             for d in bits_to_list(b):
@@ -193,12 +202,13 @@ class TextQuery:
             for need_id, q in alternatives:
                 if snap.match(q) >> docnum & 1:
                     need = next((n for n in clause.needs if n.id == need_id), None)
-                    out.append(clause.explain(need, plan.language))
+                    out.append(clause.explain(need))
                     break
         return out
 
 
 COORDINATION = 2.0
+TIE = 0.1  # how much a clause's other matching parts add to its best one
 CODE_BOOST = 1.5  # a taxonomy code says what a service is more surely than a word in its description
 NEED_BOOST = 0.8  # a term a lay phrase was taken to mean, against the words as typed
 
@@ -218,13 +228,18 @@ def _words_query(schema, concepts: dict, text: str) -> Query | None:
     return Term("body", terms[0]) if len(terms) == 1 else And([Term("body", t) for t in terms])
 
 
-def _need_query(schema, concepts: dict, need) -> Query | None:
+def _need_parts(schema, concepts: dict, need) -> list[Query]:
+    """A need's terms and taxonomy codes, each a query of its own (boosted against the words typed)."""
     parts = [q for q in (_words_query(schema, concepts, t) for t in need.terms) if q is not None]
     if "codes" in schema:
         parts += [Term("codes", c, boost=CODE_BOOST) for c in need.codes]
-    if not parts:
-        return None
-    return Or(parts, boost=NEED_BOOST) if len(parts) > 1 else parts[0]
+    return [_boosted(q, NEED_BOOST) for q in parts]
+
+
+def _boosted(q: Query, boost: float) -> Query:
+    q = q.copy()
+    q.boost = q.boost * boost
+    return q
 
 
 def _text_query(snap, text: str) -> tuple[TextQuery | None, QueryPlan]:
@@ -240,18 +255,20 @@ def _build_text_query(snap, plan: QueryPlan) -> TextQuery | None:
     concepts = concept_queries(schema) if "concepts" in schema else {}
     clauses, alternatives = [], []
     for clause in plan.clauses:
-        alts = []
+        alts: list[tuple[str | None, Query]] = []
+        parts: list[Query] = []
         typed = _words_query(schema, concepts, " ".join(clause.words))
         if typed is not None:
             alts.append((None, typed))
+            parts.append(typed)
         for need in clause.needs:
-            q = _need_query(schema, concepts, need)
-            if q is not None:
-                alts.append((need.id, q))
-        if not alts:
+            need_parts = [p for p in _need_parts(schema, concepts, need) if p not in parts]
+            if need_parts:
+                alts.append((need.id, Or(need_parts) if len(need_parts) > 1 else need_parts[0]))
+                parts.extend(need_parts)
+        if not parts:
             continue
-        query = alts[0][1] if len(alts) == 1 else Or([q for _, q in alts])
-        clauses.append((query, clause.weight))
+        clauses.append((Or(parts) if len(parts) > 1 else parts[0], tuple(parts), clause.weight))
         alternatives.append(alts)
     if not clauses:
         return None
@@ -475,7 +492,7 @@ def search(q: SearchQuery) -> SearchResults:
     text_q, plan = _text_query(snap, q.text)
     results = _run(s, q, text_q, place, zones, now)
     results.plan = plan
-    results.expanded = [(c.text, [n.label(plan.language) for n in c.needs]) for c in plan.clauses if c.needs]
+    results.expanded = [(c.text, [n.label_en for n in c.needs]) for c in plan.clauses if c.needs]
     results.crisis = plan.crisis
     if plan.corrected:
         results.corrected_from = q.text

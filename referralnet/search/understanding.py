@@ -36,12 +36,12 @@ SEED = Path(__file__).resolve().parents[2] / "seed_data"
 LEXICON_FILE = SEED / "need_lexicon.csv"
 CONCEPTS_FILE = SEED / "need_concepts.csv"
 CRISIS_FILE = SEED / "crisis_lines.csv"
-SYNONYMS_FILE = SEED / "synonyms.csv"
 
 # A word is a real word when it is at least this common (Zipf scale: 3 = once per million words)
 # in English or Spanish. Below ~2.5 the lists hold mostly typos, names and fragments.
 REAL_WORD_ZIPF = 2.5
 MAX_PHRASE_WORDS = 8
+MODIFIER_WEIGHT = 0.5  # a clause whose needs have no SDOH domain (low cost, for children, walk-in...)
 
 # Words that carry no meaning in a directory search. English and Spanish function words, and the
 # words people use to ask for help in general ("need", "help", "looking for", "ayuda").
@@ -166,13 +166,12 @@ def _read_csv(path: Path) -> list[dict]:
 
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
-    """The need lexicon, the crisis lines and the older synonym list (one table of needs)."""
-    return build_lexicon(_read_csv(CONCEPTS_FILE), _read_csv(LEXICON_FILE), _read_csv(CRISIS_FILE),
-                         _read_csv(SYNONYMS_FILE))
+    """The need lexicon and the crisis lines."""
+    return build_lexicon(_read_csv(CONCEPTS_FILE), _read_csv(LEXICON_FILE), _read_csv(CRISIS_FILE))
 
 
-def build_lexicon(concept_rows: Iterable[dict], phrase_rows: Iterable[dict], crisis_rows: Iterable[dict] = (),
-                  synonym_rows: Iterable[dict] = ()) -> Lexicon:
+def build_lexicon(concept_rows: Iterable[dict], phrase_rows: Iterable[dict],
+                  crisis_rows: Iterable[dict] = ()) -> Lexicon:
     needs: dict[str, Need] = {}
     for row in concept_rows:
         cid = row["concept"].strip()
@@ -197,15 +196,6 @@ def build_lexicon(concept_rows: Iterable[dict], phrase_rows: Iterable[dict], cri
         language = row.get("lang", "en").strip() or "en"
         if need is not None and language in STEMMERS:
             add(language, row["phrase"], need)
-    # The older synonym list: each lay phrase means its alternatives (a need of its own).
-    for row in synonym_rows:
-        phrase = " ".join(row["phrase"].lower().split())
-        means = _split(row["means"])
-        sid = "synonym:" + phrase
-        prior = needs.get(sid)
-        need = Need(sid, ", ".join(means[:3]), "", (), (), tuple(dict.fromkeys((prior.terms if prior else ()) + means)))
-        needs[sid] = need
-        add("en", phrase, need)
     for need in needs.values():
         for term in need.terms:
             vocabulary.update(words_of(term))
@@ -382,7 +372,9 @@ def _clauses(lex: Lexicon, tokens: list[str]) -> list[Clause]:
         if i in spans:
             size, needs = spans[i]
             words = tuple(tokens[i:i + size])
-            out.append(Clause(" ".join(words), words, needs))
+            # A word that only qualifies the need ("cheap", "for kids") weighs less than the need.
+            weight = MODIFIER_WEIGHT if all(not n.domains for n in needs) else 1.0
+            out.append(Clause(" ".join(words), words, needs, weight))
             i += size
         else:
             if tokens[i] not in (c.text for c in out):

@@ -34,7 +34,7 @@ def _docs(s, q) -> set[int]:
 def test_concept_terms_tag_exactly_the_documents_the_phrases_match(demo):
     s = searcher()
     queries = concept_queries(s.schema)
-    assert "food assistance" in queries and "emergency shelter" in queries
+    assert "nutrition assistance" in queries and "emergency shelter" in queries
     found_any = False
     for meaning, phrase_q in queries.items():
         tagged = _docs(s, Term("concepts", meaning))
@@ -71,14 +71,14 @@ def test_lay_phrase_finds_a_meaning_only_its_concept_has(db):
     db.session.add(org)
     db.session.flush()
     svc = m.Service(name="Okapi Benefits Desk", organization_id=org.id, status="active",
-                    description="We help families apply for food assistance.")
+                    description="We help families apply for nutrition assistance.")
     db.session.add(svc)
     db.session.commit()
     results = search(SearchQuery(text="food stamps"))
     assert "Okapi Benefits Desk" in [h.service_name for h in results.hits]
     assert results.total == 1 and results.facets == {}
-    # "food" and "assistance" in different places is not the phrase.
-    svc.description = "Food for families. Assistance with forms."
+    # "nutrition" and "assistance" in different places is not the phrase.
+    svc.description = "Nutrition for families. Assistance with forms."
     db.session.commit()
     assert search(SearchQuery(text="food stamps")).total == 0
 
