@@ -286,11 +286,8 @@ def _plan(snap, text: str) -> QueryPlan:
 
 
 def _index_knows(snap, word: str) -> bool:
-    """A word any searchable field of the directory has (as typed, or stemmed in `body`)."""
-    if "body" in snap.s.schema:
-        terms = _body_terms(snap.s.schema, word)
-        if terms and snap.term_bits("body", terms[0]):
-            return True
+    """A word, exactly as typed, that a searchable field of the directory has (a stem would not do:
+    "emergancy" and "emergency" stem alike)."""
     reader = snap.s.reader()
     return any((snap.s.schema[f].spelling_fieldname(f), word) in reader for f in SPELLING_FIELDS if f in snap.s.schema)
 

@@ -78,6 +78,23 @@ de la el los las para con mi mis necesito quiero ayuda tengo donde dónde como c
 un y o no hay pagar comida renta casa trabajo médico medico dentista abogado niños ninos hijos
 """.split())
 
+# Everyday words that name the same thing, matched as one when the lexicon is looked up ("my kid
+# is being abused" finds "child being abused"). Both phrasings and queries go through this.
+_SAME = {
+    "child": "kid kids children childs son sons daughter daughters toddler toddlers baby babies infant "
+             "infants grandchild grandchildren grandkids",
+    "nino": "nina ninos ninas hijo hija hijos hijas bebe bebes nene nena chamaco chamacos",
+    "doctor": "doc docs doctors physician physicians",
+    "medicine": "meds medication medications medicines",
+    "apartment": "apt apartments",
+    "mom": "mother mum mommy",
+    "dad": "father daddy",
+    "wife": "husband spouse partner boyfriend girlfriend bf gf",
+    "esposo": "esposa marido pareja novio novia",
+    "phone": "cellphone cell telephone",
+}
+CANONICAL = {word: canon for canon, words in _SAME.items() for word in words.split()}
+
 _WORD_RE = re.compile(r"[a-z0-9]+(?:['’][a-z]+)*")
 
 
@@ -150,7 +167,7 @@ class Lexicon:
 
     def phrase_key(self, language: str, phrase: str) -> tuple[str, ...]:
         stem = STEMMERS[language]
-        return tuple(stem(w) for w in content_words(phrase))
+        return tuple(stem(CANONICAL.get(w, w)) for w in content_words(phrase))
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -216,11 +233,16 @@ def build_lexicon(concept_rows: Iterable[dict], phrase_rows: Iterable[dict],
 @lru_cache(maxsize=50_000)
 def is_real_word(word: str) -> bool:
     """True for a word of general English or Spanish (wordfreq's lists), or a number."""
-    from wordfreq import zipf_frequency
-
     if word.isdigit() or len(word) <= 2:
         return True
-    return zipf_frequency(word, "en") >= REAL_WORD_ZIPF or zipf_frequency(word, "es") >= REAL_WORD_ZIPF
+    return _zipf(word) >= REAL_WORD_ZIPF
+
+
+@lru_cache(maxsize=50_000)
+def _zipf(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return max(zipf_frequency(word, "en"), zipf_frequency(word, "es"))
 
 
 def _edit_distance(a: str, b: str, limit: int) -> int:
@@ -321,8 +343,8 @@ def understand(text: str, known: Callable[[str], bool] = lambda w: False,
         fixed = w
         if w not in STOP_WORDS and not w.isdigit() and w not in lex.vocabulary and not known(w) \
                 and not is_real_word(w):
-            cand = closest_word(w, _candidates(lex, vocabulary), lambda c: weight(c) + (5.0 if c in lex.vocabulary
-                                                                                          else 0.0))
+            cand = closest_word(w, _candidates(lex, vocabulary), lambda c: weight(c) + _zipf(c)
+                                + (1.0 if c in lex.vocabulary else 0.0))
             if cand:
                 fixed = cand
                 plan.corrections[w] = cand
@@ -349,7 +371,8 @@ def _candidates(lex: Lexicon, vocabulary: Callable[[], Iterable[str]]) -> Iterab
 
 def _clauses(lex: Lexicon, tokens: list[str]) -> list[Clause]:
     """Longest lexicon phrasings first (in either language), then one clause per word left."""
-    stems = {lang: [stem(t) for t in tokens] for lang, stem in STEMMERS.items()}
+    canonical = [CANONICAL.get(t, t) for t in tokens]
+    stems = {lang: [stem(t) for t in canonical] for lang, stem in STEMMERS.items()}
     taken = [False] * len(tokens)
     found: list[tuple[int, int, tuple[Need, ...]]] = []
     for size in range(min(lex.max_words, len(tokens)), 0, -1):

@@ -346,6 +346,15 @@ def test_search_goes_through_the_search_service_synonyms(api):
     assert "CalFresh Application Help" in [i["name"] for i in body["contents"]]
 
 
+def test_a_text_search_says_why_each_entry_matched(api):
+    for url in ("/hsds/services?search=" + quote("food stamps"), "/hsds/service_at_locations?search=eviction"):
+        body = hsds(api, url)  # still valid HSDS: objects allow extra properties
+        assert body["contents"] and all(item["match_reasons"] for item in body["contents"])
+    body = hsds(api, "/hsds/services?search=" + quote("food stamps"))
+    assert any("food stamps" in reason for item in body["contents"] for reason in item["match_reasons"])
+    assert "match_reasons" not in hsds(api, "/hsds/services")["contents"][0]  # no text, no reasons
+
+
 @pytest.mark.parametrize("text", ["shelter", "food", "legal help", "fod pantry"])
 def test_search_ranks_as_the_search_service_does_one_entry_per_service(api, s, text):
     items = every_page(api, "/hsds/services?search=" + quote(text), per_page=7)

@@ -222,3 +222,15 @@ def test_client_validation_uses_the_error_contract(api):
     assert error_contract(api.call("partner", "POST", "/api/v1/clients",
                                    json={"given_name": "A", "family_name": "B", "date_of_birth": "1990-01-01"}),
                           403)["code"] == "not_permitted"
+
+
+def test_search_says_what_it_understood_why_each_result_matched_and_crisis_lines(api):
+    body = api.call("clinic", "GET", "/api/v1/services?q=no+tengo+para+comer").get_json()
+    assert "svc-pantry" in [item["service_id"] for item in body["items"]]
+    assert all(item["matched"] for item in body["items"])
+    assert any("→ food pantry" in reason for item in body["items"] for reason in item["matched"])
+    assert body["understood"][0]["words"] == "comer" and "food pantry" in body["understood"][0]["means"]
+    assert body["crisis_lines"] == []
+    crisis = api.call("clinic", "GET", "/api/v1/services?q=my+husband+hits+me").get_json()
+    assert crisis["crisis_lines"][0]["name"] == "National Domestic Violence Hotline"
+    assert crisis["crisis_lines"][0]["phone"] == "1-800-799-7233"
