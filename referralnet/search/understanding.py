@@ -45,37 +45,41 @@ MODIFIER_WEIGHT = 0.5  # a clause whose needs have no SDOH domain (low cost, for
 
 # Words that carry no meaning in a directory search. English and Spanish function words, and the
 # words people use to ask for help in general ("need", "help", "looking for", "ayuda").
-# Negations are here too: "no food" and "can't pay rent" are matched by their content words.
-STOP_WORDS = frozenset("""
-a about above after again against all am an and any are aren't as at be because been before being
-below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't
-down during each few for from further had hadn't has hasn't have haven't having he he'd he'll he's
-her here here's hers herself him himself his how how's i i'd i'll i'm i've if in into is isn't it
-it's its itself let's me more most mustn't my myself no nor not of off on once only or other ought
-our ours ourselves out over own same shan't she she'd she'll she's should shouldn't so some such
-than that that's the their theirs them themselves then there there's these they they'd they'll
-they're they've this those through to too under until up very was wasn't we we'd we'll we're we've
-were weren't what what's when when's where where's which while who who's whom why why's with won't
-would wouldn't you you'd you'll you're you've your yours yourself yourselves
-im ive dont cant wont doesnt didnt isnt arent wasnt couldnt wouldnt shouldnt havent hasnt
-also just really please get got getting need needs needed want wants wanted looking look find
-finding someone somebody something somewhere anyone anything any place places near nearby around
-area close help helps helping assistance assist services service program programs resources
-resource support info information options option kind type like go going able give trying try
-us our am will would lot lots currently right now today tonight asap urgent urgently
-de la el los las lo un una unos unas y e o u que en por para con sin sobre mi mis me te se su sus
-tu tus nos le les al del es son está estan están estoy esta este estos esas esos eso esa ese ya muy
-más mas pero como donde dónde cuando quien quién qué cual cuál hay ser estar tener tengo tiene
-tienen necesito necesita necesitamos quiero quisiera busco buscando buscar ayuda ayudar ayudarme
-puedo puede pueden poder alguien algo algún alguna algunos lugar lugares cerca favor ahora hoy
-servicio servicios programa programas información informacion ni no sí si yo él ella ellos ellas
-nosotros usted ustedes hacer hago
-""".split())
+_STOP_TEXT = """
+a about above after again against all am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have
+having he he'd he'll he's her here here's hers herself him himself his how how's i i'd i'll i'm
+i've if in into is it it's its itself let's me more most my myself of off on once only or other
+ought our ours ourselves out over own same she she'd she'll she's should so some such than that
+that's the their theirs them themselves then there there's these they they'd they'll they're
+they've this those through to too under until up very was we we'd we'll we're we've were what
+what's when when's where where's which while who who's whom why why's with would you you'd you'll
+you're you've your yours yourself yourselves im ive also just really please get got getting need
+needs needed want wants wanted looking look find finding someone somebody something somewhere
+anyone anything any place places near nearby around area close help helps helping assistance assist
+services service program programs resources resource support info information options option kind
+type like go going able give trying try us our am will would lot lots currently right now today
+tonight asap urgent urgently de la el los las lo un una unos unas y e o u que en por para con sobre
+mi mis me te se su sus tu tus nos le les al del es son está estan están estoy esta este estos esas
+esos eso esa ese ya muy más mas pero como donde dónde cuando quien quién qué cual cuál hay ser
+estar tener tengo tiene tienen necesito necesita necesitamos quiero quisiera busco buscando buscar
+ayuda ayudar ayudarme puedo puede pueden poder alguien algo algún alguna algunos lugar lugares
+cerca favor ahora hoy servicio servicios programa programas información informacion sí si yo él
+ella ellos ellas nosotros usted ustedes hacer hago
+"""
 
 # Spanish words that make a query Spanish (for the language of the explanations).
 _SPANISH_HINTS = frozenset("""
 de la el los las para con mi mis necesito quiero ayuda tengo donde dónde como cómo que qué por una
 un y o no hay pagar comida renta casa trabajo médico medico dentista abogado niños ninos hijos
+""".split())
+
+# Saying "no": part of a phrasing ("sin casa", "no food", "can't pay rent"), never a clause alone.
+NEGATION = "no"
+_NEGATIONS = frozenset("""
+no not nor never without can't cannot cant couldn't couldnt don't dont doesn't doesnt didn't didnt won't wont
+isn't isnt aren't arent wasn't wasnt weren't haven't havent hasn't hasnt hadn't ain't shouldn't wouldnt
+wouldn't sin ni nunca tampoco
 """.split())
 
 # Everyday words that name the same thing, matched as one when the lexicon is looked up ("my kid
@@ -94,6 +98,7 @@ _SAME = {
     "phone": "cellphone cell telephone",
 }
 CANONICAL = {word: canon for canon, words in _SAME.items() for word in words.split()}
+CANONICAL.update({word: NEGATION for word in _NEGATIONS})
 
 _WORD_RE = re.compile(r"[a-z0-9]+(?:['’][a-z]+)*")
 
@@ -107,6 +112,8 @@ def fold(text: str) -> str:
 def words_of(text: str) -> list[str]:
     return _WORD_RE.findall(fold(text))
 
+
+STOP_WORDS = frozenset(fold(w) for w in _STOP_TEXT.split())
 
 _ES_STEMMER = snowballstemmer.stemmer("spanish")
 
@@ -201,7 +208,7 @@ def build_lexicon(concept_rows: Iterable[dict], phrase_rows: Iterable[dict],
 
     def add(language: str, phrase: str, need: Need) -> None:
         key = lex.phrase_key(language, phrase)
-        if not key or len(key) > MAX_PHRASE_WORDS:
+        if not key or len(key) > MAX_PHRASE_WORDS or all(k == NEGATION for k in key):
             return
         vocabulary.update(words_of(phrase))
         bucket = phrases.setdefault((language, key), [])
@@ -297,6 +304,9 @@ class Clause:
     words: tuple[str, ...]  # the content words to look for literally
     needs: tuple[Need, ...] = ()
     weight: float = 1.0
+    # What some of its words mean on their own ("comida" in "comida para mis hijos"): weaker
+    # alternatives, so a narrow phrasing does not hide the general need.
+    related: tuple[Need, ...] = ()
 
     def explain(self, need: Need | None = None, language: str = "en") -> str:
         if need is None:
@@ -318,8 +328,13 @@ class QueryPlan:
     def needs(self) -> list[tuple[Clause, Need]]:
         return [(c, n) for c in self.clauses for n in c.needs]
 
+    @property
+    def related(self) -> list[tuple[Clause, Need]]:
+        return [(c, n) for c in self.clauses for n in c.related]
+
     def key(self) -> tuple:
-        return tuple((c.words, tuple(n.id for n in c.needs), c.weight) for c in self.clauses)
+        return tuple((c.words, tuple(n.id for n in c.needs), c.weight, tuple(n.id for n in c.related))
+                     for c in self.clauses)
 
 
 def understand(text: str, known: Callable[[str], bool] = lambda w: False,
@@ -373,34 +388,42 @@ def _clauses(lex: Lexicon, tokens: list[str]) -> list[Clause]:
     """Longest lexicon phrasings first (in either language), then one clause per word left."""
     canonical = [CANONICAL.get(t, t) for t in tokens]
     stems = {lang: [stem(t) for t in canonical] for lang, stem in STEMMERS.items()}
+
+    def needs_at(start: int, size: int) -> list[Need]:
+        out: list[Need] = []
+        for lang in STEMMERS:
+            for need in lex.phrases.get((lang, tuple(stems[lang][start:start + size])), ()):
+                if need not in out:
+                    out.append(need)
+        return out
+
     taken = [False] * len(tokens)
-    found: list[tuple[int, int, tuple[Need, ...]]] = []
+    spans: dict[int, tuple[int, list[Need]]] = {}
     for size in range(min(lex.max_words, len(tokens)), 0, -1):
         for start in range(0, len(tokens) - size + 1):
             if any(taken[start:start + size]):
                 continue
-            needs: list[Need] = []
-            for lang in STEMMERS:
-                for need in lex.phrases.get((lang, tuple(stems[lang][start:start + size])), ()):
-                    if need not in needs:
-                        needs.append(need)
+            needs = needs_at(start, size)
             if needs:
-                found.append((start, size, tuple(needs)))
+                spans[start] = (size, needs)
                 for i in range(start, start + size):
                     taken[i] = True
-    spans = {start: (size, needs) for start, size, needs in found}
     out: list[Clause] = []
     i = 0
     while i < len(tokens):
         if i in spans:
             size, needs = spans[i]
-            words = tuple(tokens[i:i + size])
+            related: list[Need] = []
+            for sub in range(size - 1, 0, -1):
+                for start in range(i, i + size - sub + 1):
+                    related.extend(n for n in needs_at(start, sub) if n not in needs and n not in related)
+            words = tuple(t for t in tokens[i:i + size] if CANONICAL.get(t) != NEGATION)
             # A word that only qualifies the need ("cheap", "for kids") weighs less than the need.
             weight = MODIFIER_WEIGHT if all(not n.domains for n in needs) else 1.0
-            out.append(Clause(" ".join(words), words, needs, weight))
+            out.append(Clause(" ".join(tokens[i:i + size]), words, tuple(needs), weight, tuple(related)))
             i += size
         else:
-            if tokens[i] not in (c.text for c in out):
+            if CANONICAL.get(tokens[i]) != NEGATION and tokens[i] not in (c.text for c in out):
                 out.append(Clause(tokens[i], (tokens[i],)))
             i += 1
     return out

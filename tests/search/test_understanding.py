@@ -124,3 +124,16 @@ def test_a_lexicon_is_built_from_rows():
     assert understand("quiero una bicicleta", lex=lex).needs[0][1].codes == ("bt-0500",)
     assert [c.name for c in plan.crisis] == ["Bike line"]
     assert fold("Inmigración Ñandú") == "inmigracion nandu"
+
+
+def test_saying_no_is_part_of_a_phrasing_never_a_clause_alone():
+    assert "homeless-services" in needs_of("estoy sin casa")  # "sin casa" is not "casa"
+    plan = understand("i don't have health insurance")
+    assert [c.text for c in plan.clauses] == ["health insurance"]  # "don't" alone means nothing
+    assert understand("no").clauses == [] or all(c.words for c in understand("no").clauses)
+
+
+def test_a_narrow_phrasing_keeps_the_general_need_of_its_words():
+    plan = understand("no tengo comida para mis hijos")
+    related = {n.id for _, n in plan.related}
+    assert "food-pantry" in {n.id for _, n in plan.needs} | related
