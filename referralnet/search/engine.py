@@ -42,6 +42,14 @@ _LENGTH_OF_BYTE = [byte_to_length(b) for b in range(256)]
 MAX_CACHED_SETS = 4096  # bitsets of ~n/8 bytes each
 MAX_CACHED_POSTINGS = 1_000_000  # score entries kept (term tables and rankings), ~100 MB at most
 MAX_SEGMENT_DATA = 256  # per-segment columns and field lengths kept
+MAX_CACHED_ARRAY_BYTES = 64 << 20  # score vectors of the service's rankings, per generation
+
+
+def _nbytes(value) -> int:
+    """The bytes an array (or a tuple of arrays) holds; 1 for anything else."""
+    if isinstance(value, tuple):
+        return sum(_nbytes(v) for v in value) or 1
+    return getattr(value, "nbytes", 1) or 1
 
 
 class Concept(Term):
@@ -223,6 +231,7 @@ class Snapshot:
         self.doc_count_all = searcher.doc_count_all()
         self._bits = _LRU(MAX_CACHED_SETS, size=lambda v: 1)
         self._scores = _LRU(MAX_CACHED_POSTINGS)
+        self._arrays = _LRU(MAX_CACHED_ARRAY_BYTES, size=_nbytes)
         self._columns: dict[str, list] = {}
         self._misc: dict = {}
         self._schema_key = None
@@ -390,6 +399,10 @@ class Snapshot:
     def cached(self, key, make):
         """A per-generation memo for callers (spelling suggestions, ...)."""
         return self._bits.get_or(("m", key), make)
+
+    def cached_arrays(self, key, make):
+        """A per-generation memo for arrays (score vectors), bounded by their total size in bytes."""
+        return self._arrays.get_or(key, make)
 
     def cached_for_schema(self, key, make):
         """A memo for what depends only on the schema, not on the documents (parsed queries): kept

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 
 import heapq
 
+import numpy as np
+
 from whoosh.query import And, NumericRange, Or, Query, Term
 
 from referralnet.directory.hours import build_hours, slot_key
@@ -158,24 +160,28 @@ class TextQuery:
             out |= snap.match(q)
         return out
 
-    def scores(self, snap, docs: set[int]) -> dict[int, float]:
-        total: dict[int, float] = {}
-        matched: dict[int, float] = {}
+    def dense_scores(self, snap):
+        """Every document's score (0 where nothing matches) as one array over the docnums, kept
+        per index generation: the work is a few vector operations per part, whatever the count."""
+        return snap.cached_arrays(("dense", self), lambda: self._dense_scores(snap))
+
+    def _dense_scores(self, snap):
+        n = snap.doc_count_all
+        total = np.zeros(n)
+        matched = np.zeros(n)
         for _, parts, w in self.clauses:
-            best: dict[int, float] = {}
-            summed: dict[int, float] = {}
+            best = np.zeros(n)
+            summed = np.zeros(n)
             for part in parts:
-                for d, v in snap.scores(part, docs).items():
-                    if v > best.get(d, 0.0):
-                        best[d] = v
-                    summed[d] = summed.get(d, 0.0) + v
-            for d, v in best.items():
-                total[d] = total.get(d, 0.0) + w * (v + TIE * (summed[d] - v))
-                matched[d] = matched.get(d, 0.0) + w
-        whole = self.total_weight
-        if len(self.clauses) == 1:
-            return total
-        return {d: v * (matched[d] / whole) ** COORDINATION for d, v in total.items()}
+                idx, vals = _part_scores(snap, part)
+                if idx.size:
+                    best[idx] = np.maximum(best[idx], vals)
+                    summed[idx] += vals
+            total += w * ((1.0 - TIE) * best + TIE * summed)
+            matched += w * (best > 0)
+        if len(self.clauses) > 1:
+            total *= (matched / self.total_weight) ** COORDINATION
+        return total
 
     def best_matches(self, snap, found: int) -> int:
         """The documents of `found` that match the most of the query (the largest share of clause
@@ -201,7 +207,7 @@ class TextQuery:
         for clause, alternatives in zip(plan.clauses, self.alternatives):
             for need_id, q in alternatives:
                 if snap.match(q) >> docnum & 1:
-                    need = next((n for n in clause.needs if n.id == need_id), None)
+                    need = next((n for n in clause.needs + clause.related if n.id == need_id), None)
                     out.append(clause.explain(need))
                     break
         return out
@@ -211,6 +217,7 @@ COORDINATION = 2.0
 TIE = 0.1  # how much a clause's other matching parts add to its best one
 CODE_BOOST = 1.5  # a taxonomy code says what a service is more surely than a word in its description
 NEED_BOOST = 0.8  # a term a lay phrase was taken to mean, against the words as typed
+RELATED_BOOST = 0.3  # what a phrasing's words mean on their own, against what the phrasing means
 
 
 def _body_terms(schema, text: str) -> list[str]:
@@ -242,6 +249,35 @@ def _boosted(q: Query, boost: float) -> Query:
     return q
 
 
+def _part_scores(snap, part: Query):
+    """(docnums, scores) of one scored part, as arrays, kept per index generation."""
+    def make():
+        if type(part) is Term:
+            table = snap.term_scores(part.fieldname, part.text)
+            live = snap.live_bits()
+            idx = np.fromiter(table.keys(), dtype=np.int64, count=len(table))
+            vals = np.fromiter(table.values(), dtype=np.float64, count=len(table))
+        else:
+            docs = bits_to_list(snap.match(part))
+            table = snap.scores(part, set(docs))
+            idx = np.fromiter(table.keys(), dtype=np.int64, count=len(table))
+            vals = np.fromiter(table.values(), dtype=np.float64, count=len(table))
+            live = None
+        if type(part) is Term and part.boost != 1.0:
+            vals = vals * part.boost
+        if live is not None and idx.size:
+            keep = snap.cached_arrays(("live-mask",), lambda: _bit_mask(live, snap.doc_count_all))[idx]
+            idx, vals = idx[keep], vals[keep]
+        return idx, vals
+    return snap.cached_arrays(("part-scores", part), make)
+
+
+def _bit_mask(bits: int, n: int):
+    """A bitset as a boolean array of length n."""
+    raw = np.frombuffer(bits.to_bytes((n + 7) // 8 or 1, "little"), dtype=np.uint8)
+    return np.unpackbits(raw, bitorder="little")[:n].astype(bool)
+
+
 def _text_query(snap, text: str) -> tuple[TextQuery | None, QueryPlan]:
     """The understood text (see understanding.py) as index queries, kept per schema and text."""
     plan = _plan(snap, text)
@@ -261,8 +297,10 @@ def _build_text_query(snap, plan: QueryPlan) -> TextQuery | None:
         if typed is not None:
             alts.append((None, typed))
             parts.append(typed)
-        for need in clause.needs:
-            need_parts = [p for p in _need_parts(schema, concepts, need) if p not in parts]
+        for need, boost in [(n, 1.0) for n in clause.needs] + [(n, RELATED_BOOST) for n in clause.related]:
+            need_parts = [_boosted(p, boost) if boost != 1.0 else p
+                          for p in _need_parts(schema, concepts, need)]
+            need_parts = [p for p in need_parts if p not in parts]
             if need_parts:
                 alts.append((need.id, Or(need_parts) if len(need_parts) > 1 else need_parts[0]))
                 parts.extend(need_parts)
@@ -441,21 +479,8 @@ def _ordered(snap, q: SearchQuery, text_q: Query | None, found: int, distances: 
         chosen = heapq.nsmallest(limit, docs, key=key) if limit is not None else sorted(docs, key=key)
         return [(0.0, dist(d), d) for d in chosen]
     if text_q is not None:  # best first; equal scores in index order, as Whoosh ranks them
-        if len(docs) >= RANK_CACHE_MIN:
-            # Many matches (few or no filters): rank all the text's matches once per index
-            # generation; repeated searches for the same words then cost only the page.
-            everything = text_q.match(snap)
-            ranked_all = snap.cached_ranking(text_q, lambda: _rank(snap, text_q, bits_to_list(everything)))
-            if found == everything:
-                chosen = ranked_all[:limit] if limit is not None else ranked_all
-            else:
-                inside = set(docs)
-                chosen = [r for r in ranked_all if r[1] in inside]
-                chosen = chosen[:limit] if limit is not None else chosen
-        else:
-            ranked = _rank(snap, text_q, docs)
-            chosen = heapq.nsmallest(limit, ranked) if limit is not None else ranked
-        return [(-negative, dist(d), d) for negative, d in chosen]
+        chosen = _rank(snap, text_q, found, limit)
+        return [(score, dist(d), d) for score, d in chosen]
     if distances is not None or q.open_now:
         chosen = docs[:limit] if limit is not None else docs  # index order, as an unscored search gives
     else:
@@ -465,14 +490,23 @@ def _ordered(snap, q: SearchQuery, text_q: Query | None, found: int, distances: 
     return [(0.0, dist(d), d) for d in chosen]
 
 
-RANK_CACHE_MIN = 1000  # matches from which a text's full ranking is computed once and kept
-
-
-def _rank(snap, text_q: TextQuery, docs: list[int]) -> list[tuple[float, int]]:
-    """[(-score, docnum)] sorted: best first, equal scores in index order."""
-    scores = text_q.scores(snap, set(docs))
-    get = scores.get
-    return sorted([(-get(d, 0.0), d) for d in docs])
+def _rank(snap, text_q: TextQuery, found: int, limit: int | None) -> list[tuple[float, int]]:
+    """[(score, docnum)] of the documents in `found`, best first, equal scores in index order;
+    only the first `limit` when given."""
+    scores = text_q.dense_scores(snap)
+    docs = np.flatnonzero(_bit_mask(found, scores.size)) if found else np.zeros(0, dtype=np.int64)
+    if not docs.size:
+        return []
+    values = scores[docs]
+    if limit is not None and docs.size > 2 * limit:
+        # Only what can be on the page: everything scoring at least the limit-th best (ties kept).
+        cut = np.partition(values, docs.size - limit)[docs.size - limit]
+        keep = values >= cut
+        docs, values = docs[keep], values[keep]
+    order = np.lexsort((docs, -values))
+    if limit is not None:
+        order = order[:limit]
+    return [(float(values[i]), int(docs[i])) for i in order]
 
 
 def search(q: SearchQuery) -> SearchResults:
