@@ -29,6 +29,8 @@ import threading
 from collections import OrderedDict
 from itertools import accumulate
 
+import numpy as np
+
 from whoosh.columns import NumericColumn, TranslatingColumnReader
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
 from whoosh.matching.wrappers import FilterMatcher
@@ -70,6 +72,10 @@ def bits_from(docnums) -> int:
     docnums = list(docnums)
     if not docnums:
         return 0
+    if len(docnums) > 64:  # numpy packs the bits in C
+        flags = np.zeros(max(docnums) + 1, dtype=bool)
+        flags[docnums] = True
+        return int.from_bytes(np.packbits(flags, bitorder="little").tobytes(), "little")
     buf = bytearray((max(docnums) >> 3) + 1)
     for d in docnums:
         buf[d >> 3] |= 1 << (d & 7)
@@ -80,14 +86,15 @@ def bits_to_list(bits: int) -> list[int]:
     """The set bits of `bits`, ascending."""
     if not bits:
         return []
-    digits = bin(bits)[:1:-1]  # least significant first, without "0b"
-    out: list[int] = []
-    append, find = out.append, digits.find
-    i = find("1")
-    while i >= 0:
-        append(i)
-        i = find("1", i + 1)
-    return out
+    return bits_to_array(bits).tolist()
+
+
+def bits_to_array(bits: int):
+    """The set bits of `bits`, ascending, as a numpy array of docnums."""
+    if not bits:
+        return np.zeros(0, dtype=np.int64)
+    raw = np.frombuffer(bits.to_bytes((bits.bit_length() + 7) // 8, "little"), dtype=np.uint8)
+    return np.flatnonzero(np.unpackbits(raw, bitorder="little"))
 
 
 class _LRU(OrderedDict):
@@ -399,6 +406,9 @@ class Snapshot:
     def cached(self, key, make):
         """A per-generation memo for callers (spelling suggestions, ...)."""
         return self._bits.get_or(("m", key), make)
+
+    def has_array(self, key) -> bool:
+        return key in self._arrays
 
     def cached_arrays(self, key, make):
         """A per-generation memo for arrays (score vectors), bounded by their total size in bytes."""

@@ -30,7 +30,7 @@ from referralnet.geo import Place, PlaceNotFound, cells_covering, distance_miles
 from whoosh.analysis.tokenizers import default_pattern
 
 from referralnet.search.concepts import concept_queries
-from referralnet.search.engine import Concept, bits_from, bits_to_list, isnan, snapshot
+from referralnet.search.engine import Concept, bits_from, bits_to_array, bits_to_list, isnan, snapshot
 from referralnet.search.index import searcher
 from referralnet.search.understanding import CrisisLine, QueryPlan, understand
 
@@ -165,6 +165,37 @@ class TextQuery:
         per index generation: the work is a few vector operations per part, whatever the count."""
         return snap.cached_arrays(("dense", self), lambda: self._dense_scores(snap))
 
+    def scores_of(self, snap, docs):
+        """The scores of `docs` (an array of docnums): from the whole-index vector when this
+        generation has it, else, for a few documents (filters or a radius left few), only theirs."""
+        if docs.size > SPARSE_MAX or snap.has_array(("dense", self)):
+            return self.dense_scores(snap)[docs]
+        wanted = docs.tolist()
+        inside = set(wanted)
+        total = dict.fromkeys(wanted, 0.0)
+        matched = dict.fromkeys(wanted, 0.0)
+        for _, parts, w in self.clauses:
+            best: dict[int, float] = {}
+            summed: dict[int, float] = {}
+            for part in parts:
+                if type(part) is Term:
+                    table = snap.term_scores(part.fieldname, part.text)
+                    found = {d: table[d] * part.boost for d in wanted if d in table}
+                else:
+                    found = snap.scores(part, inside)
+                for d, v in found.items():
+                    if v > best.get(d, 0.0):
+                        best[d] = v
+                    summed[d] = summed.get(d, 0.0) + v
+            for d, v in best.items():
+                total[d] += w * ((1.0 - TIE) * v + TIE * summed[d])  # the best + TIE x the others
+                matched[d] += w * (v > 0)
+        values = np.fromiter((total[d] for d in wanted), dtype=np.float64, count=len(wanted))
+        if len(self.clauses) > 1:
+            shares = np.fromiter((matched[d] for d in wanted), dtype=np.float64, count=len(wanted))
+            values *= (shares / self.total_weight) ** COORDINATION
+        return values
+
     def _dense_scores(self, snap):
         n = snap.doc_count_all
         total = np.zeros(n)
@@ -218,6 +249,8 @@ TIE = 0.1  # how much a clause's other matching parts add to its best one
 CODE_BOOST = 1.5  # a taxonomy code says what a service is more surely than a word in its description
 NEED_BOOST = 0.8  # a term a lay phrase was taken to mean, against the words as typed
 RELATED_BOOST = 0.3  # what a phrasing's words mean on their own, against what the phrasing means
+SPARSE_MAX = 2000  # found documents up to which a ranking scores only them (not the whole index)
+WIDEN_BELOW = 20  # a phrasing whose own meaning matches fewer documents is widened with RELATED_BOOST
 
 
 def _body_terms(schema, text: str) -> list[str]:
@@ -226,7 +259,14 @@ def _body_terms(schema, text: str) -> list[str]:
     return list(dict.fromkeys(t.text for t in schema["body"].analyzer(words)))
 
 
-def _words_query(schema, concepts: dict, text: str) -> Query | None:
+def _words_query(snap, text: str) -> Query | None:
+    """Some words as one query: a tagged concept for a multi-word lexicon term, else their `body`
+    terms (all of them). Kept per schema."""
+    return snap.cached_for_schema(("words", text), lambda: _make_words_query(snap.s.schema, text))
+
+
+def _make_words_query(schema, text: str) -> Query | None:
+    concepts = concept_queries(schema) if "concepts" in schema else {}
     if " " in text and text in concepts:
         return Concept(text, concepts[text])
     terms = _body_terms(schema, text)
@@ -235,18 +275,25 @@ def _words_query(schema, concepts: dict, text: str) -> Query | None:
     return Term("body", terms[0]) if len(terms) == 1 else And([Term("body", t) for t in terms])
 
 
-def _need_parts(schema, concepts: dict, need) -> list[Query]:
+def _need_parts(snap, need) -> list[Query]:
     """A need's terms and taxonomy codes, each a query of its own (boosted against the words typed)."""
-    parts = [q for q in (_words_query(schema, concepts, t) for t in need.terms) if q is not None]
-    if "codes" in schema:
-        parts += [Term("codes", c, boost=CODE_BOOST) for c in need.codes]
-    return [_boosted(q, NEED_BOOST) for q in parts]
+    def make():
+        parts = [q for q in (_words_query(snap, t) for t in need.terms) if q is not None]
+        if "codes" in snap.s.schema:
+            parts += [Term("codes", c, boost=CODE_BOOST) for c in need.codes]
+        return [_boosted(q, NEED_BOOST) for q in parts]
+    return snap.cached_for_schema(("need", need.id, need.terms, need.codes), make)
 
 
 def _boosted(q: Query, boost: float) -> Query:
-    q = q.copy()
-    q.boost = q.boost * boost
-    return q
+    """`q` with its boost multiplied (a new query: parsed ones are shared through caches)."""
+    if type(q) is Concept:
+        return Concept(q.text, q.phrase, boost=q.boost * boost)
+    if type(q) is Term:
+        return Term(q.fieldname, q.text, boost=q.boost * boost)
+    if type(q) is And:
+        return And(q.subqueries, boost=q.boost * boost)
+    return Or([q], boost=boost)
 
 
 def _part_scores(snap, part: Query):
@@ -258,8 +305,7 @@ def _part_scores(snap, part: Query):
             idx = np.fromiter(table.keys(), dtype=np.int64, count=len(table))
             vals = np.fromiter(table.values(), dtype=np.float64, count=len(table))
         else:
-            docs = bits_to_list(snap.match(part))
-            table = snap.scores(part, set(docs))
+            table = snap.scores(part, set(bits_to_list(snap.match(part))))
             idx = np.fromiter(table.keys(), dtype=np.int64, count=len(table))
             vals = np.fromiter(table.values(), dtype=np.float64, count=len(table))
             live = None
@@ -279,31 +325,35 @@ def _bit_mask(bits: int, n: int):
 
 
 def _text_query(snap, text: str) -> tuple[TextQuery | None, QueryPlan]:
-    """The understood text (see understanding.py) as index queries, kept per schema and text."""
+    """The understood text (see understanding.py) as index queries, kept per index generation
+    (whether a phrasing is widened depends on what the index holds)."""
     plan = _plan(snap, text)
     if not plan.clauses:
         return None, plan
-    return snap.cached_for_schema(("text", plan.key()), lambda: _build_text_query(snap, plan)), plan
+    return snap.cached(("text", plan.key()), lambda: _build_text_query(snap, plan)), plan
 
 
 def _build_text_query(snap, plan: QueryPlan) -> TextQuery | None:
-    schema = snap.s.schema
-    concepts = concept_queries(schema) if "concepts" in schema else {}
     clauses, alternatives = [], []
     for clause in plan.clauses:
         alts: list[tuple[str | None, Query]] = []
         parts: list[Query] = []
-        typed = _words_query(schema, concepts, " ".join(clause.words))
-        if typed is not None:
-            alts.append((None, typed))
-            parts.append(typed)
-        for need, boost in [(n, 1.0) for n in clause.needs] + [(n, RELATED_BOOST) for n in clause.related]:
-            need_parts = [_boosted(p, boost) if boost != 1.0 else p
-                          for p in _need_parts(schema, concepts, need)]
+
+        def add(need_id, need_parts):
             need_parts = [p for p in need_parts if p not in parts]
             if need_parts:
-                alts.append((need.id, Or(need_parts) if len(need_parts) > 1 else need_parts[0]))
+                alts.append((need_id, Or(need_parts) if len(need_parts) > 1 else need_parts[0]))
                 parts.extend(need_parts)
+
+        typed = _words_query(snap, " ".join(clause.words))
+        if typed is not None:
+            add(None, [typed])
+        for need in clause.needs:
+            add(need.id, _need_parts(snap, need))
+        if clause.related and (not parts or snap.match(Or(parts)).bit_count() < WIDEN_BELOW):
+            # A narrow phrasing that finds little: what its words mean on their own, weaker.
+            for need in clause.related:
+                add(need.id, [_boosted(p, RELATED_BOOST) for p in _need_parts(snap, need)])
         if not parts:
             continue
         clauses.append((Or(parts) if len(parts) > 1 else parts[0], tuple(parts), clause.weight))
@@ -472,15 +522,14 @@ def _ordered(snap, q: SearchQuery, text_q: Query | None, found: int, distances: 
              limit: int | None) -> list[tuple[float, float | None, int]]:
     """[(score, distance, docnum)] in result order: nearest first, best first (text), or by name;
     only the first `limit` when given."""
-    docs = bits_to_list(found)
     dist = distances.get if distances is not None else (lambda d: None)
+    if text_q is not None and q.sort != "distance":  # best first; equal scores in index order, as Whoosh ranks them
+        return [(score, dist(d), d) for score, d in _rank(snap, text_q, found, limit)]
+    docs = bits_to_list(found)
     if q.sort == "distance":
         key = lambda d: (dist(d) if dist(d) is not None else float("inf"), d)  # noqa: E731
         chosen = heapq.nsmallest(limit, docs, key=key) if limit is not None else sorted(docs, key=key)
         return [(0.0, dist(d), d) for d in chosen]
-    if text_q is not None:  # best first; equal scores in index order, as Whoosh ranks them
-        chosen = _rank(snap, text_q, found, limit)
-        return [(score, dist(d), d) for score, d in chosen]
     if distances is not None or q.open_now:
         chosen = docs[:limit] if limit is not None else docs  # index order, as an unscored search gives
     else:
@@ -493,11 +542,10 @@ def _ordered(snap, q: SearchQuery, text_q: Query | None, found: int, distances: 
 def _rank(snap, text_q: TextQuery, found: int, limit: int | None) -> list[tuple[float, int]]:
     """[(score, docnum)] of the documents in `found`, best first, equal scores in index order;
     only the first `limit` when given."""
-    scores = text_q.dense_scores(snap)
-    docs = np.flatnonzero(_bit_mask(found, scores.size)) if found else np.zeros(0, dtype=np.int64)
+    docs = bits_to_array(found)
     if not docs.size:
         return []
-    values = scores[docs]
+    values = text_q.scores_of(snap, docs)
     if limit is not None and docs.size > 2 * limit:
         # Only what can be on the page: everything scoring at least the limit-th best (ties kept).
         cut = np.partition(values, docs.size - limit)[docs.size - limit]

@@ -229,7 +229,7 @@ def test_search_says_what_it_understood_why_each_result_matched_and_crisis_lines
     assert "svc-pantry" in [item["service_id"] for item in body["items"]]
     assert all(item["matched"] for item in body["items"])
     assert any("→ food pantry" in reason for item in body["items"] for reason in item["matched"])
-    assert body["understood"][0]["words"] == "comer" and "food pantry" in body["understood"][0]["means"]
+    assert body["understood"][0]["words"] == "no comer" and "food pantry" in body["understood"][0]["means"]
     assert body["crisis_lines"] == []
     crisis = api.call("clinic", "GET", "/api/v1/services?q=my+husband+hits+me").get_json()
     assert crisis["crisis_lines"][0]["name"] == "National Domestic Violence Hotline"

@@ -96,3 +96,19 @@ def test_the_page_shows_crisis_lines_explanations_and_corrections(client, demo, 
     assert "call 911" not in page
     page = client.get("/search?q=dentis").get_data(as_text=True)
     assert "Showing results for “dentist” (spelling corrected from “dentis”)." in page
+
+
+@pytest.mark.parametrize("text", ["cheap dentist", "help paying rent", "no tengo para comer", "rides dialysis okapi"])
+def test_scoring_only_the_found_documents_ranks_as_scoring_the_whole_index(demo, monkeypatch, text):
+    from referralnet.search import service
+    from referralnet.search.engine import clear_caches
+    from referralnet.search.index import forget_searchers
+
+    def ranked(sparse_max):
+        monkeypatch.setattr(service, "SPARSE_MAX", sparse_max)
+        clear_caches()
+        forget_searchers()  # a new searcher: nothing of the last ranking kept
+        return [(h.doc_id, round(h.score, 9)) for h in search(SearchQuery(text=text, per_page=100)).hits]
+
+    whole, sparse = ranked(0), ranked(10**9)
+    assert whole and whole == sparse
