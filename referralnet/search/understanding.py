@@ -68,12 +68,6 @@ cerca favor ahora hoy servicio servicios programa programas información informa
 ella ellos ellas nosotros usted ustedes hacer hago
 """
 
-# Spanish words that make a query Spanish (for the language of the explanations).
-_SPANISH_HINTS = frozenset("""
-de la el los las para con mi mis necesito quiero ayuda tengo donde dónde como cómo que qué por una
-un y o no hay pagar comida renta casa trabajo médico medico dentista abogado niños ninos hijos
-""".split())
-
 # Saying "no": part of a phrasing ("sin casa", "no food", "can't pay rent"), never a clause alone.
 NEGATION = "no"
 _NEGATIONS = frozenset("""
@@ -146,9 +140,6 @@ class Need:
     domains: tuple[str, ...] = ()
     codes: tuple[str, ...] = ()  # AIRS taxonomy code prefixes, lower case
     terms: tuple[str, ...] = ()  # words and short phrases agencies use
-
-    def label(self, language: str = "en") -> str:
-        return self.label_es if language == "es" and self.label_es else self.label_en
 
 
 @dataclass(frozen=True)
@@ -308,10 +299,12 @@ class Clause:
     # alternatives, so a narrow phrasing does not hide the general need.
     related: tuple[Need, ...] = ()
 
-    def explain(self, need: Need | None = None, language: str = "en") -> str:
+    def explain(self, need: Need | None = None) -> str:
+        """"eviction → tenant legal help" (staff read English; the lexicon's Spanish labels are there
+        for a Spanish interface), or the words alone when they matched as typed."""
         if need is None:
             return self.text
-        label = need.label(language)
+        label = need.label_en
         return self.text if fold(label) == fold(self.text) else f"{self.text} → {label}"
 
 
@@ -322,7 +315,6 @@ class QueryPlan:
     corrected: str | None = None  # the text with misspelt words corrected; None when nothing was
     corrections: dict[str, str] = field(default_factory=dict)
     crisis: list[CrisisLine] = field(default_factory=list)
-    language: str = "en"
 
     @property
     def needs(self) -> list[tuple[Clause, Need]]:
@@ -351,8 +343,6 @@ def understand(text: str, known: Callable[[str], bool] = lambda w: False,
     raw = words_of(text)
     if not raw:
         return plan
-    plan.language = "es" if sum(w in _SPANISH_HINTS for w in raw) > sum(w in ("the", "my", "to", "for", "help", "need",
-                                                                                 "i", "and") for w in raw) else "en"
     corrected = []
     for w in raw:
         fixed = w
