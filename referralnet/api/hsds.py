@@ -266,7 +266,8 @@ def select_organizations(*, search: str | None = None) -> Selection:
     if search is None:
         return QuerySelection(select(m.Organization).order_by(func.lower(m.Organization.name), m.Organization.id))
     hits = search_hits(SearchQuery(text=search))
-    return IdSelection(m.Organization, _unique(h.organization_id for h in hits))
+    return IdSelection(m.Organization, _unique(h.organization_id for h in hits),
+                       reasons=_reasons(hits, lambda h: h.organization_id))
 
 
 def select_taxonomies(*, search: str | None = None) -> Selection:

@@ -347,7 +347,8 @@ def test_search_goes_through_the_search_service_synonyms(api):
 
 
 def test_a_text_search_says_why_each_entry_matched(api):
-    for url in ("/hsds/services?search=" + quote("food stamps"), "/hsds/service_at_locations?search=eviction"):
+    for url in ("/hsds/services?search=" + quote("food stamps"), "/hsds/service_at_locations?search=eviction",
+                "/hsds/organizations?search=shelter"):
         body = hsds(api, url)  # still valid HSDS: objects allow extra properties
         assert body["contents"] and all(item["match_reasons"] for item in body["contents"])
     body = hsds(api, "/hsds/services?search=" + quote("food stamps"))
