@@ -129,8 +129,8 @@ class IdSelection:
     model: type
     ids: list[str]
     where: list[ColumnElement] = field(default_factory=list)
-    # id -> why the search matched it (each part of the query, and what lay words were taken to mean)
-    reasons: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # id -> its best search match, which says why it matched (asked only for the rows shown)
+    reasons: dict[str, Match] = field(default_factory=dict)
 
     def count(self) -> int:
         return len(self.ids)
@@ -166,12 +166,11 @@ def search_hits(query: SearchQuery) -> list[Match]:
         raise BadParameter(exc.message, errors) from None
 
 
-def _reasons(hits: list[Match], key) -> dict[str, tuple[str, ...]]:
-    """Each listed id's match explanation: its best-ranked hit's."""
-    out: dict[str, tuple[str, ...]] = {}
+def _reasons(hits: list[Match], key) -> dict[str, Match]:
+    """Each listed id's best-ranked hit (which explains the match when asked)."""
+    out: dict[str, Match] = {}
     for h in hits:
-        if h.why:
-            out.setdefault(key(h), h.why)
+        out.setdefault(key(h), h)
     return out
 
 
@@ -389,7 +388,8 @@ def _with_reasons(selection: Selection, docs: list[dict[str, Any]]) -> list[dict
     reasons = getattr(selection, "reasons", None)
     if reasons:
         for doc in docs:
-            why = reasons.get(doc.get("id"))
+            hit = reasons.get(doc.get("id"))
+            why = hit.why if hit is not None else ()
             if why:
                 doc["match_reasons"] = list(why)
     return docs

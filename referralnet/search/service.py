@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable, NamedTuple
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -130,6 +131,15 @@ def _haversine_miles(lat1, lon1, lat2, lon2) -> float:
     return 2 * EARTH_RADIUS_MILES * math.asin(min(1.0, math.sqrt(a)))
 
 
+class ClauseQuery(NamedTuple):
+    """A clause of the plan as index queries."""
+
+    match: Query  # what matches the clause (any of its parts)
+    parts: tuple[Query, ...]  # scored one by one: the words typed, each term and code of its needs
+    credits: tuple[float, ...]  # per part, how much a match through it counts as matching the clause
+    weight: float
+
+
 class TextQuery:
     """The clauses of a query plan as index queries: matched one by one, ranked together.
 
@@ -141,11 +151,10 @@ class TextQuery:
     ranks above one that matches only some.
     """
 
-    def __init__(self, clauses: list[tuple[Query, tuple[Query, ...], float]],
-                 alternatives: list[list[tuple[str | None, Query]]]):
-        self.clauses = clauses  # (what matches the clause, its scored parts, weight)
+    def __init__(self, clauses: list[ClauseQuery], alternatives: list[list[tuple[str | None, Query]]]):
+        self.clauses = clauses
         self.alternatives = alternatives  # per clause: (need id or None for the words typed, its query)
-        self.total_weight = sum(w for _, _, w in clauses) or 1.0
+        self.total_weight = sum(c.weight for c in clauses) or 1.0
         self._key = tuple(clauses)
 
     def __hash__(self):
@@ -156,8 +165,8 @@ class TextQuery:
 
     def match(self, snap) -> int:
         out = 0
-        for q, _, _ in self.clauses:
-            out |= snap.match(q)
+        for c in self.clauses:
+            out |= snap.match(c.match)
         return out
 
     def dense_scores(self, snap):
@@ -174,10 +183,11 @@ class TextQuery:
         inside = set(wanted)
         total = dict.fromkeys(wanted, 0.0)
         matched = dict.fromkeys(wanted, 0.0)
-        for _, parts, w in self.clauses:
+        for c in self.clauses:
             best: dict[int, float] = {}
             summed: dict[int, float] = {}
-            for part in parts:
+            credit: dict[int, float] = {}
+            for part, part_credit in zip(c.parts, c.credits):
                 if type(part) is Term:
                     table = snap.term_scores(part.fieldname, part.text)
                     found = {d: table[d] * part.boost for d in wanted if d in table}
@@ -187,9 +197,11 @@ class TextQuery:
                     if v > best.get(d, 0.0):
                         best[d] = v
                     summed[d] = summed.get(d, 0.0) + v
+                    if part_credit > credit.get(d, 0.0):
+                        credit[d] = part_credit
             for d, v in best.items():
-                total[d] += w * ((1.0 - TIE) * v + TIE * summed[d])  # the best + TIE x the others
-                matched[d] += w * (v > 0)
+                total[d] += c.weight * ((1.0 - TIE) * v + TIE * summed[d])  # the best + TIE x the others
+                matched[d] += c.weight * credit[d]
         values = np.fromiter((total[d] for d in wanted), dtype=np.float64, count=len(wanted))
         if len(self.clauses) > 1:
             shares = np.fromiter((matched[d] for d in wanted), dtype=np.float64, count=len(wanted))
@@ -200,16 +212,18 @@ class TextQuery:
         n = snap.doc_count_all
         total = np.zeros(n)
         matched = np.zeros(n)
-        for _, parts, w in self.clauses:
+        for c in self.clauses:
             best = np.zeros(n)
             summed = np.zeros(n)
-            for part in parts:
+            credit = np.zeros(n)
+            for part, part_credit in zip(c.parts, c.credits):
                 idx, vals = _part_scores(snap, part)
                 if idx.size:
                     best[idx] = np.maximum(best[idx], vals)
                     summed[idx] += vals
-            total += w * ((1.0 - TIE) * best + TIE * summed)
-            matched += w * (best > 0)
+                    credit[idx] = np.maximum(credit[idx], part_credit)
+            total += c.weight * ((1.0 - TIE) * best + TIE * summed)
+            matched += c.weight * credit
         if len(self.clauses) > 1:
             total *= (matched / self.total_weight) ** COORDINATION
         return total
@@ -220,11 +234,11 @@ class TextQuery:
         if len(self.clauses) == 1 or not found:
             return found
         every = found
-        for q, _, _ in self.clauses:
-            every &= snap.match(q)
+        for c in self.clauses:
+            every &= snap.match(c.match)
         if every:
             return every
-        bits = [(snap.match(q) & found, w) for q, _, w in self.clauses]
+        bits = [(snap.match(c.match) & found, c.weight) for c in self.clauses]
         share: dict[int, float] = {}
         for b, w in bits:
             for d in bits_to_list(b):
@@ -338,12 +352,14 @@ def _build_text_query(snap, plan: QueryPlan) -> TextQuery | None:
     for clause in plan.clauses:
         alts: list[tuple[str | None, Query]] = []
         parts: list[Query] = []
+        credits: list[float] = []
 
-        def add(need_id, need_parts):
+        def add(need_id, need_parts, credit=1.0):
             need_parts = [p for p in need_parts if p not in parts]
             if need_parts:
                 alts.append((need_id, Or(need_parts) if len(need_parts) > 1 else need_parts[0]))
                 parts.extend(need_parts)
+                credits.extend([credit] * len(need_parts))
 
         typed = _words_query(snap, " ".join(clause.words))
         if typed is not None:
@@ -351,12 +367,14 @@ def _build_text_query(snap, plan: QueryPlan) -> TextQuery | None:
         for need in clause.needs:
             add(need.id, _need_parts(snap, need))
         if clause.related and (not parts or snap.match(Or(parts)).bit_count() < WIDEN_BELOW):
-            # A narrow phrasing that finds little: what its words mean on their own, weaker.
+            # A narrow phrasing that finds little: what its words mean on their own, weaker, and a
+            # match through them only partly counts as matching the clause.
             for need in clause.related:
-                add(need.id, [_boosted(p, RELATED_BOOST) for p in _need_parts(snap, need)])
+                add(need.id, [_boosted(p, RELATED_BOOST) for p in _need_parts(snap, need)], RELATED_BOOST)
         if not parts:
             continue
-        clauses.append((Or(parts) if len(parts) > 1 else parts[0], tuple(parts), clause.weight))
+        clauses.append(ClauseQuery(Or(parts) if len(parts) > 1 else parts[0], tuple(parts), tuple(credits),
+                                   clause.weight))
         alternatives.append(alts)
     if not clauses:
         return None
@@ -554,7 +572,7 @@ def _rank(snap, text_q: TextQuery, found: int, limit: int | None) -> list[tuple[
     order = np.lexsort((docs, -values))
     if limit is not None:
         order = order[:limit]
-    return [(float(values[i]), int(docs[i])) for i in order]
+    return list(zip(values[order].tolist(), docs[order].tolist()))
 
 
 def search(q: SearchQuery) -> SearchResults:
@@ -582,13 +600,20 @@ def search(q: SearchQuery) -> SearchResults:
     return results
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
+    """One document a search matched (a tuple: thousands are made for one API page)."""
+
     doc_id: str
     service_id: str
     organization_id: str
     distance_miles: float | None = None
-    why: tuple[str, ...] = ()
+    docnum: int = -1
+    # Why it matched, worked out only when asked (a caller lists a page of thousands of matches).
+    explainer: Callable[[int], tuple[str, ...]] | None = None
+
+    @property
+    def why(self) -> tuple[str, ...]:
+        return self.explainer(self.docnum) if self.explainer is not None else ()
 
 
 def search_matches(q: SearchQuery) -> list[Match]:
@@ -610,8 +635,8 @@ def search_matches(q: SearchQuery) -> list[Match]:
     if ids is None:
         return []
     text = lambda v: v.decode() if isinstance(v, bytes) else v  # noqa: E731
-    why = (lambda d: tuple(text_q.explain(snap, d, plan))) if text_q is not None else (lambda d: ())
-    return [Match(text(ids[d]), text(services[d]), text(orgs[d]), dist, why(d)) for _, dist, d in ordered]
+    why = (lambda d: tuple(text_q.explain(snap, d, plan))) if text_q is not None else None
+    return [Match(text(ids[d]), text(services[d]), text(orgs[d]), dist, d, why) for _, dist, d in ordered]
 
 
 def _resolve_place(q: SearchQuery) -> Place | None:
