@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 
+from flask import g, jsonify
 from sqlalchemy import select
 
 from referralnet.api.v1 import idempotency
@@ -47,12 +48,14 @@ def create_referral(body: dict, idempotency_key: str):
 
     `Idempotency-Key` is required. Repeating a request with the same key and body returns the
     referral the first one created (201, header `Idempotent-Replayed: true`) and creates
-    nothing; the same key with a different body is 422. Keys are kept per organization.
+    nothing, even when both requests arrive at once; the same key with a different body is
+    422. Keys are kept per token.
     `previous_referral_id` refers the client elsewhere after a rejected, failed or cancelled
     referral (category and priority default to its own).
     """
-    referral, replayed = idempotency.send_referral_once(actor(), idempotency_key, body)
-    return referral, 201, {"Idempotent-Replayed": "true" if replayed else "false"}
+    answer = idempotency.send_referral_once(actor(), g.api_token, idempotency_key, body, ReferralSchema().dump)
+    # A finished response (not the referral): a repeat gets exactly what the first request got.
+    return jsonify(answer.body), answer.status, {"Idempotent-Replayed": "true" if answer.replayed else "false"}
 
 
 @bp.route("/referrals", methods=["GET"])
