@@ -111,7 +111,7 @@ def register_blueprints(app: Flask) -> None:
     from referralnet.api.hsds import bp as hsds_bp
     from referralnet.directory.partner_views import bp as partner_listings_bp
     from referralnet.directory.views import bp as directory_bp
-    from referralnet.referrals.audit_views import bp as audit_bp
+    from referralnet.audit.views import bp as audit_bp
     from referralnet.referrals.views import bp as referrals_bp
     from referralnet.extensions import csrf
     from referralnet.notifications.views import bp as notifications_bp

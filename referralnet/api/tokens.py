@@ -41,7 +41,7 @@ from referralnet.accounts.models import API_SCOPES, ApiToken, NetworkOrganizatio
 from referralnet.db import utcnow
 from referralnet.errors import DomainError, NotFound, NotPermitted, ValidationFailed
 from referralnet.extensions import db
-from referralnet.referrals.services import audit
+from referralnet.audit.services import audit
 
 TOKEN_PREFIX = "rn_"
 PREFIX_LENGTH = len(TOKEN_PREFIX) + 8  # "rn_" and 8 characters of the secret: enough to tell tokens apart

@@ -38,7 +38,7 @@ from referralnet.directory.services import clean_text, raise_if_errors, whole_nu
 from referralnet.errors import NotFound
 from referralnet.extensions import db
 from referralnet.geo import timezone_for_zip
-from referralnet.referrals.services import audit
+from referralnet.audit.services import audit
 
 if TYPE_CHECKING:
     from referralnet.accounts.models import User

@@ -25,7 +25,8 @@ from referralnet.extensions import db
 from referralnet.notifications.outbox import enqueue_for_event
 from referralnet.referrals.calendar import SATURDAY, network_timezone
 from referralnet.referrals.models import Referral, ReferralEvent
-from referralnet.referrals.services import audit, overdue_clause
+from referralnet.audit.services import audit
+from referralnet.referrals.services import overdue_clause
 
 REMINDER = "reminder"
 

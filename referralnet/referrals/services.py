@@ -6,12 +6,11 @@ through `referrals.access` (which answers 404 for anything the user may not see)
 these functions check what the user may *do* with them.
 
 Every change, and every view of a client's details, appends an audit row through
-`audit()`. Views call `record_client_view()` on a client page and `mark_viewed()` on
+`audit.services.audit()`. Views call `record_client_view()` on a client page and `mark_viewed()` on
 every view of a referral page.
 """
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,6 +20,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import ColumnElement, and_, select, update
 
 from referralnet.accounts.models import NetworkOrganization, OrgKind, Role, User
+from referralnet.audit.services import audit
 from referralnet.db import utcnow
 from referralnet.directory.models import Organization, Service, ServiceAtLocation
 from referralnet.directory.services import clean_text
@@ -32,11 +32,9 @@ from referralnet.referrals import states
 from referralnet.referrals.access import visible_clients
 from referralnet.referrals.calendar import add_business_days
 from referralnet.referrals.models import (CLOSABLE_STATUSES, CONSENT_METHODS, CONTACT_PREFERENCES, PRIORITIES,
-                                          VERIFIED_OUTCOMES, AuditLog, Client, Closure, Consent, Referral,
+                                          VERIFIED_OUTCOMES, Client, Closure, Consent, Referral,
                                           ReferralEvent, ReferralMessage)
 from referralnet.referrals.states import Party, Status, parties_of
-
-log = logging.getLogger(__name__)
 
 DEFAULT_RESPONSE_BUSINESS_DAYS = 2
 MAX_TEXT = 4000  # notes, messages
@@ -46,56 +44,6 @@ MAX_NAME = 100
 MAX_AGE_YEARS = 125
 REFER_ELSEWHERE_FROM = (Status.REJECTED, Status.FAILED, Status.CANCELLED)
 OPEN_STATUSES = tuple(s for s in Status if s not in states.TERMINAL)
-
-
-# --- audit -------------------------------------------------------------------------------------
-
-# Keys that name patient data. They are dropped from audit details (and a warning logged,
-# naming the key only) because the audit log is read by admins, who may not see clients.
-PATIENT_DATA_KEYS = frozenset({
-    "given_name", "family_name", "name", "full_name", "date_of_birth", "dob", "birth_date", "phone", "email",
-    "address", "zip_code", "postal_code", "note", "body", "message", "note_to_partner", "client_availability",
-    "reason_text", "text",
-})
-_CODE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")  # codes, statuses, field names
-_IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,249}$")  # ids (HSDS ids are free-form strings)
-
-
-def audit(actor: Optional[User], action: str, object_type: str, object_id, *, now: Optional[datetime] = None,
-          **details) -> AuditLog:
-    """Append an audit row: who (`actor`, None for the system) did `action` on which object, when.
-
-    `details` may hold only ids, numbers, booleans, codes and field names (or lists of them).
-    Keys that name patient data (PATIENT_DATA_KEYS) are dropped; any other value that looks
-    like free text raises ValueError, a programming error: the caller must pass an id or a
-    code instead. Flushes.
-    """
-    clean: dict[str, Any] = {}
-    for key, value in details.items():
-        if key in PATIENT_DATA_KEYS:
-            log.warning("audit %s: dropped detail %r (patient data is never audited)", action, key)
-            continue
-        _check_audit_value(key, value)
-        clean[key] = value
-    row = AuditLog(at=now or utcnow(), user_id=actor.id if actor else None, action=action,
-                   object_type=object_type, object_id=str(object_id),
-                   organization_id=actor.organization_id if actor else None, details=clean)
-    db.session.add(row)
-    db.session.flush()
-    return row
-
-
-def _check_audit_value(key: str, value) -> None:
-    if value is None or isinstance(value, (bool, int, float)):
-        return
-    if isinstance(value, (list, tuple)):
-        for item in value:
-            _check_audit_value(key, item)
-        return
-    pattern = _IDENT if key == "id" or key.endswith(("_id", "_ids")) else _CODE
-    if isinstance(value, str) and pattern.match(value):
-        return
-    raise ValueError(f"audit detail {key!r} must be an id, a number, a code or field names, not free text")
 
 
 # --- clients -----------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from referralnet.errors import NotFound, ValidationFailed
 from referralnet.extensions import db
 from referralnet.notifications.outbox import enqueue_for_event
 from referralnet.referrals.models import PATIENT_REPORTS, Referral, ReferralEvent, Status
-from referralnet.referrals.services import audit, is_overdue
+from referralnet.audit.services import audit
+from referralnet.referrals.services import is_overdue
 
 REPORT_LABELS = {
     "contacted": _l("The agency contacted me"),

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from referralnet.api.tokens import create_api_token
-from referralnet.referrals.models import AuditLog, Referral
+from referralnet.audit.models import AuditLog
+from referralnet.referrals.models import Referral
 from referralnet.search.index import rebuild_index
 from tests.referrals.conftest import consent_for, make_client, world  # noqa: F401  (fixtures)
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from referralnet.directory import models as m
-from referralnet.referrals.models import AuditLog
+from referralnet.audit.models import AuditLog
 from tests.conftest import form_token
 from tests.partner.conftest import BAYSIDE_AGENCY, UNLINKED_AGENCY
 

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from referralnet.db import utcnow
-from referralnet.referrals.models import AuditLog, Client, Consent, Referral, ReferralEvent, ReferralMessage, Status
+from referralnet.audit.models import AuditLog
+from referralnet.referrals.models import Client, Consent, Referral, ReferralEvent, ReferralMessage, Status
 from tests.conftest import PASSWORD, csrf_token_from
 
 FAST_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")

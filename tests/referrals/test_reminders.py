@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from referralnet.referrals import reminders
 from referralnet.referrals import services as sv
-from referralnet.referrals.models import AuditLog, Referral, ReferralEvent
+from referralnet.audit.models import AuditLog
+from referralnet.referrals.models import Referral, ReferralEvent
 from referralnet.referrals.reminders import due_for_reminder, queue_reminders
 
 PACIFIC = ZoneInfo("America/Los_Angeles")

@@ -8,11 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from referralnet.db import utcnow
 from referralnet.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
 from referralnet.referrals import services as sv
-from referralnet.referrals.models import (AuditLog, Client, Closure, Consent, Referral, ReferralEvent,
-                                          ReferralMessage)
+from referralnet.audit.models import AuditLog
+from referralnet.referrals.models import Client, Closure, Consent, Referral, ReferralEvent, ReferralMessage
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 FRIDAY_10AM = datetime(2026, 3, 13, 10, 0, tzinfo=PACIFIC)
@@ -455,22 +454,3 @@ def test_audit_rows_hold_no_patient_data(db, world):
                   "oakland", "after 3pm", "555"]:
         assert value.lower() not in dump, value
     assert all(r.user_id and r.organization_id for r in rows)
-
-
-def test_audit_drops_patient_fields_and_refuses_free_text(db, world):
-    row = sv.audit(world.coordinator, "client.view", "client", 1, given_name="Ana", fields=["given_name"],
-                   service_id="Some_HSDS-id:42", count=3, flagged=True)
-    assert row.details == {"fields": ["given_name"], "service_id": "Some_HSDS-id:42", "count": 3, "flagged": True}
-    with pytest.raises(ValueError):
-        sv.audit(world.coordinator, "client.view", "client", 1, comment="Ana Lopez, born 1985")
-    with pytest.raises(ValueError):
-        sv.audit(world.coordinator, "client.view", "client", 1, service_id="has spaces in it")
-    system = sv.audit(None, "referral.remind", "referral", 7, now=utcnow())
-    assert system.user_id is None and system.organization_id is None
-
-
-def test_audit_log_is_append_only(db, world):
-    row = sv.audit(world.coordinator, "client.view", "client", 1)
-    row.action = "client.edit"
-    with pytest.raises(RuntimeError, match="append-only"):
-        db.session.flush()
