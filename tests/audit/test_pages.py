@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from referralnet.extensions import db
 from referralnet.audit import services as sv
@@ -47,6 +47,9 @@ def log(db, make_user):
     """Two coordinators of different clinics and a system job, each with a few audit rows."""
     casey = make_user("coordinator", org_name="Bayside Clinic")
     jordan = make_user("coordinator", org_name="Coastside Clinic")
+    # Start from a known log: drop the rows that creating these users (and the admin) wrote.
+    # A bulk delete, below the ORM's append-only guard: test setup only.
+    db.session.execute(delete(AuditLog).where(AuditLog.action.in_(["user.create", "organization.create"])))
     rows = {
         "casey_send": sv.audit(casey, "referral.send", "referral", 7, client_id=3, now=at(9, 9)),
         "casey_view": sv.audit(casey, "client.view", "client", 3, now=at(10, 23, 30)),  # 06:30 UTC on the 11th
