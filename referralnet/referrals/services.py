@@ -449,78 +449,28 @@ def _write_referral(actor: User, client: Client, checked: _Checked, previous: Op
     return referral
 
 
-# --- status changes (thin wrappers over states.transition) -------------------------------------
-#
-# Each raises what states.transition raises: NotPermitted (wrong party), Conflict (stale
-# expected_version or a concurrent change), InvalidTransition (not allowed from the current
-# status), ValidationFailed (reason or outcome missing or unknown). Each returns the event.
+# --- status changes -----------------------------------------------------------------------------
 
-def _move(actor: User, referral: Referral, to: Status, *, expected_version, now, **details) -> ReferralEvent:
+def change_status(referral: Referral, to: Status | str, actor: User, *, reason: Optional[str] = None,
+                  reason_text: Optional[str] = None, outcome: Optional[str] = None, note: Optional[str] = None,
+                  expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
+    """Move `referral` to status `to` on behalf of `actor` and audit it; returns the event recorded.
+
+    The one status change the pages, the REST API and FHIR all call. Which details a move
+    takes (`states.details_for`): a reason (from states.REASONS[to], "other" with
+    reason_text) to reject, put on hold, fail or cancel; an outcome (states.OUTCOMES) to
+    complete or fail; reason_text alone for entered-in-error; a note for any.
+    Raises what states.transition raises: NotPermitted (wrong party), Conflict (stale
+    expected_version or a concurrent change), InvalidTransition (not allowed from the current
+    status), ValidationFailed (unknown status, reason or outcome missing, unknown or not
+    taken by this move).
+    """
     before = referral.status
-    event = states.transition(referral, to, actor, expected_version=expected_version, now=now, **details)
-    audit(actor, "referral.transition", "referral", referral.id, from_status=before, to_status=to.value,
+    event = states.transition(referral, to, actor, reason=reason, reason_text=reason_text, outcome=outcome,
+                              note=note, expected_version=expected_version, now=now)
+    audit(actor, "referral.transition", "referral", referral.id, from_status=before, to_status=event.to_status,
           reason=event.reason_code, outcome=referral.outcome, now=event.at)
     return event
-
-
-def accept_referral(actor: User, referral: Referral, *, note: Optional[str] = None,
-                    expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
-    """The receiving agency accepts the referral."""
-    return _move(actor, referral, Status.ACCEPTED, note=note, expected_version=expected_version, now=now)
-
-
-def reject_referral(actor: User, referral: Referral, *, reason: Optional[str] = None,
-                    reason_text: Optional[str] = None, note: Optional[str] = None,
-                    expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
-    """The receiving agency declines the referral, with a reason from states.REJECT_REASONS."""
-    return _move(actor, referral, Status.REJECTED, reason=reason, reason_text=reason_text, note=note,
-                 expected_version=expected_version, now=now)
-
-
-def start_referral(actor: User, referral: Referral, *, note: Optional[str] = None,
-                   expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
-    """The receiving agency starts working with the client (in-progress)."""
-    return _move(actor, referral, Status.IN_PROGRESS, note=note, expected_version=expected_version, now=now)
-
-
-def hold_referral(actor: User, referral: Referral, *, reason: Optional[str] = None,
-                  reason_text: Optional[str] = None, note: Optional[str] = None,
-                  expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
-    """The receiving agency puts the referral on hold, with a reason from states.HOLD_REASONS."""
-    return _move(actor, referral, Status.ON_HOLD, reason=reason, reason_text=reason_text, note=note,
-                 expected_version=expected_version, now=now)
-
-
-def complete_referral(actor: User, referral: Referral, *, outcome: Optional[str] = None,
-                      note: Optional[str] = None, expected_version: Optional[int] = None,
-                      now: Optional[datetime] = None) -> ReferralEvent:
-    """The receiving agency completes the referral, with an outcome from states.OUTCOMES."""
-    return _move(actor, referral, Status.COMPLETED, outcome=outcome, note=note,
-                 expected_version=expected_version, now=now)
-
-
-def fail_referral(actor: User, referral: Referral, *, reason: Optional[str] = None,
-                  outcome: Optional[str] = None, reason_text: Optional[str] = None, note: Optional[str] = None,
-                  expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
-    """The receiving agency could not finish: a reason (states.FAIL_REASONS) and an outcome."""
-    return _move(actor, referral, Status.FAILED, reason=reason, reason_text=reason_text, outcome=outcome,
-                 note=note, expected_version=expected_version, now=now)
-
-
-def cancel_referral(actor: User, referral: Referral, *, reason: Optional[str] = None,
-                    reason_text: Optional[str] = None, note: Optional[str] = None,
-                    expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
-    """Either side cancels the referral, with a reason from states.CANCEL_REASONS."""
-    return _move(actor, referral, Status.CANCELLED, reason=reason, reason_text=reason_text, note=note,
-                 expected_version=expected_version, now=now)
-
-
-def mark_entered_in_error(actor: User, referral: Referral, *, reason_text: Optional[str] = None,
-                          note: Optional[str] = None, expected_version: Optional[int] = None,
-                          now: Optional[datetime] = None) -> ReferralEvent:
-    """A sending coordinator withdraws a referral that should not exist (wrong client, wrong service)."""
-    return _move(actor, referral, Status.ENTERED_IN_ERROR, reason_text=reason_text, note=note,
-                 expected_version=expected_version, now=now)
 
 
 # --- viewing, closing, messages ----------------------------------------------------------------

@@ -36,7 +36,7 @@ from referralnet.referrals.models import (CANCEL_REASONS, FAIL_REASONS, HOLD_REA
 __all__ = [
     "Status", "TERMINAL", "TRANSITIONS", "MAY_SET", "Party", "REASONS", "REJECT_REASONS", "CANCEL_REASONS",
     "HOLD_REASONS", "FAIL_REASONS", "OUTCOMES", "REASON_LABELS", "OUTCOME_LABELS", "NEEDS_OUTCOME",
-    "parties_of", "allowed_moves", "transition", "mark_requested", "flush_or_conflict",
+    "SETTABLE", "parties_of", "allowed_moves", "details_for", "transition", "mark_requested", "flush_or_conflict",
 ]
 
 S = Status
@@ -70,6 +70,8 @@ MAY_SET: dict[Status, frozenset[Party]] = {
     S.CANCELLED: frozenset({Party.SENDING_COORDINATOR, Party.RECEIVING_PARTNER}),
     S.ENTERED_IN_ERROR: frozenset({Party.SENDING_COORDINATOR}),
 }
+# The statuses a move may set (all but requested), in the order offered.
+SETTABLE: tuple[Status, ...] = tuple(MAY_SET)
 _NOT_YOURS = {
     S.ACCEPTED: "Only the receiving agency can accept a referral.",
     S.REJECTED: "Only the receiving agency can reject a referral.",
@@ -119,6 +121,20 @@ def allowed_moves(referral: Referral, user: User) -> list[Status]:
     """The statuses `user` may move `referral` to now (for offering buttons; transition() re-checks)."""
     parties = parties_of(user, referral)
     return [to for to in Status if to in TRANSITIONS[Status(referral.status)] and parties & MAY_SET[to]]
+
+
+def details_for(to: Status) -> frozenset[str]:
+    """The details besides a note that a move to `to` takes (transition() refuses the others):
+    reason and reason_text where it needs a reason, reason_text alone for entered-in-error
+    (what the error was), outcome where it needs one."""
+    details = set()
+    if to in REASONS:
+        details |= {"reason", "reason_text"}
+    elif to == S.ENTERED_IN_ERROR:
+        details.add("reason_text")
+    if to in NEEDS_OUTCOME:
+        details.add("outcome")
+    return frozenset(details)
 
 
 def transition(referral: Referral, to: Status | str, actor: User, *, reason: Optional[str] = None,
@@ -249,7 +265,7 @@ def _check_details(to: Status, reason, reason_text, outcome, note):
         if reason is not None:
             errors["reason"] = [f"A referral moved to {to.label} takes no reason."]
         # Entered-in-error may say what the error was; other moves say it in the note.
-        if reason_text is not None and to != S.ENTERED_IN_ERROR:
+        if reason_text is not None and "reason_text" not in details_for(to):
             errors["reason_text"] = [f"A referral moved to {to.label} takes no reason; use the note."]
     if to in NEEDS_OUTCOME:
         if outcome is None:

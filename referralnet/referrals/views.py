@@ -27,7 +27,8 @@ from referralnet.referrals.forms import (CONSENT_LABELS, CONTACT_LABELS, PRIORIT
                                          ClientForm, CloseLoopForm, ConsentForm, ListFilterForm, MessageForm,
                                          SendForm, TransitionForm, language_label)
 from referralnet.referrals.models import Client, Consent, Referral
-from referralnet.referrals.states import NEEDS_OUTCOME, OUTCOME_LABELS, REASON_LABELS, REASONS, Status, allowed_moves
+from referralnet.referrals.states import (NEEDS_OUTCOME, OUTCOME_LABELS, REASON_LABELS, REASONS, SETTABLE, Status,
+                                          allowed_moves, details_for)
 from referralnet.web import attach_errors
 
 bp = Blueprint("referrals", __name__)
@@ -43,12 +44,6 @@ ACTION_LABELS = {
     Status.FAILED: (_l("Could not help"), _l("Referral marked as failed.")),
     Status.CANCELLED: (_l("Cancel referral"), _l("Referral cancelled.")),
     Status.ENTERED_IN_ERROR: (_l("Entered in error"), _l("Referral marked as entered in error.")),
-}
-_MOVES = {
-    Status.ACCEPTED: services.accept_referral, Status.REJECTED: services.reject_referral,
-    Status.IN_PROGRESS: services.start_referral, Status.ON_HOLD: services.hold_referral,
-    Status.COMPLETED: services.complete_referral, Status.FAILED: services.fail_referral,
-    Status.CANCELLED: services.cancel_referral, Status.ENTERED_IN_ERROR: services.mark_entered_in_error,
 }
 
 
@@ -311,22 +306,18 @@ def change_status(referral_id, to: str):
         to = Status(to)
     except ValueError:
         to = None
-    if to is None or to not in _MOVES:
+    if to is None or to not in SETTABLE:
         flash(_("Choose one of the actions offered on the page."), "error")
         return _render_referral(item, 400)
     form = TransitionForm(prefix=to.value)
     form.for_status(to)
     if not form.validate_on_submit():
         return _render_referral(item, 400, forms={to: form})
-    details = {"note": form.note.data, "expected_version": form.version.data}
-    if to in REASONS:
-        details.update(reason=form.reason.data or None, reason_text=form.reason_text.data)
-    elif to == Status.ENTERED_IN_ERROR:
-        details["reason_text"] = form.reason_text.data
-    if to in NEEDS_OUTCOME:
-        details["outcome"] = form.outcome.data or None
+    given = {"reason": form.reason.data or None, "reason_text": form.reason_text.data,
+             "outcome": form.outcome.data or None}
     try:
-        _MOVES[to](current_user, item, **details)
+        services.change_status(item, to, current_user, note=form.note.data, expected_version=form.version.data,
+                               **{k: v for k, v in given.items() if k in details_for(to)})
     except Conflict as exc:
         db.session.rollback()
         item = get_visible_referral_or_404(current_user, referral_id)

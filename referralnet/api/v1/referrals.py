@@ -7,8 +7,6 @@ Referrals outside that are 404; a status its side may not set is 403; a move fro
 """
 from __future__ import annotations
 
-import inspect
-
 from flask import g, jsonify
 from sqlalchemy import select
 
@@ -21,6 +19,7 @@ from referralnet.errors import ValidationFailed
 from referralnet.referrals import services
 from referralnet.referrals.access import get_visible_referral_or_404, visible_referrals
 from referralnet.referrals.models import Referral, ReferralEvent, ReferralMessage, Status
+from referralnet.referrals.states import details_for
 
 bp = make_blueprint("api_v1_referrals", "Referrals: the closed loop between a clinic and a partner agency.")
 
@@ -28,13 +27,6 @@ ReferralPage = page_schema(ReferralSchema, "ReferralPage")
 EventPage = page_schema(EventSchema, "EventPage")
 MessagePage = page_schema(MessageSchema, "MessagePage")
 
-# The service function for each status a referral may be moved to.
-MOVES = {
-    Status.ACCEPTED: services.accept_referral, Status.REJECTED: services.reject_referral,
-    Status.IN_PROGRESS: services.start_referral, Status.ON_HOLD: services.hold_referral,
-    Status.COMPLETED: services.complete_referral, Status.FAILED: services.fail_referral,
-    Status.CANCELLED: services.cancel_referral, Status.ENTERED_IN_ERROR: services.mark_entered_in_error,
-}
 
 
 @bp.route("/referrals", methods=["POST"])
@@ -100,14 +92,14 @@ def transition(body: dict, referral_id: int):
     """Move the referral to status `to` (accepted, rejected, in-progress, on-hold, completed, failed,
     cancelled, entered-in-error), with the reason and outcome that status needs."""
     referral = get_visible_referral_or_404(actor(), referral_id)
-    move = MOVES[Status(body.pop("to"))]
-    accepted = set(inspect.signature(move).parameters)
+    to = Status(body.pop("to"))
+    accepted = {"note", "expected_version"} | details_for(to)
     unexpected = {k: ["Not used when moving to this status."] for k, v in body.items()
                   if k not in accepted and v not in (None, "")}
     if unexpected:
         raise ValidationFailed("The referral was not changed: " + ", ".join(sorted(unexpected))
                                + " does not apply to this status.", unexpected)
-    move(actor(), referral, **{k: v for k, v in body.items() if k in accepted})
+    services.change_status(referral, to, actor(), **{k: v for k, v in body.items() if k in accepted})
     return referral
 
 
