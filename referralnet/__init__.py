@@ -98,6 +98,8 @@ def register_extensions(app: Flask) -> None:
     from referralnet.search.hooks import register_search_hooks
 
     register_search_hooks(db.session)
+    # The outbox subscribes to referral events (referrals.events.event_recorded) when imported.
+    from referralnet.notifications import outbox  # noqa: F401
 
     from referralnet.accounts.models import User
 

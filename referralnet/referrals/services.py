@@ -27,10 +27,10 @@ from referralnet.directory.services import clean_text
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
 from referralnet.extensions import db
-from referralnet.notifications.outbox import enqueue_for_event
 from referralnet.referrals import states
 from referralnet.referrals.access import visible_clients
 from referralnet.referrals.calendar import add_business_days
+from referralnet.referrals.events import record_event
 from referralnet.referrals.models import (CLOSABLE_STATUSES, CONSENT_METHODS, CONTACT_PREFERENCES, PRIORITIES,
                                           VERIFIED_OUTCOMES, Client, Closure, Consent, Referral,
                                           ReferralEvent, ReferralMessage)
@@ -494,9 +494,7 @@ def mark_viewed(actor: User, referral: Referral, *, now: Optional[datetime] = No
     db.session.expire(referral, ["first_viewed_at", "updated_at"])
     if result.rowcount != 1:
         return False
-    db.session.add(ReferralEvent(referral=referral, at=now, actor_id=actor.id, actor_kind="partner", kind="viewed",
-                                 patient_visible=True))
-    db.session.flush()
+    record_event(referral, "viewed", actor=actor, actor_kind="partner", at=now, patient_visible=True)
     return True
 
 
@@ -532,9 +530,7 @@ def close_loop(actor: User, referral: Referral, verified_outcome: str, note: Opt
                       closed_at=now)
     referral.loop_closed_at = now  # bumps version: two coordinators closing at once cannot both win
     db.session.add(closure)
-    db.session.add(ReferralEvent(referral=referral, at=now, actor_id=actor.id, actor_kind="coordinator",
-                                 kind="closed", patient_visible=False))
-    states.flush_or_conflict(referral)
+    record_event(referral, "closed", actor=actor, actor_kind="coordinator", at=now)  # flushes
     audit(actor, "referral.close", "referral", referral.id, verified_outcome=verified_outcome, now=now)
     return closure
 
@@ -557,12 +553,9 @@ def post_message(actor: User, referral: Referral, body: str, *, now: Optional[da
     now = now or utcnow()
     message = ReferralMessage(referral=referral, author_id=actor.id, body=body, created_at=now)
     db.session.add(message)
-    db.session.add(event := ReferralEvent(
-        referral=referral, at=now, actor_id=actor.id, kind="message", patient_visible=False,
-        actor_kind="coordinator" if Party.SENDING_COORDINATOR in parties else "partner"))
-    db.session.flush()
+    record_event(referral, "message", actor=actor, at=now,
+                 actor_kind="coordinator" if Party.SENDING_COORDINATOR in parties else "partner")
     audit(actor, "referral.message", "referral", referral.id, message_id=message.id, now=now)
-    enqueue_for_event(event)
     return message
 
 

@@ -4,7 +4,8 @@ Statuses are the SDOHCC referral Task value set (`Status`, defined with the mode
 because the database CHECK constraint is built from it). This module holds the
 table of allowed moves, who may make each one, the reasons and outcomes each needs,
 and `transition()`, which checks all of that, applies the move, appends a
-`referral_event` and flushes, or raises and changes nothing.
+`referral_event` (through `events.record_event`, which flushes and tells the outbox),
+or raises and changes nothing.
 
 Who may act on a referral is decided by the actor's role *and* organization:
 
@@ -23,13 +24,11 @@ import enum
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy.orm import object_session
-from sqlalchemy.orm.exc import StaleDataError
 
 from referralnet.accounts.models import Role, User
 from referralnet.db import utcnow
-from referralnet.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
-from referralnet.notifications.outbox import enqueue_for_event
+from referralnet.errors import InvalidTransition, NotPermitted, ValidationFailed
+from referralnet.referrals.events import changed_conflict, flush_or_conflict, record_event
 from referralnet.referrals.models import (CANCEL_REASONS, FAIL_REASONS, HOLD_REASONS, OUTCOMES, REJECT_REASONS,
                                           Referral, ReferralEvent, Status)
 
@@ -167,7 +166,7 @@ def transition(referral: Referral, to: Status | str, actor: User, *, reason: Opt
     if to in MAY_SET and not parties & MAY_SET[to]:
         raise NotPermitted(_NOT_YOURS[to])
     if expected_version is not None and _as_version(expected_version) != referral.version:
-        raise _changed(referral)
+        raise changed_conflict(referral)
     if to not in TRANSITIONS[current]:
         if to == current:
             raise InvalidTransition(f"This referral is already {current.label}.")
@@ -182,18 +181,14 @@ def transition(referral: Referral, to: Status | str, actor: User, *, reason: Opt
     referral.outcome = outcome
     if to in (S.ACCEPTED, S.REJECTED) and referral.responded_at is None:
         referral.responded_at = now
-    event = ReferralEvent(
-        referral=referral, at=now, actor_id=actor.id, actor_kind=_actor_kind(parties), kind="status",
+    return record_event(
+        referral, "status", actor=actor, actor_kind=_actor_kind(parties), at=now,
         from_status=current.value, to_status=to.value, reason_code=reason, reason_text=reason_text, note=note,
         # The patient may see that the status changed (the status page shows the move and the
         # reason's label, never reason_text or note: staff write those to each other), but not
         # the withdrawal of a record that should never have existed.
         patient_visible=to != S.ENTERED_IN_ERROR,
     )
-    object_session(referral).add(event)
-    flush_or_conflict(referral)
-    enqueue_for_event(event)  # the change and its notifications commit together
-    return event
 
 
 def mark_requested(referral: Referral, actor: User, *, now: datetime) -> ReferralEvent:
@@ -204,31 +199,8 @@ def mark_requested(referral: Referral, actor: User, *, now: datetime) -> Referra
     if referral.status is not None:
         raise InvalidTransition("Only a new referral can be requested.")
     referral.status = S.REQUESTED.value
-    event = ReferralEvent(referral=referral, at=now, actor_id=actor.id, actor_kind="coordinator", kind="status",
-                          from_status=None, to_status=S.REQUESTED.value, patient_visible=True)
-    object_session(referral).add(event)
-    enqueue_for_event(event)  # flushes; the change and its notifications commit together
-    return event
-
-
-def flush_or_conflict(referral: Referral) -> None:
-    """Flush the referral's session; if another transaction changed the row first, raise Conflict.
-
-    SQLAlchemy cannot go on after a failed flush, so the session is rolled back here (the
-    request fails anyway) and the referral is re-read to tell the actor where it stands now.
-    """
-    session = object_session(referral)
-    try:
-        session.flush()
-    except StaleDataError:
-        session.rollback()
-        raise _changed(referral) from None
-
-
-def _changed(referral: Referral) -> Conflict:
-    status = Status(referral.status)
-    return Conflict(f"This referral changed since you opened it: it is now {status.label}.",
-                    {"current_status": status.value, "version": referral.version})
+    return record_event(referral, "status", actor=actor, actor_kind="coordinator", at=now, from_status=None,
+                        to_status=S.REQUESTED.value, patient_visible=True)
 
 
 def _as_version(value) -> int:
