@@ -1,7 +1,7 @@
 """Small helpers shared by the HTML views."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from referralnet.errors import ValidationFailed
@@ -29,6 +29,14 @@ def home():
 @bp.get("/healthz")
 def healthz():
     return {"status": "ok"}
+
+
+def page_arg() -> int:
+    """The `page` query argument as a page number from 1 (anything else is page 1)."""
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
 
 
 def attach_errors(form, exc: ValidationFailed) -> None:

@@ -17,18 +17,19 @@ from datetime import date, datetime
 from typing import Any, Iterable, Optional
 
 from flask import current_app, has_app_context
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy.orm import selectinload
 
 from referralnet.accounts.models import NetworkOrganization, OrgKind, Role, User
 from referralnet.audit.services import audit
-from referralnet.db import utcnow
+from referralnet.db import Page, paginate, utcnow
 from referralnet.directory.models import Organization, Service, ServiceAtLocation
 from referralnet.directory.services import clean_text
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
 from referralnet.extensions import db
 from referralnet.referrals import states
-from referralnet.referrals.access import visible_clients
+from referralnet.referrals.access import visible_clients, visible_referrals
 from referralnet.referrals.calendar import add_business_days
 from referralnet.referrals.events import record_event
 from referralnet.referrals.models import (CLOSABLE_STATUSES, CONSENT_METHODS, CONTACT_PREFERENCES, PRIORITIES,
@@ -94,6 +95,36 @@ def update_client(actor: User, client: Client, **changes) -> Client:
     if changed:
         audit(actor, "client.update", "client", client.id, fields=changed)
     return client
+
+
+def find_clients(actor: User, q: str, page, *, per_page: int) -> tuple[Page, dict[int, int]]:
+    """One page of the actor's organization's clients whose names contain each of the first four
+    words of `q`, by family name; and the number of open referrals of each client on the page."""
+    query = visible_clients(actor)
+    for word in q.split()[:4]:
+        pattern = f"%{word.lower()}%"
+        query = query.where(func.lower(Client.given_name).like(pattern) | func.lower(Client.family_name).like(pattern))
+    result = paginate(query.order_by(Client.family_name, Client.given_name, Client.id), page, per_page=per_page)
+    ids = [c.id for c in result.items]
+    open_counts = dict(db.session.execute(
+        select(Referral.client_id, func.count()).where(Referral.client_id.in_(ids),
+                                                       Referral.status.in_([s.value for s in OPEN_STATUSES]))
+        .group_by(Referral.client_id)).all()) if ids else {}
+    return result, open_counts
+
+
+def list_client_referrals(actor: User, client: Client) -> list[Referral]:
+    """The client's referrals that the actor may see, newest first, with their timelines."""
+    return list(db.session.scalars(
+        visible_referrals(actor).where(Referral.client_id == client.id)
+        .options(selectinload(Referral.events), selectinload(Referral.service),
+                 selectinload(Referral.receiving_organization), selectinload(Referral.closure))
+        .order_by(Referral.requested_at.desc(), Referral.id.desc())))
+
+
+def list_followups(actor: User, referral: Referral) -> list[Referral]:
+    """The referrals (that the actor may see) that referred the client elsewhere after this one."""
+    return list(db.session.scalars(visible_referrals(actor).where(Referral.previous_referral_id == referral.id)))
 
 
 def record_client_view(actor: User, client: Client) -> None:
@@ -256,6 +287,11 @@ def revoke_consent(actor: User, consent: Consent, *, now: Optional[datetime] = N
     return consent
 
 
+def find_client_consent(client: Client, consent_id: int) -> Optional[Consent]:
+    """One of the client's consents, or None for any other id."""
+    return db.session.scalar(select(Consent).where(Consent.id == consent_id, Consent.client_id == client.id))
+
+
 def current_consent(client: Client, receiving_organization_id: str) -> Optional[Consent]:
     """The client's latest unrevoked consent to share with this organization, if any."""
     return db.session.scalar(
@@ -334,6 +370,46 @@ def send_referrals(actor: User, client: Client, service_ids: Iterable[str], **co
     if errors:
         raise ValidationFailed("Nothing was sent. " + " ".join(m for ms in errors.values() for m in ms), errors)
     return [_write_referral(actor, client, c, previous, now) for c in checked]
+
+
+def send_referrals_with_consent(actor: User, client: Client, service_ids: list[str], *,
+                                consent_organization_ids: Iterable[str] = (), consent_method: Optional[str] = None,
+                                previous_referral: Optional[Referral] = None, **common) -> list[Referral]:
+    """Record the consents the coordinator just took, then send one referral per service: the send page.
+
+    `consent_organization_ids` are the receiving organizations the client agreed to share with
+    now (the ticked boxes): consent is recorded (with `consent_method`) for those that a chosen
+    service needs and that have none on file. With `previous_referral`, each referral refers the
+    client elsewhere after it. `common` are send_referral's other keyword arguments.
+    Raises ValidationFailed with `consent_org_ids` when a chosen service's organization has no
+    consent on file and none was given now; otherwise what record_consent, send_referrals and
+    refer_elsewhere raise. It writes consents before it knows the referrals can be sent: when it
+    raises, the request must roll back (as every failed request does), so nothing stays.
+    """
+    chosen = list_services_in_order(service_ids)
+    chosen_orgs = {s.organization_id: s.organization for s in chosen}
+    consented = {org_id for org_id in chosen_orgs if has_consent(client, org_id)}
+    ticked = set(consent_organization_ids or ())
+    missing = [org.name for org_id, org in chosen_orgs.items() if org_id not in consented and org_id not in ticked]
+    if missing:
+        message = (f"Record the client's consent to share with {', '.join(missing)} (tick the box once they agreed), "
+                   "or leave that service out.")
+        raise ValidationFailed(message, {"consent_org_ids": [message]})
+    for org_id in sorted(set(chosen_orgs) & ticked - consented):
+        record_consent(actor, client, org_id, consent_method)
+    if previous_referral is not None:
+        return [refer_elsewhere(actor, previous_referral, sid, **common) for sid in service_ids]
+    return send_referrals(actor, client, service_ids, **common)
+
+
+def list_services_in_order(service_ids: list[str], limit: int = 20) -> list[Service]:
+    """The directory services with these ids (the first `limit`), in the order given; unknown ids are skipped."""
+    if not service_ids:
+        return []
+    rows = db.session.scalars(select(Service).where(Service.id.in_(service_ids[:limit]))
+                              .options(selectinload(Service.organization))).all()
+    order = {sid: i for i, sid in enumerate(service_ids)}
+    return sorted(rows, key=lambda s: order[s.id])
 
 
 def refer_elsewhere(actor: User, previous: Referral, service_id: str, *, location_id: Optional[str] = None,

@@ -17,7 +17,7 @@ from referralnet.accounts import services as accounts
 from referralnet.api import tokens
 from referralnet.audit.models import AuditLog
 from referralnet.db import utcnow
-from referralnet.directory import partner_listings as listings
+from referralnet.portal import listings
 from referralnet.directory import services as directory
 from tests.referrals.conftest import world  # noqa: F401  (fixture)
 
@@ -78,12 +78,12 @@ CHANGES = {
         lambda w: directory.update_location(w.site, name="Main St Pantry", organization_id="org-eastside",
                                             location_type="virtual", actor=w.admin),
         "directory.location.update", "location", "admin"),
-    "partner_listings.set_accepting": (
+    "listings.set_accepting": (
         lambda w: listings.set_accepting(w.partner, "svc-pantry", False), "listing.update", "service", "partner"),
-    "partner_listings.update_capacity": (
+    "listings.update_capacity": (
         lambda w: (listings.update_capacity(w.partner, "svc-pantry", available=3, maximum=10), w.pantry)[1],
         "listing.update", "service", "partner"),
-    "partner_listings.set_weekly_hours": (
+    "listings.set_weekly_hours": (
         lambda w: (listings.set_weekly_hours(w.partner, "svc-pantry", [{"day": "MO", "opens": "09:00",
                                                                         "closes": "17:00"}]), w.pantry)[1],
         "listing.update", "service", "partner"),
@@ -106,8 +106,8 @@ READ_ONLY = {
                   "get_service_sdoh_term_ids", "list_location_choices", "list_locations", "list_organization_choices",
                   "list_organization_listings", "list_sdoh_domain_terms", "list_services", "physical_address",
                   "raise_if_errors", "whole_number"},
-    "partner_listings": {"clean_weekly_rows", "get_capacity", "get_hours_for_edit", "get_own_service",
-                         "list_own_listings", "own_directory_organization"},
+    "listings": {"clean_weekly_rows", "get_capacity", "get_hours_for_edit", "get_own_service",
+                 "list_own_listings", "own_directory_organization"},
     "tokens": {"authenticate_token", "get_api_token", "hash_token", "is_service_account", "list_api_tokens",
                "may_manage_tokens", "parse_bearer", "service_account_email", "token_state"},
 }

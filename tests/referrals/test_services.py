@@ -240,6 +240,28 @@ def test_send_to_several_services_at_once(db, world, consented_client):
     assert all(r.status == "requested" and len(r.events) == 1 for r in referrals)
 
 
+def test_send_with_consent_records_what_is_missing_then_sends(db, world, consented_client):
+    """The send page's service: consent to Westside is taken now (Eastside's is on file)."""
+    referrals = sv.send_referrals_with_consent(
+        world.coordinator, consented_client, [world.pantry.id, world.housing.id],
+        consent_organization_ids=[world.eastside.id, world.westside.id], consent_method="verbal",
+        category="food-insecurity")
+    assert [r.service_id for r in referrals] == [world.pantry.id, world.housing.id]
+    consents = db.session.scalars(select(Consent).where(Consent.client_id == consented_client.id)).all()
+    assert sorted(c.receiving_organization_id for c in consents) == [world.eastside.id, world.westside.id]
+
+
+def test_send_with_consent_refuses_a_service_without_any_and_writes_nothing(db, world, consented_client):
+    before = row_counts(db)
+    with pytest.raises(ValidationFailed) as caught:
+        sv.send_referrals_with_consent(world.coordinator, consented_client, [world.pantry.id, world.housing.id],
+                                       consent_organization_ids=[], consent_method="verbal",
+                                       category="food-insecurity")
+    assert list(caught.value.errors) == ["consent_org_ids"]
+    assert "Westside Housing" in caught.value.message and "Eastside" not in caught.value.message
+    assert row_counts(db) == before
+
+
 def test_send_to_several_is_all_or_nothing(db, world, consented_client):
     before = row_counts(db)
     with pytest.raises(ValidationFailed) as caught:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from referralnet.directory import models as m
 from referralnet.audit.models import AuditLog
 from tests.conftest import form_token
-from tests.partner.conftest import BAYSIDE_AGENCY, UNLINKED_AGENCY
+from tests.portal.conftest import BAYSIDE_AGENCY, UNLINKED_AGENCY
 
 ROOT = "/partner/listings"
 
