@@ -49,6 +49,7 @@ _STATUS_LABELS = {
 }
 
 PRIORITIES = ("routine", "urgent", "asap", "stat")  # FHIR request-priority
+MAX_TEXT = 4000  # free text people write: notes, messages, reasons
 CONTACT_PREFERENCES = ("sms", "email", "phone", "do-not-contact")
 CONSENT_METHODS = ("verbal", "written", "electronic")
 OUTCOMES = ("got-help", "partly", "did-not-get-help")  # the partner's, with completed / failed

@@ -32,13 +32,12 @@ from referralnet.referrals import states
 from referralnet.referrals.access import visible_clients, visible_referrals
 from referralnet.referrals.calendar import add_business_days
 from referralnet.referrals.events import record_event
-from referralnet.referrals.models import (CLOSABLE_STATUSES, CONSENT_METHODS, CONTACT_PREFERENCES, PRIORITIES,
-                                          VERIFIED_OUTCOMES, Client, Closure, Consent, Referral,
+from referralnet.referrals.models import (CLOSABLE_STATUSES, CONSENT_METHODS, CONTACT_PREFERENCES, MAX_TEXT,
+                                          PRIORITIES, VERIFIED_OUTCOMES, Client, Closure, Consent, Referral,
                                           ReferralEvent, ReferralMessage)
 from referralnet.referrals.states import Party, Status, parties_of
 
 DEFAULT_RESPONSE_BUSINESS_DAYS = 2
-MAX_TEXT = 4000  # notes, messages
 MAX_AVAILABILITY = 1000
 MAX_ADDRESS = 500
 MAX_NAME = 100

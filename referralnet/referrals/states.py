@@ -27,10 +27,11 @@ from typing import Optional
 
 from referralnet.accounts.models import Role, User
 from referralnet.db import utcnow
+from referralnet.directory.services import clean_text
 from referralnet.errors import InvalidTransition, NotPermitted, ValidationFailed
 from referralnet.referrals.events import changed_conflict, flush_or_conflict, record_event
-from referralnet.referrals.models import (CANCEL_REASONS, FAIL_REASONS, HOLD_REASONS, OUTCOMES, REJECT_REASONS,
-                                          Referral, ReferralEvent, Status)
+from referralnet.referrals.models import (CANCEL_REASONS, FAIL_REASONS, HOLD_REASONS, MAX_TEXT, OUTCOMES,
+                                          REJECT_REASONS, Referral, ReferralEvent, Status)
 
 __all__ = [
     "Status", "TERMINAL", "TRANSITIONS", "MAY_SET", "Party", "REASONS", "REJECT_REASONS", "CANCEL_REASONS",
@@ -99,8 +100,6 @@ REASON_LABELS = {
     "waitlist": "On a waitlist", "other": "Other",
 }
 OUTCOME_LABELS = {"got-help": "Got help", "partly": "Partly helped", "did-not-get-help": "Did not get help"}
-
-MAX_TEXT = 4000
 
 
 def parties_of(user: User, referral: Referral) -> frozenset[Party]:
@@ -215,15 +214,11 @@ def _actor_kind(parties: frozenset[Party]) -> str:
     return "coordinator" if Party.SENDING_COORDINATOR in parties else "partner"
 
 
-def _clean(text: Optional[str]) -> Optional[str]:
-    text = (text or "").strip()
-    return text or None
-
-
 def _check_details(to: Status, reason, reason_text, outcome, note):
     """Reason and outcome rules for a move to `to`; returns them cleaned or raises ValidationFailed."""
     errors: dict[str, list[str]] = {}
-    reason, reason_text, note, outcome = _clean(reason), _clean(reason_text), _clean(note), _clean(outcome)
+    reason, reason_text, note, outcome = (clean_text(reason), clean_text(reason_text), clean_text(note),
+                                          clean_text(outcome))
     allowed = REASONS.get(to)
     if allowed:
         if reason is None:

@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, request
 from sqlalchemy import select
 
 from referralnet.accounts.models import NetworkOrganization
+from referralnet.api.auth import token_rate_key
 from referralnet.api.fhir import resources as build
 from referralnet.api.fhir.common import (FhirError, actor, authenticate, check_format, fhir_response, finish,
                                          register_error_handlers, scoped)
@@ -34,14 +35,8 @@ RESOURCE_PATH = re.compile(r"^(Task|ServiceRequest|Patient|Organization|Healthca
                            r"(/[^/]+)?$")
 
 
-def _rate_key() -> str:
-    from referralnet.api.v1.common import _rate_key as api_rate_key  # noqa: PLC2701  (one key per token)
-
-    return api_rate_key()
-
-
 # Per token, counted apart from /api/v1 (a partner polling FHIR does not starve its REST calls).
-limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], scope="fhir", key_func=_rate_key)(bp)
+limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], scope="fhir", key_func=token_rate_key)(bp)
 
 
 @bp.before_request
