@@ -119,7 +119,7 @@ def register_blueprints(app: Flask) -> None:
     from referralnet.notifications.views import bp as notifications_bp
     from referralnet.search.views import bp as search_bp
     from referralnet.status.views import bp as status_bp
-    from referralnet.web import bp as main_bp
+    from referralnet.home import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
@@ -136,7 +136,7 @@ def register_blueprints(app: Flask) -> None:
 
     csrf.exempt(fhir_bp)  # bearer tokens only, no cookies: see api/fhir/common.py
     app.register_blueprint(fhir_bp)
-    from referralnet.accounts.token_views import bp as tokens_bp
+    from referralnet.api.token_views import bp as tokens_bp
     from referralnet.api.v1 import init_app as init_api_v1
 
     app.register_blueprint(tokens_bp)  # /admin/tokens
