@@ -98,6 +98,8 @@ def register_extensions(app: Flask) -> None:
     from referralnet.search.hooks import register_search_hooks
 
     register_search_hooks(db.session)
+    # The outbox subscribes to referral events (referrals.events.event_recorded) when imported.
+    from referralnet.notifications import outbox  # noqa: F401
 
     from referralnet.accounts.models import User
 
@@ -109,22 +111,22 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from referralnet.accounts.views import bp as accounts_bp
     from referralnet.api.hsds import bp as hsds_bp
-    from referralnet.directory.partner_views import bp as partner_listings_bp
+    from referralnet.portal.views import bp as portal_bp
     from referralnet.directory.views import bp as directory_bp
-    from referralnet.referrals.audit_views import bp as audit_bp
+    from referralnet.audit.views import bp as audit_bp
     from referralnet.referrals.views import bp as referrals_bp
     from referralnet.extensions import csrf
     from referralnet.notifications.views import bp as notifications_bp
     from referralnet.search.views import bp as search_bp
     from referralnet.status.views import bp as status_bp
-    from referralnet.web import bp as main_bp
+    from referralnet.home import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(directory_bp)
     app.register_blueprint(search_bp)
     app.register_blueprint(referrals_bp)
-    app.register_blueprint(partner_listings_bp)
+    app.register_blueprint(portal_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(status_bp)
@@ -134,7 +136,7 @@ def register_blueprints(app: Flask) -> None:
 
     csrf.exempt(fhir_bp)  # bearer tokens only, no cookies: see api/fhir/common.py
     app.register_blueprint(fhir_bp)
-    from referralnet.accounts.token_views import bp as tokens_bp
+    from referralnet.api.token_views import bp as tokens_bp
     from referralnet.api.v1 import init_app as init_api_v1
 
     app.register_blueprint(tokens_bp)  # /admin/tokens

@@ -4,6 +4,9 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
 
 
 def _secret_key(instance_path: Path) -> str:
@@ -63,3 +66,12 @@ def load_config(instance_path: Path) -> dict:
         "SMS_FROM": os.environ.get("SMS_FROM", ""),
         "SMS_TIMEOUT": float(os.environ.get("SMS_TIMEOUT", "15")),
     }
+
+
+FALLBACK_TIMEZONE = "America/Los_Angeles"
+
+
+def network_timezone() -> ZoneInfo:
+    """The network's own time zone (DEFAULT_TIMEZONE): business days, and the dates admins type, are local."""
+    name = current_app.config.get("DEFAULT_TIMEZONE") if has_app_context() else None
+    return ZoneInfo(name or FALLBACK_TIMEZONE)

@@ -2,7 +2,7 @@
 inbox, the timelines and the audit log have something to show on first start.
 
 Everything is written through the referral services (create_client, record_consent,
-send_referral, accept_referral, ..., post_message, close_loop, mark_viewed,
+send_referral, change_status, post_message, close_loop, mark_viewed,
 queue_reminders), never by setting columns, so the demo data obeys every rule the app
 does: consent before sending, who may make which move, the audit log. Each step is given
 an explicit time in the past, so the referrals range from a few hours to about six weeks
@@ -27,7 +27,7 @@ from referralnet.directory.models import Attribute, Service
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.extensions import db
 from referralnet.referrals import services as sv
-from referralnet.referrals.models import Client, Referral
+from referralnet.referrals.models import Client, Referral, Status
 from referralnet.referrals.reminders import queue_reminders
 from referralnet.referrals.services import OPEN_STATUSES
 
@@ -289,22 +289,23 @@ def _play(context: _Context, plan: DemoReferral, plans: dict[str, DemoReferral],
         if kind == "view":
             sv.mark_viewed(partner, referral, now=at)
         elif kind == "accept":
-            sv.accept_referral(partner, referral, now=at)
+            sv.change_status(referral, Status.ACCEPTED, partner, now=at)
         elif kind == "start":
-            sv.start_referral(partner, referral, now=at)
+            sv.change_status(referral, Status.IN_PROGRESS, partner, now=at)
         elif kind == "hold":
-            sv.hold_referral(partner, referral, reason=args[0], now=at)
+            sv.change_status(referral, Status.ON_HOLD, partner, reason=args[0], now=at)
         elif kind == "complete":
-            sv.complete_referral(partner, referral, outcome=args[0], now=at)
+            sv.change_status(referral, Status.COMPLETED, partner, outcome=args[0], now=at)
         elif kind == "fail":
-            sv.fail_referral(partner, referral, reason=args[0], outcome=args[1], now=at)
+            sv.change_status(referral, Status.FAILED, partner, reason=args[0], outcome=args[1], now=at)
         elif kind == "reject":
-            sv.reject_referral(partner, referral, reason=args[0], now=at)
+            sv.change_status(referral, Status.REJECTED, partner, reason=args[0], now=at)
         elif kind == "cancel":
             actor = coordinator if args[0] == "coordinator" else partner
-            sv.cancel_referral(actor, referral, reason=args[1], now=at)
+            sv.change_status(referral, Status.CANCELLED, actor, reason=args[1], now=at)
         elif kind == "error":
-            sv.mark_entered_in_error(coordinator, referral, reason_text="Sent for the wrong client.", now=at)
+            sv.change_status(referral, Status.ENTERED_IN_ERROR, coordinator, reason_text="Sent for the wrong client.",
+                             now=at)
         elif kind == "message":
             sv.post_message(coordinator if args[0] == "coordinator" else partner, referral, args[1], now=at)
         elif kind == "close":

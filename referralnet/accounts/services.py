@@ -1,10 +1,14 @@
-"""Account operations: plain functions that take the acting user explicitly and flush, never commit."""
+"""Account operations: plain functions that take the acting user explicitly and flush, never commit.
+
+Every change is recorded in the audit log (`actor` None: the system, e.g. a CLI command).
+"""
 from __future__ import annotations
 
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from referralnet.accounts.models import NetworkOrganization, OrgKind, Role, User, normalize_email
+from referralnet.audit.services import audit
 from referralnet.db import get_or_404, utcnow
 from referralnet.directory.models import Organization
 from referralnet.errors import ValidationFailed
@@ -49,6 +53,8 @@ def create_organization(*, name: str, kind: str, directory_organization_id: str 
     org = NetworkOrganization(name=name, kind=kind, directory_organization_id=directory_organization_id or None)
     db.session.add(org)
     db.session.flush()
+    audit(actor, "organization.create", "network_organization", org.id, kind=kind,
+          directory_organization_id=org.directory_organization_id)
     return org
 
 
@@ -80,6 +86,7 @@ def create_user(*, email: str, name: str, password: str, role: str, organization
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
+    audit(actor, "user.create", "user", user.id, role=role, organization_id=org.id)
     return user
 
 
@@ -87,8 +94,11 @@ def set_user_active(user: User, active: bool, *, actor: User) -> User:
     """Activate or deactivate a user. An admin cannot deactivate themselves (they would lock the door)."""
     if not active and user.id == actor.id:
         raise ValidationFailed("You cannot deactivate your own account.")
-    user.active = active
-    db.session.flush()
+    if user.active != active:
+        user.active = active
+        db.session.flush()
+        audit(actor, "user.activate" if active else "user.deactivate", "user", user.id,
+              organization_id=user.organization_id)
     return user
 
 
@@ -96,8 +106,11 @@ def set_organization_active(org: NetworkOrganization, active: bool, *, actor: Us
     """Activate or deactivate an organization; its users cannot log in while it is inactive."""
     if not active and actor.organization_id == org.id:
         raise ValidationFailed("You cannot deactivate your own organization.")
-    org.active = active
-    db.session.flush()
+    if org.active != active:
+        org.active = active
+        db.session.flush()
+        audit(actor, "organization.activate" if active else "organization.deactivate", "network_organization",
+              org.id)
     return org
 
 

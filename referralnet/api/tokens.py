@@ -41,7 +41,7 @@ from referralnet.accounts.models import API_SCOPES, ApiToken, NetworkOrganizatio
 from referralnet.db import utcnow
 from referralnet.errors import DomainError, NotFound, NotPermitted, ValidationFailed
 from referralnet.extensions import db
-from referralnet.referrals.services import audit
+from referralnet.audit.services import audit
 
 TOKEN_PREFIX = "rn_"
 PREFIX_LENGTH = len(TOKEN_PREFIX) + 8  # "rn_" and 8 characters of the secret: enough to tell tokens apart
@@ -164,8 +164,8 @@ def service_account_email(organization_id: int) -> str:
 def service_account_for(organization: NetworkOrganization) -> User:
     """The organization's integration service account (see the module docstring), created if missing.
 
-    Flushes. A concurrent first creation (unique email) is caught in a savepoint and the
-    other request's account is used.
+    Flushes and audits the creation. A concurrent first creation (unique email) is caught in a
+    savepoint and the other request's account is used.
     """
     email = service_account_email(organization.id)
     user = db.session.scalar(select(User).where(User.email == email))
@@ -178,7 +178,9 @@ def service_account_for(organization: NetworkOrganization) -> User:
         with db.session.begin_nested():
             db.session.add(user)
     except IntegrityError:
-        user = db.session.scalar(select(User).where(User.email == email))
+        return db.session.scalar(select(User).where(User.email == email))
+    audit(None, "user.create", "user", user.id, role=user.role, organization_id=organization.id,
+          service_account=True)
     return user
 
 

@@ -6,6 +6,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
+from referralnet.audit.services import audit
 from referralnet.directory.exporter import export_csv, export_json
 from referralnet.directory.importer import ImportFailed, import_path
 from referralnet.extensions import db
@@ -48,6 +49,7 @@ def import_command(path, fmt, dry_run):
         db.session.rollback()
         click.echo("Dry run: nothing was saved.")
     else:
+        audit(None, "directory.import", "directory", "import", format=fmt)  # the operator's change, by the system
         db.session.commit()
         click.echo("Import saved.")
 

@@ -166,3 +166,40 @@ def build_hours(schedules, *, iana: str | None = None, default_tz: str = "Americ
         elif get(s, "description"):
             hours.notes.append(get(s, "description"))
     return hours
+
+
+# --- which schedule rows apply to a place -----------------------------------------------------------
+# One rule for the service page, the patient's page and the partner's listings (the search index,
+# search/documents.py, applies the same one): a service's rows at that location, else its
+# service-wide rows, else the location's own rows.
+
+@dataclass
+class ScheduleGroups:
+    """Schedule rows by what they belong to: a service at a location, a whole service, a location."""
+
+    at_place: dict[str, list] = field(default_factory=dict)  # by service_at_location id
+    service_wide: dict[str, list] = field(default_factory=dict)  # by service id
+    of_location: dict[str, list] = field(default_factory=dict)  # by location id (rows of no service)
+
+    def applicable(self, service_id: str, link_id: str | None, location_id: str | None) -> tuple[list, str | None]:
+        """The rows that give a service's hours at one of its places (a link, or None for "no particular
+        place"), and where they come from: "location", "service", "place", or None when there are none."""
+        for rows, source in ((self.at_place.get(link_id, []) if link_id else [], "location"),
+                             (self.service_wide.get(service_id, []), "service"),
+                             (self.of_location.get(location_id, []) if location_id else [], "place")):
+            if rows:
+                return rows, source
+        return [], None
+
+
+def group_schedules(rows) -> ScheduleGroups:
+    """Group schedule rows (one query's worth) for `ScheduleGroups.applicable`."""
+    groups = ScheduleGroups()
+    for row in rows:
+        if row.service_at_location_id:
+            groups.at_place.setdefault(row.service_at_location_id, []).append(row)
+        elif row.service_id:
+            groups.service_wide.setdefault(row.service_id, []).append(row)
+        elif row.location_id:
+            groups.of_location.setdefault(row.location_id, []).append(row)
+    return groups

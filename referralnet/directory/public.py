@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from referralnet.directory import models as m
-from referralnet.directory.hours import WeeklyHours, build_hours
+from referralnet.directory.hours import WeeklyHours, build_hours, group_schedules
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import NotFound
 from referralnet.extensions import db
@@ -71,8 +71,9 @@ def get_service_view(service_id: str, now: datetime | None = None) -> ServiceVie
     default_tz = current_app.config.get("DEFAULT_TIMEZONE", "America/Los_Angeles")
     org = s.get(m.Organization, service.organization_id) if service.organization_id else None
     sals = s.scalars(select(m.ServiceAtLocation).where(m.ServiceAtLocation.service_id == service.id)).all()
-    service_schedules = s.scalars(select(m.Schedule).where(m.Schedule.service_id == service.id,
-                                                           m.Schedule.service_at_location_id.is_(None))).all()
+    schedules = group_schedules(s.scalars(select(m.Schedule).where(or_(
+        m.Schedule.service_id == service.id, m.Schedule.service_at_location_id.in_([sal.id for sal in sals]),
+        m.Schedule.location_id.in_([sal.location_id for sal in sals if sal.location_id])))))
     service_languages = [lang.name for lang in s.scalars(select(m.Language).where(m.Language.service_id == service.id))
                          if lang.name]
     places = []
@@ -82,14 +83,8 @@ def get_service_view(service_id: str, now: datetime | None = None) -> ServiceVie
         if loc is not None and not loc.address_confidential:
             address = s.scalar(select(m.Address).where(m.Address.location_id == loc.id,
                                                        m.Address.address_type == "physical"))
-        rows = []
-        if sal is not None:
-            rows = s.scalars(select(m.Schedule).where(m.Schedule.service_at_location_id == sal.id)).all()
-        rows = rows or service_schedules
-        if not rows and loc is not None:
-            rows = s.scalars(select(m.Schedule).where(m.Schedule.location_id == loc.id,
-                                                      m.Schedule.service_id.is_(None))).all()
-        hours = build_hours(list(rows), iana=timezone_for_zip(address.postal_code) if address else None,
+        rows, _ = schedules.applicable(service.id, sal.id if sal else None, loc.id if loc else None)
+        hours = build_hours(rows, iana=timezone_for_zip(address.postal_code) if address else None,
                             default_tz=default_tz)
         phones = []
         if loc is not None:

@@ -1,7 +1,8 @@
 """Listing management for the HSDS directory: organizations, services and locations.
 
 Plain functions that take plain values and the acting user, validate everything
-before touching the database, then add and flush. They never commit: the
+before touching the database, then add, flush and record who did it in the audit
+log (ids and field names, never values). They never commit: the
 request (or CLI command) that calls them commits once. Every validation problem
 is collected and raised together as `ValidationFailed(message, {field: [messages]})`,
 keyed by the same names as the function's parameters (address parts are keyed
@@ -26,6 +27,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from referralnet.audit.services import audit
 from referralnet.db import new_uuid, utcnow
 from referralnet.directory.models import (
     LOCATION_TYPES, SERVICE_STATUSES, Address, Attribute, Language, Location, Organization, Phone,
@@ -382,6 +384,16 @@ def _unique_ids(ids: Iterable[Any] | None) -> list[str]:
     return list(seen)
 
 
+def _filled(values: Mapping[str, Any]) -> list[str]:
+    """The names of the fields given a value (for the audit row: names, never values)."""
+    return sorted(name for name, value in values.items() if value is not None)
+
+
+def _changed(row, values: Mapping[str, Any]) -> list[str]:
+    """The names of the fields whose value differs from the row's."""
+    return sorted(name for name, value in values.items() if getattr(row, name) != value)
+
+
 def raise_if_errors(errors: Errors, message: str) -> None:
     if errors:
         raise ValidationFailed(message, {k: v for k, v in errors.items() if v})
@@ -425,6 +437,7 @@ def create_organization_listing(*, name: str | None, description: str | None, al
     org = Organization(id=new_uuid(), **clean)
     db.session.add(org)
     db.session.flush()
+    audit(actor, "directory.organization.create", "organization", org.id, fields=_filled(clean))
     return org
 
 
@@ -440,9 +453,11 @@ def update_organization_listing(org: Organization, *, name: str | None, descript
     clean = _clean_organization(dict(
         name=name, description=description, alternate_name=alternate_name, email=email, website=website,
         tax_id=tax_id, legal_status=legal_status, year_incorporated=year_incorporated))
+    changed = _changed(org, clean)
     for key, value in clean.items():
         setattr(org, key, value)
     db.session.flush()
+    audit(actor, "directory.organization.update", "organization", org.id, fields=changed)
     return org
 
 
@@ -580,6 +595,9 @@ def create_service(*, organization_id: str | None, name: str | None, status: str
     _sync_locations(service, clean.locations or [])
     _sync_sdoh_domains(service, clean.sdoh_terms or [])
     db.session.flush()
+    audit(actor, "directory.service.create", "service", service.id, organization_id=service.organization_id,
+          fields=_filled(clean.fields), location_ids=[loc.id for loc in clean.locations or []],
+          sdoh_term_ids=[term.id for term in clean.sdoh_terms or []])
     return service
 
 
@@ -604,6 +622,7 @@ def update_service(service: Service, *, organization_id: str | None, name: str |
         application_process=application_process, fees_description=fees_description, url=url, email=email,
         minimum_age=minimum_age, maximum_age=maximum_age, assured_date=assured_date, alert=alert,
     ), current=service, location_ids=location_ids, sdoh_term_ids=sdoh_term_ids)
+    changed = _changed(service, clean.fields)
     for key, value in clean.fields.items():
         setattr(service, key, value)
     service.last_modified = utcnow()
@@ -612,6 +631,10 @@ def update_service(service: Service, *, organization_id: str | None, name: str |
     if clean.sdoh_terms is not None:
         _sync_sdoh_domains(service, clean.sdoh_terms)
     db.session.flush()
+    audit(actor, "directory.service.update", "service", service.id, organization_id=service.organization_id,
+          fields=changed,
+          location_ids=None if clean.locations is None else [loc.id for loc in clean.locations],
+          sdoh_term_ids=None if clean.sdoh_terms is None else [term.id for term in clean.sdoh_terms])
     return service
 
 
@@ -709,6 +732,8 @@ def create_location(*, name: str | None, organization_id: str | None = None, des
     db.session.add(location)
     _apply_address(location, clean.address)
     db.session.flush()
+    audit(actor, "directory.location.create", "location", location.id, organization_id=location.organization_id,
+          fields=_filled(clean.fields), has_address=clean.address is not None)
     return location
 
 
@@ -726,8 +751,11 @@ def update_location(location: Location, *, name: str | None, organization_id: st
     clean = _clean_location(dict(organization_id=organization_id, name=name, description=description,
                                  location_type=location_type, latitude=latitude, longitude=longitude,
                                  transportation=transportation), address)
+    changed = _changed(location, clean.fields)
     for key, value in clean.fields.items():
         setattr(location, key, value)
     _apply_address(location, clean.address)
     db.session.flush()
+    audit(actor, "directory.location.update", "location", location.id, organization_id=location.organization_id,
+          fields=changed, has_address=clean.address is not None)
     return location

@@ -1,9 +1,9 @@
 """Who hears what: turning a referral event into outbox rows, in the event's own transaction.
 
-`enqueue_for_event(event)` is the one place that decides it. It is called right after an
-event is added (states.transition, states.mark_requested, reminders.queue_reminders,
-services.post_message, the patient's report from the status page) and only adds and
-flushes rows, so the change and its notifications commit — or roll back — together.
+`enqueue_for_event(event)` is the one place that decides it. It listens to
+`referrals.events.event_recorded`, which `record_event()` sends for every event it appends
+(referrals do not import notifications), and only adds and flushes rows, so the change and
+its notifications commit — or roll back — together.
 
 | event                                        | who hears it                                   |
 | -------------------------------------------- | ---------------------------------------------- |
@@ -48,6 +48,7 @@ from referralnet.directory.models import Phone
 from referralnet.extensions import db
 from referralnet.i18n import best_locale
 from referralnet.notifications.models import Notification
+from referralnet.referrals.events import event_recorded
 from referralnet.referrals.models import Referral, ReferralEvent, Status
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,11 @@ def enqueue_for_event(event: ReferralEvent) -> list[Notification]:
     if added:
         log.info("queued notifications %s for referral event %s", [r.id for r in added], event.id)
     return added
+
+
+@event_recorded.connect
+def _on_event_recorded(event: ReferralEvent, **_) -> None:
+    enqueue_for_event(event)
 
 
 # --- recipients ----------------------------------------------------------------------------------

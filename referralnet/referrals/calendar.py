@@ -10,15 +10,9 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Optional
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
+from referralnet.config import network_timezone
 
 SATURDAY = 5
-FALLBACK_TIMEZONE = "America/Los_Angeles"
-
-
-def network_timezone() -> ZoneInfo:
-    name = current_app.config.get("DEFAULT_TIMEZONE") if has_app_context() else None
-    return ZoneInfo(name or FALLBACK_TIMEZONE)
 
 
 def add_business_days(start: datetime, days: int, tz: Optional[ZoneInfo] = None) -> datetime:

@@ -13,10 +13,12 @@ from wtforms import (BooleanField, HiddenField, IntegerField, RadioField, Select
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from referralnet.accounts.models import Role
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.referrals.models import CONSENT_METHODS, PRIORITIES
 from referralnet.referrals.states import OUTCOME_LABELS, REASON_LABELS, REASONS, Status
-from referralnet.search.forms import LANGUAGES, MultiCheckboxField
+from referralnet.referrals.worklists import Filters
+from referralnet.forms import LANGUAGES, MultiCheckboxField
 
 CLIENT_LANGUAGES = [choice for choice in LANGUAGES if choice[0]]
 CONTACT_LABELS = {"sms": _l("Text message (SMS)"), "email": _l("Email"), "phone": _l("Phone call"),
@@ -134,6 +136,13 @@ class ListFilterForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.category.choices = [SelectChoice("", _("Any need"))] + \
             [SelectChoice(code, term["name"]) for code, term in sdoh_terms().items()]
+
+    def filters(self, user) -> Filters:
+        """The filters asked for; a choice that is not on the list filters nothing. "Mine" is for coordinators."""
+        valid = self.validate()
+        return Filters(category=self.category.data if valid and self.category.data in sdoh_terms() else None,
+                       priority=self.priority.data or None if valid else None,
+                       mine=bool(self.mine.data) and user.role == Role.COORDINATOR.value)
 
 
 __all__ = ["ClientForm", "SendForm", "TransitionForm", "MessageForm", "CloseLoopForm", "ConsentForm",

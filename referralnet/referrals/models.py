@@ -1,4 +1,4 @@
-"""Clients, consent, referrals and their timeline, closures, messages and the audit log.
+"""Clients, consent, referrals and their timeline, closures and messages.
 
 The vocabularies the tables store (statuses, priorities, reasons, outcomes...) are
 defined here because each one is also a database CHECK constraint: a value the
@@ -6,16 +6,16 @@ code does not know cannot reach the database, whichever code path writes it.
 `referrals.states` re-exports `Status` and the reason lists and owns the rules for
 moving between statuses; nothing else assigns `Referral.status`.
 
-Timestamps are timezone-aware UTC (`UTCDateTime`). The timeline (`referral_event`)
-and the audit log are append-only: the ORM refuses to update or delete their rows.
+Timestamps are timezone-aware UTC (`UTCDateTime`). The timeline (`referral_event`) is
+append-only, like the audit log (`referralnet.audit`): the ORM refuses to update or delete its rows.
 """
 from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Any, Optional
+from typing import Optional
 
-from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, event,
+from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, event,
                         false)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -49,6 +49,7 @@ _STATUS_LABELS = {
 }
 
 PRIORITIES = ("routine", "urgent", "asap", "stat")  # FHIR request-priority
+MAX_TEXT = 4000  # free text people write: notes, messages, reasons
 CONTACT_PREFERENCES = ("sms", "email", "phone", "do-not-contact")
 CONSENT_METHODS = ("verbal", "written", "electronic")
 OUTCOMES = ("got-help", "partly", "did-not-get-help")  # the partner's, with completed / failed
@@ -266,29 +267,9 @@ class ReferralMessage(Base):
     author: Mapped[User] = relationship()
 
 
-class AuditLog(Base):
-    """Who did or saw what, when. `details` holds ids, codes and field names only, never patient data
-    (services.audit enforces it): the log is read by admins who may not see clients."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_object_type_object_id", "object_type", "object_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"), index=True)
-    action: Mapped[str] = mapped_column(String(64))
-    object_type: Mapped[str] = mapped_column(String(32))
-    object_id: Mapped[str] = mapped_column(String(64))
-    organization_id: Mapped[Optional[int]] = mapped_column(ForeignKey("network_organization.id"))
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-    user: Mapped[Optional[User]] = relationship()
-
-
 def _append_only(mapper, connection, target) -> None:
     raise RuntimeError(f"{type(target).__name__} rows are append-only; add a new row instead.")
 
 
-for _model in (ReferralEvent, AuditLog):
-    event.listen(_model, "before_update", _append_only)
-    event.listen(_model, "before_delete", _append_only)
+event.listen(ReferralEvent, "before_update", _append_only)
+event.listen(ReferralEvent, "before_delete", _append_only)

@@ -50,7 +50,7 @@ def reissue_link(actor: User, referral: Referral, *, now: Optional[datetime] = N
     """A new link for the patient (the old one stops working). Sending coordinators only."""
     _require_sender(actor, referral)
     _issue(referral, now)
-    from referralnet.referrals.services import audit
+    from referralnet.audit.services import audit
 
     audit(actor, "referral.patient_link.issue", "referral", referral.id, now=now)
     return token_for(referral)
@@ -60,7 +60,7 @@ def revoke_link(actor: User, referral: Referral, *, now: Optional[datetime] = No
     """No link works for this referral until a new one is issued. Sending coordinators only."""
     _require_sender(actor, referral)
     _store(referral, salt=None, token_hash=None, issued_at=None)
-    from referralnet.referrals.services import audit
+    from referralnet.audit.services import audit
 
     audit(actor, "referral.patient_link.revoke", "referral", referral.id, now=now)
 

@@ -22,10 +22,11 @@ from sqlalchemy import Select, exists, select
 
 from referralnet.db import utcnow
 from referralnet.extensions import db
-from referralnet.notifications.outbox import enqueue_for_event
 from referralnet.referrals.calendar import SATURDAY, network_timezone
+from referralnet.referrals.events import record_event
 from referralnet.referrals.models import Referral, ReferralEvent
-from referralnet.referrals.services import audit, overdue_clause
+from referralnet.audit.services import audit
+from referralnet.referrals.services import overdue_clause
 
 REMINDER = "reminder"
 
@@ -74,10 +75,9 @@ def queue_reminders(now: Optional[datetime] = None) -> list[Referral]:
     now = now or utcnow()
     referrals = due_for_reminder(now)
     for referral in referrals:
-        db.session.add(event := ReferralEvent(referral_id=referral.id, at=now, actor_id=None, actor_kind="system",
-                                     kind=REMINDER, patient_visible=False))
+        # By id: a reminder must not touch the referral (see the docstring). The outbox tells the partner staff.
+        record_event(referral, REMINDER, actor=None, actor_kind="system", at=now, link=False)
         audit(None, "referral.remind", "referral", referral.id,
               receiving_organization_id=referral.receiving_organization_id, now=now)
-        enqueue_for_event(event)  # to the partner staff, in the same transaction
     db.session.flush()
     return referrals

@@ -6,96 +6,44 @@ through `referrals.access` (which answers 404 for anything the user may not see)
 these functions check what the user may *do* with them.
 
 Every change, and every view of a client's details, appends an audit row through
-`audit()`. Views call `record_client_view()` on a client page and `mark_viewed()` on
+`audit.services.audit()`. Views call `record_client_view()` on a client page and `mark_viewed()` on
 every view of a referral page.
 """
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Iterable, Optional
 
 from flask import current_app, has_app_context
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy.orm import selectinload
 
 from referralnet.accounts.models import NetworkOrganization, OrgKind, Role, User
-from referralnet.db import utcnow
+from referralnet.audit.services import audit
+from referralnet.db import Page, paginate, utcnow
 from referralnet.directory.models import Organization, Service, ServiceAtLocation
 from referralnet.directory.services import clean_text
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
 from referralnet.extensions import db
-from referralnet.notifications.outbox import enqueue_for_event
 from referralnet.referrals import states
-from referralnet.referrals.access import visible_clients
+from referralnet.referrals.access import visible_clients, visible_referrals
 from referralnet.referrals.calendar import add_business_days
-from referralnet.referrals.models import (CLOSABLE_STATUSES, CONSENT_METHODS, CONTACT_PREFERENCES, PRIORITIES,
-                                          VERIFIED_OUTCOMES, AuditLog, Client, Closure, Consent, Referral,
+from referralnet.referrals.events import record_event
+from referralnet.referrals.models import (CLOSABLE_STATUSES, CONSENT_METHODS, CONTACT_PREFERENCES, MAX_TEXT,
+                                          PRIORITIES, VERIFIED_OUTCOMES, Client, Closure, Consent, Referral,
                                           ReferralEvent, ReferralMessage)
 from referralnet.referrals.states import Party, Status, parties_of
 
-log = logging.getLogger(__name__)
-
 DEFAULT_RESPONSE_BUSINESS_DAYS = 2
-MAX_TEXT = 4000  # notes, messages
 MAX_AVAILABILITY = 1000
 MAX_ADDRESS = 500
 MAX_NAME = 100
 MAX_AGE_YEARS = 125
 REFER_ELSEWHERE_FROM = (Status.REJECTED, Status.FAILED, Status.CANCELLED)
 OPEN_STATUSES = tuple(s for s in Status if s not in states.TERMINAL)
-
-
-# --- audit -------------------------------------------------------------------------------------
-
-# Keys that name patient data. They are dropped from audit details (and a warning logged,
-# naming the key only) because the audit log is read by admins, who may not see clients.
-PATIENT_DATA_KEYS = frozenset({
-    "given_name", "family_name", "name", "full_name", "date_of_birth", "dob", "birth_date", "phone", "email",
-    "address", "zip_code", "postal_code", "note", "body", "message", "note_to_partner", "client_availability",
-    "reason_text", "text",
-})
-_CODE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")  # codes, statuses, field names
-_IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,249}$")  # ids (HSDS ids are free-form strings)
-
-
-def audit(actor: Optional[User], action: str, object_type: str, object_id, *, now: Optional[datetime] = None,
-          **details) -> AuditLog:
-    """Append an audit row: who (`actor`, None for the system) did `action` on which object, when.
-
-    `details` may hold only ids, numbers, booleans, codes and field names (or lists of them).
-    Keys that name patient data (PATIENT_DATA_KEYS) are dropped; any other value that looks
-    like free text raises ValueError, a programming error: the caller must pass an id or a
-    code instead. Flushes.
-    """
-    clean: dict[str, Any] = {}
-    for key, value in details.items():
-        if key in PATIENT_DATA_KEYS:
-            log.warning("audit %s: dropped detail %r (patient data is never audited)", action, key)
-            continue
-        _check_audit_value(key, value)
-        clean[key] = value
-    row = AuditLog(at=now or utcnow(), user_id=actor.id if actor else None, action=action,
-                   object_type=object_type, object_id=str(object_id),
-                   organization_id=actor.organization_id if actor else None, details=clean)
-    db.session.add(row)
-    db.session.flush()
-    return row
-
-
-def _check_audit_value(key: str, value) -> None:
-    if value is None or isinstance(value, (bool, int, float)):
-        return
-    if isinstance(value, (list, tuple)):
-        for item in value:
-            _check_audit_value(key, item)
-        return
-    pattern = _IDENT if key == "id" or key.endswith(("_id", "_ids")) else _CODE
-    if isinstance(value, str) and pattern.match(value):
-        return
-    raise ValueError(f"audit detail {key!r} must be an id, a number, a code or field names, not free text")
 
 
 # --- clients -----------------------------------------------------------------------------------
@@ -146,6 +94,36 @@ def update_client(actor: User, client: Client, **changes) -> Client:
     if changed:
         audit(actor, "client.update", "client", client.id, fields=changed)
     return client
+
+
+def find_clients(actor: User, q: str, page, *, per_page: int) -> tuple[Page, dict[int, int]]:
+    """One page of the actor's organization's clients whose names contain each of the first four
+    words of `q`, by family name; and the number of open referrals of each client on the page."""
+    query = visible_clients(actor)
+    for word in q.split()[:4]:
+        pattern = f"%{word.lower()}%"
+        query = query.where(func.lower(Client.given_name).like(pattern) | func.lower(Client.family_name).like(pattern))
+    result = paginate(query.order_by(Client.family_name, Client.given_name, Client.id), page, per_page=per_page)
+    ids = [c.id for c in result.items]
+    open_counts = dict(db.session.execute(
+        select(Referral.client_id, func.count()).where(Referral.client_id.in_(ids),
+                                                       Referral.status.in_([s.value for s in OPEN_STATUSES]))
+        .group_by(Referral.client_id)).all()) if ids else {}
+    return result, open_counts
+
+
+def list_client_referrals(actor: User, client: Client) -> list[Referral]:
+    """The client's referrals that the actor may see, newest first, with their timelines."""
+    return list(db.session.scalars(
+        visible_referrals(actor).where(Referral.client_id == client.id)
+        .options(selectinload(Referral.events), selectinload(Referral.service),
+                 selectinload(Referral.receiving_organization), selectinload(Referral.closure))
+        .order_by(Referral.requested_at.desc(), Referral.id.desc())))
+
+
+def list_followups(actor: User, referral: Referral) -> list[Referral]:
+    """The referrals (that the actor may see) that referred the client elsewhere after this one."""
+    return list(db.session.scalars(visible_referrals(actor).where(Referral.previous_referral_id == referral.id)))
 
 
 def record_client_view(actor: User, client: Client) -> None:
@@ -308,6 +286,11 @@ def revoke_consent(actor: User, consent: Consent, *, now: Optional[datetime] = N
     return consent
 
 
+def find_client_consent(client: Client, consent_id: int) -> Optional[Consent]:
+    """One of the client's consents, or None for any other id."""
+    return db.session.scalar(select(Consent).where(Consent.id == consent_id, Consent.client_id == client.id))
+
+
 def current_consent(client: Client, receiving_organization_id: str) -> Optional[Consent]:
     """The client's latest unrevoked consent to share with this organization, if any."""
     return db.session.scalar(
@@ -386,6 +369,46 @@ def send_referrals(actor: User, client: Client, service_ids: Iterable[str], **co
     if errors:
         raise ValidationFailed("Nothing was sent. " + " ".join(m for ms in errors.values() for m in ms), errors)
     return [_write_referral(actor, client, c, previous, now) for c in checked]
+
+
+def send_referrals_with_consent(actor: User, client: Client, service_ids: list[str], *,
+                                consent_organization_ids: Iterable[str] = (), consent_method: Optional[str] = None,
+                                previous_referral: Optional[Referral] = None, **common) -> list[Referral]:
+    """Record the consents the coordinator just took, then send one referral per service: the send page.
+
+    `consent_organization_ids` are the receiving organizations the client agreed to share with
+    now (the ticked boxes): consent is recorded (with `consent_method`) for those that a chosen
+    service needs and that have none on file. With `previous_referral`, each referral refers the
+    client elsewhere after it. `common` are send_referral's other keyword arguments.
+    Raises ValidationFailed with `consent_org_ids` when a chosen service's organization has no
+    consent on file and none was given now; otherwise what record_consent, send_referrals and
+    refer_elsewhere raise. It writes consents before it knows the referrals can be sent: when it
+    raises, the request must roll back (as every failed request does), so nothing stays.
+    """
+    chosen = list_services_in_order(service_ids)
+    chosen_orgs = {s.organization_id: s.organization for s in chosen}
+    consented = {org_id for org_id in chosen_orgs if has_consent(client, org_id)}
+    ticked = set(consent_organization_ids or ())
+    missing = [org.name for org_id, org in chosen_orgs.items() if org_id not in consented and org_id not in ticked]
+    if missing:
+        message = (f"Record the client's consent to share with {', '.join(missing)} (tick the box once they agreed), "
+                   "or leave that service out.")
+        raise ValidationFailed(message, {"consent_org_ids": [message]})
+    for org_id in sorted(set(chosen_orgs) & ticked - consented):
+        record_consent(actor, client, org_id, consent_method)
+    if previous_referral is not None:
+        return [refer_elsewhere(actor, previous_referral, sid, **common) for sid in service_ids]
+    return send_referrals(actor, client, service_ids, **common)
+
+
+def list_services_in_order(service_ids: list[str], limit: int = 20) -> list[Service]:
+    """The directory services with these ids (the first `limit`), in the order given; unknown ids are skipped."""
+    if not service_ids:
+        return []
+    rows = db.session.scalars(select(Service).where(Service.id.in_(service_ids[:limit]))
+                              .options(selectinload(Service.organization))).all()
+    order = {sid: i for i, sid in enumerate(service_ids)}
+    return sorted(rows, key=lambda s: order[s.id])
 
 
 def refer_elsewhere(actor: User, previous: Referral, service_id: str, *, location_id: Optional[str] = None,
@@ -501,78 +524,28 @@ def _write_referral(actor: User, client: Client, checked: _Checked, previous: Op
     return referral
 
 
-# --- status changes (thin wrappers over states.transition) -------------------------------------
-#
-# Each raises what states.transition raises: NotPermitted (wrong party), Conflict (stale
-# expected_version or a concurrent change), InvalidTransition (not allowed from the current
-# status), ValidationFailed (reason or outcome missing or unknown). Each returns the event.
+# --- status changes -----------------------------------------------------------------------------
 
-def _move(actor: User, referral: Referral, to: Status, *, expected_version, now, **details) -> ReferralEvent:
+def change_status(referral: Referral, to: Status | str, actor: User, *, reason: Optional[str] = None,
+                  reason_text: Optional[str] = None, outcome: Optional[str] = None, note: Optional[str] = None,
+                  expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
+    """Move `referral` to status `to` on behalf of `actor` and audit it; returns the event recorded.
+
+    The one status change the pages, the REST API and FHIR all call. Which details a move
+    takes (`states.details_for`): a reason (from states.REASONS[to], "other" with
+    reason_text) to reject, put on hold, fail or cancel; an outcome (states.OUTCOMES) to
+    complete or fail; reason_text alone for entered-in-error; a note for any.
+    Raises what states.transition raises: NotPermitted (wrong party), Conflict (stale
+    expected_version or a concurrent change), InvalidTransition (not allowed from the current
+    status), ValidationFailed (unknown status, reason or outcome missing, unknown or not
+    taken by this move).
+    """
     before = referral.status
-    event = states.transition(referral, to, actor, expected_version=expected_version, now=now, **details)
-    audit(actor, "referral.transition", "referral", referral.id, from_status=before, to_status=to.value,
+    event = states.transition(referral, to, actor, reason=reason, reason_text=reason_text, outcome=outcome,
+                              note=note, expected_version=expected_version, now=now)
+    audit(actor, "referral.transition", "referral", referral.id, from_status=before, to_status=event.to_status,
           reason=event.reason_code, outcome=referral.outcome, now=event.at)
     return event
-
-
-def accept_referral(actor: User, referral: Referral, *, note: Optional[str] = None,
-                    expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
-    """The receiving agency accepts the referral."""
-    return _move(actor, referral, Status.ACCEPTED, note=note, expected_version=expected_version, now=now)
-
-
-def reject_referral(actor: User, referral: Referral, *, reason: Optional[str] = None,
-                    reason_text: Optional[str] = None, note: Optional[str] = None,
-                    expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
-    """The receiving agency declines the referral, with a reason from states.REJECT_REASONS."""
-    return _move(actor, referral, Status.REJECTED, reason=reason, reason_text=reason_text, note=note,
-                 expected_version=expected_version, now=now)
-
-
-def start_referral(actor: User, referral: Referral, *, note: Optional[str] = None,
-                   expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
-    """The receiving agency starts working with the client (in-progress)."""
-    return _move(actor, referral, Status.IN_PROGRESS, note=note, expected_version=expected_version, now=now)
-
-
-def hold_referral(actor: User, referral: Referral, *, reason: Optional[str] = None,
-                  reason_text: Optional[str] = None, note: Optional[str] = None,
-                  expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
-    """The receiving agency puts the referral on hold, with a reason from states.HOLD_REASONS."""
-    return _move(actor, referral, Status.ON_HOLD, reason=reason, reason_text=reason_text, note=note,
-                 expected_version=expected_version, now=now)
-
-
-def complete_referral(actor: User, referral: Referral, *, outcome: Optional[str] = None,
-                      note: Optional[str] = None, expected_version: Optional[int] = None,
-                      now: Optional[datetime] = None) -> ReferralEvent:
-    """The receiving agency completes the referral, with an outcome from states.OUTCOMES."""
-    return _move(actor, referral, Status.COMPLETED, outcome=outcome, note=note,
-                 expected_version=expected_version, now=now)
-
-
-def fail_referral(actor: User, referral: Referral, *, reason: Optional[str] = None,
-                  outcome: Optional[str] = None, reason_text: Optional[str] = None, note: Optional[str] = None,
-                  expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
-    """The receiving agency could not finish: a reason (states.FAIL_REASONS) and an outcome."""
-    return _move(actor, referral, Status.FAILED, reason=reason, reason_text=reason_text, outcome=outcome,
-                 note=note, expected_version=expected_version, now=now)
-
-
-def cancel_referral(actor: User, referral: Referral, *, reason: Optional[str] = None,
-                    reason_text: Optional[str] = None, note: Optional[str] = None,
-                    expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
-    """Either side cancels the referral, with a reason from states.CANCEL_REASONS."""
-    return _move(actor, referral, Status.CANCELLED, reason=reason, reason_text=reason_text, note=note,
-                 expected_version=expected_version, now=now)
-
-
-def mark_entered_in_error(actor: User, referral: Referral, *, reason_text: Optional[str] = None,
-                          note: Optional[str] = None, expected_version: Optional[int] = None,
-                          now: Optional[datetime] = None) -> ReferralEvent:
-    """A sending coordinator withdraws a referral that should not exist (wrong client, wrong service)."""
-    return _move(actor, referral, Status.ENTERED_IN_ERROR, reason_text=reason_text, note=note,
-                 expected_version=expected_version, now=now)
 
 
 # --- viewing, closing, messages ----------------------------------------------------------------
@@ -596,9 +569,7 @@ def mark_viewed(actor: User, referral: Referral, *, now: Optional[datetime] = No
     db.session.expire(referral, ["first_viewed_at", "updated_at"])
     if result.rowcount != 1:
         return False
-    db.session.add(ReferralEvent(referral=referral, at=now, actor_id=actor.id, actor_kind="partner", kind="viewed",
-                                 patient_visible=True))
-    db.session.flush()
+    record_event(referral, "viewed", actor=actor, actor_kind="partner", at=now, patient_visible=True)
     return True
 
 
@@ -634,9 +605,7 @@ def close_loop(actor: User, referral: Referral, verified_outcome: str, note: Opt
                       closed_at=now)
     referral.loop_closed_at = now  # bumps version: two coordinators closing at once cannot both win
     db.session.add(closure)
-    db.session.add(ReferralEvent(referral=referral, at=now, actor_id=actor.id, actor_kind="coordinator",
-                                 kind="closed", patient_visible=False))
-    states.flush_or_conflict(referral)
+    record_event(referral, "closed", actor=actor, actor_kind="coordinator", at=now)  # flushes
     audit(actor, "referral.close", "referral", referral.id, verified_outcome=verified_outcome, now=now)
     return closure
 
@@ -659,12 +628,9 @@ def post_message(actor: User, referral: Referral, body: str, *, now: Optional[da
     now = now or utcnow()
     message = ReferralMessage(referral=referral, author_id=actor.id, body=body, created_at=now)
     db.session.add(message)
-    db.session.add(event := ReferralEvent(
-        referral=referral, at=now, actor_id=actor.id, kind="message", patient_visible=False,
-        actor_kind="coordinator" if Party.SENDING_COORDINATOR in parties else "partner"))
-    db.session.flush()
+    record_event(referral, "message", actor=actor, at=now,
+                 actor_kind="coordinator" if Party.SENDING_COORDINATOR in parties else "partner")
     audit(actor, "referral.message", "referral", referral.id, message_id=message.id, now=now)
-    enqueue_for_event(event)
     return message
 
 

@@ -4,7 +4,8 @@ Statuses are the SDOHCC referral Task value set (`Status`, defined with the mode
 because the database CHECK constraint is built from it). This module holds the
 table of allowed moves, who may make each one, the reasons and outcomes each needs,
 and `transition()`, which checks all of that, applies the move, appends a
-`referral_event` and flushes, or raises and changes nothing.
+`referral_event` (through `events.record_event`, which flushes and tells the outbox),
+or raises and changes nothing.
 
 Who may act on a referral is decided by the actor's role *and* organization:
 
@@ -23,20 +24,19 @@ import enum
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy.orm import object_session
-from sqlalchemy.orm.exc import StaleDataError
 
 from referralnet.accounts.models import Role, User
 from referralnet.db import utcnow
-from referralnet.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
-from referralnet.notifications.outbox import enqueue_for_event
-from referralnet.referrals.models import (CANCEL_REASONS, FAIL_REASONS, HOLD_REASONS, OUTCOMES, REJECT_REASONS,
-                                          Referral, ReferralEvent, Status)
+from referralnet.directory.services import clean_text
+from referralnet.errors import InvalidTransition, NotPermitted, ValidationFailed
+from referralnet.referrals.events import changed_conflict, flush_or_conflict, record_event
+from referralnet.referrals.models import (CANCEL_REASONS, FAIL_REASONS, HOLD_REASONS, MAX_TEXT, OUTCOMES,
+                                          REJECT_REASONS, Referral, ReferralEvent, Status)
 
 __all__ = [
     "Status", "TERMINAL", "TRANSITIONS", "MAY_SET", "Party", "REASONS", "REJECT_REASONS", "CANCEL_REASONS",
     "HOLD_REASONS", "FAIL_REASONS", "OUTCOMES", "REASON_LABELS", "OUTCOME_LABELS", "NEEDS_OUTCOME",
-    "parties_of", "allowed_moves", "transition", "mark_requested", "flush_or_conflict",
+    "SETTABLE", "parties_of", "allowed_moves", "details_for", "transition", "mark_requested", "flush_or_conflict",
 ]
 
 S = Status
@@ -70,6 +70,8 @@ MAY_SET: dict[Status, frozenset[Party]] = {
     S.CANCELLED: frozenset({Party.SENDING_COORDINATOR, Party.RECEIVING_PARTNER}),
     S.ENTERED_IN_ERROR: frozenset({Party.SENDING_COORDINATOR}),
 }
+# The statuses a move may set (all but requested), in the order offered.
+SETTABLE: tuple[Status, ...] = tuple(MAY_SET)
 _NOT_YOURS = {
     S.ACCEPTED: "Only the receiving agency can accept a referral.",
     S.REJECTED: "Only the receiving agency can reject a referral.",
@@ -99,8 +101,6 @@ REASON_LABELS = {
 }
 OUTCOME_LABELS = {"got-help": "Got help", "partly": "Partly helped", "did-not-get-help": "Did not get help"}
 
-MAX_TEXT = 4000
-
 
 def parties_of(user: User, referral: Referral) -> frozenset[Party]:
     """The sides of `referral` that `user` acts for (none for admins, other organizations, inactive users)."""
@@ -119,6 +119,20 @@ def allowed_moves(referral: Referral, user: User) -> list[Status]:
     """The statuses `user` may move `referral` to now (for offering buttons; transition() re-checks)."""
     parties = parties_of(user, referral)
     return [to for to in Status if to in TRANSITIONS[Status(referral.status)] and parties & MAY_SET[to]]
+
+
+def details_for(to: Status) -> frozenset[str]:
+    """The details besides a note that a move to `to` takes (transition() refuses the others):
+    reason and reason_text where it needs a reason, reason_text alone for entered-in-error
+    (what the error was), outcome where it needs one."""
+    details = set()
+    if to in REASONS:
+        details |= {"reason", "reason_text"}
+    elif to == S.ENTERED_IN_ERROR:
+        details.add("reason_text")
+    if to in NEEDS_OUTCOME:
+        details.add("outcome")
+    return frozenset(details)
 
 
 def transition(referral: Referral, to: Status | str, actor: User, *, reason: Optional[str] = None,
@@ -151,7 +165,7 @@ def transition(referral: Referral, to: Status | str, actor: User, *, reason: Opt
     if to in MAY_SET and not parties & MAY_SET[to]:
         raise NotPermitted(_NOT_YOURS[to])
     if expected_version is not None and _as_version(expected_version) != referral.version:
-        raise _changed(referral)
+        raise changed_conflict(referral)
     if to not in TRANSITIONS[current]:
         if to == current:
             raise InvalidTransition(f"This referral is already {current.label}.")
@@ -166,18 +180,14 @@ def transition(referral: Referral, to: Status | str, actor: User, *, reason: Opt
     referral.outcome = outcome
     if to in (S.ACCEPTED, S.REJECTED) and referral.responded_at is None:
         referral.responded_at = now
-    event = ReferralEvent(
-        referral=referral, at=now, actor_id=actor.id, actor_kind=_actor_kind(parties), kind="status",
+    return record_event(
+        referral, "status", actor=actor, actor_kind=_actor_kind(parties), at=now,
         from_status=current.value, to_status=to.value, reason_code=reason, reason_text=reason_text, note=note,
         # The patient may see that the status changed (the status page shows the move and the
         # reason's label, never reason_text or note: staff write those to each other), but not
         # the withdrawal of a record that should never have existed.
         patient_visible=to != S.ENTERED_IN_ERROR,
     )
-    object_session(referral).add(event)
-    flush_or_conflict(referral)
-    enqueue_for_event(event)  # the change and its notifications commit together
-    return event
 
 
 def mark_requested(referral: Referral, actor: User, *, now: datetime) -> ReferralEvent:
@@ -188,31 +198,8 @@ def mark_requested(referral: Referral, actor: User, *, now: datetime) -> Referra
     if referral.status is not None:
         raise InvalidTransition("Only a new referral can be requested.")
     referral.status = S.REQUESTED.value
-    event = ReferralEvent(referral=referral, at=now, actor_id=actor.id, actor_kind="coordinator", kind="status",
-                          from_status=None, to_status=S.REQUESTED.value, patient_visible=True)
-    object_session(referral).add(event)
-    enqueue_for_event(event)  # flushes; the change and its notifications commit together
-    return event
-
-
-def flush_or_conflict(referral: Referral) -> None:
-    """Flush the referral's session; if another transaction changed the row first, raise Conflict.
-
-    SQLAlchemy cannot go on after a failed flush, so the session is rolled back here (the
-    request fails anyway) and the referral is re-read to tell the actor where it stands now.
-    """
-    session = object_session(referral)
-    try:
-        session.flush()
-    except StaleDataError:
-        session.rollback()
-        raise _changed(referral) from None
-
-
-def _changed(referral: Referral) -> Conflict:
-    status = Status(referral.status)
-    return Conflict(f"This referral changed since you opened it: it is now {status.label}.",
-                    {"current_status": status.value, "version": referral.version})
+    return record_event(referral, "status", actor=actor, actor_kind="coordinator", at=now, from_status=None,
+                        to_status=S.REQUESTED.value, patient_visible=True)
 
 
 def _as_version(value) -> int:
@@ -227,15 +214,11 @@ def _actor_kind(parties: frozenset[Party]) -> str:
     return "coordinator" if Party.SENDING_COORDINATOR in parties else "partner"
 
 
-def _clean(text: Optional[str]) -> Optional[str]:
-    text = (text or "").strip()
-    return text or None
-
-
 def _check_details(to: Status, reason, reason_text, outcome, note):
     """Reason and outcome rules for a move to `to`; returns them cleaned or raises ValidationFailed."""
     errors: dict[str, list[str]] = {}
-    reason, reason_text, note, outcome = _clean(reason), _clean(reason_text), _clean(note), _clean(outcome)
+    reason, reason_text, note, outcome = (clean_text(reason), clean_text(reason_text), clean_text(note),
+                                          clean_text(outcome))
     allowed = REASONS.get(to)
     if allowed:
         if reason is None:
@@ -249,7 +232,7 @@ def _check_details(to: Status, reason, reason_text, outcome, note):
         if reason is not None:
             errors["reason"] = [f"A referral moved to {to.label} takes no reason."]
         # Entered-in-error may say what the error was; other moves say it in the note.
-        if reason_text is not None and to != S.ENTERED_IN_ERROR:
+        if reason_text is not None and "reason_text" not in details_for(to):
             errors["reason_text"] = [f"A referral moved to {to.label} takes no reason; use the note."]
     if to in NEEDS_OUTCOME:
         if outcome is None:

@@ -10,25 +10,20 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from referralnet.accounts.models import Role
 from referralnet.accounts.permissions import role_required
-from referralnet.db import paginate
-from referralnet.directory.models import Service
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import Conflict, DomainError, InvalidTransition, NotPermitted, ValidationFailed
-from referralnet.extensions import db
 from referralnet.referrals import services, worklists
-from referralnet.referrals.access import (get_visible_client_or_404, get_visible_referral_or_404,
-                                          visible_clients, visible_referrals)
+from referralnet.referrals.access import get_visible_client_or_404, get_visible_referral_or_404
 from referralnet.referrals.forms import (CONSENT_LABELS, CONTACT_LABELS, PRIORITY_LABELS, VERIFIED_OUTCOME_LABELS,
                                          ClientForm, CloseLoopForm, ConsentForm, ListFilterForm, MessageForm,
                                          SendForm, TransitionForm, language_label)
-from referralnet.referrals.models import Client, Consent, Referral
-from referralnet.referrals.states import NEEDS_OUTCOME, OUTCOME_LABELS, REASON_LABELS, REASONS, Status, allowed_moves
-from referralnet.web import attach_errors
+from referralnet.referrals.models import Client, Referral
+from referralnet.referrals.states import (NEEDS_OUTCOME, OUTCOME_LABELS, REASON_LABELS, REASONS, SETTABLE, Status,
+                                          allowed_moves, details_for)
+from referralnet.web import attach_errors, page_arg
 
 bp = Blueprint("referrals", __name__)
 CLIENTS_PER_PAGE = 25
@@ -44,12 +39,6 @@ ACTION_LABELS = {
     Status.CANCELLED: (_l("Cancel referral"), _l("Referral cancelled.")),
     Status.ENTERED_IN_ERROR: (_l("Entered in error"), _l("Referral marked as entered in error.")),
 }
-_MOVES = {
-    Status.ACCEPTED: services.accept_referral, Status.REJECTED: services.reject_referral,
-    Status.IN_PROGRESS: services.start_referral, Status.ON_HOLD: services.hold_referral,
-    Status.COMPLETED: services.complete_referral, Status.FAILED: services.fail_referral,
-    Status.CANCELLED: services.cancel_referral, Status.ENTERED_IN_ERROR: services.mark_entered_in_error,
-}
 
 
 @bp.app_context_processor
@@ -61,13 +50,6 @@ def referral_labels():
             "is_overdue": services.is_overdue}
 
 
-def _page_arg() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
-
-
 # --- clients -------------------------------------------------------------------------------------
 
 @bp.get("/clients")
@@ -75,20 +57,8 @@ def _page_arg() -> int:
 def clients():
     """The organization's clients, found by name, newest first."""
     q = request.args.get("q", "").strip()
-    query = visible_clients(current_user)
-    if q:
-        for word in q.split()[:4]:
-            pattern = f"%{word.lower()}%"
-            query = query.where(func.lower(Client.given_name).like(pattern) |
-                                func.lower(Client.family_name).like(pattern))
-    result = paginate(query.order_by(Client.family_name, Client.given_name, Client.id), request.args.get("page"),
-                      per_page=CLIENTS_PER_PAGE)
-    rows = result.items
-    open_counts = dict(db.session.execute(
-        select(Referral.client_id, func.count()).where(Referral.client_id.in_([c.id for c in rows]),
-                                                       Referral.status.in_([s.value for s in services.OPEN_STATUSES]))
-        .group_by(Referral.client_id)).all()) if rows else {}
-    return render_template("referrals/clients.html", clients=rows, q=q, page=result.page, pages=result.pages,
+    result, open_counts = services.find_clients(current_user, q, request.args.get("page"), per_page=CLIENTS_PER_PAGE)
+    return render_template("referrals/clients.html", clients=result.items, q=q, page=result.page, pages=result.pages,
                            total=result.total, open_counts=open_counts, service_ids=request.args.getlist("service"))
 
 
@@ -124,12 +94,8 @@ def client(client_id):
     """Everything about one client: details, consents, and every referral with its timeline."""
     person = get_visible_client_or_404(current_user, client_id)
     services.record_client_view(current_user, person)
-    referrals = db.session.scalars(
-        visible_referrals(current_user).where(Referral.client_id == person.id)
-        .options(selectinload(Referral.events), selectinload(Referral.service),
-                 selectinload(Referral.receiving_organization), selectinload(Referral.closure))
-        .order_by(Referral.requested_at.desc(), Referral.id.desc())).all()
-    return render_template("referrals/client.html", client=person, referrals=referrals, revoke_form=ConsentForm())
+    return render_template("referrals/client.html", client=person,
+                           referrals=services.list_client_referrals(current_user, person), revoke_form=ConsentForm())
 
 
 @bp.route("/clients/<client_id>/edit", methods=["GET", "POST"])
@@ -156,7 +122,7 @@ def edit_client(client_id):
 @role_required(Role.COORDINATOR)
 def revoke_consent(client_id, consent_id: int):
     person = get_visible_client_or_404(current_user, client_id)
-    consent = db.session.scalar(select(Consent).where(Consent.id == consent_id, Consent.client_id == person.id))
+    consent = services.find_client_consent(person, consent_id)
     if consent is None or not ConsentForm().validate_on_submit():
         abort(404 if consent is None else 400)
     services.revoke_consent(current_user, consent)
@@ -186,7 +152,7 @@ def send(client_id):
     form = SendForm()
     chosen = list(dict.fromkeys(s for s in (form.service_ids.data if request.method == "POST"
                                             else request.args.getlist("service")) if s))
-    options = _service_options(chosen)
+    options = services.list_services_in_order(chosen)
     form.service_ids.choices = [(s.id, s.name) for s in options]
     orgs = {s.organization_id: s.organization for s in options if s.organization is not None}
     form.consent_org_ids.choices = [(org_id, org.name) for org_id, org in orgs.items()]
@@ -197,7 +163,7 @@ def send(client_id):
             form.category.data, form.priority.data, form.previous.data = \
                 previous.category, previous.priority, str(previous.id)
     if form.validate_on_submit():
-        result = _send(person, form, orgs, consented, previous)
+        result = _send(person, form, previous)
         if result is not None:
             flash(ngettext("%(num)d referral sent for %(name)s.", "%(num)d referrals sent for %(name)s.", len(result),
                            name=person.full_name), "success")
@@ -216,43 +182,26 @@ def _previous_referral(raw) -> Referral | None:
     return get_visible_referral_or_404(current_user, raw)
 
 
-def _service_options(service_ids: list[str]) -> list[Service]:
-    if not service_ids:
-        return []
-    rows = db.session.scalars(select(Service).where(Service.id.in_(service_ids[:20]))
-                              .options(selectinload(Service.organization))).all()
-    order = {sid: i for i, sid in enumerate(service_ids)}
-    return sorted(rows, key=lambda s: order[s.id])
-
-
-def _send(person: Client, form: SendForm, orgs: dict, consented: set, previous: Referral | None):
-    """Record the consents ticked on the form, then send; returns the referrals or None (errors on the form)."""
+def _send(person: Client, form: SendForm, previous: Referral | None):
+    """Send what the form asks for; returns the referrals, or None (with the errors on the form)."""
     if not form.service_ids.data:
         form.service_ids.errors = [_("Choose at least one service.")]
         return None
     if not form.category.data:
         form.category.errors = [_("Choose the social need this referral addresses.")]
         return None
-    chosen_orgs = {s.organization_id for s in _service_options(form.service_ids.data)}
-    ticked = set(form.consent_org_ids.data or ())
-    missing = [orgs[o].name for o in chosen_orgs if o not in consented and o not in ticked]
-    if missing:
-        form.consent_org_ids.errors = [_("Record the client's consent to share with %(organizations)s "
-                                         "(tick the box once they agreed), or leave that service out.",
-                                         organizations=", ".join(missing))]
-        return None
     try:
-        for org_id in sorted(chosen_orgs & ticked - consented):
-            services.record_consent(current_user, person, org_id, form.consent_method.data)
-        common = dict(category=form.category.data, priority=form.priority.data,
-                      note_to_partner=form.note_to_partner.data, client_availability=form.client_availability.data)
-        if previous is not None:
-            return [services.refer_elsewhere(current_user, previous, sid, **common)
-                    for sid in form.service_ids.data]
-        return services.send_referrals(current_user, person, form.service_ids.data, **common)
+        return services.send_referrals_with_consent(
+            current_user, person, form.service_ids.data, consent_organization_ids=form.consent_org_ids.data,
+            consent_method=form.consent_method.data, previous_referral=previous, category=form.category.data,
+            priority=form.priority.data, note_to_partner=form.note_to_partner.data,
+            client_availability=form.client_availability.data)
     except (ValidationFailed, Conflict, InvalidTransition) as exc:
-        db.session.rollback()  # consents recorded above must not stay without their referrals
+        # The 400 that follows rolls back the consents recorded before the refusal.
         per_field = exc.errors if isinstance(exc, ValidationFailed) and isinstance(exc.errors, dict) else {}
+        if set(per_field) == {"consent_org_ids"}:
+            form.consent_org_ids.errors = list(per_field["consent_org_ids"])
+            return None
         for name, messages in per_field.items():
             field = getattr(form, name, None)
             if field is not None and hasattr(field, "errors") and name != "service_ids":
@@ -272,7 +221,8 @@ def referral(referral_id):
 
 def _render_referral(item: Referral, status: int = 200, forms: dict | None = None, message_form=None,
                      close_form=None):
-    services.mark_viewed(current_user, item)
+    if status == 200:  # a view of the page; an error re-render is rolled back with the request anyway
+        services.mark_viewed(current_user, item)
     moves = allowed_moves(item, current_user)
     forms = forms or {}
     action_forms = {}
@@ -284,8 +234,7 @@ def _render_referral(item: Referral, status: int = 200, forms: dict | None = Non
     is_sender = current_user.role == Role.COORDINATOR.value
     can_close = (is_sender and item.loop_closed_at is None and Status(item.status) in services.CLOSABLE_STATUSES)
     can_refer_elsewhere = is_sender and Status(item.status) in services.REFER_ELSEWHERE_FROM
-    followups = db.session.scalars(visible_referrals(current_user).where(Referral.previous_referral_id == item.id)
-                                   ).all()
+    followups = services.list_followups(current_user, item)
     return render_template(
         "referrals/referral.html", referral=item, client=item.client, moves=moves, action_forms=action_forms,
         labels=ACTION_LABELS, reasons=REASONS, needs_outcome=NEEDS_OUTCOME,
@@ -311,37 +260,29 @@ def change_status(referral_id, to: str):
         to = Status(to)
     except ValueError:
         to = None
-    if to is None or to not in _MOVES:
+    if to is None or to not in SETTABLE:
         flash(_("Choose one of the actions offered on the page."), "error")
         return _render_referral(item, 400)
     form = TransitionForm(prefix=to.value)
     form.for_status(to)
     if not form.validate_on_submit():
         return _render_referral(item, 400, forms={to: form})
-    details = {"note": form.note.data, "expected_version": form.version.data}
-    if to in REASONS:
-        details.update(reason=form.reason.data or None, reason_text=form.reason_text.data)
-    elif to == Status.ENTERED_IN_ERROR:
-        details["reason_text"] = form.reason_text.data
-    if to in NEEDS_OUTCOME:
-        details["outcome"] = form.outcome.data or None
+    given = {"reason": form.reason.data or None, "reason_text": form.reason_text.data,
+             "outcome": form.outcome.data or None}
+    # A refusal changes nothing (and a concurrent change that won is re-read by the state machine):
+    # the page is shown again as the referral stands, and the request rolls back.
     try:
-        _MOVES[to](current_user, item, **details)
+        services.change_status(item, to, current_user, note=form.note.data, expected_version=form.version.data,
+                               **{k: v for k, v in given.items() if k in details_for(to)})
     except Conflict as exc:
-        db.session.rollback()
-        item = get_visible_referral_or_404(current_user, referral_id)
         flash(_("%(problem)s It is now %(status)s; nothing you entered was saved. "
                 "Check the timeline, then act again if you still need to.",
                 problem=exc.message, status=Status(item.status).label), "error")
         return _render_referral(item, 409)
     except ValidationFailed as exc:
-        db.session.rollback()
-        item = get_visible_referral_or_404(current_user, referral_id)
         attach_errors(form, exc)
         return _render_referral(item, 400, forms={to: form})
     except (InvalidTransition, NotPermitted) as exc:
-        db.session.rollback()
-        item = get_visible_referral_or_404(current_user, referral_id)
         flash(exc.message, "error")
         return _render_referral(item, exc.status)
     flash(str(ACTION_LABELS[to][1]), "success")
@@ -364,8 +305,7 @@ def post_message(referral_id):
         else:
             flash(_("Message sent."), "success")
             return redirect(url_for(".referral", referral_id=item.id, _anchor="messages"))
-    db.session.rollback()
-    return _render_referral(get_visible_referral_or_404(current_user, referral_id), 400, message_form=form)
+    return _render_referral(item, 400, message_form=form)
 
 
 @bp.post("/referrals/<referral_id>/close")
@@ -380,14 +320,12 @@ def close_loop(referral_id):
         except ValidationFailed as exc:
             attach_errors(form, exc)
         except DomainError as exc:
-            db.session.rollback()
             flash(exc.message, "error")
-            return _render_referral(get_visible_referral_or_404(current_user, referral_id), exc.status)
+            return _render_referral(item, exc.status)
         else:
             flash(_("The loop is closed."), "success")
             return redirect(url_for(".referral", referral_id=item.id))
-    db.session.rollback()
-    return _render_referral(get_visible_referral_or_404(current_user, referral_id), 400, close_form=form)
+    return _render_referral(item, 400, close_form=form)
 
 
 # --- the patient's link --------------------------------------------------------------------------
@@ -411,32 +349,14 @@ def patient_link(referral_id, action: str):
     return redirect(url_for(".referral", referral_id=item.id, _anchor="patient-link"))
 
 
-# --- worklist and inbox --------------------------------------------------------------------------
-
-def _filters_from(form: ListFilterForm) -> worklists.Filters:
-    valid = form.validate()
-    return worklists.Filters(category=form.category.data if valid and form.category.data in sdoh_terms() else None,
-                             priority=form.priority.data or None if valid else None,
-                             mine=bool(form.mine.data) and current_user.role == Role.COORDINATOR.value)
-
+# --- worklist --------------------------------------------------------------------------
 
 @bp.get("/worklist")
 @role_required(Role.COORDINATOR)
 def worklist():
     """What needs the coordinator's attention first, with counts per view."""
     form = ListFilterForm(request.args)
-    result = worklists.listing(current_user, worklists.WORKLIST, request.args.get("view"), _filters_from(form),
-                               _page_arg())
+    result = worklists.listing(current_user, worklists.WORKLIST, request.args.get("view"), form.filters(current_user),
+                               page_arg())
     return render_template("referrals/list.html", form=form, result=result, title=_("Worklist"),
                            endpoint=".worklist", attention=worklists.ATTENTION_KEYS)
-
-
-@bp.get("/inbox")
-@role_required(Role.PARTNER)
-def inbox():
-    """Referrals sent to the partner's agency, newest work first."""
-    form = ListFilterForm(request.args)
-    result = worklists.listing(current_user, worklists.INBOX, request.args.get("view"), _filters_from(form),
-                               _page_arg())
-    return render_template("referrals/list.html", form=form, result=result, title=_("Referral inbox"),
-                           endpoint=".inbox", attention=("overdue", "new"))

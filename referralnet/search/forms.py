@@ -2,23 +2,15 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringField
 from wtforms.fields import SelectChoice
 from wtforms.validators import NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from referralnet.directory.hours import DAY_NAMES
 from referralnet.directory.sdoh import sdoh_terms
+from referralnet.forms import LANGUAGES, MultiCheckboxField
 
 RADII = ["", "1", "2", "5", "10", "25", "50"]
-LANGUAGES = [("", "Any language"), ("en", "English"), ("es", "Spanish"), ("zh", "Chinese"), ("tl", "Tagalog"),
-             ("vi", "Vietnamese"), ("ru", "Russian"), ("ar", "Arabic"), ("ko", "Korean"), ("to", "Tongan"),
-             ("sm", "Samoan"), ("fa", "Farsi"), ("hi", "Hindi"), ("pt", "Portuguese"), ("fr", "French")]
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class SearchForm(FlaskForm):

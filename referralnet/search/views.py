@@ -9,7 +9,8 @@ from referralnet.accounts.models import Role
 
 from referralnet.directory.public import get_service_view
 from referralnet.errors import ValidationFailed
-from referralnet.search.forms import LANGUAGES, SearchForm
+from referralnet.forms import LANGUAGES
+from referralnet.search.forms import SearchForm
 from referralnet.search.service import SearchQuery, search
 from referralnet.web import attach_errors
 

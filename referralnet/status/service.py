@@ -18,10 +18,10 @@ from referralnet.db import utcnow
 from referralnet.directory.hours import WeeklyHours
 from referralnet.directory.public import PlaceView, ServiceView, get_service_view
 from referralnet.errors import NotFound, ValidationFailed
-from referralnet.extensions import db
-from referralnet.notifications.outbox import enqueue_for_event
+from referralnet.referrals.events import record_event
 from referralnet.referrals.models import PATIENT_REPORTS, Referral, ReferralEvent, Status
-from referralnet.referrals.services import audit, is_overdue
+from referralnet.audit.services import audit
+from referralnet.referrals.services import is_overdue
 
 REPORT_LABELS = {
     "contacted": _l("The agency contacted me"),
@@ -76,12 +76,9 @@ def record_report(referral: Referral, code: str, *, now: Optional[datetime] = No
         raise ValidationFailed("Choose one of the buttons.", {"report": ["Choose one of the buttons."]})
     if Status(referral.status) not in REPORTS_SHOWN_FROM:
         raise NotFound("No such page.")
-    event = ReferralEvent(referral=referral, at=now or utcnow(), actor_id=None, actor_kind="patient", kind="report",
-                          report_code=code, patient_visible=True)
-    db.session.add(event)
-    db.session.flush()
+    event = record_event(referral, "report", actor=None, actor_kind="patient", at=now, report_code=code,
+                         patient_visible=True)
     audit(None, "referral.patient_report", "referral", referral.id, report=code, now=event.at)
-    enqueue_for_event(event)
     return event
 
 

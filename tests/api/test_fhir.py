@@ -26,7 +26,8 @@ from referralnet.api.fhir.resources import SERVICE_REQUEST_PROFILE, TASK_PROFILE
 from referralnet.api.tokens import create_api_token
 from referralnet.db import utcnow
 from referralnet.directory.models import Address, Organization, Phone
-from referralnet.referrals.models import AuditLog, Referral, ReferralEvent, Status
+from referralnet.audit.models import AuditLog
+from referralnet.referrals.models import Referral, ReferralEvent, Status
 from tests.referrals.conftest import consent_for, make_client, make_referral, world  # noqa: F401  (fixtures)
 
 ALL = ["directory:read", "referrals:read", "referrals:write"]

@@ -13,7 +13,7 @@ from referralnet.accounts.models import ApiToken, User
 from referralnet.api import tokens
 from referralnet.db import utcnow
 from referralnet.extensions import limiter
-from referralnet.referrals.models import AuditLog
+from referralnet.audit.models import AuditLog
 from tests.api.test_v1_flow import api  # noqa: F401  (fixture)
 from tests.conftest import csrf_token_from
 from tests.referrals.conftest import consent_for, make_client, world  # noqa: F401  (fixtures)

@@ -16,7 +16,8 @@ from referralnet.db import utcnow
 from referralnet.demo import load_demo_data
 from referralnet.demo_referrals import DEMO_CLIENTS, load_demo_referrals
 from referralnet.referrals.access import visible_referrals
-from referralnet.referrals.models import (CLOSABLE_STATUSES, VERIFIED_OUTCOMES, AuditLog, Client, Closure, Referral,
+from referralnet.audit.models import AuditLog
+from referralnet.referrals.models import (CLOSABLE_STATUSES, VERIFIED_OUTCOMES, Client, Closure, Referral,
                                           ReferralEvent, ReferralMessage, Status)
 from referralnet.referrals.services import is_overdue
 

@@ -225,6 +225,11 @@ def test_cli_import_prints_summary_and_fails_cleanly(runner, shared, tmp_path):
     result = runner.invoke(args=["directory", "import", str(shared / "datasets/ohana-san-mateo")])
     assert result.exit_code == 0, result.output
     assert "organization" in result.output and "Import saved." in result.output
+    from referralnet.audit.models import AuditLog
+    from referralnet.extensions import db
+
+    assert db.session.scalar(db.select(AuditLog.details).where(AuditLog.action == "directory.import")) \
+        == {"format": "auto"}
     bad = tmp_path / "services.json"
     bad.write_text('[{"id": "s1", "name": "X", "status": "active", "minimum_age": "old"}]')
     result = runner.invoke(args=["directory", "import", str(bad)])

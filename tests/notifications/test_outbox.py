@@ -66,19 +66,19 @@ def test_partner_actions_tell_the_coordinator_and_the_patient_hears_accept_and_c
     referral = send(contact_preference="email")
     clear(db)
 
-    sv.accept_referral(world.partner, referral)
+    sv.change_status(referral, "accepted", world.partner)
     assert summary(db) == staff("referral.accepted", world.coordinator) | {("referral.accepted", "email", "client")}
     patient_email = rows(db, recipient_client_id=referral.client_id)[0]
     assert (patient_email.address, patient_email.subject) == \
         ("patient@example.net", "Eastside Food Bank accepted your referral")
 
     clear(db)
-    sv.start_referral(world.partner, referral)
-    sv.hold_referral(world.partner, referral, reason="waitlist")
+    sv.change_status(referral, "in-progress", world.partner)
+    sv.change_status(referral, "on-hold", world.partner, reason="waitlist")
     assert summary(db) == staff("referral.in-progress", world.coordinator) | staff("referral.on-hold",
                                                                                    world.coordinator)
     clear(db)
-    sv.complete_referral(world.partner, referral, outcome="got-help")
+    sv.change_status(referral, "completed", world.partner, outcome="got-help")
     assert summary(db) == staff("referral.completed", world.coordinator) | \
         {("referral.completed", "email", "client")}
 
@@ -86,7 +86,7 @@ def test_partner_actions_tell_the_coordinator_and_the_patient_hears_accept_and_c
 def test_partner_rejection_tells_the_coordinator_not_the_patient(db, world, send):
     referral = send(contact_preference="sms")
     clear(db)
-    sv.reject_referral(world.partner, referral, reason="other", reason_text="Client Ximena is over income")
+    sv.change_status(referral, "rejected", world.partner, reason="other", reason_text="Client Ximena is over income")
     assert summary(db) == staff("referral.rejected", world.coordinator)
     for row in rows(db):
         assert "Ximena" not in row.body and "income" not in row.body  # free text stays in the app
@@ -99,14 +99,14 @@ def test_inactive_sender_hands_over_to_the_other_coordinators_of_the_clinic(db, 
     db.session.add(colleague)
     world.coordinator.active = False
     db.session.flush()
-    sv.accept_referral(world.partner, referral)
+    sv.change_status(referral, "accepted", world.partner)
     assert summary(db, event="referral.accepted") == staff("referral.accepted", colleague)
 
 
 def test_coordinator_cancel_tells_the_partner(db, world, send):
     referral = send(contact_preference="phone")
     clear(db)
-    sv.cancel_referral(world.coordinator, referral, reason="client-request")
+    sv.change_status(referral, "cancelled", world.coordinator, reason="client-request")
     assert summary(db) == staff("referral.cancelled", world.partner)
 
 
@@ -147,8 +147,8 @@ def test_patient_report_tells_the_coordinator(db, world, send):
 @pytest.mark.parametrize("preference", ["do-not-contact", "phone"])
 def test_no_automated_message_to_a_patient_who_is_called_or_not_contacted(db, world, send, preference):
     referral = send(contact_preference=preference)
-    sv.accept_referral(world.partner, referral)
-    sv.complete_referral(world.partner, referral, outcome="got-help")
+    sv.change_status(referral, "accepted", world.partner)
+    sv.change_status(referral, "completed", world.partner, outcome="got-help")
     assert rows(db, recipient_client_id=referral.client_id) == []
     assert {r.channel for r in rows(db)} == {"app", "email"}  # staff still hear
 
@@ -158,16 +158,16 @@ def test_spanish_speaking_patient_gets_spanish(db, world, send):
     sms = rows(db, channel="sms")[0]
     assert sms.language == "es"
     assert "Le refirieron a Eastside Food Bank" in sms.body and STATUS_LINK in sms.body
-    sv.accept_referral(world.partner, referral)
+    sv.change_status(referral, "accepted", world.partner)
     assert "aceptó su remisión" in rows(db, channel="sms", event="referral.accepted")[0].body
     assert "accepted" in rows(db, channel="app", event="referral.accepted")[0].body  # staff: English
 
 
 def test_no_patient_name_or_birth_date_in_sms_or_staff_messages(db, world, send):
     referral = send(contact_preference="sms")
-    sv.accept_referral(world.partner, referral)
+    sv.change_status(referral, "accepted", world.partner)
     sv.post_message(world.partner, referral, "hello")
-    sv.complete_referral(world.partner, referral, outcome="got-help")
+    sv.change_status(referral, "completed", world.partner, outcome="got-help")
     client = referral.client
     for row in rows(db):
         if row.recipient_client_id is not None and row.channel == "email":
@@ -181,14 +181,14 @@ def test_a_rolled_back_change_leaves_no_notification(db, world, send):
     referral = send(contact_preference="sms")
     db.session.commit()
     before = db.session.scalar(select(func.count(Notification.id)))
-    sv.accept_referral(world.partner, referral)
+    sv.change_status(referral, "accepted", world.partner)
     assert db.session.scalar(select(func.count(Notification.id))) > before
     db.session.rollback()
     assert db.session.scalar(select(func.count(Notification.id))) == before
     assert db.session.get(Referral, referral.id).status == "requested"
 
     with pytest.raises(Conflict):
-        sv.accept_referral(world.partner, referral, expected_version=referral.version + 5)
+        sv.change_status(referral, "accepted", world.partner, expected_version=referral.version + 5)
     db.session.rollback()
     assert db.session.scalar(select(func.count(Notification.id))) == before
 

@@ -12,22 +12,22 @@ The network (`world`):
 - the network operator with `admin`;
 - a directory organization that no partner agency is linked to ("Unlisted Aid").
 
-Rows are flushed, not committed (tests that need other sessions commit themselves), and users
-get a fixed password hash: hashing a password per user per test would make the 405-case
-transition table take minutes. Nobody logs in here: these are service-level tests.
+Rows are built with `tests.factories` and flushed, not committed (tests that need other
+sessions commit themselves); users get its fixed password hash. Nobody logs in here: these are
+service-level tests.
 """
 from __future__ import annotations
 
 import itertools
-from datetime import date, timedelta
 from types import SimpleNamespace
 
 import pytest
 
 from referralnet.accounts.models import NetworkOrganization, User
-from referralnet.db import utcnow
 from referralnet.directory.models import Location, Organization, Service, ServiceAtLocation
 from referralnet.referrals.models import Client, Consent, Referral, Status
+from tests import factories as f
+from tests.factories import VALID_DETAILS  # noqa: F401  (tests import it from here)
 
 ACTORS = ("sending_coordinator", "receiving_partner", "other_partner", "other_coordinator", "admin")
 
@@ -38,26 +38,16 @@ def world(db):
     counter = itertools.count(1)
 
     def directory_org(org_id: str, name: str) -> Organization:
-        org = Organization(id=org_id, name=name, description=f"{name} (test)")
-        s.add(org)
-        return org
+        return f.directory_org(s, org_id, name)
 
     def service(service_id: str, org: Organization, name: str, **kw) -> Service:
-        svc = Service(id=service_id, organization=org, name=name, status=kw.pop("status", "active"), **kw)
-        s.add(svc)
-        return svc
+        return f.service(s, service_id, org, name, **kw)
 
     def network_org(name: str, kind: str, directory: Organization | None = None) -> NetworkOrganization:
-        org = NetworkOrganization(name=name, kind=kind, directory_organization=directory, active=True)
-        s.add(org)
-        return org
+        return f.network_org(s, name, kind, directory)
 
     def user(role: str, org: NetworkOrganization) -> User:
-        n = next(counter)
-        person = User(email=f"{role}{n}@example.org", name=f"{role.title()} {n}", role=role, organization=org,
-                      password_hash="not-a-real-hash", active=True)
-        s.add(person)
-        return person
+        return f.user(s, role, org, next(counter))
 
     eastside = directory_org("org-eastside", "Eastside Food Bank")
     pantry = service("svc-pantry", eastside, "Eastside Pantry")
@@ -100,15 +90,8 @@ def make_client(db, world):
 
     def make(org: NetworkOrganization | None = None, **fields) -> Client:
         org = org or world.clinic
-        n = next(counter)
-        values = dict(given_name=f"Given{n}", family_name=f"Family{n}", date_of_birth=date(1980, 1, n),
-                      phone="(415) 555-0100", contact_preference="phone", preferred_language="en")
-        values.update(fields)
         creator = world.coordinator if org is world.clinic else world.other_coordinator
-        client = Client(organization=org, created_by=creator, **values)
-        db.session.add(client)
-        db.session.flush()
-        return client
+        return f.client(db.session, org, creator, next(counter), **fields)
 
     return make
 
@@ -116,23 +99,9 @@ def make_client(db, world):
 @pytest.fixture()
 def consent_for(db, world):
     def make(client: Client, org: Organization | None = None) -> Consent:
-        consent = Consent(client=client, receiving_organization=org or world.eastside, method="verbal",
-                          recorded_by_id=world.coordinator.id, recorded_at=utcnow())
-        db.session.add(consent)
-        db.session.flush()
-        return consent
+        return f.consent(db.session, client, org or world.eastside, world.coordinator)
 
     return make
-
-
-# Reason and outcome that make a move to each status valid, so that a refusal is about the move.
-VALID_DETAILS = {
-    Status.REJECTED: {"reason": "no-capacity"},
-    Status.CANCELLED: {"reason": "client-request"},
-    Status.ON_HOLD: {"reason": "waitlist"},
-    Status.FAILED: {"reason": "could-not-contact", "outcome": "did-not-get-help"},
-    Status.COMPLETED: {"outcome": "got-help"},
-}
 
 
 @pytest.fixture()
@@ -145,22 +114,10 @@ def make_referral(db, world, make_client, consent_for):
 
     def make(status: Status | str = Status.REQUESTED, *, client: Client | None = None, service: Service | None = None,
              sending_org: NetworkOrganization | None = None, sender: User | None = None) -> Referral:
-        status = Status(status)
         service = service or world.pantry
         client = client or make_client(sending_org)
-        consent = consent_for(client, service.organization)
-        now = utcnow()
-        details = VALID_DETAILS.get(status, {})
-        referral = Referral(
-            client=client, service=service, receiving_organization_id=service.organization_id,
-            sending_organization=sending_org or world.clinic, sender=sender or world.coordinator, consent=consent,
-            category="food-insecurity", priority="routine", status=status.value,
-            status_reason_code=details.get("reason"), outcome=details.get("outcome"),
-            requested_at=now, response_due_at=now + timedelta(days=2),
-            responded_at=None if status == Status.REQUESTED else now,
-        )
-        db.session.add(referral)
-        db.session.flush()
-        return referral
+        return f.referral(db.session, status, person=client, to=service,
+                          consent_row=consent_for(client, service.organization),
+                          sending_org=sending_org or world.clinic, sender=sender or world.coordinator)
 
     return make

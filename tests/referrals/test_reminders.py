@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from referralnet.referrals import reminders
 from referralnet.referrals import services as sv
-from referralnet.referrals.models import AuditLog, Referral, ReferralEvent
+from referralnet.audit.models import AuditLog
+from referralnet.referrals.models import Referral, ReferralEvent
 from referralnet.referrals.reminders import due_for_reminder, queue_reminders
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -91,9 +92,9 @@ def test_no_reminders_on_weekends_then_monday(db, send):
 
 def test_answered_and_finished_referrals_get_none(db, world, send):
     accepted, rejected, cancelled, waiting = (send(FRIDAY_10AM) for _ in range(4))
-    sv.accept_referral(world.partner, accepted, now=MONDAY_NOON)
-    sv.reject_referral(world.partner, rejected, reason="no-capacity", now=MONDAY_NOON)
-    sv.cancel_referral(world.coordinator, cancelled, reason="client-request", now=MONDAY_NOON)
+    sv.change_status(accepted, "accepted", world.partner, now=MONDAY_NOON)
+    sv.change_status(rejected, "rejected", world.partner, reason="no-capacity", now=MONDAY_NOON)
+    sv.change_status(cancelled, "cancelled", world.coordinator, reason="client-request", now=MONDAY_NOON)
     assert queue_reminders(now=TUESDAY_10_01) == [waiting]
     assert reminder_count(db) == 1
 

@@ -8,11 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from referralnet.db import utcnow
 from referralnet.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
 from referralnet.referrals import services as sv
-from referralnet.referrals.models import (AuditLog, Client, Closure, Consent, Referral, ReferralEvent,
-                                          ReferralMessage)
+from referralnet.audit.models import AuditLog
+from referralnet.referrals.models import Client, Closure, Consent, Referral, ReferralEvent, ReferralMessage
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 FRIDAY_10AM = datetime(2026, 3, 13, 10, 0, tzinfo=PACIFIC)
@@ -227,7 +226,7 @@ def test_an_open_referral_to_the_same_service_is_not_sent_twice(world, consented
     with pytest.raises(Conflict) as caught:
         send(world, consented_client)
     assert caught.value.errors == {"referral_id": first.id}
-    sv.reject_referral(world.partner, first, reason="no-capacity")
+    sv.change_status(first, "rejected", world.partner, reason="no-capacity")
     assert send(world, consented_client).id != first.id  # once closed, a new one may go
 
 
@@ -239,6 +238,28 @@ def test_send_to_several_services_at_once(db, world, consented_client):
     assert [r.service_id for r in referrals] == [world.pantry.id, world.meals.id, world.housing.id]
     assert {r.receiving_organization_id for r in referrals} == {world.eastside.id, world.westside.id}
     assert all(r.status == "requested" and len(r.events) == 1 for r in referrals)
+
+
+def test_send_with_consent_records_what_is_missing_then_sends(db, world, consented_client):
+    """The send page's service: consent to Westside is taken now (Eastside's is on file)."""
+    referrals = sv.send_referrals_with_consent(
+        world.coordinator, consented_client, [world.pantry.id, world.housing.id],
+        consent_organization_ids=[world.eastside.id, world.westside.id], consent_method="verbal",
+        category="food-insecurity")
+    assert [r.service_id for r in referrals] == [world.pantry.id, world.housing.id]
+    consents = db.session.scalars(select(Consent).where(Consent.client_id == consented_client.id)).all()
+    assert sorted(c.receiving_organization_id for c in consents) == [world.eastside.id, world.westside.id]
+
+
+def test_send_with_consent_refuses_a_service_without_any_and_writes_nothing(db, world, consented_client):
+    before = row_counts(db)
+    with pytest.raises(ValidationFailed) as caught:
+        sv.send_referrals_with_consent(world.coordinator, consented_client, [world.pantry.id, world.housing.id],
+                                       consent_organization_ids=[], consent_method="verbal",
+                                       category="food-insecurity")
+    assert list(caught.value.errors) == ["consent_org_ids"]
+    assert "Westside Housing" in caught.value.message and "Eastside" not in caught.value.message
+    assert row_counts(db) == before
 
 
 def test_send_to_several_is_all_or_nothing(db, world, consented_client):
@@ -255,7 +276,7 @@ def test_send_to_several_is_all_or_nothing(db, world, consented_client):
 def test_refer_elsewhere_links_the_new_referral(db, world, consented_client):
     sv.record_consent(world.coordinator, consented_client, world.westside.id, "verbal")
     first = send(world, consented_client, priority="urgent")
-    sv.reject_referral(world.partner, first, reason="out-of-service-area")
+    sv.change_status(first, "rejected", world.partner, reason="out-of-service-area")
     second = sv.refer_elsewhere(world.coordinator, first, world.housing.id)
     assert second.previous_referral_id == first.id and second.previous_referral is first
     assert (second.category, second.priority, second.status) == ("food-insecurity", "urgent", "requested")
@@ -269,7 +290,7 @@ def test_refer_elsewhere_only_after_rejected_failed_or_cancelled(world, consente
     completed = make_referral("completed", client=consented_client, service=world.meals)
     with pytest.raises(InvalidTransition, match="Completed"):
         sv.refer_elsewhere(world.coordinator, completed, world.pantry.id)
-    sv.cancel_referral(world.coordinator, open_one, reason="referred-elsewhere")
+    sv.change_status(open_one, "cancelled", world.coordinator, reason="referred-elsewhere")
     for actor in (world.partner, world.other_coordinator, world.admin):
         with pytest.raises(NotPermitted):
             sv.refer_elsewhere(actor, open_one, world.meals.id)
@@ -280,11 +301,11 @@ def test_refer_elsewhere_only_after_rejected_failed_or_cancelled(world, consente
 
 def test_a_referral_lifecycle_through_the_wrappers(db, world, consented_client):
     referral = send(world, consented_client)
-    sv.accept_referral(world.partner, referral, expected_version=1)
-    sv.start_referral(world.partner, referral, expected_version=2)
-    sv.hold_referral(world.partner, referral, reason="waiting-on-documents", expected_version=3)
-    sv.start_referral(world.partner, referral)
-    sv.complete_referral(world.partner, referral, outcome="partly", note="Got two weeks of groceries")
+    sv.change_status(referral, "accepted", world.partner, expected_version=1)
+    sv.change_status(referral, "in-progress", world.partner, expected_version=2)
+    sv.change_status(referral, "on-hold", world.partner, reason="waiting-on-documents", expected_version=3)
+    sv.change_status(referral, "in-progress", world.partner)
+    sv.change_status(referral, "completed", world.partner, outcome="partly", note="Got two weeks of groceries")
     assert (referral.status, referral.outcome, referral.version) == ("completed", "partly", 6)
     assert [e.to_status for e in referral.events] == ["requested", "accepted", "in-progress", "on-hold",
                                                       "in-progress", "completed"]
@@ -296,23 +317,23 @@ def test_a_referral_lifecycle_through_the_wrappers(db, world, consented_client):
 
 def test_fail_cancel_and_entered_in_error_wrappers(world, make_referral):
     failed = make_referral("in-progress")
-    sv.fail_referral(world.partner, failed, reason="could-not-contact", outcome="did-not-get-help")
+    sv.change_status(failed, "failed", world.partner, reason="could-not-contact", outcome="did-not-get-help")
     assert (failed.status, failed.status_reason_code, failed.outcome) == \
         ("failed", "could-not-contact", "did-not-get-help")
     cancelled = make_referral("on-hold")
-    sv.cancel_referral(world.coordinator, cancelled, reason="other", reason_text="Moved away")
+    sv.change_status(cancelled, "cancelled", world.coordinator, reason="other", reason_text="Moved away")
     assert (cancelled.status, cancelled.status_reason_text) == ("cancelled", "Moved away")
     wrong = make_referral("requested")
-    sv.mark_entered_in_error(world.coordinator, wrong, reason_text="Wrong client")
+    sv.change_status(wrong, "entered-in-error", world.coordinator, reason_text="Wrong client")
     assert wrong.status == "entered-in-error"
     with pytest.raises(ValidationFailed):
-        sv.fail_referral(world.partner, make_referral("accepted"), reason="no-capacity")  # no outcome
+        sv.change_status(make_referral("accepted"), "failed", world.partner, reason="no-capacity")  # no outcome
 
 
 def test_wrappers_refuse_without_writing_an_audit_row(db, world, make_referral):
     referral = make_referral()
     with pytest.raises(NotPermitted):
-        sv.accept_referral(world.coordinator, referral)
+        sv.change_status(referral, "accepted", world.coordinator)
     assert count(db, AuditLog) == 0
 
 
@@ -420,7 +441,7 @@ def test_is_overdue(db, world, make_referral):
     assert sv.is_overdue(referral, due + timedelta(seconds=1))
     overdue_ids = set(db.session.scalars(select(Referral.id).where(sv.overdue_clause(due + timedelta(minutes=1)))))
     assert overdue_ids == {referral.id}
-    sv.accept_referral(world.partner, referral)
+    sv.change_status(referral, "accepted", world.partner)
     assert not sv.is_overdue(referral, due + timedelta(days=5))
     assert not db.session.scalars(select(Referral.id).where(sv.overdue_clause(due + timedelta(days=5)))).all()
 
@@ -439,8 +460,8 @@ def test_audit_rows_hold_no_patient_data(db, world):
     referral = send(world, client, note_to_partner="Zephyrine has a toddler", client_availability="After 3pm")
     sv.mark_viewed(world.partner, referral)
     sv.post_message(world.partner, referral, "Zephyrine called us back")
-    sv.accept_referral(world.partner, referral, note="Zephyrine starts Monday")
-    sv.fail_referral(world.partner, referral, reason="other", reason_text="Zephyrine moved to Oakland",
+    sv.change_status(referral, "accepted", world.partner, note="Zephyrine starts Monday")
+    sv.change_status(referral, "failed", world.partner, reason="other", reason_text="Zephyrine moved to Oakland",
                      outcome="did-not-get-help")
     sv.close_loop(world.coordinator, referral, "could-not-reach", note="Zephyrine unreachable")
     sv.revoke_consent(world.coordinator, consent)
@@ -455,22 +476,3 @@ def test_audit_rows_hold_no_patient_data(db, world):
                   "oakland", "after 3pm", "555"]:
         assert value.lower() not in dump, value
     assert all(r.user_id and r.organization_id for r in rows)
-
-
-def test_audit_drops_patient_fields_and_refuses_free_text(db, world):
-    row = sv.audit(world.coordinator, "client.view", "client", 1, given_name="Ana", fields=["given_name"],
-                   service_id="Some_HSDS-id:42", count=3, flagged=True)
-    assert row.details == {"fields": ["given_name"], "service_id": "Some_HSDS-id:42", "count": 3, "flagged": True}
-    with pytest.raises(ValueError):
-        sv.audit(world.coordinator, "client.view", "client", 1, comment="Ana Lopez, born 1985")
-    with pytest.raises(ValueError):
-        sv.audit(world.coordinator, "client.view", "client", 1, service_id="has spaces in it")
-    system = sv.audit(None, "referral.remind", "referral", 7, now=utcnow())
-    assert system.user_id is None and system.organization_id is None
-
-
-def test_audit_log_is_append_only(db, world):
-    row = sv.audit(world.coordinator, "client.view", "client", 1)
-    row.action = "client.edit"
-    with pytest.raises(RuntimeError, match="append-only"):
-        db.session.flush()

@@ -55,13 +55,35 @@ ALLOWED_CASES = [c for c in CASES if expected_refusal(*c) is None]
 REFUSED_CASES = [c for c in CASES if expected_refusal(*c) is not None]
 
 
-def test_the_table_covers_every_combination():
-    print(f"\ntransition table: {len(CASES)} combinations = {len(ALLOWED_CASES)} allowed + "
-          f"{len(REFUSED_CASES)} refused")
-    assert len(STATUSES) == 9 and len(ACTORS) == 5
-    assert len(CASES) == 9 * 9 * 5 == 405
-    assert len(ALLOWED_CASES) == 24  # 20 allowed moves; cancelling has two possible actors
-    assert len(REFUSED_CASES) == 381
+def test_the_code_allows_exactly_the_designs_moves(world, make_referral):
+    """What the code offers (`states.allowed_moves`, which the pages and APIs show) for every status and
+    actor is exactly the design's table: 20 moves, cancelling by either party, 24 of 405 combinations."""
+    assert len(CASES) == 9 * 9 * 5 and len(ALLOWED_CASES) == 24
+    offered = set()
+    for from_status in STATUSES:
+        referral = make_referral(from_status)
+        for actor_name in ACTORS:
+            offered |= {(from_status, to.value, actor_name)
+                        for to in states.allowed_moves(referral, world.actors[actor_name])}
+    assert offered == set(ALLOWED_CASES)
+    assert set(states.SETTABLE) == {Status(t) for t in STATUSES} - {Status.REQUESTED}
+
+
+@pytest.mark.parametrize("to", states.SETTABLE, ids=[s.value for s in states.SETTABLE])
+def test_details_for_names_what_transition_takes(world, make_referral, to):
+    """The APIs refuse up front the details `details_for` leaves out; transition refuses exactly those too."""
+    from_status = "requested" if to in (Status.ACCEPTED, Status.REJECTED) else "accepted"
+    actor = world.coordinator if to == Status.ENTERED_IN_ERROR else world.partner
+    for detail, value in (("reason", "other"), ("reason_text", "Some text"), ("outcome", "got-help")):
+        details = {**VALID_DETAILS.get(to, {}), detail: value}
+        if detail in states.details_for(to):
+            if detail == "reason":
+                details["reason_text"] = "Some text"  # "other" needs its text
+            transition(make_referral(from_status), to, actor, **details)
+        else:
+            with pytest.raises(ValidationFailed) as caught:
+                transition(make_referral(from_status), to, actor, **details)
+            assert set(caught.value.errors) == {detail}
 
 
 def test_the_module_table_is_the_design_table():

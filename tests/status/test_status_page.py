@@ -134,14 +134,14 @@ def test_reports_need_a_known_code_and_a_form_token(client, db, sent):
 
 def test_entered_in_error_referrals_have_no_page(client, db, sent, world):
     referral, token = sent
-    services.mark_entered_in_error(world.coordinator, db.session.get(Referral, referral.id))
+    services.change_status(db.session.get(Referral, referral.id), "entered-in-error", world.coordinator)
     db.session.commit()
     assert client.get(f"/s/{token}").status_code == 404
 
 
 def test_staff_notes_never_reach_the_patient(client, db, sent, world):
     referral, token = sent
-    services.reject_referral(world.partner, db.session.get(Referral, referral.id), reason="other",
+    services.change_status(db.session.get(Referral, referral.id), "rejected", world.partner, reason="other",
                              reason_text="Client was rude on the phone", note="internal only")
     db.session.commit()
     page = text(client.get(f"/s/{token}?lang=en"))

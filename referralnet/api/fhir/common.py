@@ -16,6 +16,7 @@ from typing import Any, Optional
 from flask import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
+from referralnet.api.auth import authenticate_request
 from referralnet.api.v1.common import scoped as v1_scoped
 from referralnet.errors import DomainError, InvalidTransition
 
@@ -146,9 +147,7 @@ def check_format() -> None:
 
 def authenticate() -> None:
     """Authenticate the bearer token as /api/v1 does (sets g.api_token and g.api_actor)."""
-    from referralnet.api.v1.common import _authenticate  # noqa: PLC2701  (the one token check)
-
-    _authenticate()
+    authenticate_request()
 
 
 # Scopes work exactly as on the REST API (its decorator only adds OpenAPI metadata besides);

@@ -2,7 +2,6 @@
 service call -> a resource. See the package docstring and README "FHIR"."""
 from __future__ import annotations
 
-import inspect
 import re
 from datetime import timezone
 from email.utils import format_datetime
@@ -11,6 +10,7 @@ from flask import Blueprint, current_app, request
 from sqlalchemy import select
 
 from referralnet.accounts.models import NetworkOrganization
+from referralnet.api.auth import token_rate_key
 from referralnet.api.fhir import resources as build
 from referralnet.api.fhir.common import (FhirError, actor, authenticate, check_format, fhir_response, finish,
                                          register_error_handlers, scoped)
@@ -25,30 +25,18 @@ from referralnet.extensions import db, limiter
 from referralnet.referrals import services
 from referralnet.referrals.access import get_visible_client_or_404, get_visible_referral_or_404
 from referralnet.referrals.models import Referral, Status
+from referralnet.referrals.states import SETTABLE, details_for
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 register_error_handlers(bp)
 PUBLIC = {"fhir.metadata", "fhir.code_system", "fhir.unknown"}
 
-# The service function for each status a Task may be moved to (the same ones the pages call).
-MOVES = {
-    Status.ACCEPTED: services.accept_referral, Status.REJECTED: services.reject_referral,
-    Status.IN_PROGRESS: services.start_referral, Status.ON_HOLD: services.hold_referral,
-    Status.COMPLETED: services.complete_referral, Status.FAILED: services.fail_referral,
-    Status.CANCELLED: services.cancel_referral, Status.ENTERED_IN_ERROR: services.mark_entered_in_error,
-}
 RESOURCE_PATH = re.compile(r"^(Task|ServiceRequest|Patient|Organization|HealthcareService|Location|CodeSystem)"
                            r"(/[^/]+)?$")
 
 
-def _rate_key() -> str:
-    from referralnet.api.v1.common import _rate_key as api_rate_key  # noqa: PLC2701  (one key per token)
-
-    return api_rate_key()
-
-
 # Per token, counted apart from /api/v1 (a partner polling FHIR does not starve its REST calls).
-limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], scope="fhir", key_func=_rate_key)(bp)
+limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], scope="fhir", key_func=token_rate_key)(bp)
 
 
 @bp.before_request
@@ -132,11 +120,11 @@ def update_task(task_id: str):
         if not same:
             raise unprocessable("statusReason and output change only together with the status.", "status")
         return fhir_response(current, headers=_versioned(referral))
-    move = MOVES.get(Status(wanted.status))
-    if move is None:
+    to = Status(wanted.status)
+    if to not in SETTABLE:
         raise FhirError(422, f"A Task cannot be moved to {wanted.status}.", issue_code="business-rule",
-                        errors={"status": [f"Choose one of: {', '.join(s.value for s in MOVES)}."]})
-    accepted = set(inspect.signature(move).parameters)
+                        errors={"status": [f"Choose one of: {', '.join(s.value for s in SETTABLE)}."]})
+    accepted = details_for(to)
     details = {"reason": wanted.reason, "reason_text": wanted.reason_text, "outcome": wanted.outcome}
     unexpected = {k: [f"Not used when the status is {wanted.status}."] for k, v in details.items()
                   if v is not None and k not in accepted}
@@ -145,7 +133,8 @@ def update_task(task_id: str):
                              + (" or ".join(sorted({"statusReason" if k != "outcome" else "output"
                                                     for k in unexpected}))) + ".",
                         issue_code="business-rule", errors=unexpected)
-    move(actor(), referral, expected_version=expected, **{k: v for k, v in details.items() if k in accepted})
+    services.change_status(referral, to, actor(), expected_version=expected,
+                           **{k: v for k, v in details.items() if k in accepted})
     resource = build.task(referral)
     return fhir_response(resource, headers=_versioned(referral))
 

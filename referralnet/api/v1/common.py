@@ -10,23 +10,21 @@
   for flask-smorest's own argument validation (422, `errors` maps each field to messages).
 - **Paging**: `page` (from 1) and `per_page` (1..100, default 20); list bodies are
   `{items, total, page, per_page, pages}`; a page past the end is empty.
-- **Rate limit**: API_RATE_LIMIT per token (see `_rate_key`), shared by all endpoints.
+- **Rate limit**: API_RATE_LIMIT per token (see `api.auth.token_rate_key`), shared by all endpoints.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from functools import wraps
 from typing import Any
 
-from flask import current_app, g, request
-from flask_limiter.util import get_remote_address
+from flask import current_app, g
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import Select, func, select
 from werkzeug.exceptions import HTTPException
 
-from referralnet.api.tokens import authenticate_token, parse_bearer, record_token_use, service_account_for
+from referralnet.api.auth import authenticate_request, token_rate_key
 from referralnet.errors import NotPermitted, error_response
 from referralnet.extensions import db, limiter
 
@@ -67,27 +65,11 @@ def _argument_error(exc: HTTPException):
     return error_response(status, code, message, errors)
 
 
-def _authenticate():
-    token = authenticate_token(parse_bearer(request.headers.get("Authorization")))
-    g.api_token = token
-    g.api_actor = service_account_for(token.organization)
-    record_token_use(token)
-
-
 def _challenge(response):
     if response.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="referralnet"'
     response.headers.setdefault("Cache-Control", "no-store")
     return response
-
-
-def _rate_key() -> str:
-    """Limit per token. Keyed by a hash of the presented token, not its public prefix: the prefix is
-    shown in token lists, so keying by it would let anyone exhaust another integration's limit."""
-    secret = parse_bearer(request.headers.get("Authorization"))
-    if secret:
-        return "api-token:" + hashlib.sha256(secret.encode("utf-8")).hexdigest()[:24]
-    return "api-addr:" + (get_remote_address() or "unknown")
 
 
 _shared_limit = None
@@ -97,14 +79,14 @@ def _api_limit():
     global _shared_limit
     if _shared_limit is None:
         _shared_limit = limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], scope="api_v1",
-                                             key_func=_rate_key)
+                                             key_func=token_rate_key)
     return _shared_limit
 
 
 def make_blueprint(name: str, description: str) -> Blueprint:
     """A /api/v1 blueprint with token authentication, the error contract and the shared rate limit."""
     bp = Blueprint(name, __name__, url_prefix="/api/v1", description=description)
-    bp.before_request(_authenticate)
+    bp.before_request(authenticate_request)
     bp.after_request(_challenge)
     bp.register_error_handler(400, _argument_error)
     bp.register_error_handler(422, _argument_error)

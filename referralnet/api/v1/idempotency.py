@@ -1,38 +1,48 @@
 """Idempotent referral creation for `POST /api/v1/referrals` (the `Idempotency-Key` header).
 
-Storage decision: no new table. The record of a key is an append-only `audit_log` row,
-written in the same transaction as the referral it created:
+Keys live in their own table (`api.models.IdempotencyKey`), unique per (token, key), with
+the response the first request got. A request:
 
-    action "api.idempotency", object_type "idempotency_key",
-    object_id sha256(key) (64 hex characters, the column's size),
-    organization_id the acting organization (the audit row's own column),
-    details {"request_hash": sha256 of the canonical request body, "referral_ids": [id]}
+1. finds its key: used with the same body, it gets the stored response again (replayed);
+   used with another body, it is refused (ValidationFailed);
+2. otherwise claims the key by inserting its row (in a savepoint). Of two requests with the
+   same new key at the same moment, the database makes the second wait for the first one's
+   transaction and then refuses its insert; the second then replays the first's answer.
+   So one referral is created and both get the same answer;
+3. sends the referral and stores the response with the key, in the same transaction.
 
-and it is found again by (object_type, object_id) — indexed — and organization. So keys are
-scoped per organization (two organizations may use the same key), never expire, and hold
-no patient data (only hashes and ids, as the audit log requires). A request that fails
-writes nothing (the request rolls back), so retrying a failed request with its key runs it
-again. Two requests with the same new key at the same moment cannot both create a
-referral: the second is refused because the client already has an open referral to that
-service (Conflict), or waits on the first one's write lock.
+A request that fails writes nothing (the request rolls back, the claim with it), so retrying
+a failed request with its key runs it again. Keys never expire and hold no patient data
+(only hashes, ids and the response the token was already sent).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from referralnet.accounts.models import User
-from referralnet.errors import NotFound, ValidationFailed
+from referralnet.accounts.models import ApiToken, User
+from referralnet.api.models import IdempotencyKey
+from referralnet.errors import Conflict, NotFound, ValidationFailed
 from referralnet.extensions import db
 from referralnet.referrals import services
 from referralnet.referrals.access import get_visible_client_or_404, get_visible_referral_or_404
-from referralnet.referrals.models import AuditLog, Referral
+from referralnet.referrals.models import Referral
 
-ACTION = "api.idempotency"
-OBJECT_TYPE = "idempotency_key"
+CREATED = 201
+
+
+@dataclass
+class Answer:
+    """The response to a referral creation: what the first request was told, and whether this is a replay."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool
 
 
 def _sha256(text: str) -> str:
@@ -44,28 +54,47 @@ def request_hash(body: dict[str, Any]) -> str:
     return _sha256(json.dumps(body, sort_keys=True, default=str, separators=(",", ":")))
 
 
-def find_record(actor: User, key: str) -> Optional[AuditLog]:
-    return db.session.scalar(
-        select(AuditLog).where(AuditLog.object_type == OBJECT_TYPE, AuditLog.object_id == _sha256(key),
-                               AuditLog.action == ACTION, AuditLog.organization_id == actor.organization_id)
-        .order_by(AuditLog.id).limit(1))
+def find_key(token: ApiToken, key: str) -> Optional[IdempotencyKey]:
+    """The stored use of `key` by `token`, if any."""
+    return db.session.scalar(select(IdempotencyKey).where(IdempotencyKey.token_id == token.id,
+                                                          IdempotencyKey.key_hash == _sha256(key)))
 
 
-def send_referral_once(actor: User, key: str, body: dict[str, Any]) -> tuple[Referral, bool]:
-    """Send the referral described by `body` unless this key already did; returns (referral, replayed).
+def send_referral_once(actor: User, token: ApiToken, key: str, body: dict[str, Any],
+                       dump: Callable[[Referral], dict[str, Any]]) -> Answer:
+    """Send the referral described by `body` unless `token` already did with this key.
 
-    The same key with the same body returns the referral the first request created (as it
-    is now). Raises ValidationFailed (the key was used with a different body, or an unknown
-    client or earlier referral) and whatever services.send_referral / refer_elsewhere raise.
+    `dump` turns the new referral into the response body, which is stored with the key and
+    given again to every repeat. Raises ValidationFailed (the key was used with a different
+    body, or an unknown client or earlier referral) and whatever services.send_referral /
+    refer_elsewhere raise.
     """
     digest = request_hash(body)
-    record = find_record(actor, key)
-    if record is not None:
-        if record.details.get("request_hash") != digest:
-            raise ValidationFailed("This Idempotency-Key was already used with a different request body.",
-                                   {"Idempotency-Key": ["Use a new key for a different referral."]})
-        return get_visible_referral_or_404(actor, record.details["referral_ids"][0]), True
+    record = find_key(token, key)
+    if record is None:
+        record = IdempotencyKey(token_id=token.id, key_hash=_sha256(key), request_hash=digest)
+        try:
+            with db.session.begin_nested():
+                db.session.add(record)
+        except IntegrityError:
+            # Another request claimed the key first; the insert waited for it to commit.
+            record = find_key(token, key)
+            if record is None:  # it failed and rolled back after refusing us: try again
+                raise Conflict("Another request with this Idempotency-Key was running; retry.",
+                               {"Idempotency-Key": ["Retry the request."]}) from None
+        else:
+            referral = _send(actor, body)
+            record.referral_id = referral.id
+            record.response_status, record.response_body = CREATED, dump(referral)
+            db.session.flush()
+            return Answer(CREATED, record.response_body, replayed=False)
+    if record.request_hash != digest:
+        raise ValidationFailed("This Idempotency-Key was already used with a different request body.",
+                               {"Idempotency-Key": ["Use a new key for a different referral."]})
+    return Answer(record.response_status, record.response_body, replayed=True)
 
+
+def _send(actor: User, body: dict[str, Any]) -> Referral:
     fields = {k: body.get(k) for k in ("location_id", "note_to_partner", "client_availability")}
     client = _visible_or_invalid(get_visible_client_or_404, actor, body["client_id"], "client_id", "No such client.")
     if body.get("previous_referral_id") is not None:
@@ -74,13 +103,10 @@ def send_referral_once(actor: User, key: str, body: dict[str, Any]) -> tuple[Ref
         if previous.client_id != client.id:
             message = "The earlier referral is for another client."
             raise ValidationFailed(message, {"previous_referral_id": [message]})
-        referral = services.refer_elsewhere(actor, previous, body["service_id"], category=body["category"],
-                                            priority=body.get("priority"), **fields)
-    else:
-        referral = services.send_referral(actor, client, body["service_id"], category=body["category"],
-                                          priority=body.get("priority") or "routine", **fields)
-    services.audit(actor, ACTION, OBJECT_TYPE, _sha256(key), request_hash=digest, referral_ids=[referral.id])
-    return referral, False
+        return services.refer_elsewhere(actor, previous, body["service_id"], category=body["category"],
+                                        priority=body.get("priority"), **fields)
+    return services.send_referral(actor, client, body["service_id"], category=body["category"],
+                                  priority=body.get("priority") or "routine", **fields)
 
 
 def _visible_or_invalid(getter, actor: User, object_id, field: str, message: str):

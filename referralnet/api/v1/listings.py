@@ -1,13 +1,13 @@
 """A partner agency's own listings (scope referrals:write): capacity and the accepting-referrals switch.
 
-Through directory.partner_listings, so the same rules as the partner pages: only the
+Through portal.listings, so the same rules as the partner pages: only the
 services of the agency's own directory organization (anything else is 404).
 """
 from __future__ import annotations
 
 from referralnet.api.v1.common import actor, make_blueprint, scoped
 from referralnet.api.v1.schemas import ListingSchema, ListingUpdateSchema
-from referralnet.directory import partner_listings
+from referralnet.portal import listings as partner_listings
 
 bp = make_blueprint("api_v1_listings", "A partner agency keeps its own listings current.")
 

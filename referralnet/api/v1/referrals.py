@@ -7,8 +7,7 @@ Referrals outside that are 404; a status its side may not set is 403; a move fro
 """
 from __future__ import annotations
 
-import inspect
-
+from flask import g, jsonify
 from sqlalchemy import select
 
 from referralnet.api.v1 import idempotency
@@ -20,6 +19,7 @@ from referralnet.errors import ValidationFailed
 from referralnet.referrals import services
 from referralnet.referrals.access import get_visible_referral_or_404, visible_referrals
 from referralnet.referrals.models import Referral, ReferralEvent, ReferralMessage, Status
+from referralnet.referrals.states import details_for
 
 bp = make_blueprint("api_v1_referrals", "Referrals: the closed loop between a clinic and a partner agency.")
 
@@ -27,13 +27,6 @@ ReferralPage = page_schema(ReferralSchema, "ReferralPage")
 EventPage = page_schema(EventSchema, "EventPage")
 MessagePage = page_schema(MessageSchema, "MessagePage")
 
-# The service function for each status a referral may be moved to.
-MOVES = {
-    Status.ACCEPTED: services.accept_referral, Status.REJECTED: services.reject_referral,
-    Status.IN_PROGRESS: services.start_referral, Status.ON_HOLD: services.hold_referral,
-    Status.COMPLETED: services.complete_referral, Status.FAILED: services.fail_referral,
-    Status.CANCELLED: services.cancel_referral, Status.ENTERED_IN_ERROR: services.mark_entered_in_error,
-}
 
 
 @bp.route("/referrals", methods=["POST"])
@@ -47,12 +40,14 @@ def create_referral(body: dict, idempotency_key: str):
 
     `Idempotency-Key` is required. Repeating a request with the same key and body returns the
     referral the first one created (201, header `Idempotent-Replayed: true`) and creates
-    nothing; the same key with a different body is 422. Keys are kept per organization.
+    nothing, even when both requests arrive at once; the same key with a different body is
+    422. Keys are kept per token.
     `previous_referral_id` refers the client elsewhere after a rejected, failed or cancelled
     referral (category and priority default to its own).
     """
-    referral, replayed = idempotency.send_referral_once(actor(), idempotency_key, body)
-    return referral, 201, {"Idempotent-Replayed": "true" if replayed else "false"}
+    answer = idempotency.send_referral_once(actor(), g.api_token, idempotency_key, body, ReferralSchema().dump)
+    # A finished response (not the referral): a repeat gets exactly what the first request got.
+    return jsonify(answer.body), answer.status, {"Idempotent-Replayed": "true" if answer.replayed else "false"}
 
 
 @bp.route("/referrals", methods=["GET"])
@@ -97,14 +92,14 @@ def transition(body: dict, referral_id: int):
     """Move the referral to status `to` (accepted, rejected, in-progress, on-hold, completed, failed,
     cancelled, entered-in-error), with the reason and outcome that status needs."""
     referral = get_visible_referral_or_404(actor(), referral_id)
-    move = MOVES[Status(body.pop("to"))]
-    accepted = set(inspect.signature(move).parameters)
+    to = Status(body.pop("to"))
+    accepted = {"note", "expected_version"} | details_for(to)
     unexpected = {k: ["Not used when moving to this status."] for k, v in body.items()
                   if k not in accepted and v not in (None, "")}
     if unexpected:
         raise ValidationFailed("The referral was not changed: " + ", ".join(sorted(unexpected))
                                + " does not apply to this status.", unexpected)
-    move(actor(), referral, **{k: v for k, v in body.items() if k in accepted})
+    services.change_status(referral, to, actor(), **{k: v for k, v in body.items() if k in accepted})
     return referral
 
 

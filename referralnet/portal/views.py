@@ -1,9 +1,13 @@
-"""The partner portal's listing pages: a partner agency keeps its own services' hours,
-capacity and "accepting referrals" switch up to date.
+"""The partner portal: the referral inbox, and the listing pages where a partner agency keeps
+its own services' hours, capacity and "accepting referrals" switch up to date.
+
+The referral page itself (accept, decline, messages...) is shared with the sending
+coordinator and lives in `referrals.views`; the inbox lists what the partner may see
+through `referrals.worklists`.
 
 Only partner staff use these pages (admins manage the whole directory under
 /admin/directory). Each page parses its form, calls one function of
-`directory.partner_listings` (which answers 404 for any service that is not the
+`portal.listings` (which answers 404 for any service that is not the
 partner's own), then flashes and redirects, or shows the form again with the
 problems and status 400. The request's one commit (or rollback, for a 400)
 happens in the app's after_request hook; committing re-indexes the search.
@@ -12,17 +16,20 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from referralnet.accounts.models import Role
 from referralnet.accounts.permissions import role_required
-from referralnet.directory import partner_listings as own
-from referralnet.directory.partner_forms import AcceptingForm, CapacityForm, HoursForm
+from referralnet.portal import listings as own
+from referralnet.portal.forms import AcceptingForm, CapacityForm, HoursForm
 from referralnet.errors import ValidationFailed
-from referralnet.web import attach_errors
+from referralnet.referrals import worklists
+from referralnet.referrals.forms import ListFilterForm
+from referralnet.web import attach_errors, page_arg
 
-bp = Blueprint("partner_listings", __name__, url_prefix="/partner/listings")
+bp = Blueprint("portal", __name__)
 
 ROW_ERROR_KEY = re.compile(r"^rows-(\d+)-(day|opens|closes)$")
 
@@ -35,15 +42,26 @@ def _back():
     return redirect(url_for(".listings"))
 
 
-@bp.get("")
+@bp.get("/inbox")
+@role_required(Role.PARTNER)
+def inbox():
+    """Referrals sent to the partner's agency, newest work first."""
+    form = ListFilterForm(request.args)
+    result = worklists.listing(current_user, worklists.INBOX, request.args.get("view"), form.filters(current_user),
+                               page_arg())
+    return render_template("referrals/list.html", form=form, result=result, title=_("Referral inbox"),
+                           endpoint=".inbox", attention=("overdue", "new"))
+
+
+@bp.get("/partner/listings")
 @role_required(Role.PARTNER)
 def listings():
     """The partner's own services with their switch, capacity and hours."""
-    return render_template("partner/listings.html", organization=own.own_directory_organization(current_user),
+    return render_template("portal/listings.html", organization=own.own_directory_organization(current_user),
                            listings=own.list_own_listings(current_user))
 
 
-@bp.post("/<service_id>/accepting")
+@bp.post("/partner/listings/<service_id>/accepting")
 @role_required(Role.PARTNER)
 def accepting(service_id: str):
     """Switch "accepting referrals" on or off for one of the partner's services."""
@@ -60,7 +78,7 @@ def accepting(service_id: str):
     return _back()
 
 
-@bp.route("/<service_id>/capacity", methods=["GET", "POST"])
+@bp.route("/partner/listings/<service_id>/capacity", methods=["GET", "POST"])
 @role_required(Role.PARTNER)
 def capacity(service_id: str):
     """Edit how much of a service is available now (the figure the search cards show)."""
@@ -75,11 +93,11 @@ def capacity(service_id: str):
         else:
             flash(f"Capacity of “{service.name}” saved.", "success")
             return _back()
-    return _render_form("partner/capacity_form.html", form, service=service, current=current)
+    return _render_form("portal/capacity_form.html", form, service=service, current=current)
 
 
-@bp.route("/<service_id>/hours", methods=["GET", "POST"], defaults={"location_id": None})
-@bp.route("/<service_id>/hours/<location_id>", methods=["GET", "POST"])
+@bp.route("/partner/listings/<service_id>/hours", methods=["GET", "POST"], defaults={"location_id": None})
+@bp.route("/partner/listings/<service_id>/hours/<location_id>", methods=["GET", "POST"])
 @role_required(Role.PARTNER)
 def hours(service_id: str, location_id: str | None):
     """Edit a service's weekly hours at one of its locations, or service-wide."""
@@ -94,7 +112,7 @@ def hours(service_id: str, location_id: str | None):
             where = f" at {current.location.name or 'this location'}" if current.location else ""
             flash(f"Opening hours of “{current.service.name}”{where} saved.", "success")
             return _back()
-    return _render_form("partner/hours_form.html", form, current=current)
+    return _render_form("portal/hours_form.html", form, current=current)
 
 
 def _attach_row_errors(form: HoursForm, exc: ValidationFailed) -> None:

@@ -13,8 +13,9 @@ the search hooks, so the search shows a change at once.
 Weekly hours are written the way the importers write them (`ohana.py`): one
 `schedule` row per day and time range, `freq` WEEKLY, `wkst` MO, `byday` one
 day code, `opens_at`/`closes_at` as HH:MM local time. Which rows apply to a
-place follows the search index (`search/documents.py`): the service's rows at
-that location, else its service-wide rows, else the location's own rows. The
+place is `directory.hours.ScheduleGroups.applicable` (the rule the search index
+follows too): the service's rows at that location, else its service-wide rows,
+else the location's own rows. The
 time zone is the location's (from its ZIP code), not something a partner types.
 """
 from __future__ import annotations
@@ -28,7 +29,8 @@ from sqlalchemy import or_, select
 
 from referralnet.accounts.models import Role
 from referralnet.db import new_uuid, utcnow
-from referralnet.directory.hours import DAY_NAMES, DAYS, WeeklyHours, build_hours, fmt_minutes, parse_hhmm
+from referralnet.directory.hours import (DAY_NAMES, DAYS, WeeklyHours, build_hours, fmt_minutes, group_schedules,
+                                        parse_hhmm)
 from referralnet.directory.importer import TIME_RE
 from referralnet.directory.models import (
     Address, Location, Organization, Schedule, Service, ServiceAtLocation, ServiceCapacity,
@@ -38,7 +40,7 @@ from referralnet.directory.services import clean_text, raise_if_errors, whole_nu
 from referralnet.errors import NotFound
 from referralnet.extensions import db
 from referralnet.geo import timezone_for_zip
-from referralnet.referrals.services import audit
+from referralnet.audit.services import audit
 
 if TYPE_CHECKING:
     from referralnet.accounts.models import User
@@ -175,11 +177,7 @@ def list_own_listings(actor: User) -> list[Listing]:
     schedules = db.session.scalars(select(Schedule).where(or_(
         Schedule.service_id.in_(ids), Schedule.location_id.in_(loc_ids),
         Schedule.service_at_location_id.in_([link.id for link in links])))).all()
-    by_link = _group((s for s in schedules if s.service_at_location_id), lambda s: s.service_at_location_id)
-    by_service = _group((s for s in schedules if s.service_id and not s.service_at_location_id),
-                        lambda s: s.service_id)
-    by_location = _group((s for s in schedules if s.location_id and not s.service_id
-                          and not s.service_at_location_id), lambda s: s.location_id)
+    groups = group_schedules(schedules)
     capacities = _group(db.session.scalars(select(ServiceCapacity).where(ServiceCapacity.service_id.in_(ids))
                                            .order_by(ServiceCapacity.updated.desc(), ServiceCapacity.id)),
                         lambda c: c.service_id)
@@ -188,13 +186,12 @@ def list_own_listings(actor: User) -> list[Listing]:
     listings = []
     for service in services:
         places = []
-        service_rows = by_service.get(service.id, [])
+        service_rows = groups.service_wide.get(service.id, [])
         service_links = [link for link in links_by_service.get(service.id, []) if link.location_id in locations]
         service_links.sort(key=lambda link: ((locations[link.location_id].name or "").lower(), link.location_id))
         for link in service_links or [None]:
             location = locations[link.location_id] if link else None
-            rows, source = _effective_rows(by_link.get(link.id, []) if link else [], service_rows,
-                                           by_location.get(location.id, []) if location else [])
+            rows, source = groups.applicable(service.id, link.id if link else None, location.id if location else None)
             iana = _iana_for(location, addresses.get(location.id, [])) if location else None
             hours = build_hours(rows, iana=iana, default_tz=_default_tz())
             places.append(PlaceHours(location, hours, source, _tz_name(hours)))
@@ -208,15 +205,6 @@ def _group(rows, key) -> dict[Any, list]:
     for row in rows:
         out[key(row)].append(row)
     return out
-
-
-def _effective_rows(at_location: list[Schedule], service_wide: list[Schedule],
-                    of_place: list[Schedule]) -> tuple[list[Schedule], Optional[str]]:
-    # The same precedence as search/documents.py, so that the partner sees what the search shows.
-    for rows, source in ((at_location, "location"), (service_wide, "service"), (of_place, "place")):
-        if rows:
-            return rows, source
-    return [], None
 
 
 def _is_weekly(s: Schedule) -> bool:
@@ -279,11 +267,10 @@ def get_hours_for_edit(actor: User, service_id: Any, location_id: str | None = N
     own = _scope_rows(service, link)
     rows, inherited = _form_rows(own), None
     if link is not None and not own:
-        service_rows = _scope_rows(service, None)
-        place_rows = list(db.session.scalars(select(Schedule).where(
-            Schedule.location_id == link.location_id, Schedule.service_id.is_(None),
-            Schedule.service_at_location_id.is_(None))))
-        effective, inherited = _effective_rows([], service_rows, place_rows)
+        groups = group_schedules(db.session.scalars(select(Schedule).where(or_(
+            (Schedule.service_id == service.id) & Schedule.service_at_location_id.is_(None),
+            Schedule.location_id == link.location_id)).order_by(Schedule.id)))
+        effective, inherited = groups.applicable(service.id, None, link.location_id)
         rows = _form_rows(effective)
         if not rows:
             inherited = None

@@ -1,7 +1,7 @@
 """Forms of the partner listing pages (CSRF-protected through Flask-WTF).
 
 As in `directory.forms`, the forms only turn text into values; every rule lives
-in `directory.partner_listings`, whose error keys are these fields' names.
+in `portal.listings`, whose error keys are these fields' names.
 """
 from __future__ import annotations
 

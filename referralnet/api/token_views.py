@@ -22,7 +22,7 @@ from referralnet.accounts.permissions import role_required
 from referralnet.api import tokens
 from referralnet.errors import ValidationFailed
 from referralnet.extensions import db
-from referralnet.search.forms import MultiCheckboxField
+from referralnet.forms import MultiCheckboxField
 from referralnet.web import attach_errors
 
 bp = Blueprint("tokens", __name__)

@@ -1,7 +1,7 @@
 """Admin pages: browse, filter and download the audit log.
 
 Network admins only. The audit log holds ids, codes and field names, never patient data
-(`services.audit` enforces it), so showing it to admins, who may not see clients, leaks
+(`audit.services.audit` enforces it), so showing it to admins, who may not see clients, leaks
 none; these pages add nothing from other tables but user and organization names.
 
 The filters are a GET form, so a filtered view can be bookmarked and paged. Values that
@@ -9,8 +9,8 @@ cannot be a filter (an unreadable date, a range that ends before it starts, an i
 not a number, a choice that is not on the list) answer 400 with the message next to the
 field, never a 500 and never a silently ignored filter.
 
-There is no service module to put the query in for a read-only admin page over one table;
-it lives here, in `AuditFilters` and `audit_query`, apart from the views.
+The query for this read-only admin page over one table lives here, in `AuditFilters` and
+`audit_query`, apart from the views.
 """
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ from referralnet.accounts.models import NetworkOrganization, Role, User
 from referralnet.accounts.permissions import role_required
 from referralnet.db import Page, paginate, utcnow
 from referralnet.extensions import db
-from referralnet.referrals.calendar import network_timezone
-from referralnet.referrals.models import AuditLog
-from referralnet.referrals.services import audit
+from referralnet.audit.models import AuditLog
+from referralnet.audit.services import audit
+from referralnet.config import network_timezone
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 

@@ -5,9 +5,9 @@ import pytest
 from sqlalchemy import select
 
 from referralnet.directory import models as m
-from referralnet.directory import partner_listings as own
+from referralnet.portal import listings as own
 from referralnet.errors import NotFound, ValidationFailed
-from tests.partner.conftest import BAYSIDE_AGENCY, HARBOR_AGENCY, UNLINKED_AGENCY
+from tests.portal.conftest import BAYSIDE_AGENCY, HARBOR_AGENCY, UNLINKED_AGENCY
 
 
 @pytest.fixture()

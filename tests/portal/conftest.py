@@ -12,7 +12,7 @@
   and its partner agency "Bayside Housing (network)" (`bay_agency`);
 - partner agency "Unlinked Aid (network)" (`unlinked_agency`), linked to no directory organization.
 
-Everything is committed, so the search hooks index the active services.
+Built with `tests.factories`; everything is committed, so the search hooks index the active services.
 """
 from __future__ import annotations
 
@@ -21,41 +21,30 @@ from types import SimpleNamespace
 
 import pytest
 
-from referralnet.accounts.models import NetworkOrganization
-from referralnet.directory.models import (
-    Address, Location, Organization, Schedule, Service, ServiceAtLocation, ServiceCapacity,
-)
+from referralnet.directory.models import Location, Organization, Schedule, ServiceAtLocation, ServiceCapacity
+from tests import factories as f
 
 HARBOR_AGENCY = "Harbor Food Bank (network)"
 BAYSIDE_AGENCY = "Bayside Housing (network)"
 UNLINKED_AGENCY = "Unlinked Aid (network)"
 
 
-def _place(loc_id: str, org: Organization, name: str, postal_code: str, city: str) -> Location:
-    loc = Location(id=loc_id, organization=org, name=name, location_type="physical",
-                   latitude=37.56, longitude=-122.32)
-    loc.addresses.append(Address(id=f"{loc_id}-address", address_1="1 Main St", city=city, state_province="CA",
-                                 postal_code=postal_code, country="US", address_type="physical"))
-    return loc
+def _place(s, loc_id: str, org: Organization, name: str, postal_code: str, city: str) -> Location:
+    return f.place(s, loc_id, org, name, postal_code=postal_code, city=city, latitude=37.56, longitude=-122.32)
 
 
 @pytest.fixture()
 def world(db):
     s = db.session
-    harbor = Organization(id="org-harbor", name="Harbor Food Bank", description="Food and shelter.")
-    bayside = Organization(id="org-bayside", name="Bayside Housing", description="Housing help.")
-    main = _place("loc-main", harbor, "Harbor Main St", "94401", "San Mateo")
-    annex = _place("loc-annex", harbor, "Harbor Annex", "10001", "New York")
-    bay_site = _place("loc-bay", bayside, "Bayside Office", "94401", "San Mateo")
-    pantry = Service(id="svc-pantry", organization=harbor, name="Harbor Pantry", status="active",
-                     description="Groceries every weekday.")
-    shelter = Service(id="svc-shelter", organization=harbor, name="Harbor Shelter", status="active",
-                      description="Emergency beds for adults.")
-    old = Service(id="svc-old", organization=harbor, name="Harbor Old Program", status="inactive",
-                  description="No longer offered.")
-    bay_service = Service(id="svc-bay", organization=bayside, name="Bayside Rapid Rehousing", status="active",
-                          description="Rehousing for families.")
-    s.add_all([harbor, bayside, main, annex, bay_site, pantry, shelter, old, bay_service])
+    harbor = f.directory_org(s, "org-harbor", "Harbor Food Bank", "Food and shelter.")
+    bayside = f.directory_org(s, "org-bayside", "Bayside Housing", "Housing help.")
+    main = _place(s, "loc-main", harbor, "Harbor Main St", "94401", "San Mateo")
+    annex = _place(s, "loc-annex", harbor, "Harbor Annex", "10001", "New York")
+    bay_site = _place(s, "loc-bay", bayside, "Bayside Office", "94401", "San Mateo")
+    pantry = f.service(s, "svc-pantry", harbor, "Harbor Pantry", description="Groceries every weekday.")
+    shelter = f.service(s, "svc-shelter", harbor, "Harbor Shelter", description="Emergency beds for adults.")
+    old = f.service(s, "svc-old", harbor, "Harbor Old Program", status="inactive", description="No longer offered.")
+    bay_service = f.service(s, "svc-bay", bayside, "Bayside Rapid Rehousing", description="Rehousing for families.")
     s.flush()  # schedules and capacities name their parents by id only: the parents go in first
     s.add_all([
         ServiceAtLocation(id="sal-pantry-main", service=pantry, location=main),
@@ -75,11 +64,9 @@ def world(db):
         ServiceCapacity(id="cap-bay", service_id="svc-bay", available=1, maximum=4, unit="units",
                         updated=datetime(2024, 1, 2, 3, 4, tzinfo=timezone.utc)),
     ])
-    agency = NetworkOrganization(name=HARBOR_AGENCY, kind="partner", directory_organization=harbor, active=True)
-    bay_agency = NetworkOrganization(name=BAYSIDE_AGENCY, kind="partner", directory_organization=bayside,
-                                     active=True)
-    unlinked_agency = NetworkOrganization(name=UNLINKED_AGENCY, kind="partner", active=True)
-    s.add_all([agency, bay_agency, unlinked_agency])
+    agency = f.network_org(s, HARBOR_AGENCY, "partner", harbor)
+    bay_agency = f.network_org(s, BAYSIDE_AGENCY, "partner", bayside)
+    unlinked_agency = f.network_org(s, UNLINKED_AGENCY, "partner")
     s.commit()
     return SimpleNamespace(harbor=harbor, bayside=bayside, main=main, annex=annex, bay_site=bay_site,
                            pantry=pantry, shelter=shelter, old=old, bay_service=bay_service, agency=agency,
