@@ -249,14 +249,13 @@ def select_services_at_locations(*, search: str | None = None, taxonomy_term_id:
     hits = search_hits(SearchQuery(text=search or "", term_ids=term_ids or [], organization_id=organization_id,
                                    near=postcode, radius_miles=proximity,
                                    sort="distance" if postcode else "relevance"))
-    # A service offered at no particular place is indexed as "service:<id>": it has no service_at_location.
-    ids = _unique(h.doc_id for h in hits if h.doc_id != f"service:{h.service_id}")
+    ids = _unique(h.service_at_location_id for h in hits if h.service_at_location_id is not None)
     if modified_after is not None:
         changed = set(db.session.scalars(_services_at_locations_stmt(m.ServiceAtLocation.id)
                                          .where(_service_at_location_modified_since(modified_after))))
         ids = [i for i in ids if i in changed]
     return IdSelection(m.ServiceAtLocation, ids, [m.ServiceAtLocation.service.has(m.Service.status == ACTIVE)],
-                       _reasons(hits, lambda h: h.doc_id))
+                       _reasons(hits, lambda h: h.service_at_location_id))
 
 
 def select_organizations(*, search: str | None = None) -> Selection:

@@ -615,6 +615,12 @@ class Match(NamedTuple):
     def why(self) -> tuple[str, ...]:
         return self.explainer(self.docnum) if self.explainer is not None else ()
 
+    @property
+    def service_at_location_id(self) -> str | None:
+        """The service_at_location matched, or None for a service offered at no particular place
+        (indexed as "service:<id>", see search/documents.py)."""
+        return None if self.doc_id == f"service:{self.service_id}" else self.doc_id
+
 
 def search_matches(q: SearchQuery) -> list[Match]:
     """Every document matching `q`, best (or nearest) first, in one pass: no paging, facets or
