@@ -65,7 +65,7 @@ esos eso esa ese ya muy más mas pero como donde dónde cuando quien quién qué
 estar tener tengo tiene tienen necesito necesita necesitamos quiero quisiera busco buscando buscar
 ayuda ayudar ayudarme puedo puede pueden poder alguien algo algún alguna algunos lugar lugares
 cerca favor ahora hoy servicio servicios programa programas información informacion sí si yo él
-ella ellos ellas nosotros usted ustedes hacer hago
+ella ellos ellas nosotros usted ustedes hacer hago va van vas voy vamos ir fue fui era estaba ha han hemos había habia
 """
 
 # Saying "no": part of a phrasing ("sin casa", "no food", "can't pay rent"), never a clause alone.
