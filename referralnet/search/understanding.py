@@ -403,10 +403,14 @@ def _clauses(lex: Lexicon, tokens: list[str]) -> list[Clause]:
     while i < len(tokens):
         if i in spans:
             size, needs = spans[i]
+            # What its words mean on their own, within the kinds of need (SDOH domains) the
+            # phrasing means: "food for my kids" keeps food pantries, not child support.
+            domains = {d for n in needs for d in n.domains}
             related: list[Need] = []
             for sub in range(size - 1, 0, -1):
                 for start in range(i, i + size - sub + 1):
-                    related.extend(n for n in needs_at(start, sub) if n not in needs and n not in related)
+                    related.extend(n for n in needs_at(start, sub) if n not in needs and n not in related
+                                   and (not domains or domains & set(n.domains)))
             words = tuple(t for t in tokens[i:i + size] if CANONICAL.get(t) != NEGATION)
             # A word that only qualifies the need ("cheap", "for kids") weighs less than the need.
             weight = MODIFIER_WEIGHT if all(not n.domains for n in needs) else 1.0

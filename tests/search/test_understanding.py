@@ -137,3 +137,9 @@ def test_a_narrow_phrasing_keeps_the_general_need_of_its_words():
     plan = understand("no tengo comida para mis hijos")
     related = {n.id for _, n in plan.related}
     assert "food-pantry" in {n.id for _, n in plan.needs} | related
+
+
+def test_a_phrasing_widens_only_within_its_kind_of_need():
+    plan = understand("food for my kids")
+    domains = {d for _, n in plan.needs for d in n.domains}
+    assert plan.related and all(domains & set(n.domains) for _, n in plan.related)
