@@ -1,101 +1,199 @@
-"""Import/export speed on synthetic HSDS 3.0 CSV packages.
+"""Import speed and memory on a large synthetic HSDS 3.0 JSON file (nested service documents).
 
-    .venv/bin/python bench/import_bench.py [--services 10000] [--database-url URL]
+    .venv/bin/python bench/import_bench.py [--services 45000] [--database-url URL] [--keep FILE]
 
-Generates a package of N services (each with an organization share, one location, an address, a
-phone, five weekly schedules and a language), then times: first import (all created), re-import
-(all unchanged), a search index rebuild (rate in services/s), JSON export and CSV export.
-The import is timed without the commit hook's indexing, which the rebuild line measures.
+Generates one `services.json` of N nested HSDS 3.0 service documents (45,000 ≈ 150 MB): the
+synthetic Bay Area directory of bench/search_bench.py (its generator, same seed), each service
+with its organization, its service_at_locations with their locations and addresses, phones,
+schedules, languages, cost options and SDOH attributes nested as the HSDS API's full service
+objects carry them (organizations and locations repeat in every service that shares them).
+
+Then, into a fresh database (SQLite in a temp folder, or the PostgreSQL database given with
+--database-url, emptied first), each in its own child process running the real
+`flask directory import` command, so that peak memory is the import process's own
+(ru_maxrss from wait4):
+
+1. the SDOH taxonomy (`seed_data/sdoh_domains.json`, small; not timed);
+2. the file: first import (all created);
+3. the same file again (all unchanged).
+
+It prints the file size, wall time (process start to exit, app start-up and the commit included),
+rows/s and peak RSS of each run, and the command's summary. The search index is not updated
+by these runs (`SEARCH_AUTO_INDEX` off): `flask search reindex` is a separate step, timed on
+the last line in its own process.
 """
 from __future__ import annotations
 
 import argparse
-import csv
+import json
+import os
 import random
+import subprocess
+import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from referralnet import create_app
-from referralnet.directory.exporter import export_csv, export_json
-from referralnet.directory.hsds import BY_NAME
-from referralnet.directory.importer import import_path
-from referralnet.extensions import db
-from referralnet.search.index import rebuild_index
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
 
-WORDS = ("food pantry rent help shelter ride clinic legal aid job training utility bill senior meals "
-         "counseling housing navigation benefits enrollment diapers clothing internet literacy").split()
+TARGET_SECONDS, TARGET_RSS_MB = 180, 1024
+DOCUMENTS = ["Photo ID (any, expired is fine)", "Proof of address (a utility bill or a letter)",
+             "Proof of income for the last 30 days, if any", "Medi-Cal or insurance card, if you have one"]
 
 
-def write_package(folder: Path, services: int, seed: int = 7) -> int:
+def write_services_json(path: Path, services: int, seed: int = 7) -> int:
+    """Write N nested service documents to `path`; returns the number of HSDS rows they hold."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from search_bench import bay_area_zips, generate  # noqa: PLC0415 - the bench's generator, reused
+
+    pkg = generate(services, bay_area_zips(), seed)
+    rows = pkg.rows
+    by_service: dict[str, dict[str, list[dict]]] = {}
+    for table in ("phone", "schedule", "language", "cost_option", "service_at_location"):
+        for r in rows[table]:
+            by_service.setdefault(r["service_id"], {}).setdefault(table, []).append(r)
+    for r in rows["attribute"]:
+        by_service.setdefault(r["link_id"], {}).setdefault("attribute", []).append(r)
+    orgs = {o["id"]: o for o in rows["organization"]}
+    locations = {loc["id"]: dict(loc) for loc in rows["location"]}
+    for a in rows["address"]:
+        locations[a["location_id"]].setdefault("addresses", []).append(_plain(a, "location_id"))
     rng = random.Random(seed)
-    rows: dict[str, list[dict]] = {k: [] for k in ["organization", "service", "location", "service_at_location",
-                                                   "address", "phone", "schedule", "language"]}
-    ident = lambda: str(uuid.UUID(int=rng.getrandbits(128)))  # noqa: E731
-    orgs = [ident() for _ in range(max(1, services // 5))]
-    for org in orgs:
-        rows["organization"].append({"id": org, "name": f"Agency {org[:8]}", "description": "A community agency."})
-    for i in range(services):
-        sid, lid = ident(), ident()
-        org = orgs[i % len(orgs)]
-        rows["service"].append({"id": sid, "organization_id": org, "name": " ".join(rng.sample(WORDS, 3)).title(),
-                                "description": " ".join(rng.choices(WORDS, k=40)), "status": "active",
-                                "minimum_age": str(rng.choice(["", "0", "18", "60"]))})
-        rows["location"].append({"id": lid, "organization_id": org, "location_type": "physical",
-                                 "name": f"Site {i}", "latitude": f"{37.4 + rng.random() * 0.3:.6f}",
-                                 "longitude": f"{-122.5 + rng.random() * 0.3:.6f}"})
-        rows["service_at_location"].append({"id": ident(), "service_id": sid, "location_id": lid})
-        rows["address"].append({"id": ident(), "location_id": lid, "address_1": f"{i} Main St", "city": "San Mateo",
-                                "state_province": "CA", "postal_code": "94401", "country": "US",
-                                "address_type": "physical"})
-        rows["phone"].append({"id": ident(), "service_id": sid, "number": f"650-555-{i % 10000:04d}"})
-        for day in ["MO", "TU", "WE", "TH", "FR"]:
-            rows["schedule"].append({"id": ident(), "service_id": sid, "freq": "WEEKLY", "byday": day,
-                                     "opens_at": "09:00", "closes_at": "17:00"})
-        rows["language"].append({"id": ident(), "service_id": sid, "name": "Spanish", "code": "es"})
-    total = 0
-    for name, records in rows.items():
-        table = BY_NAME[name]
-        with (folder / table.csv_file).open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=table.field_names)
-            writer.writeheader()
-            writer.writerows(records)
-        total += len(records)
-    return total
+    count = 0
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("[\n")
+        for i, service in enumerate(rows["service"]):
+            children = by_service.get(service["id"], {})
+            doc = _plain(service, "organization_id")
+            doc["organization"] = orgs[service["organization_id"]]
+            doc["service_at_locations"] = [
+                {"id": sal["id"], "location": locations[sal["location_id"]]}
+                for sal in children.get("service_at_location", [])]
+            for table, key in (("phone", "phones"), ("schedule", "schedules"), ("language", "languages"),
+                               ("cost_option", "cost_options"), ("attribute", "attributes")):
+                doc[key] = [_plain(r, "service_id", "link_id", "link_entity") for r in children.get(table, [])]
+            doc["contacts"] = [{"id": f"{service['id'][:24]}{rng.getrandbits(48):012x}",
+                                "name": "Intake desk", "title": "Intake coordinator",
+                                "email": f"intake{i}@example.org"}]
+            county = (doc["service_at_locations"] or [{"location": {"name": "San Mateo"}}])[0]["location"]["name"]
+            doc["service_areas"] = [{"id": f"{service['id'][:24]}{rng.getrandbits(48):012x}",
+                                     "name": county.split(" – ")[-1], "extent_type": "text",
+                                     "description": "Residents of the city and its neighbouring communities."}]
+            doc["required_documents"] = [
+                {"id": f"{service['id'][:24]}{rng.getrandbits(48):012x}", "document": document}
+                for document in rng.sample(DOCUMENTS, rng.randint(1, 2))]
+            count += 2 + sum(1 + len(loc["location"].get("addresses", [])) + 1
+                             for loc in doc["service_at_locations"]) + sum(
+                len(doc[k]) for k in ("phones", "schedules", "languages", "cost_options", "attributes",
+                                      "contacts", "service_areas", "required_documents"))
+            fh.write(("" if i == 0 else ",\n") + json.dumps(doc, ensure_ascii=False, indent=2))
+        fh.write("\n]\n")
+    return count
 
 
-def timed(label: str, count: int, fn, unit: str = "rows"):
+def _plain(record: dict, *drop: str) -> dict:
+    """A generated row as HSDS JSON: empty strings left out, the parent link implied by nesting."""
+    return {k: v for k, v in record.items() if k not in drop and v != ""}
+
+
+def child_import(url: str, index_dir: str, target: str, *args: str) -> None:
+    """Run in the child: the real `flask directory import` command, search auto-indexing off."""
+    from referralnet import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SEARCH_INDEX_DIR": index_dir, "SEARCH_AUTO_INDEX": False})
+    result = app.test_cli_runner().invoke(args=["directory", "import", target, *args])
+    sys.stdout.write(result.output)  # click >= 8.2: stdout and stderr, as the operator sees them
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    raise SystemExit(result.exit_code)
+
+
+def child_setup(url: str, index_dir: str) -> None:
+    """Run in the child: an empty, migrated database."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from referralnet import create_app
+    from referralnet.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SEARCH_INDEX_DIR": index_dir, "SEARCH_AUTO_INDEX": False})
+    with app.app_context():
+        if url.startswith("postgresql"):
+            db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            db.session.commit()
+        upgrade()
+
+
+def child_reindex(url: str, index_dir: str) -> None:
+    from referralnet import create_app
+    from referralnet.search.index import rebuild_index
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SEARCH_INDEX_DIR": index_dir, "SEARCH_AUTO_INDEX": False})
+    with app.app_context():
+        print(f"{rebuild_index()} services indexed")
+
+
+def run_child(*args: str, quiet: bool = False) -> tuple[float, float, str]:
+    """Run this script in a child process; returns (wall seconds, peak RSS in MB, its output)."""
     start = time.perf_counter()
-    result = fn()
+    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
-    print(f"{label:<28} {seconds:8.2f} s   {count / seconds:10,.0f} {unit}/s")
-    return result
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode and not quiet:
+        print(output)
+        raise SystemExit(f"child {' '.join(args[:2])} failed with exit code {proc.returncode}")
+    return seconds, usage.ru_maxrss / 1024, output  # ru_maxrss is in KiB on Linux
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1].startswith("--child-"):
+        kind, *rest = sys.argv[1:]
+        {"--child-setup": child_setup, "--child-import": child_import, "--child-reindex": child_reindex}[kind](*rest)
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--services", type=int, default=10_000)
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file in a temp folder")
+    parser.add_argument("--services", type=int, default=45_000, help="services in the file (45,000 ≈ 150 MB)")
+    parser.add_argument("--database-url", default=None,
+                        help="default: a fresh SQLite file in a temp folder; a PostgreSQL database is emptied")
+    parser.add_argument("--keep", type=Path, default=None, help="also keep the generated file here")
+    parser.add_argument("--no-reindex", action="store_true", help="skip the search index rebuild line")
     args = parser.parse_args()
+    from referralnet.directory.sdoh import DOMAINS_FILE
+
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
-        # The commit hook would index every imported service inside the timed import; time it apart.
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SEARCH_INDEX_DIR": str(tmp / "index"),
-                          "SEARCH_AUTO_INDEX": False})
-        with app.app_context():
-            from flask_migrate import upgrade
-
-            upgrade()
-            (tmp / "pkg").mkdir()
-            rows = write_package(tmp / "pkg", args.services)
-            print(f"{args.services:,} services, {rows:,} rows in {url.split('://')[0]}")
-            timed("import (all created)", rows, lambda: (import_path(tmp / "pkg"), db.session.commit()))
-            timed("re-import (all unchanged)", rows, lambda: (import_path(tmp / "pkg"), db.session.commit()))
-            timed("search index rebuild", args.services, rebuild_index, unit="services")
-            timed("export json", rows, lambda: export_json(tmp / "json"))
-            timed("export csv", rows, lambda: export_csv(tmp / "csv"))
+        index_dir = str(tmp / "index")
+        data = args.keep or tmp / "services.json"
+        start = time.perf_counter()
+        rows = write_services_json(data, args.services)
+        size_mb = data.stat().st_size / 1e6
+        print(f"file: {data.name}, {args.services:,} services, {rows:,} HSDS rows, {size_mb:,.1f} MB "
+              f"(generated in {time.perf_counter() - start:.0f} s)")
+        print(f"database: {url.split('://')[0]}; machine: {os.cpu_count()} cores; Python {sys.version.split()[0]}")
+        run_child("--child-setup", url, index_dir)
+        run_child("--child-import", url, index_dir, str(DOMAINS_FILE))
+        verdicts = []
+        for label in ("import (all created)", "re-import (all unchanged)"):
+            seconds, rss, output = run_child("--child-import", url, index_dir, str(data))
+            ok = seconds <= TARGET_SECONDS and rss <= TARGET_RSS_MB
+            verdicts.append(ok)
+            print(f"{label:<26} {seconds:8.1f} s  {rows / seconds:9,.0f} rows/s  {size_mb / seconds:6.2f} MB/s  "
+                  f"peak RSS {rss:7,.0f} MB  {'ok' if ok else 'OVER'} (target <= {TARGET_SECONDS} s, "
+                  f"<= {TARGET_RSS_MB} MB)")
+            summary = [line for line in output.splitlines() if line.startswith(("total", "service ", "Import"))]
+            for line in summary:
+                print(f"    {line}")
+        if not args.no_reindex:
+            seconds, rss, output = run_child("--child-reindex", url, index_dir)
+            print(f"{'search reindex (separate)':<26} {seconds:8.1f} s  {args.services / seconds:9,.0f} services/s"
+                  f"  peak RSS {rss:7,.0f} MB  ({output.strip().splitlines()[-1]})")
+        if not all(verdicts):
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":

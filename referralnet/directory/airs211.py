@@ -50,7 +50,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from referralnet.directory import sdoh
-from referralnet.directory.importer import ImportFailed, Row
+from referralnet.directory.importer import ImportFailed, Row, TextFiles
 from referralnet.directory.models import TaxonomyTerm
 from referralnet.extensions import db
 
@@ -83,21 +83,18 @@ def record_id(num: str) -> str:
 
 # --- detection --------------------------------------------------------------------------------
 
-def is_airs_csv(path: Path) -> bool:
-    """Whether a CSV file's header is that of a 211 export."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), [])
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return False
-    return SIGNATURE <= {h.strip() for h in header}
+def is_airs_csv(path: Path, files: TextFiles | None = None) -> bool:
+    """Whether a CSV file's header is that of a 211 export. Raises UnreadableFile when the file's
+    encoding cannot be detected (so the operator hears about the encoding, not about the layout)."""
+    return SIGNATURE <= set((files or TextFiles()).header(path))
 
 
-def airs_files(path: Path) -> list[Path]:
+def airs_files(path: Path, files: TextFiles | None = None) -> list[Path]:
     """The 211 export files at `path` (the file itself, or the matching CSVs of a folder)."""
+    files = files or TextFiles()
     if path.is_file():
-        return [path] if is_airs_csv(path) else []
-    return [p for p in sorted(path.glob("*.csv")) if is_airs_csv(p)]
+        return [path] if is_airs_csv(path, files) else []
+    return [p for p in sorted(path.glob("*.csv")) if is_airs_csv(p, files)]
 
 
 # --- small value parsers ----------------------------------------------------------------------
@@ -564,16 +561,8 @@ class _Record:
         return f"{self.source}, column '{column}'"
 
 
-def _read_file(path: Path, errors: list[str]) -> list[_Record]:
-    records: list[_Record] = []
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        for line_no, values in enumerate(reader, start=2):
-            if None in values:
-                errors.append(f"{path.name} row {line_no}: more values than columns in the header")
-                continue
-            records.append(_Record(line_no, path.name, values))
-    return records
+def _read_file(path: Path, errors: list[str], files: TextFiles) -> list[_Record]:
+    return [_Record(line_no, path.name, values) for line_no, values in files.records(path, errors)]
 
 
 def _check(record: _Record, errors: list[str], seen: dict[str, str]) -> bool:
@@ -910,16 +899,17 @@ def keyword_domains(text: str) -> list[str]:
     return found
 
 
-def read_airs211(path: Path, warnings: list[str]) -> AirsReading:
+def read_airs211(path: Path, warnings: list[str], files: TextFiles | None = None) -> AirsReading:
     """Turn a 211 export (a CSV file, or the 211 CSVs of a folder) into HSDS rows.
 
     Raises ImportFailed, naming file, row and column, if any row has a value this reader cannot use.
     """
-    files = airs_files(path)
+    text_files = files or TextFiles()
+    files = airs_files(path, text_files)
     errors: list[str] = []
     records: list[_Record] = []
     for file in files:
-        records.extend(_read_file(file, errors))
+        records.extend(_read_file(file, errors, text_files))
     seen: dict[str, str] = {}
     valid = [r for r in records if _check(r, errors, seen)]
     if errors:

@@ -14,9 +14,10 @@ from referralnet.extensions import db
 directory_cli = AppGroup("directory", help="Import and export HSDS 3.0 directory data.")
 
 
-def _progress(table: str, done: int, total: int) -> None:
+def _progress(step: str, done: int, total: int) -> None:
+    """'reading services.json (bytes): 52428800/157286400', 'writing service: 12000/45000' on one line."""
     if total >= 2000:
-        click.echo(f"\r  writing {table}: {done}/{total}", nl=done == total, err=True)
+        click.echo(f"\r  {step}: {done}/{total}", nl=done == total, err=True)
 
 
 @directory_cli.command("import")
@@ -24,17 +25,22 @@ def _progress(table: str, done: int, total: int) -> None:
 @click.option("--format", "fmt", type=click.Choice(["auto", "json", "csv", "ohana", "airs211"]), default="auto",
               show_default=True,
               help="auto tells HSDS JSON, HSDS CSV, the Ohana CSV layout and the AIRS/211 CSV export apart.")
+@click.option("--encoding", default=None, metavar="NAME",
+              help="The files' character encoding (utf-8, cp1252, latin-1, mac_roman...). By default UTF-8 "
+                   "is read as is, any other encoding is detected and named in the summary, and a file whose "
+                   "encoding cannot be detected is refused.")
 @click.option("--dry-run", is_flag=True, help="Validate and report, then roll back.")
-def import_command(path, fmt, dry_run):
+def import_command(path, fmt, encoding, dry_run):
     """Import directory data from PATH (a JSON or CSV file, or a folder of them).
 
     Re-importing the same data updates records and never duplicates them. If any
     row is invalid, nothing is changed and every problem is listed with its file,
-    row and field.
+    row and field. Files that are not UTF-8 are read in their detected encoding (or
+    --encoding), mis-decoded text is repaired, and the summary says both.
     """
     click.echo(f"Importing {path} ...")
     try:
-        report = import_path(path, fmt=fmt, progress=_progress)
+        report = import_path(path, fmt=fmt, progress=_progress, encoding=encoding)
     except ImportFailed as exc:
         db.session.rollback()
         click.echo(f"Error: {exc.message}", err=True)

@@ -5,33 +5,44 @@ Every reader turns its input into `Row`s (a table name, raw values and where the
 row came from). `import_rows` then validates everything before writing anything:
 
 1. each value is coerced to its column's type; a bad value is an error naming
-   the file, the row and the field;
+   the file, the row and the field; line breaks inside text are normalized and
+   mis-decoded text is repaired (`textfiles`), and the summary counts the repairs;
 2. any error stops the import and nothing is written (`ImportFailed`);
 3. rows whose foreign keys point at records neither in the input nor in the
    database are reported and skipped, as are rows that depend on them;
 4. the rest is upserted by HSDS id, parents first, so re-importing the same data
    updates records instead of duplicating them.
 
-The caller commits (the CLI command does, once).
+Large inputs stream: JSON is parsed document by document (ijson) and CSV row by row;
+validated rows wait in a temporary SQLite file (`_Stage`, where duplicates are merged),
+not in memory; they are written table by table in batches (one lookup of existing rows
+and one bulk INSERT / UPDATE per batch). All of it runs in the caller's transaction,
+so a failed import changes nothing. The caller commits (the CLI command does, once).
 """
 from __future__ import annotations
 
-import csv
-import json
+import codecs
+import pickle
 import re
+import sqlite3
+import tempfile
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import Date, Float, Integer, String, insert, select
+import ijson
+from sqlalchemy import Date, Float, Integer, String, insert, select, update
 
 from referralnet.db import UTCDateTime
 from referralnet.directory import models as m
 from referralnet.directory.hsds import (
     BY_CSV, BY_LIST_KEY, BY_NAME, IGNORED_TABLES, NESTED_OBJECTS, TABLES, Table,
+)
+from referralnet.directory.textfiles import (
+    Decoding, UnreadableFile, choose_encoding, csv_records, normalize_line_breaks, read_header, repair_text,
 )
 from referralnet.errors import ValidationFailed
 from referralnet.extensions import db
@@ -39,6 +50,8 @@ from referralnet.extensions import db
 # Stable ids for nested objects that arrive without one, so re-imports match them again.
 ID_NAMESPACE = uuid.UUID("6f1d3c52-8a4e-4e47-9a57-2f0e0c7b8d11")
 MAX_ERRORS = 200
+MAX_WARNINGS = 500  # kept word for word; beyond that only counted (a 45,000-document file can repeat one)
+BATCH = 1000  # rows per existing-row lookup and bulk write
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")
 ENUMS: dict[tuple[str, str], tuple[tuple[str, ...], Callable[[str], str]]] = {
     ("service", "status"): (m.SERVICE_STATUSES, str.lower),
@@ -84,6 +97,15 @@ class ImportReport:
     skipped: Counter = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # reader-specific summary lines (excluded rows, ...)
+    repaired: set[tuple[str, str, str]] = field(default_factory=set)  # (table, id, field) of repaired text
+    repair_examples: list[str] = field(default_factory=list)
+    warnings_dropped: int = 0
+
+    def warn(self, message: str) -> None:
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(message)
+        else:
+            self.warnings_dropped += 1
 
     def summary_lines(self) -> list[str]:
         tables = [t.name for t in TABLES if any(c[t.name] for c in (self.created, self.updated,
@@ -95,6 +117,9 @@ class ImportReport:
                          f"{self.unchanged[name]:>9}  {self.skipped[name]:>7}")
         lines.append(f"{'total':<{width}}  {sum(self.created.values()):>7}  {sum(self.updated.values()):>7}  "
                      f"{sum(self.unchanged.values()):>9}  {sum(self.skipped.values()):>7}")
+        if self.repaired:
+            lines.append(f"Repaired mis-decoded text (mojibake) in {len(self.repaired)} value(s), for example:")
+            lines.extend(f"  {example}" for example in self.repair_examples)
         return lines + self.notes
 
 
@@ -103,38 +128,57 @@ Progress = Callable[[str, int, int], None]
 
 # --- entry point ------------------------------------------------------------------------------
 
-def import_path(path: str | Path, *, fmt: str = "auto", progress: Progress | None = None) -> ImportReport:
+def import_path(path: str | Path, *, fmt: str = "auto", progress: Progress | None = None,
+                encoding: str | None = None) -> ImportReport:
     """Import a file or folder of directory data. Raises ImportFailed (nothing written) on invalid
-    input, and when the input is in none of the layouts ReferralNet understands."""
+    input, on a file that cannot be read as text in a known or detectable encoding (`encoding`
+    overrides the detection), and when the input is in none of the layouts ReferralNet understands.
+
+    `progress(step, done, total)` is called while reading (bytes) and writing (rows per table)."""
     path = Path(path)
     if not path.exists():
         raise ImportFailed(f"{path} does not exist.", [f"{path}: no such file or folder"])
-    fmt = detect_format(path) if fmt == "auto" else fmt
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ImportFailed(f"Unknown encoding {encoding!r}.",
+                               [f"--encoding {encoding!r} is not a character encoding "
+                                f"(try utf-8, cp1252, latin-1 or mac_roman)"]) from None
+    files = TextFiles(encoding)
+    try:
+        return _import(path, fmt, progress, files)
+    except UnreadableFile as exc:
+        raise ImportFailed("Nothing was imported: a file cannot be read as text.", [str(exc)]) from None
+
+
+def _import(path: Path, fmt: str, progress: Progress | None, files: "TextFiles") -> ImportReport:
+    fmt = detect_format(path, files) if fmt == "auto" else fmt
     warnings: list[str] = []
+    errors: list[str] = []
     if fmt == "airs211":
         from referralnet.directory.airs211 import airs_files, read_airs211
 
-        if not airs_files(path):
+        if not airs_files(path, files):
             raise _unrecognized(path, "no CSV file with the 211 export's columns")
-        reading = read_airs211(path, warnings)
-        report = import_rows(reading.rows, warnings=warnings, progress=progress)
+        reading = read_airs211(path, warnings, files)
+        report = import_rows(reading.rows, warnings=warnings, progress=progress, notes=files.notes)
         report.skipped.update(reading.skipped)
         report.notes.extend(reading.notes)
         return report
     if fmt == "ohana":
         from referralnet.directory.ohana import read_ohana
 
-        rows = read_ohana(path, warnings)
+        rows: Iterable[Row] = read_ohana(path, warnings, files)
     elif fmt == "csv":
-        rows = read_csv_package(path, warnings)
+        rows = read_csv_package(path, warnings, errors, files)
     elif fmt == "json":
-        rows = read_json_path(path, warnings)
+        rows = read_json_path(path, warnings, errors, files, progress)
     else:
         raise ImportFailed(f"Unknown format {fmt!r}.",
                            [f"format must be auto, json, csv, ohana or airs211, not {fmt!r}"])
-    if not rows:
-        raise _unrecognized(path, "no records found", warnings)
-    return import_rows(rows, warnings=warnings, progress=progress)
+    return import_rows(rows, warnings=warnings, progress=progress, errors=errors, notes=files.notes,
+                       if_empty=lambda: _unrecognized(path, "no records found", warnings))
 
 
 def _unrecognized(path: Path, why: str, warnings: Iterable[str] = ()) -> ImportFailed:
@@ -142,15 +186,40 @@ def _unrecognized(path: Path, why: str, warnings: Iterable[str] = ()) -> ImportF
                         f"({why}).", [*warnings, f"ReferralNet understands {LAYOUTS}."])
 
 
-def detect_format(path: Path) -> str:
+class TextFiles:
+    """How this import reads text files: one encoding decision per file (detected, or the
+    operator's `--encoding`), noted for the summary when a file was not plain UTF-8."""
+
+    def __init__(self, encoding: str | None = None):
+        self.encoding = encoding
+        self.notes: list[str] = []
+        self._decodings: dict[Path, Decoding] = {}
+
+    def decoding(self, path: Path) -> Decoding:
+        """Raises UnreadableFile when the file's encoding is neither given nor detectable."""
+        if path not in self._decodings:
+            decoding = self._decodings[path] = choose_encoding(path, self.encoding)
+            if decoding.note:
+                self.notes.append(decoding.note)
+        return self._decodings[path]
+
+    def header(self, path: Path) -> list[str]:
+        return read_header(path, self.decoding(path))
+
+    def records(self, path: Path, errors: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
+        return csv_records(path, self.decoding(path), errors)
+
+
+def detect_format(path: Path, files: TextFiles | None = None) -> str:
     """json, csv (HSDS 3.0 tabular), ohana (HSDS 1.x / Ohana API CSV) or airs211 (211 export CSV).
     Raises ImportFailed when the file or folder is in none of them."""
     from referralnet.directory.airs211 import airs_files
 
+    files = files or TextFiles()
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix == ".csv":
-            if airs_files(path):
+            if airs_files(path, files):
                 return "airs211"
             if path.stem.lower() in BY_CSV:
                 return "csv"
@@ -161,7 +230,7 @@ def detect_format(path: Path) -> str:
     names = {p.name.lower() for p in path.iterdir()}
     if names & {"regular_schedules.csv", "holiday_schedules.csv", "mail_addresses.csv"}:
         return "ohana"
-    if airs_files(path):
+    if airs_files(path, files):
         return "airs211"
     if any(n.removesuffix(".csv") in BY_CSV for n in names if n.endswith(".csv")):
         return "csv"
@@ -172,12 +241,13 @@ def detect_format(path: Path) -> str:
 
 # --- readers ----------------------------------------------------------------------------------
 
-def read_csv_package(path: Path, warnings: list[str]) -> list[Row]:
-    """Read an HSDS 3.0 tabular package: one CSV per table, named as in the HSDS datapackage."""
-    files = [path] if path.is_file() else sorted(path.glob("*.csv"))
-    rows: list[Row] = []
-    errors: list[str] = []
-    for csv_path in files:
+def read_csv_package(path: Path, warnings: list[str], errors: list[str],
+                     files: TextFiles | None = None) -> Iterator[Row]:
+    """Read an HSDS 3.0 tabular package: one CSV per table, named as in the HSDS datapackage.
+    Yields rows; problems go to `errors` (file, row) and stop the import before anything is written."""
+    files = files or TextFiles()
+    csv_files = [path] if path.is_file() else sorted(path.glob("*.csv"))
+    for csv_path in csv_files:
         stem = csv_path.stem.lower()
         if stem in IGNORED_TABLES:
             warnings.append(f"{csv_path.name}: {stem} is not kept by ReferralNet; file ignored")
@@ -186,77 +256,183 @@ def read_csv_package(path: Path, warnings: list[str]) -> list[Row]:
         if table is None:
             warnings.append(f"{csv_path.name}: not an HSDS table name; file ignored")
             continue
-        with csv_path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            missing = [c.key for c in table.columns if c.key == "id" and c.key not in header]
-            if missing:
-                errors.append(f"{csv_path.name}: missing required column 'id'")
-                continue
-            unknown = [h for h in header if h not in table.field_names]
-            if unknown:
-                warnings.append(f"{csv_path.name}: unknown columns ignored: {', '.join(unknown)}")
-            for line_no, record in enumerate(reader, start=2):
-                if None in record:
-                    errors.append(f"{csv_path.name} row {line_no}: more values than columns in the header")
-                    continue
-                values = {k: v for k, v in record.items() if k in table.field_names}
-                rows.append(Row(table.name, values, f"{csv_path.name} row {line_no}"))
-    if errors:
-        raise ImportFailed("The CSV files are not valid HSDS 3.0 tabular data.", errors)
-    return rows
-
-
-def read_json_path(path: Path, warnings: list[str]) -> list[Row]:
-    """Read one JSON file, or every .json file of a folder."""
-    files = [path] if path.is_file() else sorted(p for p in path.glob("*.json") if p.name != "datapackage.json")
-    rows: list[Row] = []
-    errors: list[str] = []
-    for json_path in files:
         try:
-            data = json.loads(json_path.read_text(encoding="utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            errors.append(f"{json_path.name}: not valid JSON ({exc})")
+            header = files.header(csv_path)
+        except UnreadableFile as exc:
+            errors.append(str(exc))
             continue
-        rows.extend(_read_json_document(data, json_path.name, warnings, errors))
-    if errors:
-        raise ImportFailed("The JSON input is not valid HSDS 3.0.", errors)
-    return rows
+        if "id" not in header:
+            errors.append(f"{csv_path.name}: missing required column 'id'")
+            continue
+        unknown = [h for h in header if h not in table.field_names]
+        if unknown:
+            warnings.append(f"{csv_path.name}: unknown columns ignored: {', '.join(unknown)}")
+        for line_no, record in files.records(csv_path, errors):
+            values = {k: v for k, v in record.items() if k in table.field_names}
+            yield Row(table.name, values, f"{csv_path.name} row {line_no}")
 
 
-def _read_json_document(data: Any, filename: str, warnings: list[str], errors: list[str]) -> list[Row]:
-    rows: list[Row] = []
-    # Tabular JSON: {"services.csv": [...], ...}
-    if isinstance(data, dict) and data and all(str(k).endswith(".csv") for k in data):
-        for key, records in data.items():
-            stem = key.removesuffix(".csv").lower()
-            if stem in IGNORED_TABLES:
-                continue
-            table = BY_CSV.get(stem)
-            if table is None or not isinstance(records, list):
-                warnings.append(f"{filename}: {key} is not an HSDS table; ignored")
-                continue
-            for i, record in enumerate(records):
-                _walk(record, table, f"{filename} {key}[{i}]", None, rows, warnings, errors, top_level=True)
-        return rows
-    # An HSDS API page: {"total_items": .., "contents": [...]}
-    if isinstance(data, dict) and isinstance(data.get("contents"), list):
-        items, where = data["contents"], "contents"
-    elif isinstance(data, list):
-        items, where = data, ""
-    elif isinstance(data, dict):
-        items, where = [data], None
-    else:
+def read_json_path(path: Path, warnings: list[str], errors: list[str], files: TextFiles | None = None,
+                   progress: Progress | None = None) -> Iterator[Row]:
+    """Read one JSON file, or every .json file of a folder, document by document (streamed:
+    memory does not grow with the file). Problems go to `errors` with file and JSON path."""
+    files = files or TextFiles()
+    json_files = [path] if path.is_file() else sorted(p for p in path.glob("*.json") if p.name != "datapackage.json")
+    for json_path in json_files:
+        total = json_path.stat().st_size
+        with json_path.open("rb") as raw:
+            fh = raw
+            if files.encoding:  # the operator says the file is not UTF-8: re-encode it for the parser
+                fh = codecs.EncodedFile(raw, "utf-8", files.encoding)
+                files.notes.append(f"{json_path.name}: read as {codecs.lookup(files.encoding).name} (--encoding)")
+            elif raw.read(3) != codecs.BOM_UTF8:
+                raw.seek(0)
+            try:
+                for i, (where, item) in enumerate(_json_documents(fh, json_path.name, warnings, errors)):
+                    yield from _document_rows(item, where, json_path.name, warnings, errors)
+                    if progress and i % 1000 == 999:
+                        progress(f"reading {json_path.name} (bytes)", raw.tell(), total)
+            except ijson.JSONError as exc:
+                errors.append(f"{json_path.name}: not valid JSON ({_json_problem(exc, json_path)})")
+            except UnicodeDecodeError as exc:
+                errors.append(f"{json_path.name}: cannot be read as {files.encoding} ({exc.reason}); "
+                              f"check --encoding")
+            if progress:
+                progress(f"reading {json_path.name} (bytes)", total, total)
+
+
+def _json_problem(exc: Exception, path: Path) -> str:
+    text = str(exc)
+    if "invalid bytes in UTF8" in text or "utf" in text.lower():
+        return ("it is not UTF-8, as JSON must be; save it as UTF-8, or give its encoding with --encoding: "
+                + text)
+    return text
+
+
+def _json_documents(fh, filename: str, warnings: list[str], errors: list[str]) -> Iterator[tuple[str, Any]]:
+    """The top-level documents of a JSON file, one at a time, with where they are ("$[3]").
+
+    A list (the common large case) is streamed item by item by ijson's C parser. A top-level
+    object is an HSDS API page ({"contents": [...]}, whose items are streamed), tabular JSON
+    ({"services.csv": [...], ...}, each table streamed) or one document."""
+    first = fh.read(1)
+    while first and first.isspace():
+        first = fh.read(1)
+    if not first:
+        errors.append(f"{filename}: the file is empty")
+        return
+    rest = _Prepend(first, fh)
+    if first == b"[":
+        for i, item in enumerate(ijson.items(rest, "item", use_float=True)):
+            yield f"$[{i}]", item
+        return
+    if first != b"{":
+        next(ijson.items(rest, "", use_float=True))  # a syntax error is reported as such
         errors.append(f"{filename}: expected an HSDS object, a list of them or a paged response")
-        return rows
-    for i, item in enumerate(items):
-        source = f"{filename} $" + (f".{where}[{i}]" if where else (f"[{i}]" if where == "" else ""))
-        table = guess_table(item, filename)
+        return
+    # A top-level object: build it from parser events, except the lists under "contents" and
+    # "*.csv", whose items are handed out one by one.
+    events = ijson.parse(rest, use_float=True)
+    keys: list[str] = []
+    document: dict[str, Any] = {}
+    for prefix, event, value in events:
+        if prefix == "" and event == "map_key":
+            key = value
+            keys.append(key)
+            if key == "contents" or key.endswith(".csv"):
+                builder, depth, i = None, 0, 0
+                for p, ev, val in events:
+                    if depth == 0 and ev == "end_array" and p == key:
+                        break
+                    if depth == 0 and ev == "start_array" and p == key:
+                        continue
+                    if builder is None:
+                        builder = ijson.ObjectBuilder()
+                    builder.event(ev, val)
+                    if ev in ("start_map", "start_array"):
+                        depth += 1
+                    elif ev in ("end_map", "end_array"):
+                        depth -= 1
+                    if depth == 0:
+                        yield (f"$.{key}[{i}]" if key == "contents" else f"{key}[{i}]"), _tag(key, builder.value)
+                        builder, i = None, i + 1
+                document[key] = _STREAMED
+            else:
+                builder = ijson.ObjectBuilder()
+                depth = 0
+                for p, ev, val in events:
+                    builder.event(ev, val)
+                    if ev in ("start_map", "start_array"):
+                        depth += 1
+                    elif ev in ("end_map", "end_array"):
+                        depth -= 1
+                    if depth == 0:
+                        break
+                document[key] = builder.value
+    if any(v is _STREAMED for v in document.values()):
+        ignored = [k for k, v in document.items() if v is not _STREAMED and k not in ("total_items", "total_pages",
+                                                                                   "page_number", "size",
+                                                                                   "first_page", "last_page",
+                                                                                   "empty")]
+        if ignored:
+            warnings.append(f"{filename}: top-level field(s) {', '.join(ignored)} ignored")
+        return
+    yield "$", document
+
+
+_STREAMED = object()
+
+
+class _Tagged(dict):
+    """An item of a tabular JSON table ({"services.csv": [...]}): remembers its table."""
+
+    table_key: str = ""
+
+
+def _tag(key: str, value: Any) -> Any:
+    if key.endswith(".csv") and isinstance(value, dict):
+        value = _Tagged(value)
+        value.table_key = key
+    return value
+
+
+class _Prepend:
+    """A binary file whose first byte(s) were already read (to see what the document starts with)."""
+
+    def __init__(self, head: bytes, fh):
+        self.head, self.fh = head, fh
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.head or size == 0:  # ijson asks for 0 bytes to tell text files from binary ones
+            return self.fh.read(size)
+        head, self.head = self.head, b""
+        if size < 0:
+            return head + self.fh.read()
+        return head + self.fh.read(size - len(head)) if size > len(head) else head
+
+
+def _document_rows(item: Any, where: str, filename: str, warnings: list[str], errors: list[str]) -> list[Row]:
+    """The rows of one top-level JSON document."""
+    rows: list[Row] = []
+    if isinstance(item, _Tagged):
+        key = item.table_key
+        stem = key.removesuffix(".csv").lower()
+        if stem in IGNORED_TABLES:
+            return rows
+        table = BY_CSV.get(stem)
         if table is None:
-            errors.append(f"{source}: cannot tell which HSDS object this is (name the file after it, "
-                          f"for example services.json)")
-            continue
-        _walk(item, table, source, None, rows, warnings, errors, top_level=True)
+            if where.endswith("[0]"):
+                warnings.append(f"{filename}: {key} is not an HSDS table; ignored")
+            return rows
+        _walk(dict(item), table, f"{filename} {where}", None, rows, warnings, errors, top_level=True)
+        return rows
+    source = f"{filename} {where}" if where != "$" else f"{filename} $"
+    table = guess_table(item, filename)
+    if table is None:
+        errors.append(f"{source}: cannot tell which HSDS object this is (name the file after it, "
+                      f"for example services.json)")
+        return rows
+    _walk(item, table, source, None, rows, warnings, errors, top_level=True)
     return rows
 
 
@@ -371,7 +547,7 @@ def _coerce(table: Table, column, raw: Any) -> Any:
         return parse_date(str(raw))
     if isinstance(raw, (dict, list)):
         raise ValueError("expected text, got " + ("an object" if isinstance(raw, dict) else "a list"))
-    text = str(raw).strip()
+    text = normalize_line_breaks(str(raw)).strip()
     if isinstance(col_type, String) and col_type.length and len(text) > col_type.length:
         raise ValueError(f"{text[:40]!r} is longer than {col_type.length} characters")
     return text
@@ -394,7 +570,7 @@ def parse_datetime(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _validate_row(row: Row, table: Table, errors: list[str], warnings: list[str]) -> dict[str, Any] | None:
+def _validate_row(row: Row, table: Table, errors: list[str], report: ImportReport) -> dict[str, Any] | None:
     clean: dict[str, Any] = {}
     ok = True
     for column in table.columns:
@@ -405,6 +581,13 @@ def _validate_row(row: Row, table: Table, errors: list[str], warnings: list[str]
             errors.append(f"{row.source}, field '{key}': {exc}")
             ok = False
             continue
+        if isinstance(value, str) and not value.isascii():
+            fixed = repair_text(value)
+            if fixed != value:
+                if len(report.repair_examples) < 3:
+                    report.repair_examples.append(f"{row.source}, field '{key}': {value[:60]!r} -> {fixed[:60]!r}")
+                report.repaired.add((table.name, str(row.values.get("id")), key))
+                value = fixed
         if value is not None and (table.name, key) in ENUMS:
             allowed, normalize = ENUMS[(table.name, key)]
             if normalize(value) not in allowed:
@@ -422,7 +605,7 @@ def _validate_row(row: Row, table: Table, errors: list[str], warnings: list[str]
             limit = 90 if key == "latitude" else 180
             if not -limit <= value <= limit:
                 # The official HSDS examples carry 100/101 as placeholders: keep the place, drop the point.
-                warnings.append(f"{row.source}, field '{key}': {value:g} is outside -{limit}..{limit}; "
+                report.warn(f"{row.source}, field '{key}': {value:g} is outside -{limit}..{limit}; "
                                 f"coordinates ignored")
                 clean["latitude"] = clean["longitude"] = None
                 row.values["latitude"] = row.values["longitude"] = None
@@ -448,35 +631,110 @@ def _validate_row(row: Row, table: Table, errors: list[str], warnings: list[str]
 
 # --- the import itself ------------------------------------------------------------------------
 
-def import_rows(rows: Iterable[Row], *, warnings: list[str] | None = None,
-                progress: Progress | None = None) -> ImportReport:
-    """Validate then upsert rows. Raises ImportFailed with every error found; writes nothing then."""
-    report = ImportReport(warnings=list(warnings or []))
-    errors: list[str] = []
-    batch: dict[str, dict[str, tuple[dict[str, Any], str]]] = defaultdict(dict)
-    for row in rows:
-        table = BY_NAME[row.table]
-        clean = _validate_row(row, table, errors, report.warnings)
-        if clean is None:
-            continue
-        existing = batch[table.name].get(clean["id"])
-        if existing is not None:
-            merged = _merge_duplicate(existing, clean, row.source, errors)
-            if merged is None:
-                continue
-            clean, row_source = merged
-        else:
-            row_source = row.source
-        batch[table.name][clean["id"]] = (clean, row_source)
-    if errors:
-        shown = errors[:MAX_ERRORS]
-        if len(errors) > MAX_ERRORS:
-            shown.append(f"... and {len(errors) - MAX_ERRORS} more errors")
-        raise ImportFailed(f"Import refused: {len(errors)} problem(s) found; nothing was changed.", shown)
-
-    _drop_dangling(batch, report)
-    _upsert(batch, report, progress)
+def import_rows(rows: Iterable[Row], *, warnings: list[str] | None = None, progress: Progress | None = None,
+                errors: list[str] | None = None, notes: list[str] | None = None,
+                if_empty: Callable[[], ImportFailed] | None = None) -> ImportReport:
+    """Validate then upsert rows. Raises ImportFailed with every error found (the reader's, in
+    `errors`, and the validation's); writes nothing then. `rows` may be a generator: it is read once."""
+    report = ImportReport()
+    errors = errors if errors is not None else []
+    with _Stage() as stage:
+        for row in rows:
+            table = BY_NAME[row.table]
+            clean = _validate_row(row, table, errors, report)
+            if clean is not None and not errors:  # after the first error only look for more errors
+                stage.add(table.name, clean, row.source, errors)
+        report.notes[:0] = notes or []
+        # Warnings collected by the reader come first, as they were found first.
+        found, report.warnings = report.warnings, []
+        for message in [*(warnings or []), *found]:
+            report.warn(message)
+        if errors:
+            shown = errors[:MAX_ERRORS]
+            if len(errors) > MAX_ERRORS:
+                shown.append(f"... and {len(errors) - MAX_ERRORS} more errors")
+            raise ImportFailed(f"Import refused: {len(errors)} problem(s) found; nothing was changed.", shown)
+        if if_empty is not None and not stage.count():
+            raise if_empty()
+        _write(stage, report, progress)
+    if report.warnings_dropped:
+        report.warnings.append(f"... and {report.warnings_dropped} more warnings")
     return report
+
+
+class _Stage:
+    """Validated rows between reading and writing, in a temporary SQLite file: memory stays flat
+    however large the input. The same record met twice (one organization nested in every one of
+    its services) is merged here. Ids per table are kept in memory, for the reference checks."""
+
+    def __init__(self):
+        self._dir = tempfile.TemporaryDirectory(prefix="referralnet-import-")
+        self.conn = sqlite3.connect(Path(self._dir.name) / "stage.db")
+        self.conn.execute("PRAGMA journal_mode = OFF")
+        self.conn.execute("PRAGMA synchronous = OFF")
+        self.conn.execute("CREATE TABLE staged (tbl TEXT NOT NULL, id TEXT NOT NULL, depth INTEGER NOT NULL "
+                          "DEFAULT 0, source TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (tbl, id))")
+        self.ids: dict[str, set[str]] = defaultdict(set)
+        self._pending: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+
+    def __enter__(self) -> "_Stage":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.conn.close()
+        self._dir.cleanup()
+
+    def add(self, table: str, clean: dict[str, Any], source: str, errors: list[str]) -> None:
+        key = (table, clean["id"])
+        if clean["id"] in self.ids[table]:
+            existing = self._pending.get(key) or self._load(key)
+            merged = _merge_duplicate(existing, clean, source, errors)
+            if merged is None:
+                return
+            self._pending[key] = merged
+        else:
+            self.ids[table].add(clean["id"])
+            self._pending[key] = (clean, source)
+        if len(self._pending) >= 5 * BATCH:
+            self.flush()
+
+    def _load(self, key: tuple[str, str]) -> tuple[dict[str, Any], str]:
+        data, source = self.conn.execute("SELECT data, source FROM staged WHERE tbl = ? AND id = ?", key).fetchone()
+        return pickle.loads(data), source
+
+    def flush(self) -> None:
+        self.conn.executemany("INSERT OR REPLACE INTO staged (tbl, id, source, data) VALUES (?, ?, ?, ?)",
+                              [(t, i, source, pickle.dumps(values, pickle.HIGHEST_PROTOCOL))
+                               for (t, i), (values, source) in self._pending.items()])
+        self._pending.clear()
+
+    def count(self, table: str | None = None) -> int:
+        return len(self.ids[table]) if table else sum(len(ids) for ids in self.ids.values())
+
+    def order_by_parent(self, table: str, column: str) -> None:
+        """Give each row its depth below the table's other rows (a term under its parent term),
+        so that parents are written first."""
+        self.flush()
+        parent = {i: pickle.loads(d).get(column) for i, d in
+                  self.conn.execute("SELECT id, data FROM staged WHERE tbl = ?", (table,))}
+        depth: dict[str, int] = {}
+        for start in parent:
+            chain, current = [], start
+            while current in parent and current not in depth and current not in chain:
+                chain.append(current)
+                current = parent[current]
+            base = depth.get(current, -1) if current in depth else -1
+            for i in reversed(chain):
+                base += 1
+                depth[i] = base
+        self.conn.executemany("UPDATE staged SET depth = ? WHERE tbl = ? AND id = ?",
+                              [(d, table, i) for i, d in depth.items() if d])
+
+    def batches(self, table: str) -> Iterator[list[tuple[dict[str, Any], str]]]:
+        self.flush()
+        cursor = self.conn.execute("SELECT data, source FROM staged WHERE tbl = ? ORDER BY depth, rowid", (table,))
+        while chunk := cursor.fetchmany(BATCH):
+            yield [(pickle.loads(data), source) for data, source in chunk]
 
 
 def _merge_duplicate(existing, clean, source, errors):
@@ -494,122 +752,108 @@ def _merge_duplicate(existing, clean, source, errors):
     return merged, old_source
 
 
-def _existing_ids(table: Table, ids: Iterable[str]) -> set[str]:
-    ids = list(ids)
-    found: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        found.update(db.session.scalars(select(table.model.id).where(table.model.id.in_(chunk))))
-    return found
+class _References:
+    """Whether a referenced record exists: in this import (the stage's ids, minus skipped rows)
+    or already in the database (asked once per id, a batch at a time)."""
+
+    def __init__(self, stage: _Stage):
+        self.stage = stage
+        self.in_db: dict[str, dict[str, bool]] = defaultdict(dict)
+
+    def prefetch(self, wanted: dict[str, set[str]]) -> None:
+        for target, ids in wanted.items():
+            ask = [i for i in ids if i not in self.stage.ids[target] and i not in self.in_db[target]]
+            model = BY_NAME[target].model
+            for start in range(0, len(ask), 500):
+                chunk = ask[start:start + 500]
+                found = set(db.session.scalars(select(model.id).where(model.id.in_(chunk))))
+                self.in_db[target].update((i, i in found) for i in chunk)
+
+    def exists(self, target: str, ref: str) -> bool:
+        return ref in self.stage.ids[target] or self.in_db[target].get(ref, False)
 
 
-def _drop_dangling(batch, report: ImportReport) -> None:
-    """Skip rows whose references lead nowhere, and rows that depend on skipped rows (reported)."""
-    known: dict[str, set[str]] = {name: set(records) for name, records in batch.items()}
-    wanted: dict[str, set[str]] = defaultdict(set)
-    for table_name, records in batch.items():
-        table = BY_NAME[table_name]
-        fks = dict(table.foreign_keys)
-        for values, _ in records.values():
-            for col, target in fks.items():
-                if values.get(col) and values[col] not in known.get(target, set()):
-                    wanted[target].add(values[col])
-            if table_name == "attribute" and values.get("link_entity") in BY_NAME and values.get("link_id"):
-                wanted[values["link_entity"]].add(values["link_id"])
-    for target, ids in wanted.items():
-        known.setdefault(target, set()).update(_existing_ids(BY_NAME[target], ids))
-
-    changed = True
-    while changed:
-        changed = False
-        for table_name, records in batch.items():
-            table = BY_NAME[table_name]
-            fks = dict(table.foreign_keys)
-            if table_name == "attribute":
-                fks = {**fks, "link_id": None}
-            for record_id in list(records):
-                values, source = records[record_id]
-                for col, target in fks.items():
-                    if target is None:
-                        target = values.get("link_entity")
-                        if target not in BY_NAME:
-                            continue
-                    ref = values.get(col)
-                    if ref and ref not in known.get(target, set()) and (table_name, col) in SOFT_REFERENCES:
-                        report.warnings.append(
-                            f"{source}, field '{col}': refers to {target} {ref!r}, which is neither in "
-                            f"the import nor in the database; link cleared, row kept")
-                        values[col] = None
-                        continue
-                    if ref and ref not in known.get(target, set()):
-                        report.warnings.append(
-                            f"{source}, field '{col}': refers to {target} {ref!r}, which is neither in "
-                            f"the import nor in the database; row skipped")
-                        report.skipped[table_name] += 1
-                        del records[record_id]
-                        known[table_name].discard(record_id)
-                        changed = True
-                        break
+def _links(table: Table, values: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(column, target table, id) of each reference a row makes."""
+    out = [(col, target, values[col]) for col, target in table.foreign_keys.items() if values.get(col)]
+    if table.name == "attribute" and values.get("link_entity") in BY_NAME and values.get("link_id"):
+        out.append(("link_id", values["link_entity"], values["link_id"]))
+    return out
 
 
-def _parents_first(records: dict[str, tuple[dict, str]], self_col: str | None) -> list[dict]:
-    """Order rows so that a self-referencing parent is written before its children."""
-    values = [v for v, _ in records.values()]
-    if not self_col:
-        return values
-    by_id = {v["id"]: v for v in values}
-    depth: dict[str, int] = {}
-
-    def depth_of(v, seen=()):
-        if v["id"] in depth:
-            return depth[v["id"]]
-        parent = by_id.get(v.get(self_col))
-        d = 0 if parent is None or parent["id"] in seen else depth_of(parent, seen + (v["id"],)) + 1
-        depth[v["id"]] = d
-        return d
-
-    return sorted(values, key=depth_of)
-
-
-def _upsert(batch, report: ImportReport, progress: Progress | None) -> None:
+def _write(stage: _Stage, report: ImportReport, progress: Progress | None) -> None:
+    """Write the staged rows table by table, parents first (every table refers only to tables
+    before it, or to itself), in batches. A row whose reference leads nowhere is skipped (or the
+    link cleared, for SOFT_REFERENCES) before its table is written, so its children, written
+    later, see it missing too."""
+    refs = _References(stage)
     for table in TABLES:
-        records = batch.get(table.name)
-        if not records:
+        total = stage.count(table.name)
+        if not total:
             continue
         self_col = next((c for c, t in table.foreign_keys.items() if t == table.name), None)
-        ordered = _parents_first(records, self_col)
-        existing: dict[str, Any] = {}
-        ids = [v["id"] for v in ordered]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            for obj in db.session.scalars(select(table.model).where(table.model.id.in_(chunk))):
-                existing[obj.id] = obj
-        new_rows: list[dict[str, Any]] = []
-        for done, values in enumerate(ordered, start=1):
-            obj = existing.get(values["id"])
-            if obj is None:
-                new_rows.append(values)
-                report.created[table.name] += 1
-            else:
-                changed = False
-                for key, value in values.items():
-                    if _differs(getattr(obj, key), value):
-                        setattr(obj, key, value)
-                        changed = True
-                if changed:
-                    report.updated[table.name] += 1
-                else:
-                    report.unchanged[table.name] += 1
-            if progress and (done % 1000 == 0 or done == len(ordered)):
-                progress(table.name, done, len(ordered))
-        # New rows go in as one executemany per chunk (parents first): an order of magnitude
-        # faster than adding ORM objects one by one; Python-side defaults still apply. They go in
-        # before the updates are flushed: an existing row may now point at a new one (a term
-        # given a new parent term).
-        with db.session.no_autoflush:
-            for start in range(0, len(new_rows), 1000):
-                db.session.execute(insert(table.model), new_rows[start:start + 1000])
-        db.session.flush()
+        if self_col:
+            stage.order_by_parent(table.name, self_col)
+        done = 0
+        for chunk in stage.batches(table.name):
+            wanted: dict[str, set[str]] = defaultdict(set)
+            for values, _ in chunk:
+                for _col, target, ref in _links(table, values):
+                    if ref not in stage.ids[target]:
+                        wanted[target].add(ref)
+            refs.prefetch(wanted)
+            kept = [values for values, source in chunk if _check_links(table, values, source, refs, stage, report)]
+            _upsert_batch(table, kept, report)
+            done += len(chunk)
+            if progress:
+                progress(f"writing {table.name}", done, total)
+
+
+def _check_links(table: Table, values: dict[str, Any], source: str, refs: _References, stage: _Stage,
+                 report: ImportReport) -> bool:
+    for col, target, ref in _links(table, values):
+        if refs.exists(target, ref):
+            continue
+        if (table.name, col) in SOFT_REFERENCES:
+            report.warn(f"{source}, field '{col}': refers to {target} {ref!r}, which is neither in "
+                        f"the import nor in the database; link cleared, row kept")
+            values[col] = None
+            continue
+        report.warn(f"{source}, field '{col}': refers to {target} {ref!r}, which is neither in "
+                    f"the import nor in the database; row skipped")
+        report.skipped[table.name] += 1
+        stage.ids[table.name].discard(values["id"])
+        return False
+    return True
+
+
+def _upsert_batch(table: Table, rows: list[dict[str, Any]], report: ImportReport) -> None:
+    """One batch of one table: look up the existing rows once, then one bulk INSERT of the new
+    rows and one bulk UPDATE (by primary key) of the changed ones. Both go through the ORM's bulk
+    forms, so Python-side column defaults apply and the search index hears of every change."""
+    if not rows:
+        return
+    keys = sorted({k for values in rows for k in values})
+    columns = [getattr(table.model, k) for k in keys]
+    existing = {r.id: r for r in db.session.execute(
+        select(*columns).where(table.model.id.in_([values["id"] for values in rows])))}
+    new_rows, changed = [], []
+    for values in rows:
+        current = existing.get(values["id"])
+        if current is None:
+            new_rows.append(values)
+            report.created[table.name] += 1
+        elif any(_differs(getattr(current, k), v) for k, v in values.items()):
+            changed.append(values)
+            report.updated[table.name] += 1
+        else:
+            report.unchanged[table.name] += 1
+    with db.session.no_autoflush:
+        if new_rows:
+            # New rows first: an existing row may now point at a new one (a term given a new parent term).
+            db.session.execute(insert(table.model), new_rows)
+        if changed:
+            db.session.execute(update(table.model), changed)
 
 
 def _differs(current: Any, new: Any) -> bool:

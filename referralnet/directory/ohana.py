@@ -9,14 +9,14 @@ Eligibility codes and keywords through the crosswalk in seed_data/.
 """
 from __future__ import annotations
 
-import csv
 import re
 import uuid
 from datetime import date, datetime
 from pathlib import Path
 
 from referralnet.directory import sdoh
-from referralnet.directory.importer import ImportFailed, Row
+from referralnet.directory.importer import ImportFailed, Row, TextFiles
+from referralnet.directory.textfiles import UnreadableFile
 
 NAMESPACE = uuid.UUID("a3c5e1d2-4f6b-4c8a-9e0d-1b2c3d4e5f60")
 WEEKDAYS = {"monday": "MO", "tuesday": "TU", "wednesday": "WE", "thursday": "TH", "friday": "FR",
@@ -39,22 +39,23 @@ def _split(text: str | None) -> list[str]:
     return [p.strip() for p in (text or "").split(",") if p.strip()]
 
 
-def _read(path: Path, name: str, errors: list[str], id_column: str = "id") -> list[tuple[int, dict]]:
+def _read(path: Path, name: str, errors: list[str], files: TextFiles,
+          id_column: str = "id") -> list[tuple[int, dict]]:
     file = path / name
     if not file.exists():
         return []
-    with file.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        rows = []
-        for line_no, record in enumerate(reader, start=2):
-            if None in record:
-                errors.append(f"{name} row {line_no}: more values than columns in the header")
-                continue
-            if not (record.get(id_column) or "").strip():
-                errors.append(f"{name} row {line_no}, field '{id_column}': is required")
-                continue
-            rows.append((line_no, record))
-        return rows
+    rows = []
+    try:
+        records = list(files.records(file, errors))
+    except UnreadableFile as exc:
+        errors.append(str(exc))
+        return []
+    for line_no, record in records:
+        if not (record.get(id_column) or "").strip():
+            errors.append(f"{name} row {line_no}, field '{id_column}': is required")
+            continue
+        rows.append((line_no, record))
+    return rows
 
 
 _TIME = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m?\.?\s*$", re.I)
@@ -89,16 +90,17 @@ def _ohana_date(text: str) -> tuple[date | None, bool]:
     raise ValueError(f"{text!r} is not a date this importer understands")
 
 
-def read_ohana(path: Path, warnings: list[str]) -> list[Row]:
+def read_ohana(path: Path, warnings: list[str], files: TextFiles | None = None) -> list[Row]:
     """Turn an Ohana CSV folder into HSDS rows. Raises ImportFailed on unreadable rows."""
     errors: list[str] = []
     rows: list[Row] = []
+    files = files or TextFiles()
 
     def emit(table: str, values: dict, source: str) -> None:
         rows.append(Row(table, values, source))
 
     # Organizations and programs
-    for line, r in _read(path, "organizations.csv", errors):
+    for line, r in _read(path, "organizations.csv", errors, files):
         year = None
         if (r.get("date_incorporated") or "").strip():
             match = re.search(r"(\d{4})", r["date_incorporated"])
@@ -113,7 +115,7 @@ def read_ohana(path: Path, warnings: list[str]) -> list[Row]:
             emit("funding", {"id": ohana_id("funding", f"org{r['id']}:{source}"),
                              "organization_id": ohana_id("organization", r["id"]), "source": source},
                  f"organizations.csv row {line}")
-    for line, r in _read(path, "programs.csv", errors):
+    for line, r in _read(path, "programs.csv", errors, files):
         emit("program", {"id": ohana_id("program", r["id"]), "organization_id": ohana_id("organization",
                                                                                         r.get("organization_id")),
                          "name": r.get("name"), "alternate_name": r.get("alternate_name"),
@@ -121,7 +123,7 @@ def read_ohana(path: Path, warnings: list[str]) -> list[Row]:
 
     # Locations, their addresses, languages, accessibility
     location_org: dict[str, str | None] = {}
-    for line, r in _read(path, "locations.csv", errors):
+    for line, r in _read(path, "locations.csv", errors, files):
         loc_id = ohana_id("location", r["id"])
         location_org[r["id"]] = ohana_id("organization", r.get("organization_id"))
         src = f"locations.csv row {line}"
@@ -139,7 +141,7 @@ def read_ohana(path: Path, warnings: list[str]) -> list[Row]:
             emit("accessibility", {"id": ohana_id("accessibility", f"loc{r['id']}:{feature}"), "location_id": loc_id,
                                    "description": feature.replace("_", " ")}, src)
     for file, kind in (("addresses.csv", "physical"), ("mail_addresses.csv", "postal")):
-        for line, r in _read(path, file, errors):
+        for line, r in _read(path, file, errors, files):
             emit("address", {
                 "id": ohana_id(f"address:{kind}", r["id"]), "location_id": ohana_id("location", r.get("location_id")),
                 "attention": r.get("attention"), "address_1": r.get("address_1"), "address_2": r.get("address_2"),
@@ -148,7 +150,7 @@ def read_ohana(path: Path, warnings: list[str]) -> list[Row]:
             }, f"{file} row {line}")
 
     # Taxonomy (Open Eligibility) and the SDOH domains it maps onto
-    taxonomy_rows = _read(path, "taxonomy.csv", errors, id_column="taxonomy_id")
+    taxonomy_rows = _read(path, "taxonomy.csv", errors, files, id_column="taxonomy_id")
     if taxonomy_rows:
         emit("taxonomy", {"id": OPEN_ELIGIBILITY_TAXONOMY_ID, "name": "Open Eligibility",
                           "description": "The Open Eligibility taxonomy of human services, as used by Ohana API.",
@@ -165,7 +167,7 @@ def read_ohana(path: Path, warnings: list[str]) -> list[Row]:
             emit(table, dict(record), f"seed_data/sdoh_domains.json {key}[{i}]")
 
     # Services, where they are offered, and what they need
-    for line, r in _read(path, "services.csv", errors):
+    for line, r in _read(path, "services.csv", errors, files):
         src = f"services.csv row {line}"
         svc_id = ohana_id("service", r["id"])
         eligibility = r.get("eligibility") or ""
@@ -210,14 +212,14 @@ def read_ohana(path: Path, warnings: list[str]) -> list[Row]:
                                "taxonomy_term_id": sdoh.sdoh_terms()[code]["id"]}, src)
 
     # Contacts and phones
-    for line, r in _read(path, "contacts.csv", errors):
+    for line, r in _read(path, "contacts.csv", errors, files):
         emit("contact", {
             "id": ohana_id("contact", r["id"]), "location_id": ohana_id("location", r.get("location_id")),
             "organization_id": ohana_id("organization", r.get("organization_id")),
             "service_id": ohana_id("service", r.get("service_id")), "name": r.get("name"),
             "title": r.get("title"), "email": r.get("email"), "department": r.get("department"),
         }, f"contacts.csv row {line}")
-    for line, r in _read(path, "phones.csv", errors):
+    for line, r in _read(path, "phones.csv", errors, files):
         number = (r.get("number") or "").strip()
         if (r.get("country_prefix") or "").strip():
             number = f"{r['country_prefix'].strip()} {number}"
@@ -233,7 +235,7 @@ def read_ohana(path: Path, warnings: list[str]) -> list[Row]:
         }, f"phones.csv row {line}")
 
     # Schedules: weekly hours, and holiday closures as dated (or yearly) exceptions
-    for line, r in _read(path, "regular_schedules.csv", errors):
+    for line, r in _read(path, "regular_schedules.csv", errors, files):
         day = WEEKDAYS.get((r.get("weekday") or "").strip().lower())
         if day is None:
             errors.append(f"regular_schedules.csv row {line}, field 'weekday': {r.get('weekday')!r} is not a weekday")
@@ -245,7 +247,7 @@ def read_ohana(path: Path, warnings: list[str]) -> list[Row]:
             "closes_at": normalize_time(r.get("closes_at")), "timezone": -8,
             "description": f"{r['weekday'].strip().title()} {r.get('opens_at')}–{r.get('closes_at')}",
         }, f"regular_schedules.csv row {line}")
-    for line, r in _read(path, "holiday_schedules.csv", errors):
+    for line, r in _read(path, "holiday_schedules.csv", errors, files):
         src = f"holiday_schedules.csv row {line}"
         try:
             start, yearly = _ohana_date(r.get("start_date"))

@@ -193,7 +193,7 @@ def test_failed_write_rolls_back_whole_import(db, shared, monkeypatch):
     """A failure half way through writing (some tables already flushed) leaves the database as it was."""
     from referralnet.directory import importer
 
-    original = importer._parents_first
+    original = importer._upsert_batch
     calls = {"n": 0}
 
     def fail_on_third_table(*args):
@@ -205,7 +205,7 @@ def test_failed_write_rolls_back_whole_import(db, shared, monkeypatch):
     import_path(shared / "hsds/examples/service_full.json")
     db.session.commit()
     before = counts(db)
-    monkeypatch.setattr(importer, "_parents_first", fail_on_third_table)
+    monkeypatch.setattr(importer, "_upsert_batch", fail_on_third_table)
     with pytest.raises(RuntimeError):
         import_path(shared / "datasets/ohana-san-mateo")
     db.session.rollback()
