@@ -29,6 +29,7 @@ import tempfile
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -520,37 +521,47 @@ def _coerce(table: Table, column, raw: Any) -> Any:
     """Turn a raw value into the column's Python type; raises ValueError with a readable message."""
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
-    col_type = column.type
-    if isinstance(col_type, Integer):
+    kind, length = _kind(column)
+    if kind == "text":
+        if isinstance(raw, (dict, list)):
+            raise ValueError("expected text, got " + ("an object" if isinstance(raw, dict) else "a list"))
+        text = normalize_line_breaks(raw if isinstance(raw, str) else str(raw)).strip()
+        if length and len(text) > length:
+            raise ValueError(f"{text[:40]!r} is longer than {length} characters")
+        return text
+    if kind in ("int", "float"):
+        what = "a whole number" if kind == "int" else "a number"
         if isinstance(raw, bool):
-            raise ValueError(f"{raw!r} is not a whole number")
+            raise ValueError(f"{raw!r} is not {what}")
         try:
             number = float(raw)
         except (TypeError, ValueError):
-            raise ValueError(f"{raw!r} is not a whole number") from None
+            raise ValueError(f"{raw!r} is not {what}") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError(f"{raw!r} is not {what}")
+        if kind == "float":
+            return number
         if number != int(number):
             raise ValueError(f"{raw!r} is not a whole number")
         return int(number)
-    if isinstance(col_type, Float):
-        if isinstance(raw, bool):
-            raise ValueError(f"{raw!r} is not a number")
-        try:
-            number = float(raw)
-        except (TypeError, ValueError):
-            raise ValueError(f"{raw!r} is not a number") from None
-        if number != number or number in (float("inf"), float("-inf")):
-            raise ValueError(f"{raw!r} is not a number")
-        return number
-    if isinstance(col_type, UTCDateTime):
+    if kind == "datetime":
         return parse_datetime(str(raw))
+    return parse_date(str(raw))
+
+
+@lru_cache(maxsize=None)
+def _kind(column) -> tuple[str, int | None]:
+    """What a column holds ("int", "float", "datetime", "date" or "text") and its length limit."""
+    col_type = column.type
+    if isinstance(col_type, Integer):
+        return "int", None
+    if isinstance(col_type, Float):
+        return "float", None
+    if isinstance(col_type, UTCDateTime):
+        return "datetime", None
     if isinstance(col_type, Date):
-        return parse_date(str(raw))
-    if isinstance(raw, (dict, list)):
-        raise ValueError("expected text, got " + ("an object" if isinstance(raw, dict) else "a list"))
-    text = normalize_line_breaks(str(raw)).strip()
-    if isinstance(col_type, String) and col_type.length and len(text) > col_type.length:
-        raise ValueError(f"{text[:40]!r} is longer than {col_type.length} characters")
-    return text
+        return "date", None
+    return "text", (col_type.length if isinstance(col_type, String) else None)
 
 
 def parse_date(text: str) -> date:
@@ -570,13 +581,28 @@ def parse_datetime(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+@lru_cache(maxsize=None)
+def _column_specs(table_name: str) -> list[tuple[str, Any, Any, bool]]:
+    """(key, column, default when empty, required) for each HSDS column of a table."""
+    return [(c.key, c, DEFAULTS.get((table_name, c.key)),
+             not c.nullable and c.default is None and not c.primary_key) for c in BY_NAME[table_name].columns]
+
+
 def _validate_row(row: Row, table: Table, errors: list[str], report: ImportReport) -> dict[str, Any] | None:
     clean: dict[str, Any] = {}
     ok = True
-    for column in table.columns:
-        key = column.key
+    values = row.values
+    for key, column, default, required in _column_specs(table.name):
+        raw = values.get(key)
+        if raw is None or raw == "":  # the fast path: most columns of most rows are empty
+            if default is None and required:
+                errors.append(f"{row.source}, field '{key}': is required")
+                ok = False
+            else:
+                clean[key] = default
+            continue
         try:
-            value = _coerce(table, column, row.values.get(key))
+            value = _coerce(table, column, raw)
         except ValueError as exc:
             errors.append(f"{row.source}, field '{key}': {exc}")
             ok = False
@@ -851,7 +877,10 @@ def _upsert_batch(table: Table, rows: list[dict[str, Any]], report: ImportReport
     with db.session.no_autoflush:
         if new_rows:
             # New rows first: an existing row may now point at a new one (a term given a new parent term).
-            db.session.execute(insert(table.model), new_rows)
+            # render_nulls: one executemany per batch. Without it the ORM leaves out None values (for
+            # column defaults) and splits the batch by which columns each row happens to fill. No
+            # HSDS column is None where a default should apply (DEFAULTS fills those in validation).
+            db.session.execute(insert(table.model).execution_options(render_nulls=True), new_rows)
         if changed:
             db.session.execute(update(table.model), changed)
 
