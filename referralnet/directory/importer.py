@@ -581,6 +581,13 @@ def parse_datetime(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+def _excerpt(before: str, after: str, width: int = 24) -> str:
+    """'...a Womanâ€™s Place...' -> '...a Woman’s Place...': the words around the first repair."""
+    start = next((i for i, (a, b) in enumerate(zip(before, after)) if a != b), 0)
+    lo = max(0, start - width)
+    return f"{'...' if lo else ''}{before[lo:start + width]!r} -> {'...' if lo else ''}{after[lo:start + width]!r}"
+
+
 @lru_cache(maxsize=None)
 def _column_specs(table_name: str) -> list[tuple[str, Any, Any, bool]]:
     """(key, column, default when empty, required) for each HSDS column of a table."""
@@ -611,7 +618,7 @@ def _validate_row(row: Row, table: Table, errors: list[str], report: ImportRepor
             fixed = repair_text(value)
             if fixed != value:
                 if len(report.repair_examples) < 3:
-                    report.repair_examples.append(f"{row.source}, field '{key}': {value[:60]!r} -> {fixed[:60]!r}")
+                    report.repair_examples.append(f"{row.source}, field '{key}': {_excerpt(value, fixed)}")
                 report.repaired.add((table.name, str(row.values.get("id")), key))
                 value = fixed
         if value is not None and (table.name, key) in ENUMS:
@@ -721,7 +728,7 @@ class _Stage:
         else:
             self.ids[table].add(clean["id"])
             self._pending[key] = (clean, source)
-        if len(self._pending) >= 5 * BATCH:
+        if len(self._pending) >= BATCH:
             self.flush()
 
     def _load(self, key: tuple[str, str]) -> tuple[dict[str, Any], str]:

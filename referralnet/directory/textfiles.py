@@ -29,6 +29,7 @@ from ftfy.badness import is_bad
 
 SAMPLE_BYTES = 4 << 20  # what charset-normalizer looks at: plenty for any directory export
 CHUNK = 1 << 20
+CP1252_MARGIN = 0.05  # how much less clean (charset-normalizer's "chaos", 0..1) cp1252 may read and still win
 # Only ftfy's mojibake repairs. Its other fixes (curly quotes to straight, full-width letters,
 # ligatures, NFC, HTML entities, line breaks) would change text that is correct as it is.
 REPAIR = ftfy.TextFixerConfig(
@@ -94,9 +95,17 @@ def choose_encoding(path: Path, override: str | None = None) -> Decoding:
     if b"\r" in head and b"\n" not in head:
         return Decoding("mac_roman", f"{name}: not UTF-8 ({bad}); read as mac_roman, the encoding of CSV files "
                                      f"with classic Mac line endings (use --encoding to choose another)")
-    best = charset_normalizer.from_bytes(head).best()
+    matches = charset_normalizer.from_bytes(head)
+    best = matches.best()
     if best is None or best.encoding.startswith("utf"):
         return _undetectable(path, head, bad)
+    # Mostly-English text with a few accents fits several Western code pages about equally well
+    # ("Año" is "Ańo" in cp1250). Directory exports that are not UTF-8 come from Windows Excel:
+    # prefer cp1252 whenever it reads the file about as cleanly as the detector's first choice.
+    if best.encoding != "cp1252":
+        windows = charset_normalizer.from_bytes(head, cp_isolation=["cp1252"]).best()
+        if windows is not None and windows.chaos <= best.chaos + CP1252_MARGIN:
+            best = windows
     language = f", {best.language}" if best.language and best.language != "Unknown" else ""
     return Decoding(best.encoding, f"{name}: not UTF-8 ({bad}); read as {best.encoding} (detected{language}; "
                                    f"if letters look wrong, import again with --encoding)")
@@ -109,17 +118,23 @@ def _undetectable(path: Path, head: bytes, bad: str) -> Decoding:
 
 def _is_utf8(path: Path) -> str | None:
     """None if the whole file is valid UTF-8, else where it stops being so ("byte 0xF1 on line 3")."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    return first_undecodable(path, "utf-8")
+
+
+def first_undecodable(path: Path, encoding: str) -> str | None:
+    """None if the whole file decodes in `encoding`, else where it fails ("byte 0xF1 on line 3")."""
+    decoder = codecs.getincrementaldecoder(encoding)()
     line = 1
     with path.open("rb") as fh:
         while chunk := fh.read(CHUNK):
+            newline = b"\r" if b"\r" in chunk and b"\n" not in chunk else b"\n"  # classic Mac files: CR only
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
                 start = max(0, exc.start - len(decoder.getstate()[0]))
-                line += chunk[:start].count(b"\n")
-                return f"byte 0x{chunk[start]:02X} on line {line}"
-            line += chunk.count(b"\n")
+                line += chunk[:start].count(newline)
+                return f"byte 0x{chunk[min(start, len(chunk) - 1)]:02X} on line {line}"
+            line += chunk.count(newline)
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
@@ -127,12 +142,22 @@ def _is_utf8(path: Path) -> str | None:
     return None
 
 
+def _cannot_decode(path: Path, decoding: Decoding) -> UnreadableFile:
+    where = first_undecodable(path, decoding.encoding) or "a byte"
+    shown = decoding.encoding.replace("utf-8-sig", "utf-8")
+    return UnreadableFile(f"{path.name}: {where} cannot be read as {shown}; give the file's encoding with "
+                          f"--encoding, or save it as \"CSV UTF-8\"")
+
+
 def read_header(path: Path, decoding: Decoding) -> list[str]:
-    """The first row of a CSV file ([] when it cannot be read), for telling layouts apart."""
+    """The first row of a CSV file, for telling layouts apart ([] when it is not CSV). Raises
+    UnreadableFile when the file is not in the encoding chosen for it."""
     try:
         with path.open(newline="", encoding=decoding.encoding) as fh:
             return [h.strip() for h in next(csv.reader(fh), [])]
-    except (OSError, UnicodeDecodeError, csv.Error):
+    except UnicodeDecodeError:
+        raise _cannot_decode(path, decoding) from None
+    except (OSError, csv.Error):
         return []
 
 
@@ -160,8 +185,7 @@ def csv_records(path: Path, decoding: Decoding, errors: list[str]) -> Iterator[t
                                   f"a value with a comma or a line break may have lost its quotes")
                     continue
                 yield row, dict(zip(header, values))
-    except UnicodeDecodeError as exc:
-        errors.append(f"{name} row {row + 1}: byte 0x{exc.object[exc.start]:02X} cannot be read as "
-                      f"{decoding.encoding}; give the file's encoding with --encoding, or save it as \"CSV UTF-8\"")
+    except UnicodeDecodeError:
+        errors.append(str(_cannot_decode(path, decoding)))
     except csv.Error as exc:
         errors.append(f"{name} row {row + 1}: not valid CSV ({exc})")
