@@ -5,7 +5,7 @@ Services raise DomainError subclasses. API clients (JSON requests, /api, /hsds,
 """
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 
@@ -24,6 +24,32 @@ class DomainError(Exception):
 class ValidationFailed(DomainError):
     status = 422
     code = "validation_failed"
+
+
+class UnknownReference(ValidationFailed):
+    """A field names something that does not exist or is not visible to the actor (an organization,
+    a service, a client). A field error on pages like any ValidationFailed; 404 for API clients,
+    with the field in `errors`, as the thing named was not found."""
+
+    status = 404
+    code = "not_found"
+
+
+class NotReady(ValidationFailed):
+    """Well-formed input that the current state of things refuses (no consent on file, a service not
+    accepting referrals). A field error on pages; 409 for API clients, as it conflicts with that state."""
+
+    status = 409
+    code = "conflict"
+
+
+def refusal(kinds: set[type[ValidationFailed]]) -> type[ValidationFailed]:
+    """The class to raise for field errors of several kinds: invalid input first (422), then a missing
+    reference (404), then a refusing state (409)."""
+    for kind in (ValidationFailed, UnknownReference, NotReady):
+        if kind in kinds:
+            return kind
+    return ValidationFailed
 
 
 class NotFound(DomainError):
@@ -105,7 +131,12 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
+        response = make_response(error_response(exc.code or 500, code, exc.description or exc.name))
+        # The exception's own headers belong to the answer: `Allow` on a 405 (RFC 9110), for one.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

@@ -55,9 +55,12 @@ Decisions, so that clients can rely on them:
   (application/x-ndjson), without paging.
 - Paging: `page` from 1, `per_page` 1..100 (default 20). `size` is the number of
   items on the page; `total_pages` is 0 when nothing matched; a page past the
-  end is empty (200). Unknown parameters are ignored; blank ones count as absent.
-- Bad parameter values answer 400 with the error contract
-  `{code: "bad_request", status, message, errors: {parameter: [messages]}}`.
+  end is empty (200); `page` is at most 100,000. Blank parameters count as absent.
+- Bad parameters answer 400 with the error contract
+  `{code: "bad_request", status, message, errors: {parameter: [messages]}}`: a value
+  that is not what the parameter takes (`page=abc`, `page=1.5`, `page=0`, a NUL
+  character), a parameter the endpoint does not take (the message lists those it
+  does), or one given twice.
 - Confidential locations never show addresses, coordinates, transportation
   directions or external identifiers (see hsds_serializers).
 """
@@ -74,15 +77,22 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from referralnet.api.hsds_serializers import (
     ORGANIZATION_ITEM, ORGANIZATION_WITH_FULL_SERVICES, ORGANIZATION_WITH_SERVICES, SERVICE, SERVICE_AT_LOCATION,
     SERVICE_AT_LOCATION_ITEM, SERVICE_ITEM, TAXONOMY, TAXONOMY_TERM, ACTIVE, OrganizationArgs,
-    OrganizationListArgs, ServiceAtLocationListArgs, ServiceListArgs, TaxonomyListArgs, TaxonomyTermListArgs,
-    build_documents, minimal_service, parse_args,
+    NoArgs, OrganizationListArgs, ServiceAtLocationListArgs, ServiceListArgs, TaxonomyListArgs,
+    TaxonomyTermListArgs, build_documents, minimal_service, parse_args,
 )
 from referralnet.directory import models as m
-from referralnet.errors import DomainError, NotFound, ValidationFailed
+from referralnet.errors import DomainError, NotFound, ValidationFailed, error_response
 from referralnet.extensions import db, limiter
 from referralnet.search.service import MAX_PER_PAGE, Match, SearchQuery, search_matches
 
 bp = Blueprint("hsds", __name__, url_prefix="/hsds")
+
+
+@bp.errorhandler(ValidationFailed)
+def _bad_parameter(exc: ValidationFailed):
+    """Read-only: whatever this API finds invalid is in the query (a NUL character, a search it cannot
+    run), so it is the one HSDS contract, a 400 naming the parameter."""
+    return error_response(400, BadParameter.code, exc.message, exc.errors)
 # A public API whose searches cost real work: limited per client address (HSDS_RATE_LIMIT).
 limiter.limit(lambda: current_app.config["HSDS_RATE_LIMIT"])(bp)
 
@@ -344,8 +354,20 @@ def get_taxonomy_term(term_id: str) -> m.TaxonomyTerm:
 Dump = Callable[[list], list[dict[str, Any]]]
 
 
-def load_args(schema: type[Schema]) -> dict[str, Any]:
-    """The request's query parameters through `schema`. Raises BadParameter naming each bad one."""
+def load_args(schema: type[Schema] = NoArgs) -> dict[str, Any]:
+    """The request's query parameters through `schema`. Raises BadParameter naming each bad one:
+    unknown to the endpoint, given more than once, or a value it cannot take."""
+    taken = sorted(schema().fields)
+    errors: dict[str, list[str]] = {}
+    for name in request.args:
+        if name not in taken:
+            errors[name] = [f"This endpoint takes {', '.join(taken)}." if taken
+                            else "This endpoint takes no parameters."]
+        elif len(request.args.getlist(name)) > 1:
+            errors[name] = ["Give this parameter once."]
+    if errors:
+        raise BadParameter(f"Invalid query parameters: {', '.join(errors)}. {next(iter(errors.values()))[0]}",
+                           errors)
     try:
         return parse_args(schema, request.args.to_dict())
     except ValidationError as exc:
@@ -416,6 +438,7 @@ def _pick(args: dict[str, Any], *names: str) -> dict[str, Any]:
 @bp.get("/")
 def index():
     """What this API is: HSDS 3.0, its profile and the OpenAPI description it follows."""
+    load_args()
     return jsonify({"version": HSDS_VERSION,
                     "profile": current_app.config.get("HSDS_PROFILE_URL", DEFAULT_PROFILE_URL),
                     "openapi_url": OPENAPI_URL})
@@ -435,6 +458,7 @@ def services():
 
 @bp.get("/services/<service_id>")
 def service(service_id: str):
+    load_args()
     return jsonify(build_documents(SERVICE, [get_service(service_id)])[0])
 
 
@@ -449,6 +473,7 @@ def services_at_locations():
 
 @bp.get("/service_at_locations/<sal_id>")
 def service_at_location(sal_id: str):
+    load_args()
     return jsonify(build_documents(SERVICE_AT_LOCATION, [get_service_at_location(sal_id)])[0])
 
 
@@ -477,6 +502,7 @@ def taxonomies():
 
 @bp.get("/taxonomies/<taxonomy_id>")
 def taxonomy(taxonomy_id: str):
+    load_args()
     return jsonify(build_documents(TAXONOMY, [get_taxonomy(taxonomy_id)])[0])
 
 
@@ -489,4 +515,5 @@ def taxonomy_terms():
 
 @bp.get("/taxonomy_terms/<term_id>")
 def taxonomy_term(term_id: str):
+    load_args()
     return jsonify(build_documents(TAXONOMY_TERM, [get_taxonomy_term(term_id)])[0])

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
 from referralnet.directory import models as m
@@ -104,22 +104,40 @@ class ZipCode(fields.String):
         return value[:5]
 
 
-class _Args(Schema):
+MAX_PAGE = 100_000
+
+
+class WholeNumber(fields.Integer):
+    """A query parameter that is a whole number written in ASCII digits: “1.0”, “1_000”, “+3”, “٣” and
+    a hundred digits are refused, not read as something else."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not re.fullmatch(r"[0-9]{1,9}", value.strip()):
+            raise self.make_error("invalid")
+        return super()._deserialize(value.strip(), attr, data, **kwargs)
+
+
+class NoArgs(Schema):
+    """The parameters of an endpoint that takes none. Unknown parameters are refused before any
+    schema sees them (hsds.load_args), naming them and the ones the endpoint takes."""
+
     class Meta:
-        unknown = EXCLUDE  # parameters this API does not know are ignored, as HTTP APIs usually do
+        unknown = RAISE
 
 
-class FormatArgs(_Args):
+
+class FormatArgs(NoArgs):
     format = fields.String(load_default="json", validate=validate.OneOf(
         ["json", "ndjson"], error="Use json (paged) or ndjson (every result, one per line)."))
 
 
 class PageArgs(FormatArgs):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, error="The page number starts at 1."),
-                          error_messages={"invalid": "The page number must be a whole number."})
-    per_page = fields.Integer(load_default=DEFAULT_PER_PAGE, validate=validate.Range(
+    page = WholeNumber(load_default=1, validate=validate.Range(
+        min=1, max=MAX_PAGE, error=f"The page number is a whole number from 1 to {MAX_PAGE:,}."),
+        error_messages={"invalid": f"The page number must be a whole number from 1 to {MAX_PAGE:,}."})
+    per_page = WholeNumber(load_default=DEFAULT_PER_PAGE, validate=validate.Range(
         min=1, max=MAX_PER_PAGE, error=f"Between 1 and {MAX_PER_PAGE} results per page."),
-        error_messages={"invalid": "per_page must be a whole number."})
+        error_messages={"invalid": f"per_page must be a whole number from 1 to {MAX_PER_PAGE}."})
     search = fields.String(load_default=None)
 
 
@@ -158,7 +176,7 @@ class OrganizationListArgs(PageArgs):
     full_service = Flag(load_default=False)
 
 
-class OrganizationArgs(_Args):
+class OrganizationArgs(NoArgs):
     full_service = Flag(load_default=False)
 
 

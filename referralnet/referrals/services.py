@@ -26,7 +26,8 @@ from referralnet.db import Page, paginate, utcnow
 from referralnet.directory.models import Organization, Service, ServiceAtLocation
 from referralnet.directory.services import clean_text
 from referralnet.directory.sdoh import sdoh_terms
-from referralnet.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
+from referralnet.errors import (Conflict, InvalidTransition, NotPermitted, NotReady, UnknownReference,
+                                ValidationFailed, refusal)
 from referralnet.extensions import db
 from referralnet.referrals import states
 from referralnet.referrals.access import visible_clients, visible_referrals
@@ -255,13 +256,16 @@ def record_consent(actor: User, client: Client, receiving_organization_id: str, 
     org = db.session.get(Organization, receiving_organization_id) if receiving_organization_id else None
     if org is None:
         errors["receiving_organization_id"] = ["Choose an organization from the directory."]
+    kinds: set[type[ValidationFailed]] = {UnknownReference} if errors else set()
     if method not in CONSENT_METHODS:
         errors["method"] = [f"Choose how consent was given: {', '.join(CONSENT_METHODS)}."]
     note = clean_text(note)
     if note is not None and len(note) > MAX_TEXT:
         errors["note"] = [f"Keep the note under {MAX_TEXT} characters."]
+    if set(errors) - {"receiving_organization_id"}:
+        kinds.add(ValidationFailed)
     if errors:
-        raise ValidationFailed("The consent was not recorded.", errors)
+        raise refusal(kinds)("The consent was not recorded.", errors)
     consent = Consent(client_id=client.id, receiving_organization_id=org.id, method=method,
                       recorded_by_id=actor.id, recorded_at=now or utcnow(), note=note)
     db.session.add(consent)
@@ -443,23 +447,30 @@ def _check_send(actor: User, client: Client, service_id: str, *, category: str, 
     if client.organization_id != actor.organization_id:
         raise NotPermitted("You can send referrals only for your own organization's clients.")
     errors: dict[str, list[str]] = {}
+    kinds: set[type[ValidationFailed]] = set()  # what kind of refusal each error is (errors.refusal)
 
     service = db.session.get(Service, service_id) if service_id else None
     org = service.organization if service is not None else None
     if service is None or org is None:
         errors["service_id"] = ["Choose a service from the directory."]
+        kinds.add(UnknownReference)
     elif service.status != "active":
         errors["service_id"] = [f"{service.name} is {service.status} in the directory, so it cannot receive referrals."]
+        kinds.add(NotReady)
     elif not service.accepting_referrals:
         errors["service_id"] = [f"{service.name} is not accepting referrals right now."]
+        kinds.add(NotReady)
     elif not _is_network_partner(org.id):
         errors["service_id"] = [f"{org.name} does not receive referrals through ReferralNet yet: "
                                 "give the client its contact details instead."]
+        kinds.add(NotReady)
 
     if location_id and service is not None and db.session.scalar(
             select(ServiceAtLocation.id).where(ServiceAtLocation.service_id == service.id,
                                                ServiceAtLocation.location_id == location_id).limit(1)) is None:
         errors["location_id"] = ["Choose one of the places where this service is offered."]
+        kinds.add(UnknownReference)
+    before = set(errors)
     if category not in sdoh_terms():
         errors["category"] = ["Choose the social need this referral addresses."]
     if priority not in PRIORITIES:
@@ -469,21 +480,24 @@ def _check_send(actor: User, client: Client, service_id: str, *, category: str, 
         errors["note_to_partner"] = [f"Keep the note under {MAX_TEXT} characters."]
     if client_availability is not None and len(client_availability) > MAX_AVAILABILITY:
         errors["client_availability"] = [f"Keep this under {MAX_AVAILABILITY} characters."]
+    if set(errors) != before:
+        kinds.add(ValidationFailed)
     if previous_referral is not None:
         if previous_referral.client_id != client.id or \
                 previous_referral.sending_organization_id != actor.organization_id:
             errors["previous_referral"] = ["The earlier referral is for another client."]
+            kinds.add(NotReady)
         elif Status(previous_referral.status) not in REFER_ELSEWHERE_FROM:
             raise InvalidTransition("Only a rejected, failed or cancelled referral can be referred elsewhere; "
                                     f"this one is {Status(previous_referral.status).label}.")
     if errors:
-        raise ValidationFailed("The referral was not sent. " + " ".join(m for ms in errors.values() for m in ms),
-                               errors)
+        raise refusal(kinds)("The referral was not sent. " + " ".join(m for ms in errors.values() for m in ms),
+                             errors)
 
     consent = current_consent(client, org.id)
     if consent is None:
         message = f"Record the client's consent to share with {org.name} first."
-        raise ValidationFailed(message, {"consent": [message]})
+        raise NotReady(message, {"consent": [message]})
     already = db.session.scalar(
         select(Referral.id).where(Referral.client_id == client.id, Referral.service_id == service.id,
                                   Referral.status.in_([s.value for s in OPEN_STATUSES])).limit(1))

@@ -816,10 +816,53 @@ def test_bad_parameters_are_400_naming_the_parameter(api, url, parameter):
     assert parameter in body["message"] or body["errors"][parameter][0] in body["message"]
 
 
-def test_blank_and_unknown_parameters_are_ignored(api, s):
-    body = hsds(api, "/hsds/services?page=&per_page=&search=&full=&color=blue")
+def test_blank_parameters_are_ignored(api, s):
+    body = hsds(api, "/hsds/services?page=&per_page=&search=&full=")
     assert body["page_number"] == 1 and body["size"] == 20
     assert body["total_items"] == len(active_service_ids(s))
+
+
+JUNK_PAGES = ["abc", "1.5", "1.0", "0", "-1", "%2B3", "1_000", "\u0663", "0x10", "1e3", "100001",
+              "99999999999999999999", "%00", "1%001", "%20%20", "[]", "true"]
+
+
+@pytest.mark.parametrize("value", JUNK_PAGES)
+@pytest.mark.parametrize("name", ["page", "per_page"])
+def test_junk_page_values_are_400_saying_what_is_expected(api, name, value):
+    if value == "%20%20":  # blank counts as absent
+        assert api.get(f"/hsds/services?{name}={value}").status_code == 200
+        return
+    for endpoint in ("services", "service_at_locations", "organizations", "taxonomies", "taxonomy_terms"):
+        body = hsds_error(api, f"/hsds/{endpoint}?{name}={value}", 400)
+        assert body["code"] == "bad_request" and list(body["errors"]) == [name], body
+        assert "whole number" in body["errors"][name][0] or "results per page" in body["errors"][name][0] \
+            or "NUL" in body["errors"][name][0], body
+
+
+@pytest.mark.parametrize("url,names", [
+    ("/hsds/services?color=blue", ["color"]),
+    ("/hsds/services?page=1&page=2", ["page"]),
+    ("/hsds/services?per_page=5&per_page=abc", ["per_page"]),
+    ("/hsds/service_at_locations?postcode=94063&radius=5", ["radius"]),
+    ("/hsds/organizations?minimal=true", ["minimal"]),
+    ("/hsds/taxonomies?taxonomy_id=x&parent=y", ["parent", "taxonomy_id"]),
+    ("/hsds/?page=1", ["page"]),
+    ("/hsds/services/any-id?full=true", ["full"]),
+    ("/hsds/taxonomy_terms/any-id?x=1", ["x"]),
+])
+def test_parameters_an_endpoint_does_not_take_are_refused_naming_them(api, url, names):
+    body = hsds_error(api, url, 400)
+    assert body["code"] == "bad_request" and sorted(body["errors"]) == names, body
+    for name in names:
+        assert name in body["message"]
+        message = body["errors"][name][0]
+        assert message.startswith("This endpoint takes") or message == "Give this parameter once.", message
+
+
+def test_unknown_parameter_message_lists_what_is_taken(api):
+    body = hsds_error(api, "/hsds/service_at_locations?colour=blue", 400)
+    assert "postcode" in body["errors"]["colour"][0] and "proximity" in body["errors"]["colour"][0]
+    assert hsds_error(api, "/hsds/?x=1", 400)["errors"]["x"] == ["This endpoint takes no parameters."]
 
 
 def test_boolean_parameters_accept_true_false_one_zero(api):

@@ -82,9 +82,10 @@ def test_the_closed_loop_through_the_api(api, db):
 
     referral_body = {"client_id": client_id, "service_id": "svc-pantry", "category": "food-insecurity",
                      "note_to_partner": "Prefers mornings"}
+    # Well-formed, but the state of things refuses it: a conflict, not invalid input.
     no_consent = error_contract(call("clinic", "POST", "/api/v1/referrals", json=referral_body,
-                                     headers={"Idempotency-Key": "k-0"}), 422)
-    assert "consent" in no_consent["errors"]
+                                     headers={"Idempotency-Key": "k-0"}), 409)
+    assert "consent" in no_consent["errors"] and no_consent["code"] == "conflict"
     consent = call("clinic", "POST", f"/api/v1/clients/{client_id}/consents",
                    json={"receiving_organization_id": "org-eastside", "method": "verbal"})
     assert consent.status_code == 201, consent.get_json()
@@ -157,8 +158,9 @@ def test_the_closed_loop_through_the_api(api, db):
         assert call(who, "PATCH", f"/api/v1/clients/{client_id}", json={"zip_code": "94111"}).status_code == 404
         assert call(who, "GET", "/api/v1/referrals").get_json()["total"] == 0
         assert call(who, "GET", "/api/v1/clients").get_json()["total"] == 0
+    # Another clinic's client is not found, as its page would be, with the field named.
     assert error_contract(call("other_clinic", "POST", "/api/v1/referrals", json=referral_body,
-                               headers={"Idempotency-Key": "k-1"}), 422)["errors"] == {"client_id": ["No such client."]}
+                               headers={"Idempotency-Key": "k-1"}), 404)["errors"] == {"client_id": ["No such client."]}
     # The actions are the organizations' own, in the audit log.
     actions = set(db.session.scalars(select(AuditLog.action)))
     assert {"client.create", "consent.record", "referral.send", "referral.transition", "referral.close",
@@ -176,7 +178,7 @@ def test_partner_updates_its_own_listing(api, db):
     assert "svc-pantry" not in [hit["service_id"] for hit in found["items"]]
     bad = error_contract(call("partner", "PATCH", "/api/v1/listings/svc-pantry",
                               json={"capacity": {"available": 11, "maximum": 10}}), 422)
-    assert "available" in bad["errors"]
+    assert "available" in bad["errors"]["capacity"]
     assert error_contract(call("partner", "PATCH", "/api/v1/listings/svc-pantry", json={}), 422)["errors"]
     for who in ("other_partner", "clinic"):
         assert call(who, "PATCH", "/api/v1/listings/svc-pantry", json={"accepting_referrals": True}).status_code == 404

@@ -19,15 +19,18 @@ SPEC = {
 def init_app(app: Flask) -> None:
     """Register the /api/v1 blueprints (CSRF-exempt: bearer tokens, no cookies) and the OpenAPI document."""
     from referralnet.api.v1 import clients, directory, listings, referrals
-    from referralnet.api.v1.common import SECURITY_SCHEME, ReferralNetApi
+    from referralnet.api.v1.common import (SECURITY_SCHEME, ReferralNetApi, SchemaExtrasPlugin,
+                                           register_error_responses)
     from referralnet.extensions import csrf
 
     for key, value in SPEC.items():
         app.config.setdefault(key, value)
-    api = ReferralNetApi(app, spec_kwargs={"info": {"description": (
+    api = ReferralNetApi(app, spec_kwargs={"marshmallow_plugin": SchemaExtrasPlugin(), "info": {"description": (
         "Authenticate with `Authorization: Bearer <token>` (tokens are issued by network admins). "
-        "Errors are `{code, status, message, errors}`. Lists are `{items, total, page, per_page, pages}`.")}})
+        "Errors are `{code, status, message, errors}`; each operation lists the statuses it answers with. "
+        "Lists are `{items, total, page, per_page, pages}`.")}})
     api.spec.components.security_scheme(SECURITY_SCHEME, {"type": "http", "scheme": "bearer"})
+    register_error_responses(api)
     for module in (directory, clients, referrals, listings):
         csrf.exempt(module.bp)
         api.register_blueprint(module.bp)

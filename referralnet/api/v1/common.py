@@ -10,17 +10,25 @@
   for flask-smorest's own argument validation (422, `errors` maps each field to messages).
 - **Paging**: `page` (from 1) and `per_page` (1..100, default 20); list bodies are
   `{items, total, page, per_page, pages}`; a page past the end is empty.
-- **Rate limit**: API_RATE_LIMIT per token (see `api.auth.token_rate_key`), shared by all endpoints.
+- **Rate limit**: API_RATE_LIMIT per token (see `api.auth.token_rate_key`), shared by all endpoints;
+  a 429 says when to retry (`Retry-After`, seconds).
+- **Documented responses**: every operation's OpenAPI entry lists each status it can answer
+  with, documented once here (`ApiBlueprint.route`, `ERROR_RESPONSES`): 401, 403, 422 and 429
+  everywhere, 404 on a path with an id, 400 (malformed JSON) on a body; a view adds its own
+  409. There is no catch-all `default` response, so schemathesis checks the list is exact
+  (tests/api/test_v1_schema.py).
 """
 from __future__ import annotations
 
 import math
+import time
 from functools import wraps
 from typing import Any
 
+from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
 from flask import current_app, g
 from flask_smorest import Api, Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import Select, func, select
 from werkzeug.exceptions import HTTPException
 
@@ -44,12 +52,120 @@ class ErrorSchema(Schema):
 
 class ReferralNetApi(Api):
     """flask-smorest's Api, minus its app-wide HTTPException handler (the app has the one error
-    contract; /api/v1 blueprints add their own handler for argument errors), with our error schema."""
+    contract; /api/v1 blueprints add their own handler for argument errors), with our error schema
+    and no catch-all `default` response: each operation lists what it answers (ApiBlueprint)."""
 
     ERROR_SCHEMA = ErrorSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def _register_error_handlers(self):
         pass
+
+
+class _GroupingConverter(OpenAPIConverter):
+    """Query parameters that only go together (lat and lon) documented as one form-exploded object
+    parameter with both required: on the wire the same `?lat=..&lon=..`, and the document says
+    "both or neither", which separate parameters cannot. From a schema's `OPENAPI_PARAMETER_GROUPS`
+    ({name: (description, members)})."""
+
+    def schema2parameters(self, schema, *, location, **kwargs):
+        parameters = super().schema2parameters(schema, location=location, **kwargs)
+        for name, (description, members) in getattr(schema, "OPENAPI_PARAMETER_GROUPS", {}).items():
+            grouped = {p["name"]: p for p in parameters if p["name"] in members}
+            parameters = [p for p in parameters if p["name"] not in members]
+            parameters.append({
+                "in": location, "name": name, "description": description, "required": False,
+                "style": "form", "explode": True,
+                "schema": {"type": "object", "required": list(members), "additionalProperties": False,
+                           "properties": {member: {**grouped[member]["schema"], **(
+                               {"description": grouped[member]["description"]}
+                               if "description" in grouped[member] else {})} for member in members}},
+            })
+        return parameters
+
+
+class SchemaExtrasPlugin(MarshmallowPlugin):
+    """apispec's marshmallow plugin, plus a schema class's `OPENAPI_EXTRA`: the JSON Schema that
+    marshmallow fields cannot carry (minProperties, which fields go together), merged into its
+    component. The schema's `validates_schema` enforces the same rule. Parameter groups: see
+    _GroupingConverter."""
+
+    Converter = _GroupingConverter
+
+    def schema_helper(self, name, _, schema=None, **kwargs):
+        json_schema = super().schema_helper(name, _, schema=schema, **kwargs)
+        extra = getattr(schema, "OPENAPI_EXTRA", None)
+        if json_schema is not None and extra:
+            json_schema.update(extra)
+        return json_schema
+
+
+def _error(description: str, headers: dict | None = None) -> dict:
+    response = {"description": description, "content": {"application/json": {"schema": ErrorSchema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+# The error responses of the OpenAPI document (components/responses), each {code, status, message, errors}.
+ERROR_RESPONSES = {
+    "BadRequest": (400, _error("The body is not valid JSON (code bad_request).")),
+    "Unauthorized": (401, _error("No valid token: missing, unknown, revoked or expired (code unauthorized).", {
+        "WWW-Authenticate": {"required": True, "schema": {"type": "string"},
+                             "description": "`Bearer realm=\"referralnet\"`"}})),
+    "Forbidden": (403, _error("The token lacks the operation's scope, or the move is not this side's to make "
+                              "(code not_permitted).")),
+    "NotFound": (404, _error("Nothing with this id is visible to this token's organization: the one in the path, "
+                             "or one a body field names (that field is in `errors`) (code not_found).")),
+    "ValidationFailed": (422, _error("Invalid input (code validation_failed): `errors` maps each field to what "
+                                     "is wrong with it, and nothing was changed.")),
+    "TooManyRequests": (429, _error("Over API_RATE_LIMIT for this token (code too_many_requests).", {
+        "Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0},
+                        "description": "seconds until a request may succeed"}})),
+}
+
+
+def register_error_responses(api: Api) -> None:
+    """Put ERROR_RESPONSES in the document's components, once, for operations to refer to."""
+    for name, (_status, response) in ERROR_RESPONSES.items():
+        api.spec.components.response(name, response)
+
+
+class NoQuery(Schema):
+    """The query of an operation that takes no query parameters: any is refused (422, named)."""
+
+
+def _query_arguments(func) -> bool:
+    return any(p.get("in") == "query" for p in getattr(func, "_apidoc", {}).get("arguments", {}).get("parameters", []))
+
+
+class ApiBlueprint(Blueprint):
+    """A flask-smorest Blueprint whose every route documents the error responses that the shared
+    machinery (token check, scopes, argument parsing, NUL refusal, rate limit) can answer, and
+    refuses query parameters it does not take (the query schemas refuse unknown ones too)."""
+
+    def arguments(self, schema, *, location="json", **kwargs):
+        if location == "query":  # webargs excludes unknown query parameters by default: refuse them
+            kwargs.setdefault("unknown", RAISE)
+        return super().arguments(schema, location=location, **kwargs)
+
+    def route(self, rule, *, parameters=None, tags=None, **options):
+        register = super().route(rule, parameters=parameters, tags=tags, **options)
+        names = ["Unauthorized", "Forbidden", "ValidationFailed", "TooManyRequests"]
+        if "<" in rule:
+            names.append("NotFound")
+        if set(options.get("methods", ("GET",))) & {"POST", "PUT", "PATCH"}:
+            names.append("BadRequest")
+
+        def decorator(func):
+            documented = func if _query_arguments(func) else \
+                self.arguments(NoQuery, location="query", as_kwargs=True)(func)
+            for name in names:
+                documented = self.alt_response(ERROR_RESPONSES[name][0], name)(documented)
+            register(documented)
+            return func
+
+        return decorator
 
 
 def _argument_error(exc: HTTPException):
@@ -68,6 +184,10 @@ def _argument_error(exc: HTTPException):
 def _challenge(response):
     if response.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="referralnet"'
+    if response.status_code == 429 and "Retry-After" not in response.headers:
+        limit = limiter.current_limit
+        wait = math.ceil(limit.reset_at - time.time()) if limit is not None else 60
+        response.headers["Retry-After"] = str(max(wait, 1))
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 
@@ -83,9 +203,9 @@ def _api_limit():
     return _shared_limit
 
 
-def make_blueprint(name: str, description: str) -> Blueprint:
+def make_blueprint(name: str, description: str) -> ApiBlueprint:
     """A /api/v1 blueprint with token authentication, the error contract and the shared rate limit."""
-    bp = Blueprint(name, __name__, url_prefix="/api/v1", description=description)
+    bp = ApiBlueprint(name, __name__, url_prefix="/api/v1", description=description)
     bp.before_request(authenticate_request)
     bp.after_request(_challenge)
     bp.register_error_handler(400, _argument_error)

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from referralnet.accounts.models import ApiToken, User
 from referralnet.api.models import IdempotencyKey
-from referralnet.errors import Conflict, NotFound, ValidationFailed
+from referralnet.errors import Conflict, NotFound, NotReady, UnknownReference, ValidationFailed
 from referralnet.extensions import db
 from referralnet.referrals import services
 from referralnet.referrals.access import get_visible_client_or_404, get_visible_referral_or_404
@@ -102,7 +102,7 @@ def _send(actor: User, body: dict[str, Any]) -> Referral:
                                        "previous_referral_id", "No such referral.")
         if previous.client_id != client.id:
             message = "The earlier referral is for another client."
-            raise ValidationFailed(message, {"previous_referral_id": [message]})
+            raise NotReady(message, {"previous_referral_id": [message]})
         return services.refer_elsewhere(actor, previous, body["service_id"], category=body["category"],
                                         priority=body.get("priority"), **fields)
     return services.send_referral(actor, client, body["service_id"], category=body["category"],
@@ -110,8 +110,8 @@ def _send(actor: User, body: dict[str, Any]) -> Referral:
 
 
 def _visible_or_invalid(getter, actor: User, object_id, field: str, message: str):
-    """A body's reference to something the actor cannot see is a bad field (422), not a missing page."""
+    """A body's reference to something the actor cannot see is not found (404), with the field named."""
     try:
         return getter(actor, object_id)
     except NotFound:
-        raise ValidationFailed(message, {field: [message]}) from None
+        raise UnknownReference(message, {field: [message]}) from None

@@ -34,7 +34,11 @@ MessagePage = page_schema(MessageSchema, "MessagePage")
 @bp.arguments(IdempotencyHeaders, location="headers", as_kwargs=True)
 @bp.arguments(ReferralCreateSchema)
 @bp.response(201, ReferralSchema)
-@bp.alt_response(409, schema=ErrorSchema, description="The client already has an open referral to this service.")
+@bp.alt_response(404, "NotFound")
+@bp.alt_response(409, schema=ErrorSchema, description=(
+    "The client already has an open referral to this service, no consent to share with the agency is on file, "
+    "the service is not accepting referrals (or not active, or its agency is not in the network), or "
+    "`previous_referral_id` is another client's or not finished (code conflict or invalid_transition)."))
 def create_referral(body: dict, idempotency_key: str):
     """Send a referral (status requested); the client's consent to share with the agency must be on file.
 

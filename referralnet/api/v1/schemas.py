@@ -1,31 +1,77 @@
 """marshmallow schemas of /api/v1: arguments (load) and representations (dump), kept apart.
 
-Load schemas check types and shapes only; the services check meaning (a known category,
-consent on file, a move allowed from the current status) and answer with the same
-`{code, status, message, errors}` 422 when they refuse. Unknown body fields are refused.
+Load schemas say exactly what is accepted, and the OpenAPI document says the same (formats,
+lengths, enums, patterns, ranges, and which fields go together: `OPENAPI_EXTRA` adds the
+JSON Schema that marshmallow fields cannot carry, and a `validates_schema` enforces it). So
+input the document calls valid is accepted unless the state of things refuses it — a
+reference to something not found (404), no consent on file or a move not allowed now (409) —
+and input it calls invalid is a 422 that names each field. Unknown body fields are refused.
+The few rules JSON Schema cannot state (a date of birth not in the future, available not above
+maximum, a place the geocoder finds) are in the field descriptions.
 """
 from __future__ import annotations
 
-from datetime import timezone
+import re
+from datetime import date, timezone
 
 from flask import g
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_dump, validate, validates_schema
 
 from referralnet.api.v1.common import PageArgs
+from referralnet.directory.sdoh import sdoh_terms
+from referralnet.portal.listings import MAX_CAPACITY, MAX_CAPACITY_DESCRIPTION, MAX_UNIT_LENGTH
 from referralnet.referrals import states
-from referralnet.referrals.models import (CONSENT_METHODS, CONTACT_PREFERENCES, PRIORITIES, VERIFIED_OUTCOMES,
-                                          Status)
+from referralnet.referrals.models import (CONSENT_METHODS, CONTACT_PREFERENCES, MAX_TEXT, OUTCOMES, PRIORITIES,
+                                          VERIFIED_OUTCOMES, Status)
+from referralnet.referrals.services import MAX_AGE_YEARS, MAX_NAME
 from referralnet.search.service import MAX_RADIUS_MILES
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
-TEXT = validate.Length(max=4000)
+TEXT = validate.Length(max=MAX_TEXT)
+# Text that is not blank once stripped (the services strip what people type). Anchored, so that
+# marshmallow's match and JSON Schema's search agree.
+NOT_BLANK = r"^\s*\S"
+BLANK_OR_NULL = [None, ""]
+
+
+def not_blank(max_length: int) -> list:
+    return [validate.Length(min=1, max=max_length), validate.Regexp(NOT_BLANK, error="Must not be blank.")]
+
+
+def _decade_pattern(first: int, last: int) -> str:
+    """A regex matching the years first..last (four digits), a decade at a time: 190[1-9]|19[1-9][0-9]..."""
+    parts = []
+    year = first
+    while year <= last:
+        decade_end = min(year - year % 10 + 9, last)
+        low, high = year % 10, decade_end % 10
+        parts.append(f"{year // 10}" + (str(low) if low == high else f"[{low}-{high}]"))
+        year = decade_end + 1
+    return "|".join(parts)
+
+
+class PatchSchema(Schema):
+    """A PATCH body: at least one field (no body, or `{}`, is a 422 that says what may be sent)."""
+
+    OPENAPI_EXTRA: dict = {"minProperties": 1}
+
+    @validates_schema
+    def _something(self, data, **_kwargs):
+        if not data:
+            raise ValidationError(f"Send at least one of: {', '.join(self.fields)}.", "body")
 
 
 # --- directory -------------------------------------------------------------------------------------
 
 class ServiceSearchArgs(PageArgs):
     """Every filter of the coordinator's search (referralnet.search.service.SearchQuery)."""
+
+    OPENAPI_PARAMETER_GROUPS = {
+        "point": ("a place by coordinates, instead of near: `lat` and `lon` together", ("lat", "lon")),
+        "open_at": ("open at this day and time, local to each place: `open_day` and `open_time` together",
+                    ("open_day", "open_time")),
+    }
 
     q = fields.String(load_default="", validate=validate.Length(max=500),
                       metadata={"description": "free text; lay language is expanded (“food stamps” finds SNAP)"})
@@ -34,11 +80,13 @@ class ServiceSearchArgs(PageArgs):
     term_id = fields.List(fields.String(validate=validate.Length(max=250)), load_default=list,
                           metadata={"description": "taxonomy term id (repeatable: any of them)"})
     near = fields.String(validate=validate.Length(min=1, max=200),
-                         metadata={"description": "ZIP code, address, “City, ST” or “lat,lon”"})
+                         metadata={"description": "ZIP code, address, “City, ST” or “lat,lon”; 422 if it cannot be "
+                                                  "found"})
     lat = fields.Float(validate=validate.Range(-90, 90), metadata={"description": "with lon, instead of near"})
     lon = fields.Float(validate=validate.Range(-180, 180))
     radius = fields.Float(validate=validate.Range(min=0, max=MAX_RADIUS_MILES, min_inclusive=False),
-                          metadata={"description": "miles around near or lat/lon"})
+                          metadata={"description": "miles around near or lat/lon (needs one of them)",
+                                    "exclusiveMinimum": True})
     language = fields.String(validate=validate.Length(min=1, max=35), metadata={"description": "code or name"})
     open_now = fields.Boolean(load_default=False)
     open_day = fields.String(validate=validate.OneOf(DAYS),
@@ -47,10 +95,8 @@ class ServiceSearchArgs(PageArgs):
     accepting = fields.Boolean(load_default=False, metadata={"description": "only services accepting referrals"})
     free = fields.Boolean(load_default=False, metadata={"description": "only free services"})
     age = fields.Integer(validate=validate.Range(0, 130))
-    sort = fields.String(load_default="relevance", validate=validate.OneOf(("relevance", "distance")))
-
-    class Meta:
-        unknown = EXCLUDE
+    sort = fields.String(load_default="relevance", validate=validate.OneOf(("relevance", "distance")),
+                         metadata={"description": "distance needs near or lat/lon"})
 
     @validates_schema
     def _pairs(self, data, **_kwargs):
@@ -59,6 +105,11 @@ class ServiceSearchArgs(PageArgs):
             errors["lat" if "lat" not in data else "lon"] = ["Give both lat and lon."]
         if ("open_day" in data) != ("open_time" in data):
             errors["open_day" if "open_day" not in data else "open_time"] = ["Give both open_day and open_time."]
+        if "near" not in data and "lat" not in data:
+            if "radius" in data:
+                errors["near"] = ["Give near, or lat and lon, to search within a radius."]
+            elif data.get("sort") == "distance":
+                errors["near"] = ["Give near, or lat and lon, to sort by distance."]
         if errors:
             raise ValidationError(errors)
 
@@ -253,35 +304,99 @@ class ClientListArgs(PageArgs):
     name = fields.String(validate=validate.Length(max=200),
                          metadata={"description": "words found in the given or family name"})
 
-    class Meta:
-        unknown = EXCLUDE
 
 
 class DuplicateArgs(Schema):
     allow_duplicate = fields.Boolean(load_default=False, metadata={
         "description": "create even if a client with the same names and date of birth exists"})
 
-    class Meta:
-        unknown = EXCLUDE
+
+
+# Client fields as the services accept them (referrals.services._clean_client), stated exactly.
+FIRST_BIRTH_YEAR = date.today().year - MAX_AGE_YEARS
+BIRTH_DATE = rf"^({_decade_pattern(FIRST_BIRTH_YEAR, date.today().year)})-[0-9]{{2}}-[0-9]{{2}}$"
+PHONE = r"^\+?([ ().-]{0,2}[0-9]){10,15}$"  # 10 to 15 digits, with the usual separators
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+LANGUAGE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"  # ISO 639 code, optionally with BCP 47 subtags
+ZIP = r"^[0-9]{5}(-[0-9]{4})?$"
+NEEDS = {"sms": "phone", "phone": "phone", "email": "email"}  # contact preference -> the detail it needs
+
+
+def _plausible_birth_date(born: date) -> None:
+    """As the services check it: not in the future, nor over MAX_AGE_YEARS ago (the document's pattern)."""
+    today = date.today()
+    if born > today:
+        raise ValidationError("The date of birth cannot be in the future.")
+    if born.year < today.year - MAX_AGE_YEARS:
+        raise ValidationError(f"Check the year: that would make the client over {MAX_AGE_YEARS}.")
 
 
 def _client_fields(required: bool) -> dict:
     opt = {"allow_none": True}
     return {
-        "given_name": fields.String(required=required, validate=validate.Length(max=100)),
-        "family_name": fields.String(required=required, validate=validate.Length(max=100)),
-        "date_of_birth": fields.Date(required=required),
-        "phone": fields.String(validate=validate.Length(max=32), **opt),
-        "email": fields.String(validate=validate.Length(max=254), **opt),
-        "preferred_language": fields.String(validate=validate.Length(max=35), **opt),
-        "contact_preference": fields.String(validate=validate.OneOf(CONTACT_PREFERENCES), **opt),
-        "zip_code": fields.String(validate=validate.Length(max=10), **opt),
+        "given_name": fields.String(required=required, validate=not_blank(MAX_NAME)),
+        "family_name": fields.String(required=required, validate=not_blank(MAX_NAME)),
+        "date_of_birth": fields.Date(required=required, validate=_plausible_birth_date,
+                                     metadata={"pattern": BIRTH_DATE,
+                                               "description": "not in the future, nor over 125 years ago"}),
+        "phone": fields.String(validate=[validate.Length(max=32), validate.Regexp(PHONE, error=(
+            "Enter a phone number with its area code, like (415) 555-0123."))], **opt),
+        "email": fields.String(validate=[validate.Length(max=254), validate.Regexp(EMAIL, error=(
+            "Enter an email address like name@example.org."))], **opt),
+        "preferred_language": fields.String(validate=[validate.Length(max=35), validate.Regexp(LANGUAGE, error=(
+            "Choose a language code, like en or es."))], metadata={"description": "default en"}, **opt),
+        "contact_preference": fields.String(validate=validate.OneOf(CONTACT_PREFERENCES), metadata={
+            "description": "sms and phone need a phone, email an email (sent with it); by default phone if there "
+                           "is one, else email if there is one, else do-not-contact"}, **opt),
+        "zip_code": fields.String(validate=[validate.Length(max=10), validate.Regexp(ZIP, error=(
+            "Enter a 5-digit ZIP code, like 94110."))], **opt),
         "address": fields.String(validate=validate.Length(max=500), **opt),
     }
 
 
-ClientCreateSchema = Schema.from_dict(_client_fields(True), name="ClientCreate")
-ClientUpdateSchema = Schema.from_dict(_client_fields(False), name="ClientUpdate")
+def _contact_rules(patch: bool) -> list[dict]:
+    """JSON Schema for how contact_preference and the details go together (see _check_contact)."""
+    rules = [{"anyOf": [
+        {"properties": {"contact_preference": {"enum": ["do-not-contact", None], "nullable": True}}},
+        *({"required": ["contact_preference", needed],
+           "properties": {"contact_preference": {"enum": [pref]}, needed: {"type": "string"}}}
+          for pref, needed in NEEDS.items()),
+    ]}]
+    if patch:  # clearing a detail: say in the same request how to contact the client instead
+        for detail in ("phone", "email"):
+            rules.append({"anyOf": [
+                {"properties": {detail: {"type": "string"}}},
+                {"required": ["contact_preference"], "properties": {"contact_preference": {
+                    "enum": [p for p in (*CONTACT_PREFERENCES, None) if NEEDS.get(p) != detail], "nullable": True}}},
+            ]})
+    return rules
+
+
+def _check_contact(data: dict, patch: bool) -> None:
+    preference = data.get("contact_preference")
+    needed = NEEDS.get(preference)
+    if needed and not data.get(needed):
+        raise ValidationError(f"Send the {needed} with contact_preference {preference}.", needed)
+    if patch:
+        for detail in ("phone", "email"):
+            if detail in data and data[detail] is None and ("contact_preference" not in data or needed == detail):
+                raise ValidationError(f"To clear the {detail}, send the contact_preference to use instead.", detail)
+
+
+class ClientCreateSchema(Schema.from_dict(_client_fields(True), name="ClientCreateBase")):
+    OPENAPI_EXTRA = {"allOf": _contact_rules(False)}
+
+    @validates_schema(skip_on_field_errors=False)
+    def _contact(self, data, **_kwargs):
+        _check_contact(data, patch=False)
+
+
+class ClientUpdateSchema(Schema.from_dict(_client_fields(False), name="ClientUpdateBase"), PatchSchema):
+    OPENAPI_EXTRA = {"minProperties": 1, "allOf": _contact_rules(True)}
+
+    @validates_schema(skip_on_field_errors=False)
+    def _contact(self, data, **_kwargs):
+        _check_contact(data, patch=True)
 
 
 class ConsentSchema(Schema):
@@ -298,7 +413,7 @@ class ConsentSchema(Schema):
 
 class ConsentCreateSchema(Schema):
     receiving_organization_id = fields.String(required=True, validate=validate.Length(min=1, max=250),
-                                              metadata={"description": "directory organization id"})
+                                              metadata={"description": "directory organization id (404 if none)"})
     method = fields.String(required=True, validate=validate.OneOf(CONSENT_METHODS))
     note = fields.String(allow_none=True, validate=TEXT)
 
@@ -357,15 +472,13 @@ class ReferralListArgs(PageArgs):
     updated_since = fields.AwareDateTime(default_timezone=timezone.utc,
                                          metadata={"description": "ISO 8601; UTC when no zone is given"})
 
-    class Meta:
-        unknown = EXCLUDE
 
 
 class ReferralCreateSchema(Schema):
     client_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
     service_id = fields.String(required=True, validate=validate.Length(min=1, max=250))
     location_id = fields.String(allow_none=True, validate=validate.Length(max=250))
-    category = fields.String(required=True, validate=validate.Length(min=1, max=64),
+    category = fields.String(required=True, validate=validate.OneOf(sorted(sdoh_terms())),
                              metadata={"description": "SDOH domain code, e.g. food-insecurity"})
     priority = fields.String(load_default="routine", validate=validate.OneOf(PRIORITIES))
     note_to_partner = fields.String(allow_none=True, validate=TEXT)
@@ -385,16 +498,73 @@ class IdempotencyHeaders(Schema):
         unknown = EXCLUDE
 
 
+def _transition_rule(to: Status) -> dict:
+    """What a move to `to` takes besides a note, as states._check_details checks it: for each detail,
+    the values allowed (None: any text) and whether it is required."""
+    reasons = states.REASONS.get(to)
+    needs_outcome = to in states.NEEDS_OUTCOME
+    return {
+        "reason": (list(reasons), True) if reasons else (BLANK_OR_NULL, False),
+        "reason_text": (None, False) if "reason_text" in states.details_for(to) else (BLANK_OR_NULL, False),
+        "outcome": (list(OUTCOMES), True) if needs_outcome else (BLANK_OR_NULL, False),
+    }
+
+
+SETTABLE = [s for s in Status if s != Status.REQUESTED]
+
+
+def _transition_branches() -> list[dict]:
+    branches = []
+    for to in SETTABLE:
+        rule = _transition_rule(to)
+        properties = {"to": {"enum": [to.value]}}
+        required = ["to"]
+        for detail, (values, needed) in rule.items():
+            if values is not None:
+                properties[detail] = {"enum": values, "nullable": None in values}
+            if needed:
+                required.append(detail)
+        if "other" in (rule["reason"][0] or []):  # “other” needs the reason said in reason_text
+            other = {**properties, "reason": {"enum": ["other"]},
+                     "reason_text": {"type": "string", "pattern": NOT_BLANK, "maxLength": MAX_TEXT}}
+            branches.append({"properties": other, "required": [*required, "reason_text"]})
+            properties["reason"] = {"enum": [r for r in rule["reason"][0] if r != "other"]}
+        branches.append({"properties": properties, "required": required})
+    return branches
+
+
 class TransitionSchema(Schema):
-    to = fields.String(required=True, validate=validate.OneOf([s for s in STATUSES if s != "requested"]))
+    """A move: which details go with which status is the oneOf of the document (one branch per status)."""
+
+    OPENAPI_EXTRA = {"oneOf": _transition_branches()}
+
+    to = fields.String(required=True, validate=validate.OneOf([s.value for s in SETTABLE]))
     reason = fields.String(allow_none=True, validate=validate.Length(max=32),
-                           metadata={"description": "required for rejected, cancelled, on-hold, failed"})
-    reason_text = fields.String(allow_none=True, validate=TEXT, metadata={"description": "needed with reason other"})
+                           metadata={"description": "required for rejected, cancelled, on-hold, failed (one of "
+                                                    "their reasons); empty or null otherwise"})
+    reason_text = fields.String(allow_none=True, validate=TEXT,
+                                metadata={"description": "needed with reason other; also for entered-in-error"})
     outcome = fields.String(allow_none=True, validate=validate.Length(max=20),
-                            metadata={"description": "required for completed and failed"})
+                            metadata={"description": "required for completed and failed; empty or null otherwise"})
     note = fields.String(allow_none=True, validate=TEXT)
     expected_version = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=2**31 - 1),
                                       metadata={"description": "the version you acted on; 409 if it changed"})
+
+    @validates_schema
+    def _details(self, data, **_kwargs):
+        to = Status(data["to"])
+        errors = {}
+        for detail, (values, needed) in _transition_rule(to).items():
+            value = data.get(detail)
+            if needed and value is None:
+                errors[detail] = [f"Required when moving to {to.value}."]
+            elif values is not None and value not in values and not (value is None and not needed):
+                errors[detail] = ([f"One of: {', '.join(values)}."] if needed else
+                                  [f"Not used when moving to {to.value}."])
+        if data.get("reason") == "other" and not re.match(NOT_BLANK, data.get("reason_text") or ""):
+            errors["reason_text"] = ["Say what the reason is when you choose “other”."]
+        if errors:
+            raise ValidationError(errors)
 
 
 class CloseSchema(Schema):
@@ -425,26 +595,34 @@ class MessageSchema(Schema):
 
 
 class MessageCreateSchema(Schema):
-    body = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    body = fields.String(required=True, validate=not_blank(MAX_TEXT))
 
 
 # --- partner listings ------------------------------------------------------------------------------
 
 class CapacityInSchema(Schema):
-    available = fields.Integer(allow_none=True, validate=validate.Range(min=0))
-    maximum = fields.Integer(allow_none=True, validate=validate.Range(min=0))
-    unit = fields.String(allow_none=True, validate=validate.Length(max=40))
-    description = fields.String(allow_none=True, validate=validate.Length(max=500))
+    OPENAPI_EXTRA = {"anyOf": [{"required": [name], "properties": {name: {"type": "integer"}}}
+                               for name in ("available", "maximum")]}
 
-
-class ListingUpdateSchema(Schema):
-    accepting_referrals = fields.Boolean(metadata={"description": "the “accepting referrals” switch"})
-    capacity = fields.Nested(CapacityInSchema, metadata={"description": "replaces the figures; updated becomes now"})
+    available = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=MAX_CAPACITY),
+                               metadata={"description": "not above maximum when both are given"})
+    maximum = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=MAX_CAPACITY))
+    unit = fields.String(allow_none=True, validate=validate.Length(max=MAX_UNIT_LENGTH))
+    description = fields.String(allow_none=True, validate=validate.Length(max=MAX_CAPACITY_DESCRIPTION))
 
     @validates_schema
-    def _something(self, data, **_kwargs):
-        if not data:
-            raise ValidationError("Send accepting_referrals, capacity or both.", "accepting_referrals")
+    def _figures(self, data, **_kwargs):
+        available, maximum = data.get("available"), data.get("maximum")
+        if available is None and maximum is None:
+            raise ValidationError("Send how many are available now, the maximum, or both.", "available")
+        if available is not None and maximum is not None and available > maximum:
+            raise ValidationError(f"The number available ({available}) cannot be more than the maximum "
+                                  f"({maximum}).", "available")
+
+
+class ListingUpdateSchema(PatchSchema):
+    accepting_referrals = fields.Boolean(metadata={"description": "the “accepting referrals” switch"})
+    capacity = fields.Nested(CapacityInSchema, metadata={"description": "replaces the figures; updated becomes now"})
 
 
 class ListingSchema(Schema):
