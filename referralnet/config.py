@@ -36,6 +36,14 @@ def load_config(instance_path: Path) -> dict:
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "HSDS_RATE_LIMIT": os.environ.get("HSDS_RATE_LIMIT", "120 per minute"),
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
+        # Seconds a request waits for a lock another writer holds (SQLite's busy timeout, PostgreSQL's
+        # lock_timeout) before answering 503 "busy, nothing was saved"; the bookkeeping of a page view
+        # waits BOOKKEEPING_LOCK_TIMEOUT, then is retried after the response (up to
+        # BOOKKEEPING_MAX_ATTEMPTS times, with growing pauses). BUSY_RETRY_AFTER is the 503's Retry-After.
+        "DATABASE_LOCK_TIMEOUT": float(os.environ.get("DATABASE_LOCK_TIMEOUT", "5")),
+        "BOOKKEEPING_LOCK_TIMEOUT": float(os.environ.get("BOOKKEEPING_LOCK_TIMEOUT", "1")),
+        "BOOKKEEPING_MAX_ATTEMPTS": int(os.environ.get("BOOKKEEPING_MAX_ATTEMPTS", "60")),
+        "BUSY_RETRY_AFTER": int(os.environ.get("BUSY_RETRY_AFTER", "5")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",

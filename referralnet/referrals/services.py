@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from referralnet.accounts.models import NetworkOrganization, OrgKind, Role, User
 from referralnet.audit.services import audit
-from referralnet.db import Page, paginate, utcnow
+from referralnet.db import Page, bookkeeping, paginate, utcnow
 from referralnet.directory.models import Organization, Service, ServiceAtLocation
 from referralnet.directory.services import clean_text
 from referralnet.directory.sdoh import sdoh_terms
@@ -126,9 +126,13 @@ def list_followups(actor: User, referral: Referral) -> list[Referral]:
     return list(db.session.scalars(visible_referrals(actor).where(Referral.previous_referral_id == referral.id)))
 
 
-def record_client_view(actor: User, client: Client) -> None:
-    """Audit that `actor` saw `client`'s details (call it from every page or API that shows them)."""
-    audit(actor, "client.view", "client", client.id)
+@bookkeeping
+def record_client_view(actor: User, client: Client, *, now: Optional[datetime] = None) -> None:
+    """Audit that `actor` saw `client`'s details (call it from every page or API that shows them).
+
+    Bookkeeping (`db.bookkeeping`): when the database is busy, it is written after the response.
+    """
+    audit(actor, "client.view", "client", client.id, now=now)
 
 
 def find_possible_duplicates(actor: User, given_name: str, family_name: str, date_of_birth) -> list[Client]:
@@ -550,8 +554,12 @@ def change_status(referral: Referral, to: Status | str, actor: User, *, reason: 
 
 # --- viewing, closing, messages ----------------------------------------------------------------
 
+@bookkeeping
 def mark_viewed(actor: User, referral: Referral, *, now: Optional[datetime] = None) -> bool:
     """Record a view of the referral; call it on every view of a referral's page.
+
+    Bookkeeping (`db.bookkeeping`): when the database is busy, the page still shows and the view
+    is recorded after the response, with the time it happened (returns None then).
 
     Every call is audited (the page shows the client's details). The first view by the
     receiving agency also sets `first_viewed_at` and adds a "viewed" event (not a status);
