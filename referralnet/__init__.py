@@ -51,6 +51,9 @@ def create_app(config: dict | None = None) -> Flask:
     register_commands(app)
     register_template_helpers(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from referralnet.logs import install_redaction
+
+    install_redaction()  # no link token in any log line (the dev server's access log included)
     return app
 
 

@@ -54,7 +54,12 @@ def load_config(instance_path: Path) -> dict:
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "America/Los_Angeles"),
         # The address patients and staff reach this site at, for links in messages sent by cron jobs.
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # The patient's link: requests per minute to one link (its page and print page together), and
+        # failed lookups (unknown, revoked links) per client address; a valid link never counts as one.
         "STATUS_RATE_LIMIT": os.environ.get("STATUS_RATE_LIMIT", "30 per minute"),
+        "STATUS_BAD_TOKEN_LIMIT": os.environ.get("STATUS_BAD_TOKEN_LIMIT", "10 per minute"),
+        # Every limited response says its limit, and every 429 how long to wait (Retry-After, seconds).
+        "RATELIMIT_HEADERS_ENABLED": True,
         # Notifications (referralnet/notifications): email by "log" (default) or "smtp"; SMS through an
         # HTTP gateway when SMS_GATEWAY_URL is set, else to the log.
         "NOTIFICATION_TRANSPORT": os.environ.get("NOTIFICATION_TRANSPORT", "log"),

@@ -152,7 +152,12 @@ def register_errorhandlers(app: Flask) -> None:
         if original is not None:  # an exception raised outside a view (an after_request hook) arrives as a 500
             return unexpected_error_response(original)
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
+        response = current_app.make_response(error_response(exc.code or 500, code, exc.description or exc.name))
+        if exc.code == 429:
+            # Flask-Limiter replaces this with the seconds until its window resets (RATELIMIT_HEADERS_ENABLED);
+            # this is for a 429 that comes from elsewhere.
+            response.headers.setdefault("Retry-After", "60")
+        return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
