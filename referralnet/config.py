@@ -51,6 +51,9 @@ def load_config(instance_path: Path) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "GEOCODER": os.environ.get("GEOCODER") or None,
         "REFERRAL_RESPONSE_BUSINESS_DAYS": int(os.environ.get("REFERRAL_RESPONSE_BUSINESS_DAYS", "2")),
+        # After a client withdraws consent to share with an agency: days the agency still sees their details
+        # once a referral it accepted is finished (referrals.access).
+        "WITHDRAWN_CONSENT_ACCESS_DAYS": int(os.environ.get("WITHDRAWN_CONSENT_ACCESS_DAYS", "30")),
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "America/Los_Angeles"),
         # The address patients and staff reach this site at, for links in messages sent by cron jobs.
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),

@@ -275,19 +275,47 @@ def record_consent(actor: User, client: Client, receiving_organization_id: str, 
     return consent
 
 
-def revoke_consent(actor: User, consent: Consent, *, now: Optional[datetime] = None) -> Consent:
-    """Record that the client withdrew this consent; no new referral can rely on it.
+@dataclass
+class ConsentWithdrawal:
+    """A withdrawn consent and the referrals its withdrawal cancelled."""
 
-    Referrals already sent are not changed (cancel them if the client asks). Revoking twice
-    is harmless. Raises NotPermitted (not a coordinator of the client's organization).
+    consent: Consent
+    cancelled: list[Referral]
+
+
+def revoke_consent(actor: User, consent: Consent, *, now: Optional[datetime] = None) -> ConsentWithdrawal:
+    """Record that the client withdrew this consent, and act on it.
+
+    No new referral can rely on the consent. Once the client has no consent left to share with
+    that organization (they may have given it twice), every referral of theirs to it that the
+    agency has not accepted yet (status requested) is cancelled with the reason "consent
+    withdrawn" (through states.py, so the agency is told as for any cancellation), and the agency
+    stops seeing the client's details on the referrals it never accepted. Referrals it accepted
+    go on: it keeps what it needs to finish serving the client, until the referral has been
+    finished for WITHDRAWN_CONSENT_ACCESS_DAYS (referrals.access.client_details_shared).
+    Revoking twice is harmless (and cancels nothing more). Raises NotPermitted (not a
+    coordinator of the client's organization).
     """
     _require_coordinator(actor, "Only the client's coordinating organization can record a withdrawal of consent.",
                          organization_id=consent.client.organization_id)
-    if consent.revoked_at is None:
-        consent.revoked_at = now or utcnow()
-        db.session.flush()
-        audit(actor, "consent.revoke", "consent", consent.id, client_id=consent.client_id, now=now)
-    return consent
+    if consent.revoked_at is not None:
+        return ConsentWithdrawal(consent, [])
+    now = now or utcnow()
+    consent.revoked_at = now
+    db.session.flush()
+    audit(actor, "consent.revoke", "consent", consent.id, client_id=consent.client_id, now=now)
+    if has_consent(consent.client, consent.receiving_organization_id):
+        return ConsentWithdrawal(consent, [])
+    waiting = list(db.session.scalars(
+        select(Referral).where(Referral.client_id == consent.client_id,
+                               Referral.receiving_organization_id == consent.receiving_organization_id,
+                               Referral.status == Status.REQUESTED.value)
+        .order_by(Referral.id).with_for_update()))
+    for referral in waiting:
+        event = states.cancel_for_withdrawn_consent(referral, actor, now=now)
+        audit(actor, "referral.transition", "referral", referral.id, from_status=Status.REQUESTED.value,
+              to_status=event.to_status, reason=event.reason_code, outcome=None, consent_id=consent.id, now=now)
+    return ConsentWithdrawal(consent, waiting)
 
 
 def find_client_consent(client: Client, consent_id: int) -> Optional[Consent]:

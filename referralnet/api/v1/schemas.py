@@ -13,6 +13,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_dump, vali
 
 from referralnet.api.v1.common import PageArgs
 from referralnet.referrals import states
+from referralnet.referrals.access import client_details_shared
 from referralnet.referrals.models import (CONSENT_METHODS, CONTACT_PREFERENCES, PRIORITIES, VERIFIED_OUTCOMES,
                                           Status)
 from referralnet.search.service import MAX_RADIUS_MILES
@@ -327,7 +328,9 @@ class ReferralSchema(Schema):
     category = fields.String()
     priority = fields.String()
     note_to_partner = fields.String(allow_none=True)
-    client_availability = fields.String(allow_none=True)
+    client_availability = fields.Method("_availability", allow_none=True, metadata={
+        "type": "string", "nullable": True,
+        "description": "null for an agency the client withdrew consent from (see the README's consent policy)"})
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     status_reason_code = fields.String(allow_none=True)
     status_reason_text = fields.String(allow_none=True)
@@ -346,6 +349,9 @@ class ReferralSchema(Schema):
 
     def _allowed(self, referral):
         return [s.value for s in states.allowed_moves(referral, g.api_actor)]
+
+    def _availability(self, referral):
+        return referral.client_availability if client_details_shared(g.api_actor, referral) else None
 
 
 class ReferralListArgs(PageArgs):
