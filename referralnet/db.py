@@ -403,23 +403,22 @@ def _short_lock_wait(session, seconds: float):
     """
     connection = session.connection()
     dialect = connection.dialect.name
+    wanted = str(int(seconds * 1000))
     if dialect == "sqlite":
-        raw = connection.connection.driver_connection
-        if not raw.in_transaction:
+        if not connection.connection.driver_connection.in_transaction:
             connection.exec_driver_sql("BEGIN")
-        before = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
-        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(seconds * 1000)}")
-        try:
-            yield
-        finally:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={int(before)}")
+        read, write = "PRAGMA busy_timeout", "PRAGMA busy_timeout={}"
     elif dialect == "postgresql":
-        before = connection.exec_driver_sql("SHOW lock_timeout").scalar()
-        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(seconds * 1000)}ms'")
-        try:
-            yield
-        finally:
-            # The savepoint (rolled back on a lock failure) is inside this block: the transaction is usable.
-            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{before}'")
+        # SET LOCAL lasts until the transaction ends; the savepoint (rolled back on a lock failure) is
+        # inside this block, so the transaction is usable again when the old value is put back.
+        read, write = "SHOW lock_timeout", "SET LOCAL lock_timeout = '{}'"
+        wanted += "ms"
     else:
         yield
+        return
+    before = connection.exec_driver_sql(read).scalar()
+    connection.exec_driver_sql(write.format(wanted))
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(write.format(before))

@@ -24,6 +24,7 @@ from referralnet.api.tokens import create_api_token
 from referralnet.audit.models import AuditLog
 from referralnet.referrals.models import Referral, ReferralEvent, Status
 from tests.conftest import PASSWORD, csrf_token_from
+from tests.referrals.conftest import signed_in
 
 FAST_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 
@@ -92,14 +93,7 @@ def web(app, db, world, make_referral):
     world.referral = make_referral(Status.REQUESTED)
     db.session.commit()
 
-    def as_(user):
-        browser = app.test_client()
-        token = csrf_token_from(text(browser.get("/login")))
-        response = browser.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
-        assert response.status_code == 302, text(response)
-        return browser
-
-    world.as_ = as_
+    world.as_ = lambda user: signed_in(app, user)
     return world
 
 

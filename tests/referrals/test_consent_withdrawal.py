@@ -25,6 +25,7 @@ from referralnet.referrals import states
 from referralnet.referrals.access import client_details_shared, visible_clients
 from referralnet.referrals.models import Referral, ReferralEvent, Status
 from tests.conftest import PASSWORD, csrf_token_from
+from tests.referrals.conftest import signed_in
 
 FAST_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 DAYS = 30
@@ -81,14 +82,6 @@ def _play(world, referral: Referral, moves, days_ago: int) -> None:
         sv.change_status(referral, to, actor, now=at + timedelta(minutes=n), **details)
 
 
-def _sign_in(app, user):
-    browser = app.test_client()
-    token = csrf_token_from(text(browser.get("/login")))
-    assert browser.post("/login", data={"email": user.email, "password": PASSWORD,
-                                        "csrf_token": token}).status_code == 302
-    return browser
-
-
 @pytest.mark.parametrize("case", list(CASES))
 def test_withdrawing_consent_on_each_status_as_the_agency_sees_it(app, db, scene, case):
     moves, days_ago, status_after, agency_sees = CASES[case]
@@ -118,7 +111,7 @@ def test_withdrawing_consent_on_each_status_as_the_agency_sees_it(app, db, scene
         assert withdrawal.cancelled == [] and referral.version == version_before
 
     # The portal page.
-    page = text(_sign_in(app, scene.partner).get(f"/referrals/{referral.id}"))
+    page = text(signed_in(app, scene.partner).get(f"/referrals/{referral.id}"))
     assert "Zora Quill" in page  # the name stays: the agency matches its own records
     for detail in (PHONE, EMAIL, "12 Hidden Lane", "94110", AVAILABILITY):
         assert (detail in page) is agency_sees, (case, detail)
@@ -149,7 +142,7 @@ def test_withdrawing_consent_on_each_status_as_the_agency_sees_it(app, db, scene
     assert (AVAILABILITY in str(included)) is agency_sees
 
     # The sending coordinator always sees their own client.
-    own = text(_sign_in(app, scene.coordinator).get(f"/referrals/{referral.id}"))
+    own = text(signed_in(app, scene.coordinator).get(f"/referrals/{referral.id}"))
     assert PHONE in own and AVAILABILITY in own
 
 
@@ -198,7 +191,7 @@ def test_only_the_system_gives_the_consent_withdrawn_reason(db, scene):
 def test_the_coordinator_withdraws_consent_on_the_client_page(app, db, scene):
     referral = sv.send_referral(scene.coordinator, scene.zora, "svc-pantry", category="food-insecurity")
     db.session.commit()
-    browser = _sign_in(app, scene.coordinator)
+    browser = signed_in(app, scene.coordinator)
     page = text(browser.get(f"/clients/{scene.zora.id}"))
     response = browser.post(f"/clients/{scene.zora.id}/consents/{scene.consent.id}/revoke",
                             data={"csrf_token": csrf_token_from(page)}, follow_redirects=True)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from referralnet.extensions import limiter
 from referralnet.logs import REDACTED, TOKEN_PATH_PATTERNS, TokenRedactingFilter, redact, register_token_path
