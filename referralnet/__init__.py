@@ -11,8 +11,10 @@ from dotenv import load_dotenv
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from referralnet.config import load_config
+from referralnet.db import is_busy
 from referralnet import extensions as ext
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +51,9 @@ def create_app(config: dict | None = None) -> Flask:
     register_commands(app)
     register_template_helpers(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from referralnet.logs import install_redaction
+
+    install_redaction()  # no link token in any log line (the dev server's access log included)
     return app
 
 
@@ -66,6 +71,13 @@ def register_extensions(app: Flask) -> None:
 
     db = ext.db
     db.init_app(app)
+    from referralnet.db import DeferredWrites, configure_connection
+
+    with app.app_context():
+        lock_timeout = app.config["DATABASE_LOCK_TIMEOUT"]
+        for engine in db.engines.values():
+            event.listen(engine, "connect", lambda dbapi, _record: configure_connection(dbapi, lock_timeout))
+    app.extensions["deferred_writes"] = DeferredWrites(app, max_attempts=app.config["BOOKKEEPING_MAX_ATTEMPTS"])
     ext.migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     ext.csrf.init_app(app)
@@ -88,11 +100,20 @@ def register_extensions(app: Flask) -> None:
 
     @app.after_request
     def commit_or_roll_back(response):
-        """The one commit of a request: services only flush. Failed requests write nothing."""
-        if response.status_code < 400:
-            db.session.commit()
-        else:
+        """The one commit of a request: services only flush. Failed requests write nothing, and a
+        commit that cannot get the database's lock is a 503 "busy, nothing was saved"."""
+        if response.status_code >= 400:
             db.session.rollback()
+            return response
+        try:
+            db.session.commit()
+        except OperationalError as exc:
+            db.session.rollback()
+            if not is_busy(exc):
+                raise
+            from referralnet.errors import busy_response
+
+            return busy_response()
         return response
 
     from referralnet.search.hooks import register_search_hooks

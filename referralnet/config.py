@@ -36,6 +36,14 @@ def load_config(instance_path: Path) -> dict:
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "HSDS_RATE_LIMIT": os.environ.get("HSDS_RATE_LIMIT", "120 per minute"),
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
+        # Seconds a request waits for a lock another writer holds (SQLite's busy timeout, PostgreSQL's
+        # lock_timeout) before answering 503 "busy, nothing was saved"; the bookkeeping of a page view
+        # waits BOOKKEEPING_LOCK_TIMEOUT, then is retried after the response (up to
+        # BOOKKEEPING_MAX_ATTEMPTS times, with growing pauses). BUSY_RETRY_AFTER is the 503's Retry-After.
+        "DATABASE_LOCK_TIMEOUT": float(os.environ.get("DATABASE_LOCK_TIMEOUT", "5")),
+        "BOOKKEEPING_LOCK_TIMEOUT": float(os.environ.get("BOOKKEEPING_LOCK_TIMEOUT", "1")),
+        "BOOKKEEPING_MAX_ATTEMPTS": int(os.environ.get("BOOKKEEPING_MAX_ATTEMPTS", "60")),
+        "BUSY_RETRY_AFTER": int(os.environ.get("BUSY_RETRY_AFTER", "5")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
@@ -43,10 +51,18 @@ def load_config(instance_path: Path) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "GEOCODER": os.environ.get("GEOCODER") or None,
         "REFERRAL_RESPONSE_BUSINESS_DAYS": int(os.environ.get("REFERRAL_RESPONSE_BUSINESS_DAYS", "2")),
+        # After a client withdraws consent to share with an agency: days the agency still sees their details
+        # once a referral it accepted is finished (referrals.access).
+        "WITHDRAWN_CONSENT_ACCESS_DAYS": int(os.environ.get("WITHDRAWN_CONSENT_ACCESS_DAYS", "30")),
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "America/Los_Angeles"),
         # The address patients and staff reach this site at, for links in messages sent by cron jobs.
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # The patient's link: requests per minute to one link (its page and print page together), and
+        # failed lookups (unknown, revoked links) per client address; a valid link never counts as one.
         "STATUS_RATE_LIMIT": os.environ.get("STATUS_RATE_LIMIT", "30 per minute"),
+        "STATUS_BAD_TOKEN_LIMIT": os.environ.get("STATUS_BAD_TOKEN_LIMIT", "10 per minute"),
+        # Every limited response says its limit, and every 429 how long to wait (Retry-After, seconds).
+        "RATELIMIT_HEADERS_ENABLED": True,
         # Notifications (referralnet/notifications): email by "log" (default) or "smtp"; SMS through an
         # HTTP gateway when SMS_GATEWAY_URL is set, else to the log.
         "NOTIFICATION_TRANSPORT": os.environ.get("NOTIFICATION_TRANSPORT", "log"),

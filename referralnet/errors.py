@@ -5,8 +5,17 @@ Services raise DomainError subclasses. API clients (JSON requests, /api, /hsds,
 """
 from __future__ import annotations
 
-from flask import Flask, jsonify, make_response, render_template, request
+import logging
+from html import escape
+
+from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+
+from referralnet.db import is_busy
+
+log = logging.getLogger(__name__)
+
+BUSY_MESSAGE = "The database is busy, so nothing was saved. Please try again in a few seconds."
 
 
 class DomainError(Exception):
@@ -81,10 +90,45 @@ def wants_json() -> bool:
 
 
 def error_response(status: int, code: str, message: str, errors=None):
-    if wants_json():
-        body = {"code": code, "status": status, "message": message, "errors": errors or {}}
-        return jsonify(body), status
-    return render_template("error.html", status=status, message=message, errors=errors or {}), status
+    """The one error contract: `{code, status, message, errors}` for API clients, the error page for browsers.
+
+    Rolls the request's transaction back first: a failed request writes nothing, and the page may
+    query (the signed-in user, for the menu) only on a usable session. If even that fails, a
+    plain page of our own answers, so that Werkzeug's bare error page never shows.
+    """
+    _roll_back()
+    try:
+        if wants_json():
+            body = {"code": code, "status": status, "message": message, "errors": errors or {}}
+            return jsonify(body), status
+        return render_template("error.html", status=status, message=message, errors=errors or {}), status
+    except Exception:  # noqa: BLE001 — the last line of defence must not raise
+        log.exception("the error page itself failed (status %s)", status)
+        _roll_back()
+        return _plain_page(status, message), status, {"Content-Type": "text/html; charset=utf-8"}
+
+
+def busy_response():
+    """503 with Retry-After: the database could not give this request its lock in time; nothing was saved."""
+    response = error_response(503, "busy", BUSY_MESSAGE)
+    response = current_app.make_response(response)
+    response.headers["Retry-After"] = str(current_app.config.get("BUSY_RETRY_AFTER", 5))
+    return response
+
+
+def _roll_back() -> None:
+    from referralnet.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 — a broken connection: the session is discarded at teardown
+        log.exception("rollback failed while answering an error")
+
+
+def _plain_page(status: int, message: str) -> str:
+    return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>ReferralNet</title></head>"
+            f"<body><main><h1>ReferralNet</h1><p>{escape(message)}</p><p><a href=\"/\">Home</a></p></main>"
+            "</body></html>")
 
 
 def _nul_field(value, name: str = "") -> str | None:
@@ -130,16 +174,32 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException):
+        original = getattr(exc, "original_exception", None)
+        if original is not None:  # an exception raised outside a view (an after_request hook) arrives as a 500
+            return unexpected_error_response(original)
         code = (exc.name or "error").lower().replace(" ", "_")
-        response = make_response(error_response(exc.code or 500, code, exc.description or exc.name))
+        response = current_app.make_response(error_response(exc.code or 500, code, exc.description or exc.name))
         # The exception's own headers belong to the answer: `Allow` on a 405 (RFC 9110), for one.
         for name, value in exc.get_headers():
             if name.lower() != "content-type":
                 response.headers[name] = value
+        if exc.code == 429:
+            # Flask-Limiter replaces this with the seconds until its window resets (RATELIMIT_HEADERS_ENABLED);
+            # this is for a 429 that comes from elsewhere.
+            response.headers.setdefault("Retry-After", "60")
         return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
-        # Logged without request data: bodies may hold patient information.
-        app.logger.exception("unhandled error on %s %s", request.method, request.url_rule)
-        return error_response(500, "internal_error", "Something went wrong on our side. It has been logged.")
+        return unexpected_error_response(exc)
+
+
+def unexpected_error_response(exc: BaseException):
+    """An exception no code expected: 503 busy if the database could not get a lock, else a logged 500."""
+    _roll_back()
+    if is_busy(exc):
+        log.warning("database busy on %s %s: answered 503", request.method, request.url_rule)
+        return busy_response()
+    # Logged without request data: bodies may hold patient information.
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.url_rule)
+    return error_response(500, "internal_error", "Something went wrong on our side. It has been logged.")

@@ -38,7 +38,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from referralnet.accounts.models import API_SCOPES, ApiToken, NetworkOrganization, OrgKind, Role, User
-from referralnet.db import utcnow
+from referralnet.db import bookkeeping, utcnow
 from referralnet.errors import DomainError, NotFound, NotPermitted, ValidationFailed
 from referralnet.extensions import db
 from referralnet.audit.services import audit
@@ -217,12 +217,14 @@ def authenticate_token(secret: Optional[str], *, now: Optional[datetime] = None)
     return token
 
 
+@bookkeeping
 def record_token_use(token: ApiToken, *, now: Optional[datetime] = None) -> bool:
     """Set `last_used_at` and audit the use, at most once per token per USE_AUDIT_INTERVAL.
 
     One conditional UPDATE decides, so concurrent requests record one use. It is part of the
     request's transaction: a request that fails (4xx/5xx) is rolled back with its use record.
-    Returns True when a use was recorded.
+    Returns True when a use was recorded. Bookkeeping (`db.bookkeeping`): when the database is
+    busy, the request goes on and the use is recorded after the response.
     """
     now = now or utcnow()
     result = db.session.execute(

@@ -49,7 +49,7 @@ from referralnet.extensions import db
 from referralnet.i18n import best_locale
 from referralnet.notifications.models import Notification
 from referralnet.referrals.events import event_recorded
-from referralnet.referrals.models import Referral, ReferralEvent, Status
+from referralnet.referrals.models import CONSENT_WITHDRAWN, Referral, ReferralEvent, Status
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +229,11 @@ def staff_text(event: ReferralEvent, name: str, referral: Referral) -> tuple[str
         return (_("A client reported on their referral"),
                 _("A client of %(clinic)s reported on their referral to %(agency)s: %(report)s.",
                   clinic=clinic, agency=agency, report=report))
+    if event.reason_code == CONSENT_WITHDRAWN:
+        return (_("Referral cancelled: the client withdrew consent"),
+                _("A client of %(clinic)s withdrew their consent to share their information with %(agency)s, so "
+                  "their referral to %(service)s was cancelled. Please do not contact them about it.",
+                  clinic=clinic, agency=agency, service=service))
     status = _status_label(event.to_status)
     actor = agency if event.actor_kind == "partner" else clinic
     return (_("Referral %(status)s", status=status.lower()),

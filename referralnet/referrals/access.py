@@ -3,7 +3,8 @@
 - coordinators see the referrals their organization sent and its clients;
 - partner staff see the referrals sent to their agency (the directory organization their
   network organization is linked to; none while it is unlinked) and the clients of those
-  referrals, whose details they need to help them;
+  referrals, whose details they need to help them — as long as the client consents to share
+  with the agency (see "Withdrawn consent" below);
 - network admins see none: they are not party to any referral and the clients did not
   consent to share with them (reports use aggregates, the audit log holds no patient data);
 - deactivated users, and users of deactivated organizations, see none.
@@ -11,15 +12,33 @@
 Every page or API that lists or fetches referrals or clients starts from these queries.
 Anything outside them is NotFound (404), never NotPermitted: a user must not learn that
 a referral or client they may not see exists.
+
+Withdrawn consent. When the client has no consent left to share with the receiving agency,
+the agency still sees the referral (that it was cancelled, what happened) but sees the
+client's details (date of birth, contact details, address, availability; the name stays, so
+the agency can match its own records) only on a referral it accepted, and only while it is
+open or finished less than WITHDRAWN_CONSENT_ACCESS_DAYS ago (default 30): it keeps what it
+needs to finish serving the client, and no more. The client record itself (REST `/clients`,
+FHIR `Patient`) is visible to it only through such a referral. `client_details_shared()`
+decides for one referral, `details_shared_clause()` in SQL; the coordinator side is unaffected.
 """
 from __future__ import annotations
 
-from sqlalchemy import Select, false, select
+from datetime import datetime, timedelta
+from typing import Optional
+
+from flask import current_app, has_app_context
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, literal, or_, select
 
 from referralnet.accounts.models import Role, User
+from referralnet.db import utcnow
 from referralnet.errors import NotFound
 from referralnet.extensions import db
-from referralnet.referrals.models import Client, Referral
+from referralnet.referrals.models import Client, Consent, Referral, ReferralEvent, Status
+
+DEFAULT_WITHDRAWN_CONSENT_ACCESS_DAYS = 30
+_FINISHED = tuple(s.value for s in (Status.REJECTED, Status.COMPLETED, Status.FAILED, Status.CANCELLED,
+                                    Status.ENTERED_IN_ERROR))
 
 
 def _receiving_directory_org(user: User) -> str | None:
@@ -53,9 +72,44 @@ def visible_clients(user: User) -> Select[tuple[Client]]:
         return query.where(Client.organization_id == user.organization_id)
     receiving = _receiving_directory_org(user)
     if receiving is not None:
-        sent_here = select(Referral.client_id).where(Referral.receiving_organization_id == receiving)
+        sent_here = select(Referral.client_id).where(Referral.receiving_organization_id == receiving,
+                                                     details_shared_clause())
         return query.where(Client.id.in_(sent_here))
     return query.where(false())
+
+
+def withdrawn_consent_access_days() -> int:
+    """Days an agency still sees the details of a client who withdrew consent, after finishing a referral
+    it accepted (setting WITHDRAWN_CONSENT_ACCESS_DAYS, default 30)."""
+    if not has_app_context():
+        return DEFAULT_WITHDRAWN_CONSENT_ACCESS_DAYS
+    return int(current_app.config.get("WITHDRAWN_CONSENT_ACCESS_DAYS", DEFAULT_WITHDRAWN_CONSENT_ACCESS_DAYS))
+
+
+def details_shared_clause(now: Optional[datetime] = None) -> ColumnElement[bool]:
+    """SQL: the receiving agency may see the client's details on this referral (module docstring)."""
+    consented = exists().where(Consent.client_id == Referral.client_id,
+                               Consent.receiving_organization_id == Referral.receiving_organization_id,
+                               Consent.revoked_at.is_(None))
+    # Accepted at some point: a response that was not a rejection (responded_at is set on accept or reject).
+    accepted = and_(Referral.responded_at.is_not(None), Referral.status != Status.REJECTED.value)
+    finished_at = (select(func.max(ReferralEvent.at))
+                   .where(ReferralEvent.referral_id == Referral.id, ReferralEvent.kind == "status",
+                          ReferralEvent.to_status.in_(_FINISHED))
+                   .correlate(Referral).scalar_subquery())
+    cutoff = (now or utcnow()) - timedelta(days=withdrawn_consent_access_days())
+    still_serving = or_(Referral.status.not_in(_FINISHED),
+                        func.coalesce(finished_at, Referral.updated_at) > literal(cutoff, Referral.updated_at.type))
+    return or_(consented, and_(accepted, still_serving))
+
+
+def client_details_shared(user: User, referral: Referral, *, now: Optional[datetime] = None) -> bool:
+    """Whether `user` may see the client's details on this referral they can see: always for the sending
+    organization, for the receiving agency as details_shared_clause() says."""
+    if user.role != Role.PARTNER.value:
+        return True
+    return bool(db.session.scalar(select(Referral.id).where(Referral.id == referral.id,
+                                                            details_shared_clause(now))))
 
 
 def get_visible_referral_or_404(user: User, referral_id) -> Referral:

@@ -65,7 +65,12 @@ REJECT_REASONS = ("not-eligible", "no-capacity", "out-of-service-area", "could-n
 CANCEL_REASONS = ("client-request", "duplicate", "referred-elsewhere", "no-longer-needed", "other")
 HOLD_REASONS = ("waiting-on-client", "waiting-on-documents", "waitlist", "other")
 FAIL_REASONS = ("could-not-contact", "client-declined", "not-eligible", "no-capacity", "other")
-ALL_REASONS = tuple(dict.fromkeys(REJECT_REASONS + CANCEL_REASONS + HOLD_REASONS + FAIL_REASONS))
+# Given only by the system: a referral not yet accepted is cancelled when the client withdraws their
+# consent to share with its agency (referrals.services.revoke_consent). Not offered on any form.
+CONSENT_WITHDRAWN = "consent-withdrawn"
+SYSTEM_CANCEL_REASONS = (CONSENT_WITHDRAWN,)
+ALL_REASONS = tuple(dict.fromkeys(REJECT_REASONS + CANCEL_REASONS + HOLD_REASONS + FAIL_REASONS
+                                  + SYSTEM_CANCEL_REASONS))
 
 # Terminal statuses in which the coordinator may close the loop (entered-in-error is not a result).
 CLOSABLE_STATUSES = (Status.REJECTED, Status.COMPLETED, Status.FAILED, Status.CANCELLED)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from referralnet.accounts.models import NetworkOrganization, OrgKind, Role, User
 from referralnet.audit.services import audit
-from referralnet.db import Page, paginate, utcnow
+from referralnet.db import Page, bookkeeping, paginate, utcnow
 from referralnet.directory.models import Organization, Service, ServiceAtLocation
 from referralnet.directory.services import clean_text
 from referralnet.directory.sdoh import sdoh_terms
@@ -127,9 +127,13 @@ def list_followups(actor: User, referral: Referral) -> list[Referral]:
     return list(db.session.scalars(visible_referrals(actor).where(Referral.previous_referral_id == referral.id)))
 
 
-def record_client_view(actor: User, client: Client) -> None:
-    """Audit that `actor` saw `client`'s details (call it from every page or API that shows them)."""
-    audit(actor, "client.view", "client", client.id)
+@bookkeeping
+def record_client_view(actor: User, client: Client, *, now: Optional[datetime] = None) -> None:
+    """Audit that `actor` saw `client`'s details (call it from every page or API that shows them).
+
+    Bookkeeping (`db.bookkeeping`): when the database is busy, it is written after the response.
+    """
+    audit(actor, "client.view", "client", client.id, now=now)
 
 
 def find_possible_duplicates(actor: User, given_name: str, family_name: str, date_of_birth) -> list[Client]:
@@ -275,19 +279,47 @@ def record_consent(actor: User, client: Client, receiving_organization_id: str, 
     return consent
 
 
-def revoke_consent(actor: User, consent: Consent, *, now: Optional[datetime] = None) -> Consent:
-    """Record that the client withdrew this consent; no new referral can rely on it.
+@dataclass
+class ConsentWithdrawal:
+    """A withdrawn consent and the referrals its withdrawal cancelled."""
 
-    Referrals already sent are not changed (cancel them if the client asks). Revoking twice
-    is harmless. Raises NotPermitted (not a coordinator of the client's organization).
+    consent: Consent
+    cancelled: list[Referral]
+
+
+def revoke_consent(actor: User, consent: Consent, *, now: Optional[datetime] = None) -> ConsentWithdrawal:
+    """Record that the client withdrew this consent, and act on it.
+
+    No new referral can rely on the consent. Once the client has no consent left to share with
+    that organization (they may have given it twice), every referral of theirs to it that the
+    agency has not accepted yet (status requested) is cancelled with the reason "consent
+    withdrawn" (through states.py, so the agency is told as for any cancellation), and the agency
+    stops seeing the client's details on the referrals it never accepted. Referrals it accepted
+    go on: it keeps what it needs to finish serving the client, until the referral has been
+    finished for WITHDRAWN_CONSENT_ACCESS_DAYS (referrals.access.client_details_shared).
+    Revoking twice is harmless (and cancels nothing more). Raises NotPermitted (not a
+    coordinator of the client's organization).
     """
     _require_coordinator(actor, "Only the client's coordinating organization can record a withdrawal of consent.",
                          organization_id=consent.client.organization_id)
-    if consent.revoked_at is None:
-        consent.revoked_at = now or utcnow()
-        db.session.flush()
-        audit(actor, "consent.revoke", "consent", consent.id, client_id=consent.client_id, now=now)
-    return consent
+    if consent.revoked_at is not None:
+        return ConsentWithdrawal(consent, [])
+    now = now or utcnow()
+    consent.revoked_at = now
+    db.session.flush()
+    audit(actor, "consent.revoke", "consent", consent.id, client_id=consent.client_id, now=now)
+    if has_consent(consent.client, consent.receiving_organization_id):
+        return ConsentWithdrawal(consent, [])
+    waiting = list(db.session.scalars(
+        select(Referral).where(Referral.client_id == consent.client_id,
+                               Referral.receiving_organization_id == consent.receiving_organization_id,
+                               Referral.status == Status.REQUESTED.value)
+        .order_by(Referral.id).with_for_update()))
+    for referral in waiting:
+        event = states.cancel_for_withdrawn_consent(referral, actor, now=now)
+        audit(actor, "referral.transition", "referral", referral.id, from_status=Status.REQUESTED.value,
+              to_status=event.to_status, reason=event.reason_code, outcome=None, consent_id=consent.id, now=now)
+    return ConsentWithdrawal(consent, waiting)
 
 
 def find_client_consent(client: Client, consent_id: int) -> Optional[Consent]:
@@ -564,8 +596,12 @@ def change_status(referral: Referral, to: Status | str, actor: User, *, reason: 
 
 # --- viewing, closing, messages ----------------------------------------------------------------
 
+@bookkeeping
 def mark_viewed(actor: User, referral: Referral, *, now: Optional[datetime] = None) -> bool:
     """Record a view of the referral; call it on every view of a referral's page.
+
+    Bookkeeping (`db.bookkeeping`): when the database is busy, the page still shows and the view
+    is recorded after the response, with the time it happened (returns None then).
 
     Every call is audited (the page shows the client's details). The first view by the
     receiving agency also sets `first_viewed_at` and adds a "viewed" event (not a status);

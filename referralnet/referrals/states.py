@@ -30,13 +30,15 @@ from referralnet.db import utcnow
 from referralnet.directory.services import clean_text
 from referralnet.errors import InvalidTransition, NotPermitted, ValidationFailed
 from referralnet.referrals.events import changed_conflict, flush_or_conflict, record_event
-from referralnet.referrals.models import (CANCEL_REASONS, FAIL_REASONS, HOLD_REASONS, MAX_TEXT, OUTCOMES,
-                                          REJECT_REASONS, Referral, ReferralEvent, Status)
+from referralnet.referrals.models import (CANCEL_REASONS, CONSENT_WITHDRAWN, FAIL_REASONS, HOLD_REASONS, MAX_TEXT,
+                                          OUTCOMES, REJECT_REASONS, SYSTEM_CANCEL_REASONS, Referral, ReferralEvent,
+                                          Status)
 
 __all__ = [
     "Status", "TERMINAL", "TRANSITIONS", "MAY_SET", "Party", "REASONS", "REJECT_REASONS", "CANCEL_REASONS",
     "HOLD_REASONS", "FAIL_REASONS", "OUTCOMES", "REASON_LABELS", "OUTCOME_LABELS", "NEEDS_OUTCOME",
     "SETTABLE", "parties_of", "allowed_moves", "details_for", "transition", "mark_requested", "flush_or_conflict",
+    "cancel_for_withdrawn_consent", "CONSENT_WITHDRAWN",
 ]
 
 S = Status
@@ -97,8 +99,10 @@ REASON_LABELS = {
     "client-request": "Client asked to cancel", "duplicate": "Duplicate referral",
     "referred-elsewhere": "Referred elsewhere", "no-longer-needed": "No longer needed",
     "waiting-on-client": "Waiting on the client", "waiting-on-documents": "Waiting on documents",
-    "waitlist": "On a waitlist", "other": "Other",
+    "waitlist": "On a waitlist", "other": "Other", CONSENT_WITHDRAWN: "Consent withdrawn",
 }
+# Reasons the system gives for its own moves; never offered on a form nor accepted from the API.
+SYSTEM_REASONS: dict[Status, tuple[str, ...]] = {S.CANCELLED: SYSTEM_CANCEL_REASONS}
 OUTCOME_LABELS = {"got-help": "Got help", "partly": "Partly helped", "did-not-get-help": "Did not get help"}
 
 
@@ -137,7 +141,8 @@ def details_for(to: Status) -> frozenset[str]:
 
 def transition(referral: Referral, to: Status | str, actor: User, *, reason: Optional[str] = None,
                reason_text: Optional[str] = None, note: Optional[str] = None, outcome: Optional[str] = None,
-               expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
+               expected_version: Optional[int] = None, now: Optional[datetime] = None,
+               _system_reason: bool = False) -> ReferralEvent:
     """Move `referral` to status `to` on behalf of `actor`; return the event recorded.
 
     Checks, in this order (so that someone who is not party to the referral learns nothing
@@ -170,7 +175,8 @@ def transition(referral: Referral, to: Status | str, actor: User, *, reason: Opt
         if to == current:
             raise InvalidTransition(f"This referral is already {current.label}.")
         raise InvalidTransition(f"A referral that is {current.label} cannot be moved to {to.label}.")
-    reason, reason_text, outcome, note = _check_details(to, reason, reason_text, outcome, note)
+    reason, reason_text, outcome, note = _check_details(to, reason, reason_text, outcome, note,
+                                                        system=_system_reason)
 
     now = now or utcnow()
     referral.status = to.value
@@ -188,6 +194,20 @@ def transition(referral: Referral, to: Status | str, actor: User, *, reason: Opt
         # the withdrawal of a record that should never have existed.
         patient_visible=to != S.ENTERED_IN_ERROR,
     )
+
+
+def cancel_for_withdrawn_consent(referral: Referral, actor: User, *, now: Optional[datetime] = None) -> ReferralEvent:
+    """Cancel a referral the receiving agency has not accepted, because the client withdrew their consent
+    to share with that agency (reason "consent-withdrawn"); `actor` is the coordinator who recorded it.
+
+    Only a requested referral moves: once accepted, the agency keeps serving the client (see
+    referrals.access for what it still sees). Raises what transition() raises: NotPermitted (not a
+    coordinator of the sending organization), InvalidTransition (no longer requested), Conflict.
+    """
+    if Status(referral.status) != S.REQUESTED:
+        raise InvalidTransition("Only a referral the agency has not accepted is cancelled when consent is "
+                                f"withdrawn; this one is {Status(referral.status).label}.")
+    return transition(referral, S.CANCELLED, actor, reason=CONSENT_WITHDRAWN, now=now, _system_reason=True)
 
 
 def mark_requested(referral: Referral, actor: User, *, now: datetime) -> ReferralEvent:
@@ -214,12 +234,15 @@ def _actor_kind(parties: frozenset[Party]) -> str:
     return "coordinator" if Party.SENDING_COORDINATOR in parties else "partner"
 
 
-def _check_details(to: Status, reason, reason_text, outcome, note):
-    """Reason and outcome rules for a move to `to`; returns them cleaned or raises ValidationFailed."""
+def _check_details(to: Status, reason, reason_text, outcome, note, *, system: bool = False):
+    """Reason and outcome rules for a move to `to`; returns them cleaned or raises ValidationFailed.
+    With `system`, the reasons only the system gives (SYSTEM_REASONS) are accepted too."""
     errors: dict[str, list[str]] = {}
     reason, reason_text, note, outcome = (clean_text(reason), clean_text(reason_text), clean_text(note),
                                           clean_text(outcome))
     allowed = REASONS.get(to)
+    if allowed and system:
+        allowed = allowed + SYSTEM_REASONS.get(to, ())
     if allowed:
         if reason is None:
             errors["reason"] = [f"Choose a reason ({', '.join(allowed)})."]

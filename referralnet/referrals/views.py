@@ -16,7 +16,7 @@ from referralnet.accounts.permissions import role_required
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import Conflict, DomainError, InvalidTransition, NotPermitted, ValidationFailed
 from referralnet.referrals import services, worklists
-from referralnet.referrals.access import get_visible_client_or_404, get_visible_referral_or_404
+from referralnet.referrals.access import client_details_shared, get_visible_client_or_404, get_visible_referral_or_404
 from referralnet.referrals.forms import (CONSENT_LABELS, CONTACT_LABELS, PRIORITY_LABELS, VERIFIED_OUTCOME_LABELS,
                                          ClientForm, CloseLoopForm, ConsentForm, ListFilterForm, MessageForm,
                                          SendForm, TransitionForm, language_label)
@@ -125,9 +125,13 @@ def revoke_consent(client_id, consent_id: int):
     consent = services.find_client_consent(person, consent_id)
     if consent is None or not ConsentForm().validate_on_submit():
         abort(404 if consent is None else 400)
-    services.revoke_consent(current_user, consent)
+    withdrawal = services.revoke_consent(current_user, consent)
     flash(_("Consent to share with %(organization)s was withdrawn.",
             organization=consent.receiving_organization.name), "success")
+    if withdrawal.cancelled:
+        flash(ngettext("%(num)d referral it had not accepted yet was cancelled; the agency was told.",
+                       "%(num)d referrals it had not accepted yet were cancelled; the agency was told.",
+                       len(withdrawal.cancelled)), "info")
     return redirect(url_for(".client", client_id=person.id))
 
 
@@ -241,7 +245,7 @@ def _render_referral(item: Referral, status: int = 200, forms: dict | None = Non
         message_form=message_form or MessageForm(formdata=None, prefix="message"),
         close_form=close_form or CloseLoopForm(formdata=None, prefix="close"),
         can_close=can_close, can_refer_elsewhere=can_refer_elsewhere, followups=followups, is_sender=is_sender,
-        overdue=services.is_overdue(item),
+        overdue=services.is_overdue(item), client_shared=client_details_shared(current_user, item),
         patient_url=_patient_url(item) if is_sender else None), status
 
 

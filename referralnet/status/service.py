@@ -8,16 +8,18 @@ details): whoever holds the link sees only what the agency is and what happens n
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Optional
 
 from babel.dates import get_day_names
 from flask_babel import format_date, format_datetime, gettext as _, lazy_gettext as _l
+from sqlalchemy import select, update
 
 from referralnet.db import utcnow
 from referralnet.directory.hours import WeeklyHours
 from referralnet.directory.public import PlaceView, ServiceView, get_service_view
 from referralnet.errors import NotFound, ValidationFailed
+from referralnet.extensions import db
 from referralnet.referrals.events import record_event
 from referralnet.referrals.models import PATIENT_REPORTS, Referral, ReferralEvent, Status
 from referralnet.audit.services import audit
@@ -35,6 +37,8 @@ REPORT_THANKS = {
     "not-heard-back": _l("Thank you. Your care team will follow up with the agency and with you."),
     "no-longer-needed": _l("Thank you. Your care team will close this referral."),
 }
+# The same report again within this time is the same report (recorded once).
+REPORT_REPEAT_WINDOW = timedelta(days=1)
 REPORTS_SHOWN_FROM = frozenset(s for s in Status if s != Status.ENTERED_IN_ERROR)
 
 
@@ -66,20 +70,47 @@ def view_for(referral: Referral, now: Optional[datetime] = None) -> StatusView:
                       timeline=_timeline(referral, agency), can_report=status in REPORTS_SHOWN_FROM)
 
 
-def record_report(referral: Referral, code: str, *, now: Optional[datetime] = None) -> ReferralEvent:
+@dataclass
+class ReportRecorded:
+    """What became of a patient's report: its event, and whether the same one had been sent already."""
+
+    event: ReferralEvent
+    already_sent: bool
+
+
+def record_report(referral: Referral, code: str, *, now: Optional[datetime] = None) -> ReportRecorded:
     """A report from the patient's status page: a patient-visible event on the timeline (flushes).
 
     Reports of a problem put the referral on the coordinator's worklist (see referrals.worklists).
-    Raises ValidationFailed for an unknown report.
+    The same report again within REPORT_REPEAT_WINDOW (a double tap, a reload, a second try the
+    next morning) records nothing new and tells the coordinator nothing twice: the earlier event
+    comes back with `already_sent`. Two identical reports at the same moment record one (the
+    referral's row is locked before looking). Raises ValidationFailed for an unknown report.
     """
     if code not in PATIENT_REPORTS:
         raise ValidationFailed("Choose one of the buttons.", {"report": ["Choose one of the buttons."]})
     if Status(referral.status) not in REPORTS_SHOWN_FROM:
         raise NotFound("No such page.")
+    now = now or utcnow()
+    _lock_referral(referral)
+    earlier = db.session.scalar(
+        select(ReferralEvent).where(ReferralEvent.referral_id == referral.id, ReferralEvent.kind == "report",
+                                    ReferralEvent.report_code == code,
+                                    ReferralEvent.at > now - REPORT_REPEAT_WINDOW)
+        .order_by(ReferralEvent.at.desc()).limit(1))
+    if earlier is not None:
+        return ReportRecorded(earlier, already_sent=True)
     event = record_event(referral, "report", actor=None, actor_kind="patient", at=now, report_code=code,
                          patient_visible=True)
     audit(None, "referral.patient_report", "referral", referral.id, report=code, now=event.at)
-    return event
+    return ReportRecorded(event, already_sent=False)
+
+
+def _lock_referral(referral: Referral) -> None:
+    """Take the referral's row lock (PostgreSQL) or the write lock (SQLite) for the rest of the transaction,
+    without changing the row: `updated_at` set to itself, so neither `version` nor the time moves."""
+    db.session.execute(update(Referral).where(Referral.id == referral.id)
+                       .values(updated_at=Referral.updated_at).execution_options(synchronize_session=False))
 
 
 def _place_for(service: ServiceView | None, location_id: Optional[str]) -> PlaceView | None:

@@ -1,12 +1,15 @@
 """Patient pages: `/s/<token>` (status and reports) and `/s/<token>/print` (a one-page summary
 with the link as a QR code). No login; the token is the only key, and it is the only
 patient-side data in any URL. Unknown, malformed and revoked tokens all get the same
-"not found" page, and failed lookups are rate limited per client address.
+"not found" page. Rate limits: each link has its own budget (page and print page together), and
+failed lookups have a budget per client address that slows guessing; a valid link is never
+refused for its address's failures (see `_valid_link`).
 """
 from __future__ import annotations
 
 import segno
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -16,7 +19,7 @@ from referralnet.accounts.models import Role
 from referralnet.accounts.permissions import role_required
 from referralnet.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, use_locale
 from referralnet.referrals.access import get_visible_referral_or_404
-from referralnet.referrals.patient_links import find_referral, status_url
+from referralnet.referrals.patient_links import find_referral, hash_token, status_url
 from referralnet.status.service import REPORT_LABELS, REPORT_THANKS, localized_hours, record_report, view_for
 
 bp = Blueprint("status", __name__)
@@ -28,6 +31,30 @@ def _status_limit() -> str:
 
 def _bad_token_limit() -> str:
     return current_app.config.get("STATUS_BAD_TOKEN_LIMIT", "10 per minute")
+
+
+def _link_key() -> str:
+    """The page budget is per link (a hash of it: the limiter's storage never holds a token), so that
+    the many patients behind one clinic's address never share one."""
+    return "link:" + hash_token(request.view_args.get("token") or "")[:32]
+
+
+def _valid_link() -> bool:
+    """Whether the path's token opens a referral (looked up once per request; the view reuses it).
+
+    A valid link is exempt from the bad-link budget: an address over it (a clinic's shared Wi-Fi
+    where someone mistyped links) still opens every real link, while guesses from it are refused.
+    """
+    if "status_referral" not in g:
+        g.status_referral = find_referral(request.view_args.get("token") or "")
+    return g.status_referral is not None
+
+
+# One budget for the page and its print version (the same link), and one for failed lookups per address.
+link_budget = limiter.shared_limit(_status_limit, scope="status-link", key_func=_link_key)
+bad_link_budget = limiter.shared_limit(_bad_token_limit, scope="status-bad-link", key_func=get_remote_address,
+                                       exempt_when=_valid_link,
+                                       deduct_when=lambda response: response.status_code == 404)
 
 
 def _not_found():
@@ -50,10 +77,10 @@ def _locale_for(referral) -> str:
 
 
 @bp.route("/s/<token>", methods=["GET", "POST"])
-@limiter.limit(_status_limit)
-@limiter.limit(_bad_token_limit, deduct_when=lambda response: response.status_code == 404)
+@link_budget
+@bad_link_budget
 def status_page(token: str):
-    referral = find_referral(token)
+    referral = g.status_referral if "status_referral" in g else find_referral(token)
     if referral is None:
         return _not_found()
     locale = _locale_for(referral)
@@ -61,8 +88,11 @@ def status_page(token: str):
         code = request.form.get("report", "")
         if code not in REPORT_LABELS:
             return _not_found()
-        record_report(referral, code)
-        flash(str(REPORT_THANKS[code]), "success")
+        report = record_report(referral, code)
+        if report.already_sent:
+            flash(_("You already told us this today; your care team has it. No need to send it again."), "info")
+        else:
+            flash(str(REPORT_THANKS[code]), "success")
         return redirect(url_for(".status_page", token=token, lang=locale, _anchor="report"))
     view = view_for(referral)
     return render_template("status/page.html", view=view, token=token, locale=locale,
@@ -71,10 +101,10 @@ def status_page(token: str):
 
 
 @bp.get("/s/<token>/print")
-@limiter.limit(_status_limit)
-@limiter.limit(_bad_token_limit, deduct_when=lambda response: response.status_code == 404)
+@link_budget
+@bad_link_budget
 def print_page(token: str):
-    referral = find_referral(token)
+    referral = g.status_referral if "status_referral" in g else find_referral(token)
     if referral is None:
         return _not_found()
     return _render_print(referral, _locale_for(referral))

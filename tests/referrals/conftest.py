@@ -121,3 +121,15 @@ def make_referral(db, world, make_client, consent_for):
                           sending_org=sending_org or world.clinic, sender=sender or world.coordinator)
 
     return make
+
+
+def signed_in(app, user):
+    """A browser of its own (a test client) signed in as `user` through the login form; the user's
+    password hash must be a real one (tests set a fast hash of tests.conftest.PASSWORD)."""
+    from tests.conftest import PASSWORD, csrf_token_from
+
+    browser = app.test_client()
+    token = csrf_token_from(browser.get("/login").get_data(as_text=True))
+    response = browser.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return browser

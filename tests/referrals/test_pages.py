@@ -13,6 +13,7 @@ from referralnet.db import utcnow
 from referralnet.audit.models import AuditLog
 from referralnet.referrals.models import Client, Consent, Referral, ReferralEvent, ReferralMessage, Status
 from tests.conftest import PASSWORD, csrf_token_from
+from tests.referrals.conftest import signed_in
 
 FAST_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 
@@ -33,15 +34,7 @@ def web(app, db, world, make_client, make_referral, client):
     world.alice = make_client(given_name="Alice", family_name="Nguyen", zip_code="94110", preferred_language="es")
     db.session.commit()
 
-    def as_(user):
-        """A browser of its own, signed in as `user`."""
-        browser = app.test_client()
-        token = csrf_token_from(text(browser.get("/login")))
-        response = browser.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
-        assert response.status_code == 302, text(response)
-        return browser
-
-    world.as_ = as_
+    world.as_ = lambda user: signed_in(app, user)  # a browser of its own, signed in as `user`
     world.http = client
     return world
 

@@ -18,7 +18,9 @@ from werkzeug.exceptions import HTTPException
 
 from referralnet.api.auth import authenticate_request
 from referralnet.api.v1.common import scoped as v1_scoped
-from referralnet.errors import DomainError, InvalidTransition
+from referralnet.db import is_busy
+from referralnet.errors import BUSY_MESSAGE, DomainError, InvalidTransition
+from referralnet.extensions import db
 
 FHIR_JSON = "application/fhir+json"
 JSON_FORMATS = {"json", "application/json", FHIR_JSON, "application/json+fhir"}
@@ -121,6 +123,10 @@ def handle_http_error(exc: HTTPException) -> Response:
 
 
 def handle_unexpected(exc: Exception) -> Response:
+    db.session.rollback()  # before anything else: a failed request writes nothing
+    if is_busy(exc):
+        return outcome_response(503, BUSY_MESSAGE, issue_code="transient",
+                                headers={"Retry-After": str(current_app.config.get("BUSY_RETRY_AFTER", 5))})
     # Logged without request data: bodies may hold patient information.
     current_app.logger.exception("unhandled error on %s %s", request.method, request.url_rule)
     return outcome_response(500, "Something went wrong on our side. It has been logged.", issue_code="exception")

@@ -186,18 +186,22 @@ def contained_consent(consent: Consent) -> dict:
     }
 
 
-def service_request(referral: Referral) -> dict:
-    """The referral's request as an SDOHCC ServiceRequest (the Task's focus)."""
+def service_request(referral: Referral, *, share_client_details: bool = True) -> dict:
+    """The referral's request as an SDOHCC ServiceRequest (the Task's focus).
+
+    Without `share_client_details` (an agency the client withdrew consent from, referrals.access), the
+    client's availability is left out and contacting the client is marked prohibited.
+    """
     r = referral
     notes = []
     if r.note_to_partner:
         notes.append({"text": r.note_to_partner})
-    if r.client_availability:
+    if r.client_availability and share_client_details:
         notes.append({"text": f"Client availability: {r.client_availability}"})
     performer = [{"reference": f"HealthcareService/{fhir_id(r.service_id)}", "display": r.service.name},
                  organization_reference(r.receiving_organization_id, r.receiving_organization.name)]
     order_detail = None
-    if r.client.contact_preference == "do-not-contact":
+    if r.client.contact_preference == "do-not-contact" or not share_client_details:
         order_detail = [{"coding": [{"system": SDOHCC_CODES, "code": "contacting-subject-prohibited",
                                      "display": "Contacting subject prohibited"}]}]
     return {

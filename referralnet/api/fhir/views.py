@@ -23,7 +23,7 @@ from referralnet.directory.public import get_service_view
 from referralnet.errors import NotFound
 from referralnet.extensions import db, limiter
 from referralnet.referrals import services
-from referralnet.referrals.access import get_visible_client_or_404, get_visible_referral_or_404
+from referralnet.referrals.access import client_details_shared, get_visible_client_or_404, get_visible_referral_or_404
 from referralnet.referrals.models import Referral, Status
 from referralnet.referrals.states import SETTABLE, details_for
 
@@ -88,7 +88,8 @@ def search_tasks():
     page = page_of(args)
     found = run(task_query(actor(), args), page)
     if "Task:focus" in args.getlist("_include"):
-        found.includes = [build.service_request(r) for r in found.rows]
+        found.includes = [build.service_request(r, share_client_details=client_details_shared(actor(), r))
+                          for r in found.rows]
     return fhir_response(bundle("Task", args, page, found, build.task))
 
 
@@ -167,7 +168,7 @@ def _if_match() -> int:
 def read_service_request(request_id: str):
     referral = get_visible_referral_or_404(actor(), request_id)
     services.mark_viewed(actor(), referral)
-    resource = build.service_request(referral)
+    resource = build.service_request(referral, share_client_details=client_details_shared(actor(), referral))
     return fhir_response(resource, headers=_versioned(referral))
 
 

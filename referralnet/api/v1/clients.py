@@ -103,9 +103,10 @@ def record_consent(body: dict, client_id: int):
 @scoped("referrals:write")
 @bp.response(200, ConsentSchema)
 def revoke_consent(client_id: int, consent_id: int):
-    """Record that the client withdrew this consent (referrals already sent are unchanged)."""
+    """Record that the client withdrew this consent. Their referrals to that organization that it has not
+    accepted yet are cancelled (reason `consent-withdrawn`); accepted ones go on (see the README's consent policy)."""
     person = get_visible_client_or_404(actor(), client_id)
     consent = next((c for c in person.consents if c.id == consent_id), None)
     if consent is None:
         raise NotFound("No such consent.")
-    return services.revoke_consent(actor(), consent)
+    return services.revoke_consent(actor(), consent).consent

@@ -21,6 +21,7 @@ from referralnet.api.v1.common import PageArgs
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.portal.listings import MAX_CAPACITY, MAX_CAPACITY_DESCRIPTION, MAX_UNIT_LENGTH
 from referralnet.referrals import states
+from referralnet.referrals.access import client_details_shared
 from referralnet.referrals.models import (CONSENT_METHODS, CONTACT_PREFERENCES, MAX_TEXT, OUTCOMES, PRIORITIES,
                                           VERIFIED_OUTCOMES, Status)
 from referralnet.referrals.services import MAX_AGE_YEARS, MAX_NAME
@@ -442,7 +443,9 @@ class ReferralSchema(Schema):
     category = fields.String()
     priority = fields.String()
     note_to_partner = fields.String(allow_none=True)
-    client_availability = fields.String(allow_none=True)
+    client_availability = fields.Method("_availability", allow_none=True, metadata={
+        "type": "string", "nullable": True,
+        "description": "null for an agency the client withdrew consent from (see the README's consent policy)"})
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     status_reason_code = fields.String(allow_none=True)
     status_reason_text = fields.String(allow_none=True)
@@ -461,6 +464,9 @@ class ReferralSchema(Schema):
 
     def _allowed(self, referral):
         return [s.value for s in states.allowed_moves(referral, g.api_actor)]
+
+    def _availability(self, referral):
+        return referral.client_availability if client_details_shared(g.api_actor, referral) else None
 
 
 class ReferralListArgs(PageArgs):
