@@ -1,6 +1,7 @@
 """The patient's status-page link: an unguessable token per referral.
 
-token = base64url(HMAC-SHA256(SECRET_KEY, "patient-link:<referral id>:<salt>")), 256 bits.
+token = base64url(HMAC-SHA256(SECRET_KEY, "patient-link:<referral id>:<salt>")), 256 bits
+(`referrals.link_tokens`, shared with the agency's secure link).
 The database keeps the random salt (128 bits) and sha256(token), never the token: a copy
 of the database alone opens no status page, and the link can still be put into a message
 when that message is delivered (`token_for`). Reissuing draws a new salt, so the old link
@@ -8,10 +9,7 @@ stops working; revoking clears both, so no link works until a new one is issued.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import secrets
 from datetime import datetime
 from typing import Optional
 
@@ -22,21 +20,16 @@ from referralnet.accounts.models import User
 from referralnet.db import utcnow
 from referralnet.errors import NotPermitted
 from referralnet.extensions import db
+from referralnet.referrals.link_tokens import TOKEN_PATTERN, derive_token, hash_token, new_salt
 from referralnet.referrals.models import Referral
 from referralnet.referrals.states import Party, parties_of
 
-TOKEN_PATTERN = r"[A-Za-z0-9_-]{43}"  # 32 bytes, base64url without padding
+__all__ = ["TOKEN_PATTERN", "hash_token", "ensure_link", "reissue_link", "revoke_link", "token_for", "status_url",
+           "find_referral"]
 
 
 def _derive(referral_id: int, salt: str) -> str:
-    key = current_app.config["SECRET_KEY"]
-    key = key.encode() if isinstance(key, str) else key
-    digest = hmac.new(key, f"patient-link:{referral_id}:{salt}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return derive_token("patient-link", referral_id, salt)
 
 
 def ensure_link(referral: Referral, *, now: Optional[datetime] = None) -> str:
@@ -102,7 +95,7 @@ def find_referral(token: str) -> Optional[Referral]:
 def _issue(referral: Referral, now: Optional[datetime]) -> None:
     if referral.id is None:
         db.session.flush()
-    salt = secrets.token_hex(16)
+    salt = new_salt()
     _store(referral, salt=salt, token_hash=hash_token(_derive(referral.id, salt)), issued_at=now or utcnow())
 
 
