@@ -320,3 +320,39 @@ def test_other_organizations_cannot_record_moves_for_the_agency(web, db, make_re
     assert response.status_code == 404
     db.session.refresh(referral)
     assert referral.status == "requested"
+
+
+# --- badges: how a referral travels, before anyone types anything ----------------------------------
+
+def _cards(html: str) -> dict[str, str]:
+    """Each search result's card, by service name."""
+    cards = re.findall(r'<li class="result">.*?</li>\s*</ul>.*?</li>', html, re.S)
+    return {re.search(r'<h3><a [^>]*>([^<]+)</a>', c).group(1): c for c in cards}
+
+
+def test_search_cards_and_service_pages_say_how_each_referral_travels(web, db):
+    from tests import factories as f
+
+    web.unlisted.email = "intake@unlisted.example.org"
+    quiet = f.directory_org(db.session, "org-quiet", "Quiet Aid")
+    f.service(db.session, "svc-quiet", quiet, "Quiet Aid Vouchers")
+    db.session.commit()
+    http = web.as_(web.coordinator)
+    expected = {
+        "svc-pantry": ("In the network: goes to the agency's inbox", True),
+        "svc-unlisted": ("Not in the network: the agency is emailed a secure link", False),
+        "svc-quiet": ("Not in the network, no email on file: you track this referral", False),
+    }
+    for service_id, (badge, accepting) in expected.items():
+        page = text(http.get(f"/services/{service_id}"))
+        assert badge in page, service_id
+        # "Accepting referrals" is the agency's word: only a member agency says it.
+        assert ("Accepting referrals" in page) is accepting, service_id
+        assert "Refer a client" in page  # and every one of them can be referred to
+
+    cards = _cards(text(http.get("/search?q=vouchers")))
+    assert "Not in the network: the agency is emailed a secure link" in cards["Unlisted Aid Vouchers"]
+    assert "you track this referral" in cards["Quiet Aid Vouchers"]
+    assert "Accepting referrals" not in cards["Unlisted Aid Vouchers"] + cards["Quiet Aid Vouchers"]
+    cards = _cards(text(http.get("/search?q=pantry")))
+    assert "In the network" in cards["Eastside Pantry"] and "Accepting referrals" in cards["Eastside Pantry"]
