@@ -16,17 +16,17 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from referralnet.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
+from referralnet.errors import Conflict, ValidationFailed
 from referralnet.extensions import limiter
 from referralnet.portal import join
 from referralnet.portal.forms import JoinForm
 from referralnet.referrals import services
 from referralnet.referrals.actors import AgencyLinkActor
 from referralnet.referrals.agency_links import find_link, touch
-from referralnet.referrals.forms import MessageForm, TransitionForm
+from referralnet.referrals.forms import MessageForm
 from referralnet.referrals.models import Status
-from referralnet.referrals.states import NEEDS_OUTCOME, REASONS, SETTABLE, allowed_moves, details_for
-from referralnet.referrals.views import ACTION_LABELS
+from referralnet.referrals.states import NEEDS_OUTCOME, REASONS, allowed_moves
+from referralnet.referrals.views import ACTION_LABELS, apply_move, move_forms
 from referralnet.web import attach_errors
 
 bp = Blueprint("agency", __name__)
@@ -78,12 +78,7 @@ def _render(token: str, actor: AgencyLinkActor, status: int = 200, forms: dict |
         services.mark_viewed(actor, referral)
         touch(actor.link)
     moves = allowed_moves(referral, actor)
-    action_forms = {}
-    for to in moves:
-        form = (forms or {}).get(to) or TransitionForm(formdata=None, prefix=to.value, version=referral.version)
-        form.for_status(to)
-        form.version.data = referral.version
-        action_forms[to] = form
+    action_forms = move_forms(referral, moves, forms or {})
     return render_template(
         "portal/agency_page.html", token=token, link=actor.link, referral=referral, client=referral.client,
         moves=moves, action_forms=action_forms, labels=ACTION_LABELS, reasons=REASONS, needs_outcome=NEEDS_OUTCOME,
@@ -100,34 +95,10 @@ def change_status(token: str, to: str):
     link, actor = _open(token)
     if link is None:
         return _not_found()
-    try:
-        to = Status(to)
-    except ValueError:
-        to = None
-    if to is None or to not in SETTABLE:
-        flash(_("Choose one of the actions offered on the page."), "error")
-        return _render(token, actor, 400)
-    form = TransitionForm(prefix=to.value)
-    form.for_status(to)
-    if not form.validate_on_submit():
-        return _render(token, actor, 400, forms={to: form})
-    given = {"reason": form.reason.data or None, "reason_text": form.reason_text.data,
-             "outcome": form.outcome.data or None}
-    referral = link.referral
-    try:
-        services.change_status(referral, to, actor, note=form.note.data, expected_version=form.version.data,
-                               **{k: v for k, v in given.items() if k in details_for(to)})
-    except Conflict as exc:
-        flash(_("%(problem)s Nothing you entered was saved. Check the timeline, then act again if you still need to.",
-                problem=exc.message), "error")
-        return _render(token, actor, 409)
-    except ValidationFailed as exc:
-        attach_errors(form, exc)
-        return _render(token, actor, 400, forms={to: form})
-    except (InvalidTransition, NotPermitted) as exc:
-        flash(exc.message, "error")
-        return _render(token, actor, exc.status)
-    flash(str(ACTION_LABELS[to][1]), "success")
+    moved = apply_move(link.referral, to, actor, lambda status, forms: _render(token, actor, status, forms=forms))
+    if not isinstance(moved, Status):
+        return moved
+    flash(str(ACTION_LABELS[moved][1]), "success")
     return redirect(url_for(".page", token=token))
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Optional
 
-from flask import current_app, has_app_context, url_for
+from flask import current_app, has_app_context
 from sqlalchemy import select, update
 
 from referralnet.accounts.models import User
@@ -27,7 +27,7 @@ from referralnet.db import utcnow
 from referralnet.errors import NotPermitted, ValidationFailed
 from referralnet.extensions import db
 from referralnet.referrals.events import record_event
-from referralnet.referrals.link_tokens import derive_token, hash_token, new_salt, plausible, same_token
+from referralnet.referrals.link_tokens import derive_token, hash_token, new_salt, plausible, public_url, same_token
 from referralnet.referrals.models import AgencyLink, Referral, Status
 from referralnet.referrals.states import TERMINAL, Party, parties_of
 
@@ -116,12 +116,7 @@ def token_for(link: AgencyLink) -> Optional[str]:
 def link_url(link: AgencyLink) -> Optional[str]:
     """The agency page's absolute address (on PUBLIC_BASE_URL when set), or None for a closed link."""
     token = token_for(link)
-    if token is None:
-        return None
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return base.rstrip("/") + url_for("agency.page", token=token, _external=False)
-    return url_for("agency.page", token=token, _external=True)
+    return None if token is None else public_url("agency.page", token)
 
 
 def find_link(token: str, *, now: Optional[datetime] = None) -> Optional[AgencyLink]:

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 
-from flask import current_app
+from flask import current_app, url_for
 
 TOKEN_PATTERN = r"[A-Za-z0-9_-]{43}"  # 32 bytes, base64url without padding
 MAX_TOKEN_LENGTH = 64  # longer input is refused before any lookup
@@ -42,3 +42,12 @@ def plausible(token: str) -> bool:
 def same_token(expected: str, given: str) -> bool:
     """Constant-time comparison (also refuses a token left over from another SECRET_KEY)."""
     return hmac.compare_digest(expected, given)
+
+
+def public_url(endpoint: str, token: str) -> str:
+    """The absolute address of a link's page: on PUBLIC_BASE_URL when set (messages are rendered
+    outside any request, by `flask notifications deliver`), else on the current request's host."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return base.rstrip("/") + url_for(endpoint, token=token, _external=False)
+    return url_for(endpoint, token=token, _external=True)

@@ -13,14 +13,14 @@ import hmac
 from datetime import datetime
 from typing import Optional
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import select, update
 
 from referralnet.accounts.models import User
 from referralnet.db import utcnow
 from referralnet.errors import NotPermitted
 from referralnet.extensions import db
-from referralnet.referrals.link_tokens import TOKEN_PATTERN, derive_token, hash_token, new_salt
+from referralnet.referrals.link_tokens import TOKEN_PATTERN, derive_token, hash_token, new_salt, public_url
 from referralnet.referrals.models import Referral
 from referralnet.referrals.states import Party, parties_of
 
@@ -72,12 +72,7 @@ def status_url(referral: Referral) -> Optional[str]:
     by `flask notifications deliver`), else on the current request's host.
     """
     token = token_for(referral)
-    if token is None:
-        return None
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return base.rstrip("/") + url_for("status.status_page", token=token, _external=False)
-    return url_for("status.status_page", token=token, _external=True)
+    return None if token is None else public_url("status.status_page", token)
 
 
 def find_referral(token: str) -> Optional[Referral]:

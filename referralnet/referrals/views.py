@@ -250,12 +250,7 @@ def _render_referral(item: Referral, status: int = 200, forms: dict | None = Non
         services.mark_viewed(current_user, item)
     moves = allowed_moves(item, current_user)
     forms = forms or {}
-    action_forms = {}
-    for to in moves:
-        form = forms.get(to) or TransitionForm(formdata=None, prefix=to.value, version=item.version)
-        form.for_status(to)
-        form.version.data = item.version
-        action_forms[to] = form
+    action_forms = move_forms(item, moves, forms)
     is_sender = current_user.role == Role.COORDINATOR.value
     can_close = (is_sender and item.loop_closed_at is None and Status(item.status) in services.CLOSABLE_STATUSES)
     can_refer_elsewhere = is_sender and Status(item.status) in services.REFER_ELSEWHERE_FROM
@@ -278,15 +273,9 @@ def _offnet_context(item: Referral, is_sender: bool, forms: dict) -> dict | None
         return None
     from referralnet.referrals import agency_links
 
-    behalf = OnBehalf(current_user, "agency")
-    moves = allowed_moves(item, behalf)
-    action_forms = {}
-    for to in moves:
-        form = forms.get(("behalf", to)) or TransitionForm(formdata=None, prefix="behalf-" + to.value,
-                                                            version=item.version)
-        form.for_status(to)
-        form.version.data = item.version
-        action_forms[to] = form
+    moves = allowed_moves(item, OnBehalf(current_user, "agency"))
+    posted = {key[1]: form for key, form in forms.items() if isinstance(key, tuple) and key[0] == "behalf"}
+    action_forms = move_forms(item, moves, posted, prefix="behalf-")
     return {"moves": moves, "action_forms": action_forms,
             "link": agency_links.latest_link(item), "open_link": agency_links.current_link(item),
             "link_form": forms.get("link") or AgencyLinkForm(formdata=None, prefix="link"),
@@ -299,41 +288,65 @@ def _patient_url(item: Referral):
     return status_url(item)
 
 
+def move_forms(referral: Referral, moves, posted: dict, prefix: str = "") -> dict:
+    """A TransitionForm for each move offered (the one just posted keeps its input and errors),
+    all at the referral's current version."""
+    forms = {}
+    for to in moves:
+        form = posted.get(to) or TransitionForm(formdata=None, prefix=prefix + to.value, version=referral.version)
+        form.for_status(to)
+        form.version.data = referral.version
+        forms[to] = form
+    return forms
+
+
+def apply_move(referral: Referral, to_value: str, actor, render, prefix: str = ""):
+    """The body of every status-move view (this page's, on the agency's behalf, the agency's link page).
+
+    Reads the posted TransitionForm for `to_value`, calls services.change_status as `actor` and
+    returns the Status it moved to; or, when refused, flashes or attaches why and returns
+    `render(status, posted_forms)` (400, 403, 409...), the page to show again. A refusal changes
+    nothing: a concurrent change that won is re-read by the state machine, the request rolls back.
+    """
+    try:
+        to = Status(to_value)
+    except ValueError:
+        to = None
+    if to is None or to not in SETTABLE:
+        flash(_("Choose one of the actions offered on the page."), "error")
+        return render(400, {})
+    form = TransitionForm(prefix=prefix + to.value)
+    form.for_status(to)
+    if not form.validate_on_submit():
+        return render(400, {to: form})
+    given = {"reason": form.reason.data or None, "reason_text": form.reason_text.data,
+             "outcome": form.outcome.data or None}
+    try:
+        services.change_status(referral, to, actor, note=form.note.data, expected_version=form.version.data,
+                               **{k: v for k, v in given.items() if k in details_for(to)})
+    except Conflict as exc:
+        flash(_("%(problem)s It is now %(status)s; nothing you entered was saved. "
+                "Check the timeline, then act again if you still need to.",
+                problem=exc.message, status=Status(referral.status).label), "error")
+        return render(409, {})
+    except ValidationFailed as exc:
+        attach_errors(form, exc)
+        return render(400, {to: form})
+    except (InvalidTransition, NotPermitted) as exc:
+        flash(exc.message, "error")
+        return render(exc.status, {})
+    return to
+
+
 @bp.post("/referrals/<referral_id>/status/<to>")
 @login_required
 def change_status(referral_id, to: str):
     """One move of the state machine. A stale page (someone else changed it) gets 409 and the current state."""
     item = get_visible_referral_or_404(current_user, referral_id)
-    try:
-        to = Status(to)
-    except ValueError:
-        to = None
-    if to is None or to not in SETTABLE:
-        flash(_("Choose one of the actions offered on the page."), "error")
-        return _render_referral(item, 400)
-    form = TransitionForm(prefix=to.value)
-    form.for_status(to)
-    if not form.validate_on_submit():
-        return _render_referral(item, 400, forms={to: form})
-    given = {"reason": form.reason.data or None, "reason_text": form.reason_text.data,
-             "outcome": form.outcome.data or None}
-    # A refusal changes nothing (and a concurrent change that won is re-read by the state machine):
-    # the page is shown again as the referral stands, and the request rolls back.
-    try:
-        services.change_status(item, to, current_user, note=form.note.data, expected_version=form.version.data,
-                               **{k: v for k, v in given.items() if k in details_for(to)})
-    except Conflict as exc:
-        flash(_("%(problem)s It is now %(status)s; nothing you entered was saved. "
-                "Check the timeline, then act again if you still need to.",
-                problem=exc.message, status=Status(item.status).label), "error")
-        return _render_referral(item, 409)
-    except ValidationFailed as exc:
-        attach_errors(form, exc)
-        return _render_referral(item, 400, forms={to: form})
-    except (InvalidTransition, NotPermitted) as exc:
-        flash(exc.message, "error")
-        return _render_referral(item, exc.status)
-    flash(str(ACTION_LABELS[to][1]), "success")
+    moved = apply_move(item, to, current_user, lambda status, forms: _render_referral(item, status, forms=forms))
+    if not isinstance(moved, Status):
+        return moved
+    flash(str(ACTION_LABELS[moved][1]), "success")
     return redirect(url_for(".referral", referral_id=item.id))
 
 
@@ -383,33 +396,11 @@ def close_loop(referral_id):
 def change_status_on_behalf(referral_id, to: str):
     """The coordinator records a move the agency told them about (referrals outside the network)."""
     item = get_visible_referral_or_404(current_user, referral_id)
-    try:
-        to = Status(to)
-    except ValueError:
-        to = None
-    if to is None or to not in SETTABLE:
-        flash(_("Choose one of the actions offered on the page."), "error")
-        return _render_referral(item, 400)
-    form = TransitionForm(prefix="behalf-" + to.value)
-    form.for_status(to)
-    if not form.validate_on_submit():
-        return _render_referral(item, 400, forms={("behalf", to): form})
-    given = {"reason": form.reason.data or None, "reason_text": form.reason_text.data,
-             "outcome": form.outcome.data or None}
-    try:
-        services.change_status(item, to, OnBehalf(current_user, "agency"), note=form.note.data,
-                               expected_version=form.version.data,
-                               **{k: v for k, v in given.items() if k in details_for(to)})
-    except Conflict as exc:
-        flash(_("%(problem)s Nothing you entered was saved.", problem=exc.message), "error")
-        return _render_referral(item, 409)
-    except ValidationFailed as exc:
-        attach_errors(form, exc)
-        return _render_referral(item, 400, forms={("behalf", to): form})
-    except (InvalidTransition, NotPermitted) as exc:
-        flash(exc.message, "error")
-        return _render_referral(item, exc.status)
-    flash(_("Recorded for the agency: %(status)s.", status=to.label.lower()), "success")
+    moved = apply_move(item, to, OnBehalf(current_user, "agency"), prefix="behalf-", render=lambda status, forms:
+                       _render_referral(item, status, forms={("behalf", k): v for k, v in forms.items()}))
+    if not isinstance(moved, Status):
+        return moved
+    flash(_("Recorded for the agency: %(status)s.", status=moved.label.lower()), "success")
     return redirect(url_for(".referral", referral_id=item.id))
 
 
