@@ -116,13 +116,29 @@ def test_accept_then_complete_through_the_link_same_as_a_member(client, db, link
     assert "Unlisted Aid (through its secure link)" in page
 
 
-def test_decline_needs_a_reason_and_hold_too(client, db, linked):
+def test_decline_needs_a_reason(client, db, linked):
     refused = _act(client, linked.token, "rejected")
     assert refused.status_code == 400 and "Choose a reason" in text(refused)
     assert _fresh(db, linked).status == "requested"
     assert _act(client, linked.token, "rejected", reason="no-capacity").status_code == 302
     referral = _fresh(db, linked)
     assert (referral.status, referral.status_reason_code) == ("rejected", "no-capacity")
+
+
+def test_hold_needs_a_reason_and_work_resumes(client, db, linked):
+    assert _act(client, linked.token, "accepted").status_code == 302
+    refused = _act(client, linked.token, "on-hold")
+    assert refused.status_code == 400 and "Choose a reason" in text(refused)
+    assert _act(client, linked.token, "on-hold", reason="waitlist").status_code == 302
+    assert (_fresh(db, linked).status, _fresh(db, linked).status_reason_code) == ("on-hold", "waitlist")
+    assert _act(client, linked.token, "in-progress").status_code == 302
+    assert _fresh(db, linked).status == "in-progress"
+
+
+def test_the_audit_log_names_the_agency_link_as_the_actor(app, client, db, linked):
+    client.get(f"/a/{linked.token}")
+    page = text(_as(app, linked.admin).get("/admin/audit?action=referral.view"))
+    assert "Receiving agency (secure link" in page
 
 
 def test_the_agency_writes_to_the_coordinator(app, client, db, linked):
