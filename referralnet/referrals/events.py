@@ -36,10 +36,10 @@ def record_event(referral: Referral, kind: str, *, actor: Optional[Actor], actor
 
     `actor` is a user, an agency acting through its link or a coordinator acting on someone's
     behalf (referrals.actors); `fields` are the event's other columns (from_status, to_status,
-    reason_code, reason_text, note, report_code). `link=False` adds the event by the referral's id rather than through
-    its `events` relationship, for events that must not touch the referral (a reminder must
-    not make an open page stale). Raises Conflict if another transaction changed the referral
-    first (see flush_or_conflict).
+    reason_code, reason_text, note, report_code). `link=False` adds the event by the referral's
+    id rather than through its `events` relationship, for events that must not touch the
+    referral (a reminder must not make an open page stale). Raises Conflict if another
+    transaction changed the referral first (see flush_or_conflict).
     """
     event = ReferralEvent(at=at or utcnow(), actor_kind=actor_kind, kind=kind, patient_visible=patient_visible,
                           **event_columns(actor), **fields)

@@ -164,6 +164,7 @@ class ListFilterForm(FlaskForm):
                        mine=bool(self.mine.data) and user.role == Role.COORDINATOR.value)
 
 
-__all__ = ["ClientForm", "SendForm", "ClientReportForm", "AgencyLinkForm", "CLIENT_REPORT_LABELS", "TransitionForm", "MessageForm", "CloseLoopForm", "ConsentForm",
+__all__ = ["ClientForm", "SendForm", "ClientReportForm", "AgencyLinkForm", "CLIENT_REPORT_LABELS", "TransitionForm",
+           "MessageForm", "CloseLoopForm", "ConsentForm",
            "ListFilterForm", "CONSENT_METHODS", "PRIORITIES", "CONTACT_LABELS", "PRIORITY_LABELS",
            "CONSENT_LABELS", "VERIFIED_OUTCOME_LABELS", "language_label"]

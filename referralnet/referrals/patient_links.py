@@ -13,7 +13,6 @@ import hmac
 from datetime import datetime
 from typing import Optional
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from referralnet.accounts.models import User

@@ -35,8 +35,8 @@ from referralnet.referrals.actors import Actor, OnBehalf, acting_user, audit_as
 from referralnet.referrals.calendar import add_business_days
 from referralnet.referrals.events import record_event
 from referralnet.referrals.models import (CLOSABLE_STATUSES, CONSENT_METHODS, CONTACT_PREFERENCES, MAX_TEXT,
-                                          PATIENT_REPORTS, PRIORITIES, VERIFIED_OUTCOMES, Client, Closure, Consent, Referral,
-                                          ReferralEvent, ReferralMessage)
+                                          PATIENT_REPORTS, PRIORITIES, VERIFIED_OUTCOMES, Client, Closure, Consent,
+                                          Referral, ReferralEvent, ReferralMessage)
 from referralnet.referrals.states import Party, Status, parties_of
 
 DEFAULT_RESPONSE_BUSINESS_DAYS = 2
@@ -648,8 +648,9 @@ def close_loop(actor: User, referral: Referral, verified_outcome: str, note: Opt
 def post_message(actor: Actor, referral: Referral, body: str, *, now: Optional[datetime] = None) -> ReferralMessage:
     """A message about the referral between its sending coordinators and the receiving agency.
 
-    The agency may write through its secure link (referrals.actors.AgencyLinkActor). Not shown to the patient. Raises NotPermitted (not party to the referral),
-    ValidationFailed (empty, or over 4000 characters).
+    The agency may write through its secure link (referrals.actors.AgencyLinkActor). Not shown to
+    the patient. Raises NotPermitted (not party to the referral), ValidationFailed (empty, or over
+    4000 characters).
     """
     parties = parties_of(actor, referral)
     if not parties:
