@@ -133,6 +133,8 @@ def register_blueprints(app: Flask) -> None:
     from referralnet.accounts.views import bp as accounts_bp
     from referralnet.api.hsds import bp as hsds_bp
     from referralnet.portal.views import bp as portal_bp
+    from referralnet.portal.agency import bp as agency_bp
+    from referralnet.portal.join_views import bp as join_bp
     from referralnet.directory.views import bp as directory_bp
     from referralnet.audit.views import bp as audit_bp
     from referralnet.referrals.views import bp as referrals_bp
@@ -147,6 +149,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(directory_bp)
     app.register_blueprint(search_bp)
     app.register_blueprint(referrals_bp)
+    app.register_blueprint(agency_bp)
+    app.register_blueprint(join_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(notifications_bp)

@@ -10,7 +10,10 @@ old. The data is fixed (no randomness); only "now" moves with the day the demo i
 
 The two clinics (Bayside Community Health Center, Coastside Family Medicine) refer to the
 two demo partner agencies (Samaritan House, Peninsula Family Service), choosing among their
-directory services that are active and accepting referrals. The names, phone numbers
+directory services that are active and accepting referrals; and, off the network, to an
+agency with an email address in the directory (by secure link: its moves are made through
+the link, as its staff would) and to one with none (tracked: the coordinator records the
+agency's and the client's news on their behalf). The names, phone numbers
 (555-01xx) and email addresses (example.org) are invented.
 """
 from __future__ import annotations
@@ -22,6 +25,9 @@ from typing import Callable, Optional
 from sqlalchemy import func, select
 
 from referralnet.accounts.models import NetworkOrganization, Role, User
+from referralnet.directory.models import Organization
+from referralnet.referrals.actors import AgencyLinkActor, OnBehalf
+from referralnet.referrals.agency_links import current_link
 from referralnet.db import utcnow
 from referralnet.directory.models import Attribute, Service
 from referralnet.directory.sdoh import sdoh_terms
@@ -33,6 +39,8 @@ from referralnet.referrals.services import OPEN_STATUSES
 
 CLINICS = {"bayside": "Bayside Community Health Center", "coastside": "Coastside Family Medicine"}
 AGENCIES = {"sh": "Samaritan House", "pfs": "Peninsula Family Service"}
+# Directory organizations outside the network: one with an email address (secure link), one without (tracked).
+OFFNET_AGENCIES = {"link": "Tidepool Community Food Network", "tracked": "Salvation Army"}
 FALLBACK_CATEGORY = "sdoh-category-unspecified"
 
 
@@ -167,6 +175,15 @@ DEMO_REFERRALS = [
     # a few more, for fuller lists
     DemoReferral("accepted-4", "rosa", "pfs", 3, 4, steps=(("view", 2), ("accept", 30))),
     DemoReferral("progress-4", "guadalupe", "pfs", 0, 26, steps=(("accept", 12), ("start", 40))),
+    # outside the network: by secure link (the agency acts through it) ...
+    DemoReferral("link-new", "mei", "link", 0, 0.5, note="Needs groceries delivered; limited mobility."),
+    DemoReferral("link-accepted", "fatima", "link", 1, 4, steps=(("view", 3), ("accept", 5),
+                 ("message", 6, "partner", "We can deliver on Fridays; we will call her to confirm."))),
+    DemoReferral("link-done", "rosa", "link", 2, 20, steps=(("view", 2), ("accept", 6), ("start", 30),
+                 ("complete", 150, "got-help"))),
+    # ... and tracked by the coordinator (no electronic contact): one overdue for a follow-up call
+    DemoReferral("tracked-overdue", "david", "tracked", 0, 8, note="Printed summary handed over at the visit."),
+    DemoReferral("tracked-accepted", "robert", "tracked", 0, 6, steps=(("accept", 30), ("report", 50, "contacted"))),
 ]
 
 
@@ -222,6 +239,9 @@ def _context(echo, now: datetime) -> Optional[_Context]:
     coordinators = {key: first_user(name, Role.COORDINATOR) for key, name in CLINICS.items()}
     partners = {key: first_user(name, Role.PARTNER) for key, name in AGENCIES.items()}
     services = {key: _referable_services(orgs.get(name)) for key, name in AGENCIES.items()}
+    for key, name in OFFNET_AGENCIES.items():  # optional: the demo still works without them
+        listing = db.session.scalar(select(Organization.id).where(Organization.name == name).limit(1))
+        services[key] = _directory_services(listing) if listing else []
     missing = [name for key, name in CLINICS.items() if coordinators[key] is None] + \
               [name for key, name in AGENCIES.items() if partners[key] is None or not services[key]]
     if missing:
@@ -234,8 +254,12 @@ def _referable_services(org: Optional[NetworkOrganization]) -> list[Service]:
     """The directory services of a partner agency that can receive referrals now, by name."""
     if org is None or not org.active or org.directory_organization_id is None:
         return []
+    return _directory_services(org.directory_organization_id)
+
+
+def _directory_services(directory_organization_id: str) -> list[Service]:
     return list(db.session.scalars(
-        select(Service).where(Service.organization_id == org.directory_organization_id,
+        select(Service).where(Service.organization_id == directory_organization_id,
                               Service.status == "active", Service.accepting_referrals.is_(True))
         .order_by(Service.name, Service.id)))
 
@@ -265,10 +289,13 @@ def _play(context: _Context, plan: DemoReferral, plans: dict[str, DemoReferral],
           previous: Optional[Referral] = None, sent_at: Optional[datetime] = None) -> None:
     client = context.clients[plan.client]
     coordinator = context.coordinators[_clinic_of(plan.client)]
-    partner = context.partners[plan.agency]
+    if not context.services[plan.agency]:
+        context.echo(f"  demo referral {plan.key} skipped: {OFFNET_AGENCIES.get(plan.agency)} is not in the directory")
+        return
     service = _pick_service(context, plan, client)
     if service is None:
-        context.echo(f"  demo referral {plan.key} skipped: no free service at {AGENCIES[plan.agency]}")
+        context.echo(f"  demo referral {plan.key} skipped: no free service at "
+                     f"{AGENCIES.get(plan.agency) or OFFNET_AGENCIES[plan.agency]}")
         return
     sent = sent_at or context.now - timedelta(days=plan.days_ago)
     if (client.id, service.organization_id) not in context.consents:
@@ -281,6 +308,14 @@ def _play(context: _Context, plan: DemoReferral, plans: dict[str, DemoReferral],
     else:
         referral = sv.send_referral(coordinator, client, service.id, **common)
     context.referrals[plan.key] = referral
+    # Who acts for the agency: its staff; off the network, through the link emailed to it, or the
+    # coordinator recording what the agency told them.
+    if plan.agency == "link":
+        partner = AgencyLinkActor(current_link(referral, now=sent))
+    elif plan.agency == "tracked":
+        partner = OnBehalf(coordinator, "agency")
+    else:
+        partner = context.partners[plan.agency]
 
     latest = context.now - timedelta(minutes=len(plan.steps) + 1)
     for n, (kind, hours, *args) in enumerate(plan.steps):
@@ -308,6 +343,8 @@ def _play(context: _Context, plan: DemoReferral, plans: dict[str, DemoReferral],
                              now=at)
         elif kind == "message":
             sv.post_message(coordinator if args[0] == "coordinator" else partner, referral, args[1], now=at)
+        elif kind == "report":  # what the client told the coordinator
+            sv.record_report_for_client(coordinator, referral, args[0], now=at)
         elif kind == "close":
             sv.close_loop(coordinator, referral, args[0], now=at)
         elif kind == "elsewhere":

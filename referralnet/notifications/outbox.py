@@ -16,7 +16,14 @@ its notifications commit — or roll back — together.
 | message by the partner                       | the sending coordinator                        |
 | message by a coordinator                     | receiving partner staff                        |
 | patient report                               | the sending coordinator                        |
+| agency link (re)issued                       | the agency, by email (secure-link route)       |
 | viewed, closed, note                         | nobody                                         |
+
+"Receiving partner staff" depends on how the referral travels (accounts.routes): in the
+network, the member agency's users; by secure link, the agency's email address, with its
+link (bodies hold AGENCY_LINK, replaced at delivery by the current link: a link revoked
+since is never sent); tracked by the coordinator, nobody — a reminder goes to the sending
+coordinator instead, to follow up with the agency themselves.
 
 "The sending coordinator" is `referral.sender`, or, when they are no longer active, the
 other active coordinators of the sending organization. Staff get an in-app row (channel
@@ -43,6 +50,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
 from referralnet.accounts.models import NetworkOrganization, Role, User
+from referralnet.accounts.routes import DeliveryRoute
 from referralnet.db import utcnow
 from referralnet.directory.models import Phone
 from referralnet.extensions import db
@@ -54,6 +62,7 @@ from referralnet.referrals.models import CONSENT_WITHDRAWN, Referral, ReferralEv
 log = logging.getLogger(__name__)
 
 STATUS_LINK = "[[status_link]]"  # replaced by the patient's current status link at delivery
+AGENCY_LINK = "[[agency_link]]"  # replaced by the agency's current secure link at delivery
 STAFF_LOCALE = "en"  # staff pages and messages are in English (their strings are marked all the same)
 
 # Patient messages: on these events only.
@@ -75,20 +84,28 @@ def enqueue_for_event(event: ReferralEvent) -> list[Notification]:
     if name is None:
         return []
     staff: list[User] = []
-    patient = False
+    patient = agency = False
     partner_side, coordinator_side = event.actor_kind == "partner", event.actor_kind == "coordinator"
     if event.kind == "status" and event.to_status == Status.REQUESTED.value:
-        staff, patient = partner_staff(referral, session), True
+        staff, patient, agency = partner_staff(referral, session), True, True
     elif event.kind == "reminder":
-        staff = partner_staff(referral, session)
+        if referral.delivery_route == DeliveryRoute.TRACKED.value:
+            staff = sending_coordinators(referral, session)  # nobody else can follow up
+        else:
+            staff, agency = partner_staff(referral, session), True
     elif event.kind == "status" and partner_side:
         staff, patient = sending_coordinators(referral, session), name in PATIENT_EVENTS
     elif event.kind == "status" and coordinator_side:
-        staff = partner_staff(referral, session)
+        staff, agency = partner_staff(referral, session), True
     elif event.kind == "message":
-        staff = sending_coordinators(referral, session) if partner_side else partner_staff(referral, session)
+        if partner_side:
+            staff = sending_coordinators(referral, session)
+        else:
+            staff, agency = partner_staff(referral, session), True
     elif event.kind == "report":
         staff = sending_coordinators(referral, session)
+    elif event.kind == "agency-link":
+        agency = True
 
     rows: list[Notification] = []
     for user in staff:
@@ -97,6 +114,8 @@ def enqueue_for_event(event: ReferralEvent) -> list[Notification]:
         rows.extend(_staff_rows(event, name, referral, user))
     if patient:
         rows.extend(_patient_rows(event, name, referral, session))
+    if agency and referral.delivery_route == DeliveryRoute.LINK.value and referral.agency_email:
+        rows.append(_agency_row(event, name, referral))
 
     keys = [row.dedupe_key for row in rows]
     existing = set(session.scalars(select(Notification.dedupe_key).where(Notification.dedupe_key.in_(keys)))) \
@@ -143,8 +162,8 @@ def sending_coordinators(referral: Referral, session=None) -> list[User]:
 def _event_name(event: ReferralEvent) -> Optional[str]:
     if event.kind == "status":
         return "referral.sent" if event.to_status == Status.REQUESTED.value else f"referral.{event.to_status}"
-    return {"reminder": "referral.reminder", "message": "referral.message", "report": "referral.report"}.get(
-        event.kind)
+    return {"reminder": "referral.reminder", "message": "referral.message", "report": "referral.report",
+            "agency-link": "referral.agency_link"}.get(event.kind)
 
 
 def _config(key: str, default):
@@ -165,6 +184,33 @@ def _staff_rows(event: ReferralEvent, name: str, referral: Referral, user: User)
     if _config("STAFF_EMAIL_NOTIFICATIONS", True) and user.email:
         yield Notification(channel="email", address=user.email, body=email_body,
                            dedupe_key=_key(event, "email", f"user:{user.id}"), **common)
+
+
+def _agency_row(event: ReferralEvent, name: str, referral: Referral) -> Notification:
+    """The email to an agency outside the network: what happened, and its secure link (filled in at delivery).
+
+    Like staff messages it never names the client: the link opens the page that does.
+    """
+    with force_locale(STAFF_LOCALE):
+        if name == "referral.agency_link":
+            subject = _("A new link to a referral from %(clinic)s", clinic=referral.sending_organization.name)
+            text = _("%(clinic)s sent you a new secure link to their referral of a client to %(service)s; "
+                     "earlier links no longer work.", clinic=referral.sending_organization.name,
+                     service=referral.service.name)
+        else:
+            subject, text = staff_text(event, name, referral)
+        body = "\n\n".join([
+            text,
+            _("Open the referral (no account needed): %(link)s", link=AGENCY_LINK),
+            _("From that page you can accept or decline the referral, put it on hold, record how it ended and "
+              "write to the coordinator. The link is for your agency's staff only: do not forward it."),
+            _("You receive this because %(clinic)s referred a client to %(agency)s through ReferralNet, a "
+              "community referral network. Your agency can also ask to join the network from that page.",
+              clinic=referral.sending_organization.name, agency=referral.receiving_organization.name),
+        ])
+    return Notification(event=name, channel="email", referral_id=referral.id, language=STAFF_LOCALE,
+                        address=referral.agency_email, subject=subject, body=body,
+                        dedupe_key=_key(event, "email", f"agency:{referral.id}"))
 
 
 def _patient_rows(event: ReferralEvent, name: str, referral: Referral, session) -> Iterable[Notification]:

@@ -2,8 +2,9 @@
 
 Two things are decided only now, because they may have changed since the row was written:
 
-- the patient's status link (never stored: bodies hold `outbox.STATUS_LINK`). A link
-  revoked since means the message is not sent (the row becomes "skipped");
+- the patient's status link (never stored: bodies hold `outbox.STATUS_LINK`), and the
+  agency's secure link (`outbox.AGENCY_LINK`, sent to the referral's current agency address).
+  A link revoked since means the message is not sent (the row becomes "skipped");
 - whether the recipient may still be reached this way: a patient who has since asked not to
   be contacted, or switched channel, gets nothing; a deactivated staff user gets nothing.
   A patient's current phone number or email address is used, not the one at enqueue time.
@@ -17,8 +18,8 @@ from flask import current_app, has_request_context
 
 from referralnet.extensions import db
 from referralnet.notifications.models import Notification
-from referralnet.notifications.outbox import STATUS_LINK, patient_channel
-from referralnet.referrals import patient_links
+from referralnet.notifications.outbox import AGENCY_LINK, STATUS_LINK, patient_channel
+from referralnet.referrals import agency_links, patient_links
 from referralnet.referrals.models import Client, Referral
 
 
@@ -55,6 +56,14 @@ def render(row: Notification) -> OutgoingMessage:
         to = client.phone if row.channel == "sms" else client.email
     elif row.recipient_user is not None and not row.recipient_user.is_active:
         raise Skip("recipient deactivated")
+    agency_link = None
+    if AGENCY_LINK in row.body:
+        referral = db.session.get(Referral, row.referral_id) if row.referral_id is not None else None
+        link = agency_links.current_link(referral) if referral is not None else None
+        agency_link = _in_request(agency_links.link_url, link) if link is not None else None
+        if agency_link is None:
+            raise Skip("agency link revoked")
+        to = referral.agency_email
     if not to:
         raise Skip("no address")
     body = row.body
@@ -64,14 +73,20 @@ def render(row: Notification) -> OutgoingMessage:
         if link is None:
             raise Skip("status link revoked")
         body = body.replace(STATUS_LINK, link)
+    if agency_link is not None:
+        body = body.replace(AGENCY_LINK, agency_link)
     return OutgoingMessage(notification_id=row.id, channel=row.channel, to=to, subject=row.subject, body=body,
                            language=row.language)
 
 
 def _status_link(referral: Referral) -> Optional[str]:
+    return _in_request(patient_links.status_url, referral)
+
+
+def _in_request(build, item) -> Optional[str]:
     if has_request_context():
-        return patient_links.status_url(referral)
+        return build(item)
     # Delivery runs from cron, outside any request; url_for needs one to build the path.
     base = current_app.config.get("PUBLIC_BASE_URL") or "http://localhost"
     with current_app.test_request_context(base_url=base):
-        return patient_links.status_url(referral)
+        return build(item)

@@ -5,10 +5,11 @@ in `portal.listings`, whose error keys are these fields' names.
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import FieldList, Form, FormField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import FieldList, Form, FormField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields import SelectChoice
-from wtforms.validators import AnyOf, Optional
+from wtforms.validators import AnyOf, DataRequired, Length, Optional
 from wtforms.widgets import NumberInput
 
 from referralnet.directory.forms import WholeNumberField
@@ -77,3 +78,22 @@ class HoursForm(FlaskForm):
     def values(self) -> list[dict[str, str | None]]:
         """The `rows` argument of set_weekly_hours, in the order shown."""
         return [dict(entry.form.data) for entry in self.rows.entries]
+
+
+class JoinForm(FlaskForm):
+    """An agency outside the network asks to join it (from its secure-link page)."""
+
+    contact_name = StringField(_l("Your name"), validators=[DataRequired(_l("Enter your name.")), Length(max=200)])
+    contact_email = StringField(_l("Your work email"), validators=[DataRequired(_l("Enter your work email address.")),
+                                                                    Length(max=254)])
+    message = TextAreaField(_l("Anything the network should know (optional)"),
+                            validators=[Optional(), Length(max=4000)])
+    submit = SubmitField(_l("Ask to join the network"))
+
+
+class DecideJoinForm(FlaskForm):
+    """A network admin approves a request to join (the first user's name and email may be corrected)."""
+
+    organization_name = StringField(_l("Member organization name"), validators=[Optional(), Length(max=200)])
+    user_name = StringField(_l("First user's name"), validators=[Optional(), Length(max=200)])
+    user_email = StringField(_l("First user's email"), validators=[Optional(), Length(max=254)])

@@ -108,6 +108,12 @@ def client_details_shared(user: User, referral: Referral, *, now: Optional[datet
     organization, for the receiving agency as details_shared_clause() says."""
     if user.role != Role.PARTNER.value:
         return True
+    return agency_sees_client_details(referral, now=now)
+
+
+def agency_sees_client_details(referral: Referral, *, now: Optional[datetime] = None) -> bool:
+    """Whether the receiving agency (its staff, or whoever holds its secure link) may see the client's
+    details on this referral, as details_shared_clause() says."""
     return bool(db.session.scalar(select(Referral.id).where(Referral.id == referral.id,
                                                             details_shared_clause(now))))
 

@@ -17,10 +17,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from referralnet.db import utcnow
 from referralnet.errors import Conflict
+from referralnet.referrals.actors import event_columns
 from referralnet.referrals.models import Referral, ReferralEvent, Status
 
 if TYPE_CHECKING:
-    from referralnet.accounts.models import User
+    from referralnet.referrals.actors import Actor
 
 _signals = Namespace()
 
@@ -28,19 +29,20 @@ _signals = Namespace()
 event_recorded = _signals.signal("referral-event-recorded")
 
 
-def record_event(referral: Referral, kind: str, *, actor: Optional[User], actor_kind: str,
+def record_event(referral: Referral, kind: str, *, actor: Optional[Actor], actor_kind: str,
                  at: Optional[datetime] = None, patient_visible: bool = False, link: bool = True,
                  **fields) -> ReferralEvent:
     """Append an event of `kind` to `referral`'s timeline, flush, and announce it; returns the event.
 
-    `fields` are the event's other columns (from_status, to_status, reason_code, reason_text,
-    note, report_code). `link=False` adds the event by the referral's id rather than through
-    its `events` relationship, for events that must not touch the referral (a reminder must
-    not make an open page stale). Raises Conflict if another transaction changed the referral
-    first (see flush_or_conflict).
+    `actor` is a user, an agency acting through its link or a coordinator acting on someone's
+    behalf (referrals.actors); `fields` are the event's other columns (from_status, to_status,
+    reason_code, reason_text, note, report_code). `link=False` adds the event by the referral's
+    id rather than through its `events` relationship, for events that must not touch the
+    referral (a reminder must not make an open page stale). Raises Conflict if another
+    transaction changed the referral first (see flush_or_conflict).
     """
-    event = ReferralEvent(at=at or utcnow(), actor_id=actor.id if actor is not None else None,
-                          actor_kind=actor_kind, kind=kind, patient_visible=patient_visible, **fields)
+    event = ReferralEvent(at=at or utcnow(), actor_kind=actor_kind, kind=kind, patient_visible=patient_visible,
+                          **event_columns(actor), **fields)
     if link:
         event.referral = referral
     else:

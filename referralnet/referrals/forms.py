@@ -115,6 +115,25 @@ class CloseLoopForm(FlaskForm):
     submit = SubmitField(_l("Close the loop"))
 
 
+CLIENT_REPORT_LABELS = {"contacted": _l("The agency contacted them"), "got-help": _l("They got help"),
+                        "not-heard-back": _l("They have not heard back"),
+                        "no-longer-needed": _l("They no longer need this")}
+
+
+class ClientReportForm(FlaskForm):
+    """The coordinator records what the client told them (a referral outside the network)."""
+
+    report = SelectField(_l("What the client told you"), default="", validators=[DataRequired(_l("Choose one."))],
+                         choices=[SelectChoice("", _l("Choose one"))] + _choices(CLIENT_REPORT_LABELS))
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=4000)])
+
+
+class AgencyLinkForm(FlaskForm):
+    """Send the agency a new secure link, to the same or another address."""
+
+    agency_email = StringField(_l("Agency's email"), validators=[Optional(), Length(max=254)])
+
+
 class ConsentForm(FlaskForm):
     """Withdraw a consent (its id is in the URL)."""
 
@@ -145,6 +164,7 @@ class ListFilterForm(FlaskForm):
                        mine=bool(self.mine.data) and user.role == Role.COORDINATOR.value)
 
 
-__all__ = ["ClientForm", "SendForm", "TransitionForm", "MessageForm", "CloseLoopForm", "ConsentForm",
+__all__ = ["ClientForm", "SendForm", "ClientReportForm", "AgencyLinkForm", "CLIENT_REPORT_LABELS", "TransitionForm",
+           "MessageForm", "CloseLoopForm", "ConsentForm",
            "ListFilterForm", "CONSENT_METHODS", "PRIORITIES", "CONTACT_LABELS", "PRIORITY_LABELS",
            "CONSENT_LABELS", "VERIFIED_OUTCOME_LABELS", "language_label"]

@@ -20,6 +20,7 @@ from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integ
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referralnet.accounts.models import NetworkOrganization, User
+from referralnet.accounts.routes import DeliveryRoute
 from referralnet.db import Base, TimestampMixin, UTCDateTime, utcnow
 from referralnet.directory.models import ID, Location, Organization, Service
 
@@ -55,7 +56,10 @@ CONSENT_METHODS = ("verbal", "written", "electronic")
 OUTCOMES = ("got-help", "partly", "did-not-get-help")  # the partner's, with completed / failed
 VERIFIED_OUTCOMES = OUTCOMES + ("could-not-reach",)  # the coordinator's, when closing the loop
 ACTOR_KINDS = ("coordinator", "partner", "patient", "system")
-EVENT_KINDS = ("status", "viewed", "message", "closed", "reminder", "note", "report")
+# "agency-link": a secure link was (re)issued to an agency outside the network and emailed to it.
+EVENT_KINDS = ("status", "viewed", "message", "closed", "reminder", "note", "report", "agency-link")
+# Whose move a coordinator recorded for them (a tracked referral: the agency or client told the coordinator).
+ON_BEHALF_OF = ("agency", "patient")
 # What a patient can tell us from their status page (a "report" event's report_code).
 PATIENT_REPORTS = ("contacted", "got-help", "not-heard-back", "no-longer-needed")
 
@@ -148,6 +152,9 @@ class Referral(TimestampMixin, Base):
         # An outcome goes with completed and failed, and only with them.
         CheckConstraint("(status IN ('completed', 'failed')) = (outcome IS NOT NULL)", name="outcome_status"),
         CheckConstraint("loop_closed_at IS NULL OR " + _in("status", CLOSABLE_STATUSES), name="loop_closed_status"),
+        CheckConstraint(_in("delivery_route", DeliveryRoute), name="delivery_route"),
+        # The secure-link route is the one that emails an address, and it always has one.
+        CheckConstraint("(delivery_route = 'link') = (agency_email IS NOT NULL)", name="agency_email_route"),
         Index("ix_referral_receiving_organization_id_status", "receiving_organization_id", "status"),
         Index("ix_referral_sending_organization_id_status", "sending_organization_id", "status"),
     )
@@ -181,6 +188,11 @@ class Referral(TimestampMixin, Base):
     patient_token_hash: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
     patient_token_salt: Mapped[Optional[str]] = mapped_column(String(32))
     patient_link_issued_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # How it reached the agency (accounts.routes.DeliveryRoute), decided when sent; with the
+    # secure-link route, the address the agency's link is emailed to.
+    delivery_route: Mapped[str] = mapped_column(String(16), default=DeliveryRoute.NETWORK.value,
+                                                server_default=DeliveryRoute.NETWORK.value)
+    agency_email: Mapped[Optional[str]] = mapped_column(String(254))
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -204,6 +216,10 @@ class Referral(TimestampMixin, Base):
     def status_enum(self) -> Status:
         return Status(self.status)
 
+    @property
+    def route(self) -> DeliveryRoute:
+        return DeliveryRoute(self.delivery_route)
+
 
 class ReferralEvent(Base):
     """One entry of a referral's append-only timeline."""
@@ -218,6 +234,9 @@ class ReferralEvent(Base):
         CheckConstraint("kind <> 'status' OR to_status IS NOT NULL", name="status_has_to_status"),
         CheckConstraint(_in("report_code", PATIENT_REPORTS, nullable=True), name="report_code"),
         CheckConstraint("(kind = 'report') = (report_code IS NOT NULL)", name="report_has_code"),
+        CheckConstraint(_in("on_behalf_of", ON_BEHALF_OF, nullable=True), name="on_behalf_of"),
+        # Someone acts on a referral as a user, or as the agency through its link; not both.
+        CheckConstraint("actor_id IS NULL OR agency_link_id IS NULL", name="one_actor"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -232,12 +251,17 @@ class ReferralEvent(Base):
     reason_text: Mapped[Optional[str]] = mapped_column(Text)
     note: Mapped[Optional[str]] = mapped_column(Text)
     report_code: Mapped[Optional[str]] = mapped_column(String(32))  # a patient report (kind "report")
+    # The agency acting through its secure link (no user account: actor_id is NULL), or the
+    # coordinator (actor_id) recording the agency's or the client's move on their behalf.
+    agency_link_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agency_link.id"), index=True)
+    on_behalf_of: Mapped[Optional[str]] = mapped_column(String(16))
     # Whether the patient's status page may show this event: its kind, statuses and reason label.
     # reason_text and note are staff-to-staff free text and are never shown to the patient.
     patient_visible: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     referral: Mapped[Referral] = relationship(back_populates="events")
     actor: Mapped[Optional[User]] = relationship()
+    agency_link: Mapped[Optional["AgencyLink"]] = relationship()
 
 
 class Closure(Base):
@@ -258,18 +282,54 @@ class Closure(Base):
 
 
 class ReferralMessage(Base):
-    """A message between the sending coordinator and the receiving agency about one referral."""
+    """A message between the sending coordinator and the receiving agency about one referral.
+
+    Written by a user, or by the agency's staff through its secure link (`agency_link_id`).
+    """
 
     __tablename__ = "referral_message"
+    __table_args__ = (CheckConstraint("(author_id IS NULL) <> (agency_link_id IS NULL)", name="one_author"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), index=True)
-    author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    agency_link_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agency_link.id"))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     referral: Mapped[Referral] = relationship(back_populates="messages")
-    author: Mapped[User] = relationship()
+    author: Mapped[Optional[User]] = relationship()
+    agency_link: Mapped[Optional["AgencyLink"]] = relationship()
+
+
+class AgencyLink(Base):
+    """A secure link that lets an agency outside the network work one referral without an account.
+
+    Like the patient's link (referrals.patient_links): the token is derived from SECRET_KEY,
+    the row's id and a random salt; the database keeps only the salt and sha256(token).
+    A link also expires. Reissuing revokes this row and adds a new one (so events and
+    messages keep pointing at the link that made them); revoking clears the salt and hash.
+    """
+
+    __tablename__ = "agency_link"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254))  # where it was sent
+    token_hash: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    token_salt: Mapped[Optional[str]] = mapped_column(String(32))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    issued_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    last_used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+    referral: Mapped[Referral] = relationship()
+    issued_by: Mapped[User] = relationship()
+
+    def is_open(self, now: datetime) -> bool:
+        """Whether the link still opens its referral page (not revoked, reissued or expired)."""
+        return self.revoked_at is None and self.token_salt is not None and now < self.expires_at
 
 
 def _append_only(mapper, connection, target) -> None:

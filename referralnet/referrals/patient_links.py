@@ -1,6 +1,7 @@
 """The patient's status-page link: an unguessable token per referral.
 
-token = base64url(HMAC-SHA256(SECRET_KEY, "patient-link:<referral id>:<salt>")), 256 bits.
+token = base64url(HMAC-SHA256(SECRET_KEY, "patient-link:<referral id>:<salt>")), 256 bits
+(`referrals.link_tokens`, shared with the agency's secure link).
 The database keeps the random salt (128 bits) and sha256(token), never the token: a copy
 of the database alone opens no status page, and the link can still be put into a message
 when that message is delivered (`token_for`). Reissuing draws a new salt, so the old link
@@ -8,35 +9,26 @@ stops working; revoking clears both, so no link works until a new one is issued.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import secrets
 from datetime import datetime
 from typing import Optional
 
-from flask import current_app, url_for
 from sqlalchemy import select, update
 
 from referralnet.accounts.models import User
 from referralnet.db import utcnow
 from referralnet.errors import NotPermitted
 from referralnet.extensions import db
+from referralnet.referrals.link_tokens import TOKEN_PATTERN, derive_token, hash_token, new_salt, public_url
 from referralnet.referrals.models import Referral
 from referralnet.referrals.states import Party, parties_of
 
-TOKEN_PATTERN = r"[A-Za-z0-9_-]{43}"  # 32 bytes, base64url without padding
+__all__ = ["TOKEN_PATTERN", "hash_token", "ensure_link", "reissue_link", "revoke_link", "token_for", "status_url",
+           "find_referral"]
 
 
 def _derive(referral_id: int, salt: str) -> str:
-    key = current_app.config["SECRET_KEY"]
-    key = key.encode() if isinstance(key, str) else key
-    digest = hmac.new(key, f"patient-link:{referral_id}:{salt}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return derive_token("patient-link", referral_id, salt)
 
 
 def ensure_link(referral: Referral, *, now: Optional[datetime] = None) -> str:
@@ -79,12 +71,7 @@ def status_url(referral: Referral) -> Optional[str]:
     by `flask notifications deliver`), else on the current request's host.
     """
     token = token_for(referral)
-    if token is None:
-        return None
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return base.rstrip("/") + url_for("status.status_page", token=token, _external=False)
-    return url_for("status.status_page", token=token, _external=True)
+    return None if token is None else public_url("status.status_page", token)
 
 
 def find_referral(token: str) -> Optional[Referral]:
@@ -102,7 +89,7 @@ def find_referral(token: str) -> Optional[Referral]:
 def _issue(referral: Referral, now: Optional[datetime]) -> None:
     if referral.id is None:
         db.session.flush()
-    salt = secrets.token_hex(16)
+    salt = new_salt()
     _store(referral, salt=salt, token_hash=hash_token(_derive(referral.id, salt)), issued_at=now or utcnow())
 
 

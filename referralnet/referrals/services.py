@@ -14,13 +14,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from flask import current_app, has_app_context
 from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import selectinload
 
-from referralnet.accounts.models import NetworkOrganization, OrgKind, Role, User
+from referralnet.accounts.models import Role, User
+from referralnet.accounts.routes import DeliveryRoute, directory_email, is_network_member, usable_email
 from referralnet.audit.services import audit
 from referralnet.db import Page, bookkeeping, paginate, utcnow
 from referralnet.directory.models import Organization, Service, ServiceAtLocation
@@ -31,11 +32,12 @@ from referralnet.errors import (Conflict, InvalidTransition, NotPermitted, NotRe
 from referralnet.extensions import db
 from referralnet.referrals import states
 from referralnet.referrals.access import visible_clients, visible_referrals
+from referralnet.referrals.actors import Actor, OnBehalf, acting_user, audit_as
 from referralnet.referrals.calendar import add_business_days
 from referralnet.referrals.events import record_event
 from referralnet.referrals.models import (CLOSABLE_STATUSES, CONSENT_METHODS, CONTACT_PREFERENCES, MAX_TEXT,
-                                          PRIORITIES, VERIFIED_OUTCOMES, Client, Closure, Consent, Referral,
-                                          ReferralEvent, ReferralMessage)
+                                          PATIENT_REPORTS, PRIORITIES, VERIFIED_OUTCOMES, Client, Closure, Consent,
+                                          Referral, ReferralEvent, ReferralMessage)
 from referralnet.referrals.states import Party, Status, parties_of
 
 DEFAULT_RESPONSE_BUSINESS_DAYS = 2
@@ -354,6 +356,8 @@ class _Checked:
     priority: str
     note_to_partner: Optional[str]
     client_availability: Optional[str]
+    route: DeliveryRoute
+    agency_email: Optional[str]  # with the secure-link route
 
 
 def response_business_days() -> int:
@@ -366,31 +370,40 @@ def response_business_days() -> int:
 def send_referral(actor: User, client: Client, service_id: str, *, location_id: Optional[str] = None,
                   category: str, priority: str = "routine", note_to_partner: Optional[str] = None,
                   client_availability: Optional[str] = None, previous_referral: Optional[Referral] = None,
+                  agency_email: Optional[str] = None, track: bool = False,
                   now: Optional[datetime] = None) -> Referral:
     """Send a referral of `client` to a directory service; returns it, status requested.
 
-    The service's organization receives it. Its response is due after
-    `response_business_days()` business days (weekends skipped).
+    The service's organization receives it, by the route decided now (accounts.routes):
+    a member agency in its inbox; an agency outside the network by a secure link emailed to
+    `agency_email`, else to the directory's address for the service; otherwise, or with
+    `track`, the coordinator tracks it (no electronic contact). Its response is due after
+    `response_business_days()` business days (weekends skipped), whatever the route.
     Raises NotPermitted (not a coordinator, or not the client's organization),
-    ValidationFailed (unknown, inactive or not-accepting service, a receiving organization
-    that is not a network partner, location not of this service, unknown category or
-    priority, text too long, no consent to share with the receiving organization),
+    ValidationFailed (unknown, inactive or not-accepting service, unusable agency_email,
+    location not of this service, unknown category or priority, text too long, no consent
+    to share with the receiving organization),
     Conflict (the client already has an open referral to this service).
     """
     checked = _check_send(actor, client, service_id, location_id=location_id, category=category,
                           priority=priority, note_to_partner=note_to_partner,
-                          client_availability=client_availability, previous_referral=previous_referral)
+                          client_availability=client_availability, previous_referral=previous_referral,
+                          agency_email=agency_email, track=track)
     return _write_referral(actor, client, checked, previous_referral, now or utcnow())
 
 
-def send_referrals(actor: User, client: Client, service_ids: Iterable[str], **common) -> list[Referral]:
+def send_referrals(actor: User, client: Client, service_ids: Iterable[str], *,
+                   agency_emails: Optional[Mapping[str, Optional[str]]] = None, tracked: Iterable[str] = (),
+                   **common) -> list[Referral]:
     """Send one referral per service, all or nothing: if any is refused, none is written.
 
     `common` are send_referral's keyword arguments, the same for every referral (so a
-    location_id makes sense only with one service). Raises what send_referral raises;
+    location_id makes sense only with one service); `agency_emails` and `tracked` are its
+    agency_email and track per service id. Raises what send_referral raises;
     refusals of single services are gathered into one ValidationFailed whose `errors`
     map each refused service id to its messages.
     """
+    agency_emails, tracked = dict(agency_emails or {}), set(tracked)
     ids = list(dict.fromkeys(sid for sid in service_ids if sid))
     if not ids:
         raise ValidationFailed("Choose at least one service.", {"service_ids": ["Choose at least one service."]})
@@ -399,7 +412,8 @@ def send_referrals(actor: User, client: Client, service_ids: Iterable[str], **co
     checked, errors = [], {}
     for sid in ids:
         try:
-            checked.append(_check_send(actor, client, sid, previous_referral=previous, **common))
+            checked.append(_check_send(actor, client, sid, previous_referral=previous,
+                                       agency_email=agency_emails.get(sid), track=sid in tracked, **common))
         except (ValidationFailed, Conflict) as exc:
             errors[sid] = [exc.message]
     if errors:
@@ -433,7 +447,9 @@ def send_referrals_with_consent(actor: User, client: Client, service_ids: list[s
     for org_id in sorted(set(chosen_orgs) & ticked - consented):
         record_consent(actor, client, org_id, consent_method)
     if previous_referral is not None:
-        return [refer_elsewhere(actor, previous_referral, sid, **common) for sid in service_ids]
+        emails, tracked = dict(common.pop("agency_emails", None) or {}), set(common.pop("tracked", ()))
+        return [refer_elsewhere(actor, previous_referral, sid, agency_email=emails.get(sid), track=sid in tracked,
+                                **common) for sid in service_ids]
     return send_referrals(actor, client, service_ids, **common)
 
 
@@ -450,6 +466,7 @@ def list_services_in_order(service_ids: list[str], limit: int = 20) -> list[Serv
 def refer_elsewhere(actor: User, previous: Referral, service_id: str, *, location_id: Optional[str] = None,
                     category: Optional[str] = None, priority: Optional[str] = None,
                     note_to_partner: Optional[str] = None, client_availability: Optional[str] = None,
+                    agency_email: Optional[str] = None, track: bool = False,
                     now: Optional[datetime] = None) -> Referral:
     """After a rejected, failed or cancelled referral, send the same client to another service.
 
@@ -463,7 +480,7 @@ def refer_elsewhere(actor: User, previous: Referral, service_id: str, *, locatio
     return send_referral(actor, previous.client, service_id, location_id=location_id,
                          category=category or previous.category, priority=priority or previous.priority,
                          note_to_partner=note_to_partner, client_availability=client_availability,
-                         previous_referral=previous, now=now)
+                         previous_referral=previous, agency_email=agency_email, track=track, now=now)
 
 
 def _require_coordinator(actor: User, message: str, *, organization_id: Optional[int] = None) -> None:
@@ -474,7 +491,8 @@ def _require_coordinator(actor: User, message: str, *, organization_id: Optional
 
 def _check_send(actor: User, client: Client, service_id: str, *, category: str, location_id: Optional[str] = None,
                 priority: str = "routine", note_to_partner: Optional[str] = None,
-                client_availability: Optional[str] = None, previous_referral: Optional[Referral] = None) -> _Checked:
+                client_availability: Optional[str] = None, previous_referral: Optional[Referral] = None,
+                agency_email: Optional[str] = None, track: bool = False) -> _Checked:
     _require_coordinator(actor, "Only care coordinators can send referrals.")
     if client.organization_id != actor.organization_id:
         raise NotPermitted("You can send referrals only for your own organization's clients.")
@@ -492,10 +510,9 @@ def _check_send(actor: User, client: Client, service_id: str, *, category: str, 
     elif not service.accepting_referrals:
         errors["service_id"] = [f"{service.name} is not accepting referrals right now."]
         kinds.add(NotReady)
-    elif not _is_network_partner(org.id):
-        errors["service_id"] = [f"{org.name} does not receive referrals through ReferralNet yet: "
-                                "give the client its contact details instead."]
-        kinds.add(NotReady)
+    route, address = _route_for(service, org, agency_email, track, errors) if org is not None else (None, None)
+    if "agency_email" in errors:
+        kinds.add(ValidationFailed)
 
     if location_id and service is not None and db.session.scalar(
             select(ServiceAtLocation.id).where(ServiceAtLocation.service_id == service.id,
@@ -536,16 +553,26 @@ def _check_send(actor: User, client: Client, service_id: str, *, category: str, 
     if already is not None:
         raise Conflict(f"This client already has an open referral to {service.name}.", {"referral_id": already})
     return _Checked(service=service, location_id=location_id or None, consent=consent, category=category,
-                    priority=priority, note_to_partner=note_to_partner, client_availability=client_availability)
+                    priority=priority, note_to_partner=note_to_partner, client_availability=client_availability,
+                    route=route, agency_email=address)
 
 
-def _is_network_partner(directory_organization_id: str) -> bool:
-    """Whether an active partner agency of the network receives for this directory organization."""
-    return db.session.scalar(
-        select(NetworkOrganization.id).where(
-            NetworkOrganization.directory_organization_id == directory_organization_id,
-            NetworkOrganization.kind == OrgKind.PARTNER.value, NetworkOrganization.active.is_(True)).limit(1)
-    ) is not None
+def _route_for(service: Service, org: Organization, agency_email: Optional[str], track: bool,
+               errors: dict[str, list[str]]) -> tuple[DeliveryRoute, Optional[str]]:
+    """The route a referral to `service` takes now, and the address its secure link goes to."""
+    if is_network_member(org.id):
+        return DeliveryRoute.NETWORK, None
+    if track:
+        return DeliveryRoute.TRACKED, None
+    entered = clean_text(agency_email)
+    if entered is not None:
+        address = usable_email(entered)
+        if address is None:
+            errors["agency_email"] = [f"Enter {org.name}'s email address like intake@agency.org, "
+                                      "or choose to track the referral yourself."]
+        return DeliveryRoute.LINK, address
+    address = directory_email(service, org)
+    return (DeliveryRoute.LINK, address) if address else (DeliveryRoute.TRACKED, None)
 
 
 def _write_referral(actor: User, client: Client, checked: _Checked, previous: Optional[Referral],
@@ -557,6 +584,7 @@ def _write_referral(actor: User, client: Client, checked: _Checked, previous: Op
         note_to_partner=checked.note_to_partner, client_availability=checked.client_availability,
         requested_at=now, response_due_at=add_business_days(now, response_business_days()),
         previous_referral_id=previous.id if previous is not None else None,
+        delivery_route=checked.route.value, agency_email=checked.agency_email,
     )
     db.session.add(referral)
     states.mark_requested(referral, actor, now=now)
@@ -564,15 +592,21 @@ def _write_referral(actor: User, client: Client, checked: _Checked, previous: Op
     from referralnet.referrals.patient_links import ensure_link
 
     ensure_link(referral, now=now)  # the patient's status-page link exists from the start
+    if checked.route == DeliveryRoute.LINK:
+        # The outbox has queued the agency's email (on the requested event); its link is filled in at delivery.
+        from referralnet.referrals.agency_links import issue_link
+
+        issue_link(actor, referral, checked.agency_email, now=now)
     audit(actor, "referral.send", "referral", referral.id, client_id=client.id, service_id=checked.service.id,
           receiving_organization_id=referral.receiving_organization_id, category=checked.category,
-          priority=checked.priority, previous_referral_id=referral.previous_referral_id, now=now)
+          priority=checked.priority, previous_referral_id=referral.previous_referral_id,
+          delivery_route=checked.route.value, now=now)
     return referral
 
 
 # --- status changes -----------------------------------------------------------------------------
 
-def change_status(referral: Referral, to: Status | str, actor: User, *, reason: Optional[str] = None,
+def change_status(referral: Referral, to: Status | str, actor: Actor, *, reason: Optional[str] = None,
                   reason_text: Optional[str] = None, outcome: Optional[str] = None, note: Optional[str] = None,
                   expected_version: Optional[int] = None, now: Optional[datetime] = None) -> ReferralEvent:
     """Move `referral` to status `to` on behalf of `actor` and audit it; returns the event recorded.
@@ -581,6 +615,8 @@ def change_status(referral: Referral, to: Status | str, actor: User, *, reason: 
     takes (`states.details_for`): a reason (from states.REASONS[to], "other" with
     reason_text) to reject, put on hold, fail or cancel; an outcome (states.OUTCOMES) to
     complete or fail; reason_text alone for entered-in-error; a note for any.
+    `actor` may also be an agency acting through its secure link, or a coordinator recording the
+    agency's move on its behalf (referrals.actors).
     Raises what states.transition raises: NotPermitted (wrong party), Conflict (stale
     expected_version or a concurrent change), InvalidTransition (not allowed from the current
     status), ValidationFailed (unknown status, reason or outcome missing, unknown or not
@@ -589,15 +625,15 @@ def change_status(referral: Referral, to: Status | str, actor: User, *, reason: 
     before = referral.status
     event = states.transition(referral, to, actor, reason=reason, reason_text=reason_text, outcome=outcome,
                               note=note, expected_version=expected_version, now=now)
-    audit(actor, "referral.transition", "referral", referral.id, from_status=before, to_status=event.to_status,
-          reason=event.reason_code, outcome=referral.outcome, now=event.at)
+    audit_as(actor, "referral.transition", "referral", referral.id, from_status=before, to_status=event.to_status,
+             reason=event.reason_code, outcome=referral.outcome, now=event.at)
     return event
 
 
 # --- viewing, closing, messages ----------------------------------------------------------------
 
 @bookkeeping
-def mark_viewed(actor: User, referral: Referral, *, now: Optional[datetime] = None) -> bool:
+def mark_viewed(actor: Actor, referral: Referral, *, now: Optional[datetime] = None) -> bool:
     """Record a view of the referral; call it on every view of a referral's page.
 
     Bookkeeping (`db.bookkeeping`): when the database is busy, the page still shows and the view
@@ -610,8 +646,8 @@ def mark_viewed(actor: User, referral: Referral, *, now: Optional[datetime] = No
     that should make someone else's open page stale.
     """
     now = now or utcnow()
-    audit(actor, "referral.view", "referral", referral.id, now=now)
-    if Party.RECEIVING_PARTNER not in parties_of(actor, referral) or referral.first_viewed_at is not None:
+    audit_as(actor, "referral.view", "referral", referral.id, now=now)
+    if Party.RECEIVING_PARTNER not in parties_of(actor, referral, now) or referral.first_viewed_at is not None:
         return False
     result = db.session.execute(
         update(Referral).where(Referral.id == referral.id, Referral.first_viewed_at.is_(None))
@@ -660,11 +696,12 @@ def close_loop(actor: User, referral: Referral, verified_outcome: str, note: Opt
     return closure
 
 
-def post_message(actor: User, referral: Referral, body: str, *, now: Optional[datetime] = None) -> ReferralMessage:
+def post_message(actor: Actor, referral: Referral, body: str, *, now: Optional[datetime] = None) -> ReferralMessage:
     """A message about the referral between its sending coordinators and the receiving agency.
 
-    Not shown to the patient. Raises NotPermitted (not party to the referral),
-    ValidationFailed (empty, or over 4000 characters).
+    The agency may write through its secure link (referrals.actors.AgencyLinkActor). Not shown to
+    the patient. Raises NotPermitted (not party to the referral), ValidationFailed (empty, or over
+    4000 characters).
     """
     parties = parties_of(actor, referral)
     if not parties:
@@ -676,12 +713,41 @@ def post_message(actor: User, referral: Referral, body: str, *, now: Optional[da
         message = f"Keep the message under {MAX_TEXT} characters (it has {len(body)})."
         raise ValidationFailed(message, {"body": [message]})
     now = now or utcnow()
-    message = ReferralMessage(referral=referral, author_id=actor.id, body=body, created_at=now)
+    user = acting_user(actor)
+    message = ReferralMessage(referral=referral, author_id=user.id if user is not None else None,
+                              agency_link_id=None if user is not None else actor.link.id, body=body, created_at=now)
     db.session.add(message)
     record_event(referral, "message", actor=actor, at=now,
                  actor_kind="coordinator" if Party.SENDING_COORDINATOR in parties else "partner")
-    audit(actor, "referral.message", "referral", referral.id, message_id=message.id, now=now)
+    audit_as(actor, "referral.message", "referral", referral.id, message_id=message.id, now=now)
     return message
+
+
+def record_report_for_client(actor: User, referral: Referral, code: str, note: Optional[str] = None, *,
+                             now: Optional[datetime] = None) -> ReferralEvent:
+    """The sending coordinator records what the client told them (the status page's reports), for them.
+
+    For a referral outside the network, where the coordinator follows up by phone. The event
+    is the client's report, marked as recorded by the coordinator on their behalf.
+    Raises NotPermitted (not a sending coordinator), ValidationFailed (unknown report, note too long),
+    InvalidTransition (entered in error).
+    """
+    if Party.SENDING_COORDINATOR not in parties_of(actor, referral):
+        raise NotPermitted("Only a coordinator of the sending organization can record what the client said.")
+    if code not in PATIENT_REPORTS:
+        message = f"Choose what the client told you: {', '.join(PATIENT_REPORTS)}."
+        raise ValidationFailed(message, {"report": [message]})
+    note = clean_text(note)
+    if note is not None and len(note) > MAX_TEXT:
+        raise ValidationFailed(f"Keep the note under {MAX_TEXT} characters.",
+                               {"note": [f"Keep the note under {MAX_TEXT} characters."]})
+    if referral.status == Status.ENTERED_IN_ERROR.value:
+        raise InvalidTransition("This referral was entered in error.")
+    behalf = OnBehalf(actor, "patient")
+    event = record_event(referral, "report", actor=behalf, actor_kind="patient", at=now or utcnow(),
+                         report_code=code, note=note, patient_visible=True)
+    audit_as(behalf, "referral.patient_report", "referral", referral.id, report=code, now=event.at)
+    return event
 
 
 # --- service levels ----------------------------------------------------------------------------

@@ -17,6 +17,10 @@ Network admins are party to no referral: they run the network, they are not in t
 care relationship, and the client consented to share with the receiving agency, not
 with the network's staff. They can fix a referral only through those two parties
 (a coordinator can mark it entered-in-error). Deactivated users are party to nothing.
+
+An agency outside the network is the receiving party through its open secure link
+(`actors.AgencyLinkActor`); on a referral that does not travel in the network, a sending
+coordinator may record the agency's moves for it (`actors.OnBehalf`), as the receiving party.
 """
 from __future__ import annotations
 
@@ -26,9 +30,11 @@ from typing import Optional
 
 
 from referralnet.accounts.models import Role, User
+from referralnet.accounts.routes import DeliveryRoute
 from referralnet.db import utcnow
 from referralnet.directory.services import clean_text
 from referralnet.errors import InvalidTransition, NotPermitted, ValidationFailed
+from referralnet.referrals.actors import Actor, AgencyLinkActor, OnBehalf
 from referralnet.referrals.events import changed_conflict, flush_or_conflict, record_event
 from referralnet.referrals.models import (CANCEL_REASONS, CONSENT_WITHDRAWN, FAIL_REASONS, HOLD_REASONS, MAX_TEXT,
                                           OUTCOMES, REJECT_REASONS, SYSTEM_CANCEL_REASONS, Referral, ReferralEvent,
@@ -106,8 +112,21 @@ SYSTEM_REASONS: dict[Status, tuple[str, ...]] = {S.CANCELLED: SYSTEM_CANCEL_REAS
 OUTCOME_LABELS = {"got-help": "Got help", "partly": "Partly helped", "did-not-get-help": "Did not get help"}
 
 
-def parties_of(user: User, referral: Referral) -> frozenset[Party]:
-    """The sides of `referral` that `user` acts for (none for admins, other organizations, inactive users)."""
+def parties_of(user: Actor, referral: Referral, now: Optional[datetime] = None) -> frozenset[Party]:
+    """The sides of `referral` that `user` acts for (none for admins, other organizations, inactive users).
+
+    An agency's secure link acts for the receiving side of its own referral while it is open; a
+    coordinator acting on the agency's behalf, for the receiving side of a referral of their
+    organization that does not travel in the network.
+    """
+    if isinstance(user, AgencyLinkActor):
+        link = user.link
+        return _PARTNER if link.referral_id == referral.id and link.is_open(now or utcnow()) else frozenset()
+    if isinstance(user, OnBehalf):
+        if user.of == "agency" and referral.delivery_route != DeliveryRoute.NETWORK.value \
+                and Party.SENDING_COORDINATOR in parties_of(user.user, referral):
+            return _PARTNER
+        return frozenset()
     if user is None or not user.active or not user.organization.active:
         return frozenset()
     if user.role == Role.COORDINATOR.value and user.organization_id == referral.sending_organization_id:
@@ -119,7 +138,7 @@ def parties_of(user: User, referral: Referral) -> frozenset[Party]:
     return frozenset()
 
 
-def allowed_moves(referral: Referral, user: User) -> list[Status]:
+def allowed_moves(referral: Referral, user: Actor) -> list[Status]:
     """The statuses `user` may move `referral` to now (for offering buttons; transition() re-checks)."""
     parties = parties_of(user, referral)
     return [to for to in Status if to in TRANSITIONS[Status(referral.status)] and parties & MAY_SET[to]]
@@ -139,7 +158,7 @@ def details_for(to: Status) -> frozenset[str]:
     return frozenset(details)
 
 
-def transition(referral: Referral, to: Status | str, actor: User, *, reason: Optional[str] = None,
+def transition(referral: Referral, to: Status | str, actor: Actor, *, reason: Optional[str] = None,
                reason_text: Optional[str] = None, note: Optional[str] = None, outcome: Optional[str] = None,
                expected_version: Optional[int] = None, now: Optional[datetime] = None,
                _system_reason: bool = False) -> ReferralEvent:

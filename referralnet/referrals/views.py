@@ -17,9 +17,11 @@ from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import Conflict, DomainError, InvalidTransition, NotPermitted, ValidationFailed
 from referralnet.referrals import services, worklists
 from referralnet.referrals.access import client_details_shared, get_visible_client_or_404, get_visible_referral_or_404
+from referralnet.accounts.routes import DeliveryRoute, expected_routes
+from referralnet.referrals.actors import OnBehalf
 from referralnet.referrals.forms import (CONSENT_LABELS, CONTACT_LABELS, PRIORITY_LABELS, VERIFIED_OUTCOME_LABELS,
-                                         ClientForm, CloseLoopForm, ConsentForm, ListFilterForm, MessageForm,
-                                         SendForm, TransitionForm, language_label)
+                                         AgencyLinkForm, ClientForm, ClientReportForm, CloseLoopForm, ConsentForm,
+                                         ListFilterForm, MessageForm, SendForm, TransitionForm, language_label)
 from referralnet.referrals.models import Client, Referral
 from referralnet.referrals.states import (NEEDS_OUTCOME, OUTCOME_LABELS, REASON_LABELS, REASONS, SETTABLE, Status,
                                           allowed_moves, details_for)
@@ -161,6 +163,7 @@ def send(client_id):
     orgs = {s.organization_id: s.organization for s in options if s.organization is not None}
     form.consent_org_ids.choices = [(org_id, org.name) for org_id, org in orgs.items()]
     consented = {org_id for org_id in orgs if services.has_consent(person, org_id)}
+    routes = expected_routes([s.id for s in options])
     if request.method == "GET":
         form.service_ids.data = [s.id for s in options]
         if previous is not None:
@@ -177,7 +180,25 @@ def send(client_id):
         flash(_("Choose the services to refer to: search, tick the ones that fit, then “Refer”."), "info")
         return redirect(url_for("search.search_page", client=person.id))
     return render_template("referrals/send.html", form=form, client=person, options=options, orgs=orgs,
-                           consented=consented, previous=previous), 400 if form.errors else 200
+                           consented=consented, previous=previous, routes=routes, delivery=_delivery_choices(options),
+                           route_errors=getattr(form, "route_errors", {})), 400 if form.errors else 200
+
+
+def _delivery_choices(options) -> dict[str, dict]:
+    """For each service outside the network: the route the coordinator chose ("link" or "tracked")
+    and the address typed, as posted (or the directory's defaults on a first view)."""
+    from referralnet.accounts.routes import directory_email
+
+    chosen = {}
+    for svc in options:
+        default_email = directory_email(svc) or ""
+        if request.method == "POST":
+            route = request.form.get(f"route-{svc.id}") or ("link" if default_email else "tracked")
+            email = request.form.get(f"agency_email-{svc.id}", default_email)
+        else:
+            route, email = ("link" if default_email else "tracked"), default_email
+        chosen[svc.id] = {"route": route if route in ("link", "tracked") else "tracked", "email": email}
+    return chosen
 
 
 def _previous_referral(raw) -> Referral | None:
@@ -194,18 +215,22 @@ def _send(person: Client, form: SendForm, previous: Referral | None):
     if not form.category.data:
         form.category.errors = [_("Choose the social need this referral addresses.")]
         return None
+    delivery = _delivery_choices(services.list_services_in_order(form.service_ids.data))
     try:
         return services.send_referrals_with_consent(
             current_user, person, form.service_ids.data, consent_organization_ids=form.consent_org_ids.data,
             consent_method=form.consent_method.data, previous_referral=previous, category=form.category.data,
             priority=form.priority.data, note_to_partner=form.note_to_partner.data,
-            client_availability=form.client_availability.data)
+            client_availability=form.client_availability.data,
+            agency_emails={sid: d["email"] for sid, d in delivery.items() if d["route"] == "link"},
+            tracked=[sid for sid, d in delivery.items() if d["route"] == "tracked"])
     except (ValidationFailed, Conflict, InvalidTransition) as exc:
         # The 400 that follows rolls back the consents recorded before the refusal.
         per_field = exc.errors if isinstance(exc, ValidationFailed) and isinstance(exc.errors, dict) else {}
         if set(per_field) == {"consent_org_ids"}:
             form.consent_org_ids.errors = list(per_field["consent_org_ids"])
             return None
+        form.route_errors = {sid: messages for sid, messages in per_field.items() if sid in delivery}
         for name, messages in per_field.items():
             field = getattr(form, name, None)
             if field is not None and hasattr(field, "errors") and name != "service_ids":
@@ -229,24 +254,36 @@ def _render_referral(item: Referral, status: int = 200, forms: dict | None = Non
         services.mark_viewed(current_user, item)
     moves = allowed_moves(item, current_user)
     forms = forms or {}
-    action_forms = {}
-    for to in moves:
-        form = forms.get(to) or TransitionForm(formdata=None, prefix=to.value, version=item.version)
-        form.for_status(to)
-        form.version.data = item.version
-        action_forms[to] = form
+    action_forms = move_forms(item, moves, forms)
     is_sender = current_user.role == Role.COORDINATOR.value
     can_close = (is_sender and item.loop_closed_at is None and Status(item.status) in services.CLOSABLE_STATUSES)
     can_refer_elsewhere = is_sender and Status(item.status) in services.REFER_ELSEWHERE_FROM
     followups = services.list_followups(current_user, item)
+    offnet = _offnet_context(item, is_sender, forms)
     return render_template(
         "referrals/referral.html", referral=item, client=item.client, moves=moves, action_forms=action_forms,
         labels=ACTION_LABELS, reasons=REASONS, needs_outcome=NEEDS_OUTCOME,
         message_form=message_form or MessageForm(formdata=None, prefix="message"),
         close_form=close_form or CloseLoopForm(formdata=None, prefix="close"),
         can_close=can_close, can_refer_elsewhere=can_refer_elsewhere, followups=followups, is_sender=is_sender,
-        overdue=services.is_overdue(item), client_shared=client_details_shared(current_user, item),
+        overdue=services.is_overdue(item), client_shared=client_details_shared(current_user, item), offnet=offnet,
         patient_url=_patient_url(item) if is_sender else None), status
+
+
+def _offnet_context(item: Referral, is_sender: bool, forms: dict) -> dict | None:
+    """For the sending coordinator of a referral outside the network: the agency's link, and the
+    forms to record the agency's moves and the client's news on their behalf."""
+    if not is_sender or item.delivery_route == DeliveryRoute.NETWORK.value:
+        return None
+    from referralnet.referrals import agency_links
+
+    moves = allowed_moves(item, OnBehalf(current_user, "agency"))
+    posted = {key[1]: form for key, form in forms.items() if isinstance(key, tuple) and key[0] == "behalf"}
+    action_forms = move_forms(item, moves, posted, prefix="behalf-")
+    return {"moves": moves, "action_forms": action_forms,
+            "link": agency_links.latest_link(item), "open_link": agency_links.current_link(item),
+            "link_form": forms.get("link") or AgencyLinkForm(formdata=None, prefix="link"),
+            "report_form": forms.get("report") or ClientReportForm(formdata=None, prefix="report")}
 
 
 def _patient_url(item: Referral):
@@ -255,41 +292,65 @@ def _patient_url(item: Referral):
     return status_url(item)
 
 
+def move_forms(referral: Referral, moves, posted: dict, prefix: str = "") -> dict:
+    """A TransitionForm for each move offered (the one just posted keeps its input and errors),
+    all at the referral's current version."""
+    forms = {}
+    for to in moves:
+        form = posted.get(to) or TransitionForm(formdata=None, prefix=prefix + to.value, version=referral.version)
+        form.for_status(to)
+        form.version.data = referral.version
+        forms[to] = form
+    return forms
+
+
+def apply_move(referral: Referral, to_value: str, actor, render, prefix: str = ""):
+    """The body of every status-move view (this page's, on the agency's behalf, the agency's link page).
+
+    Reads the posted TransitionForm for `to_value`, calls services.change_status as `actor` and
+    returns the Status it moved to; or, when refused, flashes or attaches why and returns
+    `render(status, posted_forms)` (400, 403, 409...), the page to show again. A refusal changes
+    nothing: a concurrent change that won is re-read by the state machine, the request rolls back.
+    """
+    try:
+        to = Status(to_value)
+    except ValueError:
+        to = None
+    if to is None or to not in SETTABLE:
+        flash(_("Choose one of the actions offered on the page."), "error")
+        return render(400, {})
+    form = TransitionForm(prefix=prefix + to.value)
+    form.for_status(to)
+    if not form.validate_on_submit():
+        return render(400, {to: form})
+    given = {"reason": form.reason.data or None, "reason_text": form.reason_text.data,
+             "outcome": form.outcome.data or None}
+    try:
+        services.change_status(referral, to, actor, note=form.note.data, expected_version=form.version.data,
+                               **{k: v for k, v in given.items() if k in details_for(to)})
+    except Conflict as exc:
+        flash(_("%(problem)s It is now %(status)s; nothing you entered was saved. "
+                "Check the timeline, then act again if you still need to.",
+                problem=exc.message, status=Status(referral.status).label), "error")
+        return render(409, {})
+    except ValidationFailed as exc:
+        attach_errors(form, exc)
+        return render(400, {to: form})
+    except (InvalidTransition, NotPermitted) as exc:
+        flash(exc.message, "error")
+        return render(exc.status, {})
+    return to
+
+
 @bp.post("/referrals/<referral_id>/status/<to>")
 @login_required
 def change_status(referral_id, to: str):
     """One move of the state machine. A stale page (someone else changed it) gets 409 and the current state."""
     item = get_visible_referral_or_404(current_user, referral_id)
-    try:
-        to = Status(to)
-    except ValueError:
-        to = None
-    if to is None or to not in SETTABLE:
-        flash(_("Choose one of the actions offered on the page."), "error")
-        return _render_referral(item, 400)
-    form = TransitionForm(prefix=to.value)
-    form.for_status(to)
-    if not form.validate_on_submit():
-        return _render_referral(item, 400, forms={to: form})
-    given = {"reason": form.reason.data or None, "reason_text": form.reason_text.data,
-             "outcome": form.outcome.data or None}
-    # A refusal changes nothing (and a concurrent change that won is re-read by the state machine):
-    # the page is shown again as the referral stands, and the request rolls back.
-    try:
-        services.change_status(item, to, current_user, note=form.note.data, expected_version=form.version.data,
-                               **{k: v for k, v in given.items() if k in details_for(to)})
-    except Conflict as exc:
-        flash(_("%(problem)s It is now %(status)s; nothing you entered was saved. "
-                "Check the timeline, then act again if you still need to.",
-                problem=exc.message, status=Status(item.status).label), "error")
-        return _render_referral(item, 409)
-    except ValidationFailed as exc:
-        attach_errors(form, exc)
-        return _render_referral(item, 400, forms={to: form})
-    except (InvalidTransition, NotPermitted) as exc:
-        flash(exc.message, "error")
-        return _render_referral(item, exc.status)
-    flash(str(ACTION_LABELS[to][1]), "success")
+    moved = apply_move(item, to, current_user, lambda status, forms: _render_referral(item, status, forms=forms))
+    if not isinstance(moved, Status):
+        return moved
+    flash(str(ACTION_LABELS[moved][1]), "success")
     return redirect(url_for(".referral", referral_id=item.id))
 
 
@@ -330,6 +391,67 @@ def close_loop(referral_id):
             flash(_("The loop is closed."), "success")
             return redirect(url_for(".referral", referral_id=item.id))
     return _render_referral(item, 400, close_form=form)
+
+
+# --- referrals outside the network: on the agency's and client's behalf, the agency's link --------
+
+@bp.post("/referrals/<referral_id>/on-behalf/status/<to>")
+@role_required(Role.COORDINATOR)
+def change_status_on_behalf(referral_id, to: str):
+    """The coordinator records a move the agency told them about (referrals outside the network)."""
+    item = get_visible_referral_or_404(current_user, referral_id)
+    moved = apply_move(item, to, OnBehalf(current_user, "agency"), prefix="behalf-", render=lambda status, forms:
+                       _render_referral(item, status, forms={("behalf", k): v for k, v in forms.items()}))
+    if not isinstance(moved, Status):
+        return moved
+    flash(_("Recorded for the agency: %(status)s.", status=moved.label.lower()), "success")
+    return redirect(url_for(".referral", referral_id=item.id))
+
+
+@bp.post("/referrals/<referral_id>/on-behalf/report")
+@role_required(Role.COORDINATOR)
+def report_on_behalf(referral_id):
+    """The coordinator records what the client told them."""
+    item = get_visible_referral_or_404(current_user, referral_id)
+    form = ClientReportForm(prefix="report")
+    if form.validate_on_submit():
+        try:
+            services.record_report_for_client(current_user, item, form.report.data, form.note.data)
+        except ValidationFailed as exc:
+            attach_errors(form, exc)
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return _render_referral(item, exc.status)
+        else:
+            flash(_("Recorded what the client told you."), "success")
+            return redirect(url_for(".referral", referral_id=item.id))
+    return _render_referral(item, 400, forms={"report": form})
+
+
+@bp.post("/referrals/<referral_id>/agency-link/<action>")
+@role_required(Role.COORDINATOR)
+def agency_link(referral_id, action: str):
+    """Email the agency a new secure link (to the same or another address), or revoke it."""
+    from referralnet.referrals import agency_links
+
+    item = get_visible_referral_or_404(current_user, referral_id)
+    form = AgencyLinkForm(prefix="link")
+    if action not in ("reissue", "revoke"):
+        abort(404)
+    if not form.validate_on_submit():
+        return _render_referral(item, 400, forms={"link": form})
+    try:
+        if action == "reissue":
+            agency_links.reissue_link(current_user, item, form.agency_email.data)
+            flash(_("A new link is on its way to %(email)s; earlier links no longer work.", email=item.agency_email),
+                  "success")
+        else:
+            agency_links.revoke_link(current_user, item)
+            flash(_("The agency's link was revoked: it opens nothing until you send a new one."), "success")
+    except ValidationFailed as exc:
+        attach_errors(form, exc)
+        return _render_referral(item, 400, forms={"link": form})
+    return redirect(url_for(".referral", referral_id=item.id, _anchor="delivery"))
 
 
 # --- the patient's link --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, or_
 from sqlalchemy.orm import aliased, selectinload
 
 from referralnet.accounts.models import User
+from referralnet.accounts.routes import DeliveryRoute
 from referralnet.db import utcnow
 from referralnet.extensions import db
 from referralnet.referrals.access import visible_referrals
@@ -52,6 +53,7 @@ def patient_reported_clause() -> ColumnElement[bool]:
                                .scalar_subquery())
     return exists(select(patient.id).where(
         patient.referral_id == Referral.id, patient.kind == "report", patient.report_code.in_(PROBLEM_REPORTS),
+        patient.on_behalf_of.is_(None),  # what the client told the coordinator is not news to them
         or_(last_coordinator_action.is_(None), patient.at > last_coordinator_action)))
 
 
@@ -70,6 +72,10 @@ WORKLIST: tuple[View, ...] = (
          "The patient told us something on their status page since we last acted.",
          lambda now: and_(_NOT_CLOSED, _status_in(*(s for s in S if s != S.ENTERED_IN_ERROR)),
                           patient_reported_clause())),
+    View("follow-up", "Follow up with the agency",
+         "You track these (the agency is not in the network and has no email on file) and its response time "
+         "has passed: call the agency and the client, and record what they tell you.",
+         lambda now: and_(overdue_clause(now), Referral.delivery_route == DeliveryRoute.TRACKED.value)),
     View("overdue", "Overdue for a response",
          "The agency has not accepted or declined in time. Call them, or cancel and refer elsewhere.",
          lambda now: overdue_clause(now)),
@@ -83,7 +89,7 @@ WORKLIST: tuple[View, ...] = (
          "The loop is closed, or the referral was entered in error.",
          lambda now: or_(Referral.loop_closed_at.is_not(None), _status_in(S.ENTERED_IN_ERROR))),
 )
-ATTENTION_KEYS = ("refer-elsewhere", "patient-reported", "overdue", "to-close")
+ATTENTION_KEYS = ("refer-elsewhere", "patient-reported", "follow-up", "overdue", "to-close")
 
 # The partner's inbox.
 INBOX: tuple[View, ...] = (
@@ -175,7 +181,7 @@ def listing(user: User, views: tuple[View, ...], key: Optional[str], filters: Fi
 
 
 def _ordering(key: str):
-    if key in ("overdue", "new"):
+    if key in ("overdue", "new", "follow-up"):
         return (Referral.response_due_at, Referral.id)
     if key in ("closed", "finished", "to-close", "refer-elsewhere"):
         return (Referral.updated_at.desc(), Referral.id.desc())

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from referralnet.accounts.models import Role
+from referralnet.accounts.routes import expected_routes
 
 from referralnet.directory.public import get_service_view
 from referralnet.errors import ValidationFailed
@@ -79,8 +80,9 @@ def search_page():
                 status = 400
         else:
             status = 400
+    routes = expected_routes([hit.service_id for hit in results.hits]) if results is not None else {}
     return render_template("search/search.html", form=form, results=results, searched=searched,
-                           for_client=for_client), status
+                           for_client=for_client, routes=routes), status
 
 
 def _client_context():
@@ -97,4 +99,6 @@ def _client_context():
 @login_required
 def service(service_id: str):
     """A service's full listing: eligibility, documents, fees, hours, every location and phone."""
-    return render_template("search/service.html", view=get_service_view(service_id), for_client=_client_context())
+    view = get_service_view(service_id)
+    return render_template("search/service.html", view=view, for_client=_client_context(),
+                           route=expected_routes([view.service.id]).get(view.service.id))

@@ -29,7 +29,7 @@ def test_demo_referrals_cover_every_case_and_respect_access(db):
     referrals = list(db.session.scalars(select(Referral)))
 
     # Every status, and the cases the worklists and the status page need.
-    assert 25 <= len(referrals) <= 40
+    assert 25 <= len(referrals) <= 45
     assert {r.status for r in referrals} == {s.value for s in Status}
     assert any(is_overdue(r, now) for r in referrals)
     assert any(r.status == Status.REQUESTED.value and not is_overdue(r, now) for r in referrals)
@@ -81,3 +81,27 @@ def test_demo_referrals_cover_every_case_and_respect_access(db):
     # Loading again adds nothing.
     assert load_demo_referrals(echo=lambda *_: None) == 0
     assert db.session.scalar(select(func.count()).select_from(Referral)) == len(referrals)
+
+
+def test_demo_data_has_services_and_referrals_on_every_route(db):
+    """Services on each route (members, agencies with an email, agencies with none), and referrals
+    on each, the link route's worked through the agency's link and the tracked ones by the coordinator."""
+    from referralnet.accounts.routes import expected_routes
+    from referralnet.directory.models import Service
+
+    assert load_demo_data(echo=lambda *_: None) is True
+    db.session.commit()
+    active = db.session.scalars(select(Service.id).where(Service.status == "active")).all()
+    routes = Counter(route.value for route in expected_routes(active).values())
+    assert routes["network"] >= 5 and routes["link"] >= 20 and routes["tracked"] >= 3, routes
+
+    referrals = list(db.session.scalars(select(Referral)))
+    by_route = Counter(r.delivery_route for r in referrals)
+    assert by_route["link"] >= 3 and by_route["tracked"] >= 2, by_route
+    through_link = db.session.scalars(select(ReferralEvent).where(ReferralEvent.agency_link_id.is_not(None))).all()
+    assert {e.kind for e in through_link} >= {"viewed", "status", "message"}
+    for_agency = db.session.scalars(select(ReferralEvent).where(ReferralEvent.on_behalf_of == "agency")).all()
+    assert for_agency and all(e.actor.role == "coordinator" for e in for_agency)
+    assert db.session.scalar(select(func.count()).select_from(ReferralEvent)
+                             .where(ReferralEvent.on_behalf_of == "patient")) >= 1
+    assert any(r.delivery_route == "tracked" and is_overdue(r) for r in referrals)  # on the follow-up list

@@ -192,7 +192,6 @@ def test_send_without_consent_is_refused_and_writes_nothing(db, world):
 @pytest.mark.parametrize("service_attr,message", [
     ("closed", "inactive in the directory"),
     ("full", "not accepting referrals"),
-    ("unlisted_service", "does not receive referrals through ReferralNet"),
 ])
 def test_services_that_cannot_receive_are_refused(db, world, consented_client, service_attr, message):
     sv.record_consent(world.coordinator, consented_client, world.unlisted.id, "verbal")

@@ -19,6 +19,10 @@ Mapping decisions (README "FHIR" has the operator's version):
   slices (resulting-activity Procedure) are open slices we do not fill: we record no procedures.
 - Task.businessStatus: `loop-closed` (the coordinator verified the result), else `response-overdue`
   (still requested past the response due time), else `viewed` (the agency opened it).
+- How the referral reached the receiving agency (Task.owner is the directory organization on every
+  route): a Task extension `<base>/StructureDefinition/referral-delivery-route` whose valueCoding
+  is `referral-delivery-route#<network|link|tracked>` — the member agency's inbox, a secure link
+  emailed to an agency outside the network, or tracked by the coordinator (no electronic contact).
 - The consent is contained in the ServiceRequest (supportingInfo `#consent`).
 - No names in references (no `display` of the patient): patient details only through Patient read,
   which is audited.
@@ -45,6 +49,12 @@ SNOMED = "http://snomed.info/sct"
 BCP47 = "urn:ietf:bcp:47"
 
 VERIFIED_OUTCOME_LABELS = {**OUTCOME_LABELS, "could-not-reach": "Could not reach the client"}
+DELIVERY_ROUTE_LABELS = {
+    "network": "In the network: sent to the member agency's inbox",
+    "link": "By secure link: emailed to an agency outside the network, which works it without an account",
+    "tracked": "Tracked by the coordinator: the agency has no electronic contact",
+}
+DELIVERY_ROUTE_EXTENSION = "StructureDefinition/referral-delivery-route"
 BUSINESS_STATUS_LABELS = {"viewed": "Viewed by the receiving agency",
                           "response-overdue": "Response overdue", "loop-closed": "Loop closed"}
 
@@ -59,6 +69,8 @@ CODE_SYSTEMS: dict[str, tuple[str, str, dict[str, str]]] = {
                                   {"outcome": "Outcome"}),
     "referral-business-status": ("Referral business statuses", "Finer states than Task.status.",
                                  BUSINESS_STATUS_LABELS),
+    "referral-delivery-route": ("Referral delivery routes", "How a referral reached the receiving agency.",
+                                DELIVERY_ROUTE_LABELS),
 }
 
 SERVICE_REQUEST_STATUS = {
@@ -70,6 +82,10 @@ SERVICE_REQUEST_STATUS = {
 
 def code_system_url(code_system_id: str) -> str:
     return f"{base_url()}/CodeSystem/{code_system_id}"
+
+
+def delivery_route_extension_url() -> str:
+    return f"{base_url()}/{DELIVERY_ROUTE_EXTENSION}"
 
 
 def coding(code_system_id: str, code: str) -> dict:
@@ -126,6 +142,8 @@ def task(referral: Referral) -> dict:
         "resourceType": "Task",
         "id": str(r.id),
         "meta": _meta(r.version, r.updated_at, TASK_PROFILE),
+        "extension": [{"url": delivery_route_extension_url(),
+                       "valueCoding": coding("referral-delivery-route", r.delivery_route)}],
         "status": r.status,
         "businessStatus": business_status(r),
         "intent": "order",

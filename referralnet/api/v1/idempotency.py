@@ -95,7 +95,8 @@ def send_referral_once(actor: User, token: ApiToken, key: str, body: dict[str, A
 
 
 def _send(actor: User, body: dict[str, Any]) -> Referral:
-    fields = {k: body.get(k) for k in ("location_id", "note_to_partner", "client_availability")}
+    fields = {k: body.get(k) for k in ("location_id", "note_to_partner", "client_availability", "agency_email")}
+    fields["track"] = body.get("delivery_route") == "tracked"
     client = _visible_or_invalid(get_visible_client_or_404, actor, body["client_id"], "client_id", "No such client.")
     if body.get("previous_referral_id") is not None:
         previous = _visible_or_invalid(get_visible_referral_or_404, actor, body["previous_referral_id"],

@@ -17,6 +17,7 @@ from datetime import date, timezone
 from flask import g
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_dump, validate, validates_schema
 
+from referralnet.accounts.routes import DeliveryRoute
 from referralnet.api.v1.common import PageArgs
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.portal.listings import MAX_CAPACITY, MAX_CAPACITY_DESCRIPTION, MAX_UNIT_LENGTH
@@ -430,6 +431,9 @@ class ClosureSchema(Schema):
     closed_at = fields.DateTime()
 
 
+ROUTES = tuple(r.value for r in DeliveryRoute)
+
+
 class ReferralSchema(Schema):
     id = fields.Integer(required=True)
     client_id = fields.Integer(required=True)
@@ -458,6 +462,11 @@ class ReferralSchema(Schema):
     loop_closed_at = fields.DateTime(allow_none=True)
     closure = fields.Nested(ClosureSchema, allow_none=True)
     previous_referral_id = fields.Integer(allow_none=True)
+    delivery_route = fields.String(validate=validate.OneOf(ROUTES), metadata={
+        "description": "how it reached the agency: network (the member agency's inbox), link (a secure link "
+                       "emailed to agency_email; the agency works it without an account) or tracked (no "
+                       "electronic contact; the coordinator records the agency's moves)"})
+    agency_email = fields.String(allow_none=True, metadata={"description": "where the secure link was sent"})
     allowed_transitions = fields.Method("_allowed", metadata={"description": "statuses this token may set now"})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -492,6 +501,12 @@ class ReferralCreateSchema(Schema):
     previous_referral_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=2**31 - 1),
                                           metadata={"description": "refer elsewhere after this rejected, failed "
                                                                    "or cancelled referral"})
+    agency_email = fields.String(allow_none=True, validate=validate.Length(max=254), metadata={
+        "description": "for an agency outside the network: where to email its secure link (default: the "
+                       "directory's address for the service; ignored for member agencies)"})
+    delivery_route = fields.String(allow_none=True, validate=validate.OneOf(("link", "tracked")), metadata={
+        "description": "for an agency outside the network: tracked to send nothing to the agency and track the "
+                       "referral yourself; default link when there is an address, else tracked"})
 
 
 class IdempotencyHeaders(Schema):
