@@ -1,0 +1,110 @@
+"""Portable SQL for the reports: durations, business time, weekly buckets and percentiles.
+
+The same expressions run on SQLite and PostgreSQL (the dialect is asked once per query):
+
+- `epoch(col)`: seconds since 1970 (SQLite's julianday, PostgreSQL's extract(epoch));
+- `business_seconds(col)`: a clock that only runs on weekdays in the network's time zone,
+  so `business_seconds(b) - business_seconds(a)` is the time between them with weekends
+  left out (as the service level counts business days; holidays are not counted). Local
+  time comes from a CASE over the zone's UTC offset changes in the range, so daylight
+  saving is exact without time-zone support in the database;
+- `bucket(col, starts)`: the index of the last start at or before the value (weekly charts);
+- `percentiles(value, where, ps)`: nearest-rank percentiles (the value at rank ceil(p/100 x n)
+  of the n values in order) by a window function — SQLite has no percentile_cont.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Float, Integer, case, cast, func, literal, or_, select
+
+from referralnet.db import UTCDateTime
+from referralnet.extensions import db
+from referralnet.referrals.models import Referral
+from referralnet.reports.periods import utc_offsets
+
+MONDAY_1970_01_05 = 4 * 86400  # 1970-01-01 was a Thursday
+WEEK, WORK_WEEK = 7 * 86400, 5 * 86400
+
+
+def dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def epoch(column):
+    """Seconds since 1970-01-01 UTC of a UTCDateTime column (float)."""
+    if dialect() == "sqlite":
+        return (func.julianday(column) - 2440587.5) * 86400.0
+    return cast(func.extract("epoch", column), Float)
+
+
+def seconds_between(start, end):
+    return epoch(end) - epoch(start)
+
+
+def _floor(value):
+    # Values here are positive (after 1970), where SQLite's CAST truncation is floor.
+    return cast(value, Integer) if dialect() == "sqlite" else cast(func.floor(value), Integer)
+
+
+def _utc_offset(column, tz: ZoneInfo, first: date, last: date):
+    initial, changes = utc_offsets(tz, first, last)
+    if not changes:
+        return literal(initial)
+    whens = []
+    previous = initial
+    for instant, offset in changes:
+        whens.append((column < _instant(instant), previous))
+        previous = offset
+    return case(*whens, else_=previous)
+
+
+def _instant(value: datetime):
+    return literal(value, UTCDateTime())
+
+
+def business_seconds(column, tz: ZoneInfo, first: date, last: date):
+    """Weekday seconds from Monday 1970-01-05 (local) to `column`'s local time; weekends do not count."""
+    local = _floor(epoch(column) + _utc_offset(column, tz, first, last)) - MONDAY_1970_01_05
+    weeks = _floor(local / float(WEEK))
+    into_week = local - weeks * WEEK
+    return weeks * WORK_WEEK + case((into_week < WORK_WEEK, into_week), else_=WORK_WEEK)
+
+
+def bucket(column, starts: list[datetime]):
+    """0 for values before starts[1], 1 before starts[2], ... (values are assumed >= starts[0])."""
+    if len(starts) == 1:
+        return literal(0)
+    return case(*[(column < _instant(start), index) for index, start in enumerate(starts[1:])],
+                else_=len(starts) - 1)
+
+
+def percentiles(value, where: list, ps: tuple[int, ...] = (50, 90), *, select_from=None) -> tuple[dict, int]:
+    """({p: the nearest-rank p-th percentile of `value` over the rows matching `where`}, how many rows).
+
+    Rows where `value` is NULL do not count. With no rows: ({p: None}, 0)."""
+    inner = select(value.label("v")).select_from(select_from if select_from is not None else Referral) \
+        .where(*where, value.is_not(None)).subquery()
+    ranked = select(inner.c.v, func.row_number().over(order_by=inner.c.v).label("rn"),
+                    func.count().over().label("n")).subquery()
+    rows = db.session.execute(select(ranked.c.v, ranked.c.rn, ranked.c.n)
+                              .where(or_(*[ranked.c.rn == (ranked.c.n * p + 99) // 100 for p in ps]))).all()
+    found = {p: None for p in ps}
+    n = rows[0].n if rows else 0
+    for row in rows:
+        for p in ps:
+            if row.rn == (n * p + 99) // 100:
+                found[p] = float(row.v)
+    return found, n
+
+
+def grouped_medians(value, group, where: list) -> dict:
+    """{group value: the nearest-rank median of `value` in that group} (one window query)."""
+    inner = select(group.label("g"), value.label("v")).select_from(Referral).where(*where, value.is_not(None)) \
+        .subquery()
+    ranked = select(inner.c.g, inner.c.v,
+                    func.row_number().over(partition_by=inner.c.g, order_by=inner.c.v).label("rn"),
+                    func.count().over(partition_by=inner.c.g).label("n")).subquery()
+    rows = db.session.execute(select(ranked.c.g, ranked.c.v).where(ranked.c.rn == (ranked.c.n * 50 + 99) // 100))
+    return {row.g: float(row.v) for row in rows}
