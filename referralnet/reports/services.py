@@ -58,6 +58,7 @@ DEFAULT_MIN_CELL_SIZE = 11
 NEARBY_MILES = 10.0
 UNMET_REASONS = ("no-capacity", "not-eligible")
 HELPED = ("got-help", "partly")
+MIN_AGENCIES_FOR_MEDIAN = 3
 
 S = Status
 _FINISHED = [s.value for s in CLOSABLE_STATUSES]
@@ -340,7 +341,8 @@ class _Context:
 
     def where(self, *, skip: Iterable[str] = (), scoped: bool = True) -> list:
         """The period, the scope (unless not `scoped`) and every filter but those in `skip`."""
-        conditions = [Referral.requested_at >= self.period.start_utc, Referral.requested_at < self.period.end_utc,
+        sent = Referral.requested_at if scoped and self.scope.kind != "network" else sql.whole_table(Referral.requested_at)
+        conditions = [sent >= self.period.start_utc, sent < self.period.end_utc,
                       Referral.status != S.ENTERED_IN_ERROR.value]
         if scoped:
             conditions += self.scope.conditions()
@@ -416,18 +418,18 @@ def _volume_by_week(c: _Context) -> Table:
         bucket = per_week[row.week]
         bucket["sent"] += row.sent
         bucket["accepted"] += row.accepted or 0
-        bucket["completed"] += row.completed or 0
+        bucket["completed_count"] += row.completed or 0
         for key, _, statuses in STATUS_GROUPS:
             if row.status in {s.value for s in statuses}:
-                bucket[key] += row.sent
+                bucket["now:" + key] += row.sent
     table = Table("volume-by-week", SECTION_TITLES["volume-by-week"],
                   [("week", "Week of"), ("sent", "Sent"), ("accepted", "Accepted"), ("completed_now", "Completed")]
                   + [(key, f"{label} now") for key, label, _ in STATUS_GROUPS],
                   note="Weeks start on Monday; the first and last weeks may be partial.")
     for (monday, _), bucket in zip(weeks, per_week):
         table.rows.append([text(max(monday, c.period.start).isoformat()), count(bucket["sent"]),
-                           count(bucket["accepted"]), count(bucket["completed"])]
-                          + [count(bucket[key]) for key, _, _ in STATUS_GROUPS])
+                           count(bucket["accepted"]), count(bucket["completed_count"])]
+                          + [count(bucket["now:" + key]) for key, _, _ in STATUS_GROUPS])
     return table
 
 
@@ -680,13 +682,14 @@ def _comparison(c: _Context) -> Table:
                   [("measure", "Measure"), ("yours", "Your agency"), ("network_median", "Network median"),
                    ("agencies", "Agencies in the median")],
                   note="The network median is the middle value across all agencies that received referrals in the "
-                       "period; no other agency is named.")
+                       f"period (shown from {MIN_AGENCIES_FOR_MEDIAN} agencies up); no other agency is named.")
     for label, measure in measures:
         values = [v for v in (measure(r) for r in rows) if v is not None]
         mine = measure(own) if own is not None else None
-        median = round(statistics.median(values), 1) if values else None
+        # With two agencies, the median would give the other one's value away.
+        median = round(statistics.median(values), 1) if len(values) >= MIN_AGENCIES_FOR_MEDIAN else None
         basis = (own.sent,) if own is not None else ()
-        table.rows.append([text(label), Cell(mine, "number", basis), Cell(median, "number"), count(len(values))])
+        table.rows.append([text(label), Cell(mine, "number", basis), Cell(median, "number"), text(len(values))])
     return table
 
 
