@@ -132,6 +132,18 @@ def build(n: int, seed: int) -> dict:
             "clinic_id": clinics[0].id, "admin": admin.email}
 
 
+def built_before() -> dict:
+    """The users build() made, found again in a database it built (--reuse)."""
+    from sqlalchemy import func
+
+    counts = dict(db.session.execute(select(Referral.receiving_organization_id, func.count())
+                                     .group_by(Referral.receiving_organization_id)).all())
+    busiest = max(range(AGENCIES), key=lambda a: counts.get(f"agency-{a}", 0))
+    clinic = db.session.scalar(select(NetworkOrganization.id).where(NetworkOrganization.name == "Clinic 0"))
+    return {"coordinator": "coord0@bench.test", "partner": f"partner{busiest}@bench.test", "clinic_id": clinic,
+            "admin": "admin@bench.test"}
+
+
 def sign_in(app, email: str):
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
@@ -162,6 +174,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--only", choices=["reports", "pages"], help="time only the report pages or only the others")
+    parser.add_argument("--reuse", action="store_true",
+                        help="time a database this script built before (--database-url) instead of building one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -172,9 +186,13 @@ def main() -> None:
 
             upgrade()
             start = time.perf_counter()
-            who = build(args.referrals, args.seed)
-            print(f"built {args.referrals:,} referrals ({CLINICS} clinics, {AGENCIES} agencies) in "
-                  f"{time.perf_counter() - start:.1f} s on {url.split(':')[0]}")
+            if args.reuse:
+                who = built_before()
+                print(f"reusing {db.session.query(Referral).count():,} referrals on {url.split(':')[0]}")
+            else:
+                who = build(args.referrals, args.seed)
+                print(f"built {args.referrals:,} referrals ({CLINICS} clinics, {AGENCIES} agencies) in "
+                      f"{time.perf_counter() - start:.1f} s on {url.split(':')[0]}")
             coordinator_referrals = db.session.scalars(select(Referral.id).where(
                 Referral.sending_organization_id == who["clinic_id"]).limit(20)).all()
             coordinator_clients = db.session.scalars(select(Client.id).where(

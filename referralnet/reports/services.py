@@ -208,6 +208,8 @@ def filter_choices(scope: Scope, filters: ReportFilters) -> dict[str, list[tuple
             values = list(sdoh_terms())
         elif name == "priority":
             values = list(PRIORITIES)
+        elif scope.kind == "network":  # every member organization: no pass over the referrals
+            values = _member_values(name)
         else:
             values = list(db.session.scalars(select(dimension.column).distinct().where(
                 *scope.conditions(), Referral.requested_at >= filters.period.start_utc,
@@ -215,6 +217,18 @@ def filter_choices(scope: Scope, filters: ReportFilters) -> dict[str, list[tuple
         labels = dimension.labels(values)
         choices[name] = sorted(((v, labels.get(v, str(v))) for v in values), key=lambda p: p[1].lower())
     return choices
+
+
+def _member_values(name: str) -> list:
+    """The network's sending organizations or receiving agencies (member organizations, active or not)."""
+    if name == "sending_organization":
+        return list(db.session.scalars(select(NetworkOrganization.id)
+                                       .where(NetworkOrganization.kind == OrgKind.REFERRER.value)))
+    if name == "receiving_organization":
+        return list(db.session.scalars(select(NetworkOrganization.directory_organization_id).where(
+            NetworkOrganization.kind == OrgKind.PARTNER.value,
+            NetworkOrganization.directory_organization_id.is_not(None))))
+    return list(db.session.scalars(select(DIMENSIONS[name].column).distinct()))
 
 
 # --- cells and tables ------------------------------------------------------------------------------
@@ -351,9 +365,6 @@ class _Context:
                 conditions.append(DIMENSIONS[name].column == value)
         return conditions
 
-    def business(self, column):
-        return sql.business_seconds(column, self.period.tz, self.period.start, max(self.period.end, self.now.date()))
-
     @property
     def by_week_status(self) -> list:
         """One row per (week, status) with the counts most sections read: one pass over the referrals."""
@@ -458,15 +469,17 @@ def _funnel(c: _Context) -> Table:
 
 
 def _responsiveness(c: _Context) -> Table:
-    where = c.where()
     table = Table("responsiveness", SECTION_TITLES["responsiveness"],
                   [("measure", "Time from sending to"), ("referrals", "Referrals"), ("median", "Median (hours)"),
                    ("p90", "90th percentile (hours)"), ("median_business", "Median (business hours)"),
                    ("p90_business", "90th percentile (business hours)")],
                   note="Business hours leave weekends out, in the network's time zone.")
-    for label, column in (("First view", Referral.first_viewed_at), ("Accept or decline", Referral.responded_at)):
-        calendar, n = sql.percentiles(sql.seconds_between(Referral.requested_at, column), where)
-        business, _ = sql.percentiles(c.business(column) - c.business(Referral.requested_at), where)
+    period = c.period
+    found = sql.duration_percentiles(c.where(), Referral.requested_at,
+                                     {"view": Referral.first_viewed_at, "answer": Referral.responded_at},
+                                     period.tz, period.start, max(period.end, c.now.date()))
+    for label, name in (("First view", "view"), ("Accept or decline", "answer")):
+        (calendar, n), (business, _) = found[(name, "calendar")], found[(name, "business")]
         table.rows.append([text(label), count(n), hours(calendar[50], n), hours(calendar[90], n),
                            hours(business[50], n), hours(business[90], n)])
     return table
