@@ -28,7 +28,9 @@ DASHES = ("", "8, 4", "2, 3")
 STYLE = Style(background="#ffffff", plot_background="#ffffff", foreground="#1b1b1b", foreground_strong="#1b1b1b",
               foreground_subtle="#6b6b6b", colors=PALETTE, font_family="system-ui, sans-serif",
               label_font_size=13, major_label_font_size=13, value_font_size=12, legend_font_size=14,
-              title_font_size=16, opacity="1", opacity_hover="1")
+              title_font_size=16, opacity="1", opacity_hover="1",
+              # Numbers on the bars: white on the two darkest colours, black on the light ones (contrast 4.5:1+).
+              value_colors=("#ffffff", "#000000", "#000000", "#000000", "#000000"))
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,9 @@ def funnel_chart(report: Report) -> Optional[Chart]:
     if table is None:
         return None
     chart = pygal.HorizontalBar(**_config(show_legend=False, height=300))
-    chart.x_labels = [row[0].value for row in table.rows]
-    chart.add("Referrals", [_number(row[1], report) for row in table.rows])
+    rows = list(reversed(table.rows))  # pygal draws the first label at the bottom: sent goes on top
+    chart.x_labels = [row[0].value for row in rows]
+    chart.add("Referrals", [_number(row[1], report) for row in rows])
     return Chart("chart-funnel", "From sending to a closed loop",
                  "Horizontal bars, one per stage, from sent at the top to loop closed at the bottom.",
                  table.id, _data_url(chart))
