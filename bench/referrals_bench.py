@@ -1,6 +1,7 @@
-"""Worklist, inbox and referral-page speed on a large synthetic network.
+"""Worklist, inbox, referral-page and report speed on a large synthetic network.
 
     .venv/bin/python bench/referrals_bench.py [--referrals 100000] [--database-url URL] [--repeat 30]
+                                              [--only reports|pages]
 
 Builds a fresh database (temporary SQLite unless --database-url) with 20 clinics and 50 partner
 agencies, clients, consents and N referrals spread over every status and the last 120 days (rows
@@ -8,7 +9,10 @@ written with bulk INSERTs: this measures reading, not the services that write th
 over HTTP (Flask test client, signed in through the login form):
   - the coordinator's worklist (counts for every view + the first page of each view);
   - the partner's inbox (same);
-  - a referral page (client details, timeline, actions) and a client page.
+  - a referral page (client details, timeline, actions) and a client page;
+  - the outcome report page of each scope (network admin, a clinic, the busiest agency with its
+    network comparison), with and without a filter, every report table as CSV (network admin:
+    the largest scope) and the printable monthly summary.
 Prints p50/p95 per page. The database must be empty (use a scratch database).
 """
 from __future__ import annotations
@@ -30,7 +34,8 @@ from referralnet.accounts.models import NetworkOrganization, User
 from referralnet.db import utcnow
 from referralnet.directory.models import Organization, Service
 from referralnet.extensions import db
-from referralnet.referrals.models import Client, Consent, Referral, ReferralEvent, Status
+from referralnet.referrals.models import Client, Closure, Consent, Referral, ReferralEvent, Status
+from referralnet.reports.services import SECTIONS
 
 PASSWORD = "bench-password-1"
 CLINICS, AGENCIES, SERVICES_PER_AGENCY = 20, 50, 4
@@ -58,8 +63,12 @@ def build(n: int, seed: int) -> dict:
     partner_orgs = [NetworkOrganization(name=f"Agency {a} (network)", kind="partner", directory_organization=org)
                     for a, org in enumerate(agencies)]
     clinics = [NetworkOrganization(name=f"Clinic {c}", kind="referrer") for c in range(CLINICS)]
-    s.add_all(partner_orgs + clinics)
+    office = NetworkOrganization(name="Network Office", kind="network")
+    s.add_all(partner_orgs + clinics + [office])
     s.flush()
+    admin = User(email="admin@bench.test", name="Admin", role="admin", organization=office,
+                 password_hash=password_hash)
+    s.add(admin)
     coordinators = [User(email=f"coord{c}@bench.test", name=f"Coordinator {c}", role="coordinator", organization=org,
                          password_hash=password_hash) for c, org in enumerate(clinics)]
     partners = [User(email=f"partner{a}@bench.test", name=f"Partner {a}", role="partner", organization=org,
@@ -93,15 +102,25 @@ def build(n: int, seed: int) -> dict:
         status = rng.choices(statuses, weights)[0]
         sent = now - timedelta(days=rng.random() * 120)
         closed = status in (Status.COMPLETED, Status.CANCELLED, Status.REJECTED, Status.FAILED) and rng.random() < 0.6
+        answered = status not in (Status.REQUESTED, Status.CANCELLED, Status.ENTERED_IN_ERROR) or rng.random() < 0.2
+        response_hours = rng.expovariate(1 / 20)
+        viewed = answered or rng.random() < 0.5
         referral_rows.append(dict(
             client_id=client_ids[client_index], service_id=svc.id, receiving_organization_id=svc.organization_id,
             sending_organization_id=clinics[clinic].id, sender_id=coordinators[clinic].id, consent_id=consent_ids[i],
             category=rng.choice(["food-insecurity", "housing-instability", "transportation-insecurity"]),
             priority="routine", status=status.value, status_reason_code=REASON.get(status),
             outcome=OUTCOME.get(status), version=1, requested_at=sent, response_due_at=sent + timedelta(days=3),
-            responded_at=None if status == Status.REQUESTED else sent + timedelta(days=1),
-            loop_closed_at=sent + timedelta(days=10) if closed else None, created_at=sent, updated_at=sent))
+            responded_at=sent + timedelta(hours=response_hours) if answered and status != Status.REQUESTED else None,
+            first_viewed_at=sent + timedelta(hours=response_hours * rng.random()) if viewed else None,
+            loop_closed_at=sent + timedelta(days=5 + rng.random() * 10) if closed else None,
+            created_at=sent, updated_at=sent))
     s.execute(insert(Referral), referral_rows)
+    closed_rows = s.execute(select(Referral.id, Referral.loop_closed_at, Referral.sender_id)
+                            .where(Referral.loop_closed_at.is_not(None))).all()
+    verified = ("got-help", "partly", "did-not-get-help", "could-not-reach")
+    s.execute(insert(Closure), [dict(referral_id=r.id, verified_outcome=verified[r.id % 4], closed_by_id=r.sender_id,
+                                     closed_at=r.loop_closed_at) for r in closed_rows])
     rows = s.execute(select(Referral.id, Referral.requested_at, Referral.sender_id)).all()
     s.execute(insert(ReferralEvent), [dict(referral_id=r.id, at=r.requested_at, actor_id=r.sender_id,
                                            actor_kind="coordinator", kind="status", to_status="requested",
@@ -110,7 +129,19 @@ def build(n: int, seed: int) -> dict:
     busiest_partner = max(range(AGENCIES), key=lambda a: sum(1 for r in referral_rows
                                                               if r["receiving_organization_id"] == f"agency-{a}"))
     return {"coordinator": coordinators[0].email, "partner": partners[busiest_partner].email,
-            "clinic_id": clinics[0].id}
+            "clinic_id": clinics[0].id, "admin": admin.email}
+
+
+def built_before() -> dict:
+    """The users build() made, found again in a database it built (--reuse)."""
+    from sqlalchemy import func
+
+    counts = dict(db.session.execute(select(Referral.receiving_organization_id, func.count())
+                                     .group_by(Referral.receiving_organization_id)).all())
+    busiest = max(range(AGENCIES), key=lambda a: counts.get(f"agency-{a}", 0))
+    clinic = db.session.scalar(select(NetworkOrganization.id).where(NetworkOrganization.name == "Clinic 0"))
+    return {"coordinator": "coord0@bench.test", "partner": f"partner{busiest}@bench.test", "clinic_id": clinic,
+            "admin": "admin@bench.test"}
 
 
 def sign_in(app, email: str):
@@ -142,6 +173,9 @@ def main() -> None:
     parser.add_argument("--database-url")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only", choices=["reports", "pages"], help="time only the report pages or only the others")
+    parser.add_argument("--reuse", action="store_true",
+                        help="time a database this script built before (--database-url) instead of building one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -152,15 +186,20 @@ def main() -> None:
 
             upgrade()
             start = time.perf_counter()
-            who = build(args.referrals, args.seed)
-            print(f"built {args.referrals:,} referrals ({CLINICS} clinics, {AGENCIES} agencies) in "
-                  f"{time.perf_counter() - start:.1f} s on {url.split(':')[0]}")
+            if args.reuse:
+                who = built_before()
+                print(f"reusing {db.session.query(Referral).count():,} referrals on {url.split(':')[0]}")
+            else:
+                who = build(args.referrals, args.seed)
+                print(f"built {args.referrals:,} referrals ({CLINICS} clinics, {AGENCIES} agencies) in "
+                      f"{time.perf_counter() - start:.1f} s on {url.split(':')[0]}")
             coordinator_referrals = db.session.scalars(select(Referral.id).where(
                 Referral.sending_organization_id == who["clinic_id"]).limit(20)).all()
             coordinator_clients = db.session.scalars(select(Client.id).where(
                 Client.organization_id == who["clinic_id"]).limit(20)).all()
             total_for_clinic = db.session.query(Referral).filter_by(sending_organization_id=who["clinic_id"]).count()
         coordinator, partner = sign_in(app, who["coordinator"]), sign_in(app, who["partner"])
+        admin = sign_in(app, who["admin"])
         views = ["refer-elsewhere", "patient-reported", "overdue", "to-close", "waiting", "closed"]
         inbox = ["overdue", "new", "accepted", "in-progress", "on-hold", "finished"]
         rows = [
@@ -173,6 +212,17 @@ def main() -> None:
             ("client page", coordinator, [f"/clients/{i}" for i in coordinator_clients]),
             ("home (attention count)", coordinator, ["/"]),
         ]
+        reports = [
+            ("report page: network admin (whole network)", admin, ["/reports"]),
+            ("report page: network admin, need filter", admin, ["/reports?category=food-insecurity"]),
+            ("report page: clinic", coordinator, ["/reports"]),
+            ("report page: agency (with network median)", partner, ["/reports"]),
+            ("report page: agency, priority filter", partner, ["/reports?priority=routine"]),
+            ("monthly summary: clinic", coordinator, ["/reports/monthly"]),
+        ] + [(f"report CSV {section}: network admin", admin, [f"/reports/{section}.csv"])
+             for section in SECTIONS if section != "comparison"] \
+          + [("report CSV comparison: agency", partner, ["/reports/comparison.csv"])]
+        rows = {"reports": reports, "pages": rows}.get(args.only, rows + reports)
         print(f"{'page':<48}{'p50 ms':>9}{'p95 ms':>9}{'n':>5}")
         for label, client, urls in rows:
             p50, p95 = timed(client, urls, args.repeat)

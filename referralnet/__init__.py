@@ -121,6 +121,8 @@ def register_extensions(app: Flask) -> None:
     register_search_hooks(db.session)
     # The outbox subscribes to referral events (referrals.events.event_recorded) when imported.
     from referralnet.notifications import outbox  # noqa: F401
+    # Reports count the searches that found nothing (search.signals.search_found_nothing).
+    from referralnet.reports import recording  # noqa: F401
 
     from referralnet.accounts.models import User
 
@@ -142,6 +144,7 @@ def register_blueprints(app: Flask) -> None:
     from referralnet.notifications.views import bp as notifications_bp
     from referralnet.search.views import bp as search_bp
     from referralnet.status.views import bp as status_bp
+    from referralnet.reports.views import bp as reports_bp
     from referralnet.home import bp as main_bp
 
     app.register_blueprint(main_bp)
@@ -155,6 +158,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(status_bp)
+    app.register_blueprint(reports_bp)
     csrf.exempt(hsds_bp)  # read-only JSON API: no cookies, no forms
     app.register_blueprint(hsds_bp)
     from referralnet.api.fhir.views import bp as fhir_bp

@@ -55,6 +55,9 @@ def load_config(instance_path: Path) -> dict:
         # once a referral it accepted is finished (referrals.access).
         "WITHDRAWN_CONSENT_ACCESS_DAYS": int(os.environ.get("WITHDRAWN_CONSENT_ACCESS_DAYS", "30")),
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "America/Los_Angeles"),
+        # Reports shared outside the network office show counts from 1 to this minus one as "fewer than N"
+        # (the CMS cell-size rule: 11). 0 or 1 shows every count.
+        "REPORT_MIN_CELL_SIZE": int(os.environ.get("REPORT_MIN_CELL_SIZE", "11")),
         # The address patients and staff reach this site at, for links in messages sent by cron jobs.
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         # The patient's link: requests per minute to one link (its page and print page together), and

@@ -36,6 +36,9 @@ from referralnet.referrals import services as sv
 from referralnet.referrals.models import Client, Referral, Status
 from referralnet.referrals.reminders import queue_reminders
 from referralnet.referrals.services import OPEN_STATUSES
+from referralnet.reports.recording import record_empty_searches
+from referralnet.search.signals import EmptySearch
+from referralnet.status.service import record_report
 
 CLINICS = {"bayside": "Bayside Community Health Center", "coastside": "Coastside Family Medicine"}
 AGENCIES = {"sh": "Samaritan House", "pfs": "Peninsula Family Service"}
@@ -99,6 +102,7 @@ DEMO_CLIENTS = [
 #   ("message", h, side, body)
 #   ("close", h, verified_outcome)  coordinator closes the loop
 #   ("elsewhere", h, plan key)      coordinator refers elsewhere: sends that plan's referral linked to this one
+#   ("report", h, code)             the patient reports on their status page (contacted, got-help, ...)
 @dataclass(frozen=True)
 class DemoReferral:
     key: str
@@ -187,6 +191,57 @@ DEMO_REFERRALS = [
 ]
 
 
+# Three months of history for the reports (referralnet.reports): a referral every day or so, from
+# both clinics to both agencies, through one of these courses; some declined for no capacity are
+# referred elsewhere. Fixed, like the rest: the i-th history referral takes course i % 8.
+HISTORY_COURSES = (
+    (("view", 2), ("accept", 6), ("start", 30), ("complete", 120, "got-help"), ("report", 140, "got-help"),
+     ("close", 160, "got-help")),
+    (("view", 5), ("accept", 20), ("complete", 200, "partly"), ("close", 260, "partly")),
+    (("view", 3), ("reject", 8, "no-capacity")),
+    (("view", 30), ("reject", 40, "not-eligible"), ("close", 50, "did-not-get-help")),
+    (("accept", 50), ("start", 80), ("fail", 300, "could-not-contact", "did-not-get-help"),
+     ("close", 330, "could-not-reach")),
+    (("view", 1), ("accept", 4), ("report", 30, "contacted"), ("complete", 90, "got-help")),
+    (("accept", 10), ("cancel", 40, "coordinator", "no-longer-needed"), ("close", 41, "got-help")),
+    (("view", 70), ("accept", 75), ("report", 120, "not-heard-back"), ("complete", 150, "did-not-get-help"),
+     ("close", 200, "did-not-get-help")),
+)
+HISTORY_SIZE = 72
+HISTORY_DAYS = (86, 16)  # the first and the last history referral, in days ago
+
+
+def _history() -> list[DemoReferral]:
+    plans = []
+    first, last = HISTORY_DAYS
+    for i in range(HISTORY_SIZE):
+        client = DEMO_CLIENTS[(i * 5) % len(DEMO_CLIENTS)].key
+        agency = ("sh", "pfs")[(i // 2) % 2]
+        steps = HISTORY_COURSES[i % len(HISTORY_COURSES)]
+        days_ago = first - (first - last) * i / (HISTORY_SIZE - 1)
+        if i % 16 == 2:  # declined for no capacity: referred elsewhere, where it works out
+            next_key = f"history-{i}-elsewhere"
+            steps = steps + (("elsewhere", 30, next_key),)
+            plans.append(DemoReferral(next_key, client, "pfs" if agency == "sh" else "sh", i + 1, 0, chained=True,
+                                      steps=HISTORY_COURSES[0]))
+        plans.append(DemoReferral(f"history-{i}", client, agency, i, days_ago, steps=steps,
+                                  priority="urgent" if i % 7 == 3 else "routine"))
+    return plans
+
+
+DEMO_REFERRALS += _history()
+
+# Searches that found nothing, as the reports count them (need concept, SDOH domain, ZIP3, how many;
+# never the words typed): (days ago, need, domain, ZIP3, count).
+DEMO_EMPTY_SEARCHES = (
+    (3, "dental-care", "medical-cost-burden", "940", 4),
+    (10, "baby-supplies", "material-hardship", "940", 3),
+    (18, "", "digital-access", "944", 2),
+    (25, "dental-care", "medical-cost-burden", "940", 2),
+    (40, "immigration-legal", "legal-needs", "940", 1),
+)
+
+
 @dataclass
 class _Context:
     now: datetime
@@ -220,6 +275,7 @@ def load_demo_referrals(echo=print, now: Optional[datetime] = None) -> int:
     for plan in DEMO_REFERRALS:
         if not plan.chained:
             _play(context, plan, plans)
+    _record_empty_searches(context)
     reminded = queue_reminders(now=context.now)
     echo(f"  demo referrals: {len(context.referrals)} referrals for {len(context.clients)} clients, "
          f"{len(reminded)} reminders queued")
@@ -347,10 +403,21 @@ def _play(context: _Context, plan: DemoReferral, plans: dict[str, DemoReferral],
             sv.record_report_for_client(coordinator, referral, args[0], now=at)
         elif kind == "close":
             sv.close_loop(coordinator, referral, args[0], now=at)
+        elif kind == "report":  # the patient answers on their status page
+            record_report(referral, args[0], now=at)
         elif kind == "elsewhere":
             _play(context, plans[args[0]], plans, previous=referral, sent_at=at)
         else:  # a typo in the plan above
             raise ValueError(f"unknown demo step {kind!r}")
+
+
+def _record_empty_searches(context: _Context) -> None:
+    """The demo's searches that found nothing, counted as the search page counts them (by the first clinic)."""
+    organization_id = context.coordinators["bayside"].organization_id
+    for days_ago, need, domain, zip3, times in DEMO_EMPTY_SEARCHES:
+        for _ in range(times):
+            record_empty_searches([EmptySearch(need, domain, zip3)], organization_id=organization_id,
+                                  now=context.now - timedelta(days=days_ago))
 
 
 def _clinic_of(client_key: str) -> str:

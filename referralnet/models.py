@@ -6,3 +6,4 @@ from referralnet.referrals import models as referrals_models  # noqa: F401
 from referralnet.notifications import models as notifications_models  # noqa: F401
 from referralnet.api import models as api_models  # noqa: F401
 from referralnet.portal import models as portal_models  # noqa: F401
+from referralnet.reports import models as reports_models  # noqa: F401

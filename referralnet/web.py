@@ -25,3 +25,12 @@ def attach_errors(form, exc: ValidationFailed) -> None:
         flash(exc.message, "error")
 
 
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula (names are typed by people)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text

@@ -104,7 +104,7 @@ def normalize_email(email: str) -> str:
 
 
 
-API_SCOPES = ("directory:read", "referrals:read", "referrals:write")
+API_SCOPES = ("directory:read", "referrals:read", "referrals:write", "reports:read")
 
 
 class ApiToken(TimestampMixin, Base):

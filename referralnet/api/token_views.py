@@ -31,6 +31,7 @@ SCOPE_LABELS = {
     "directory:read": "directory:read — search the directory",
     "referrals:read": "referrals:read — read clients and referrals",
     "referrals:write": "referrals:write — add clients and consent, send and update referrals, update listings",
+    "reports:read": "reports:read — read the organization's outcome reports (aggregates, no patient data)",
 }
 
 

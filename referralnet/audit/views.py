@@ -33,6 +33,7 @@ from referralnet.extensions import db
 from referralnet.audit.models import AuditLog
 from referralnet.audit.services import audit
 from referralnet.config import network_timezone
+from referralnet.web import spreadsheet_safe
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 
@@ -212,13 +213,7 @@ def _details_text(details) -> str:
 
 CSV_COLUMNS = ("at_utc", "user_id", "user_name", "user_email", "organization_id", "organization", "action",
                "object_type", "object_id", "details")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (names are typed by people)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+_cell = spreadsheet_safe
 
 
 def _csv_response(filters: AuditFilters) -> Response:

@@ -13,6 +13,7 @@ from referralnet.errors import ValidationFailed
 from referralnet.forms import LANGUAGES
 from referralnet.search.forms import SearchForm
 from referralnet.search.service import SearchQuery, search
+from referralnet.search.signals import announce_search
 from referralnet.web import attach_errors
 
 bp = Blueprint("search", __name__)
@@ -75,6 +76,7 @@ def search_page():
         if form.validate():
             try:
                 results = search(_query_from(form))
+                announce_search(results, organization_id=current_user.organization_id)
             except ValidationFailed as exc:
                 attach_errors(form, exc)
                 status = 400

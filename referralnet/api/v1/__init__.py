@@ -18,7 +18,7 @@ SPEC = {
 
 def init_app(app: Flask) -> None:
     """Register the /api/v1 blueprints (CSRF-exempt: bearer tokens, no cookies) and the OpenAPI document."""
-    from referralnet.api.v1 import clients, directory, listings, referrals
+    from referralnet.api.v1 import clients, directory, listings, referrals, reports
     from referralnet.api.v1.common import (SECURITY_SCHEME, ReferralNetApi, SchemaExtrasPlugin,
                                            register_error_responses)
     from referralnet.extensions import csrf
@@ -31,7 +31,7 @@ def init_app(app: Flask) -> None:
         "Lists are `{items, total, page, per_page, pages}`.")}})
     api.spec.components.security_scheme(SECURITY_SCHEME, {"type": "http", "scheme": "bearer"})
     register_error_responses(api)
-    for module in (directory, clients, referrals, listings):
+    for module in (directory, clients, referrals, listings, reports):
         csrf.exempt(module.bp)
         api.register_blueprint(module.bp)
     app.extensions["referralnet-api-v1"] = api
