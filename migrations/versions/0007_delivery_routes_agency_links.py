@@ -5,7 +5,7 @@ Existing referrals were all sent in the network (the only route there was): they
 delivery_route 'network'.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01 08:40:00.000000
 
 """
@@ -17,7 +17,7 @@ import referralnet.db
 
 # revision identifiers, used by Alembic.
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
