@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import ijson
 from sqlalchemy import Date, Float, Integer, String, insert, select, text, update
+from sqlalchemy import inspect as sa_inspect
 
 from referralnet.db import UTCDateTime
 from referralnet.directory import models as m
@@ -907,8 +908,7 @@ def _check_links(table: Table, values: dict[str, Any], source: str, refs: _Refer
 
 def _upsert_batch(table: Table, rows: list[dict[str, Any]], report: ImportReport) -> None:
     """One batch of one table: look up the existing rows once, then one bulk INSERT of the new
-    rows and one bulk UPDATE (by primary key) of the changed ones. Both go through the ORM's bulk
-    forms, so Python-side column defaults apply and the search index hears of every change."""
+    rows and one bulk UPDATE (by primary key) of the changed ones."""
     if not rows:
         return
     keys = sorted({k for values in rows for k in values})
@@ -927,12 +927,15 @@ def _upsert_batch(table: Table, rows: list[dict[str, Any]], report: ImportReport
         else:
             report.unchanged[table.name] += 1
     with db.session.no_autoflush:
-        if new_rows:
-            # New rows first: an existing row may now point at a new one (a term given a new parent term).
-            # render_nulls: one executemany per batch. Without it the ORM leaves out None values (for
-            # column defaults) and splits the batch by which columns each row happens to fill. No
-            # HSDS column is None where a default should apply (DEFAULTS fills those in validation).
-            db.session.execute(insert(table.model).execution_options(render_nulls=True), new_rows)
+        # New rows first: an existing row may now point at a new one (a term given a new parent term).
+        # Core INSERT, one executemany per set of columns (Python-side defaults such as created_at
+        # still apply); bound to the model's mapper so that the session's listeners (the search
+        # index's) see which rows changed, as they do for the ORM's bulk UPDATE below.
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for values in new_rows:
+            by_columns[tuple(values)].append(values)
+        for group in by_columns.values():
+            db.session.execute(insert(table.model.__table__), group, bind_arguments={"mapper": sa_inspect(table.model)})
         if changed:
             db.session.execute(update(table.model), changed)
 
