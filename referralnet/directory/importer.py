@@ -22,6 +22,7 @@ so a failed import changes nothing. The caller commits (the CLI command does, on
 from __future__ import annotations
 
 import codecs
+import hashlib
 import pickle
 import re
 import sqlite3
@@ -719,7 +720,9 @@ def import_rows(rows: Iterable[Row], *, warnings: list[str] | None = None, progr
 class _Stage:
     """Validated rows between reading and writing, in a temporary SQLite file: memory stays flat
     however large the input. The same record met twice (one organization nested in every one of
-    its services) is merged here. Ids per table are kept in memory, for the reference checks."""
+    its services) is merged here; an exact repeat is recognized by a digest of its values without
+    reading the first one back. Ids (and those digests) per table are kept in memory, for the
+    reference checks."""
 
     def __init__(self):
         self._dir = tempfile.TemporaryDirectory(prefix="referralnet-import-")
@@ -729,8 +732,8 @@ class _Stage:
         self.conn.execute("PRAGMA cache_size = -32768")  # 32 MB: the (table, id) index stays in memory
         self.conn.execute("CREATE TABLE staged (tbl TEXT NOT NULL, id TEXT NOT NULL, depth INTEGER NOT NULL "
                           "DEFAULT 0, source TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (tbl, id))")
-        self.ids: dict[str, set[str]] = defaultdict(set)
-        self._pending: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+        self.ids: dict[str, dict[str, bytes]] = defaultdict(dict)  # id -> digest of its staged values
+        self._pending: dict[tuple[str, str], tuple[bytes, str]] = {}
 
     def __enter__(self) -> "_Stage":
         return self
@@ -740,27 +743,33 @@ class _Stage:
         self._dir.cleanup()
 
     def add(self, table: str, clean: dict[str, Any], source: str, errors: list[str]) -> None:
-        key = (table, clean["id"])
-        if clean["id"] in self.ids[table]:
+        record_id = clean["id"]
+        data = pickle.dumps(clean, pickle.HIGHEST_PROTOCOL)
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        known = self.ids[table].get(record_id)
+        if known == digest:
+            return  # the same record again, value for value
+        if known is not None:
+            key = (table, record_id)
             existing = self._pending.get(key) or self._load(key)
-            merged = _merge_duplicate(existing, clean, source, errors)
+            merged = _merge_duplicate((pickle.loads(existing[0]), existing[1]), clean, source, errors)
             if merged is None:
                 return
-            self._pending[key] = merged
-        else:
-            self.ids[table].add(clean["id"])
-            self._pending[key] = (clean, source)
+            data = pickle.dumps(merged[0], pickle.HIGHEST_PROTOCOL)
+            digest = hashlib.blake2b(data, digest_size=16).digest()
+            source = merged[1]
+        self.ids[table][record_id] = digest
+        self._pending[(table, record_id)] = (data, source)
         if len(self._pending) >= BATCH:
             self.flush()
 
-    def _load(self, key: tuple[str, str]) -> tuple[dict[str, Any], str]:
+    def _load(self, key: tuple[str, str]) -> tuple[bytes, str]:
         data, source = self.conn.execute("SELECT data, source FROM staged WHERE tbl = ? AND id = ?", key).fetchone()
-        return pickle.loads(data), source
+        return data, source
 
     def flush(self) -> None:
         self.conn.executemany("INSERT OR REPLACE INTO staged (tbl, id, source, data) VALUES (?, ?, ?, ?)",
-                              [(t, i, source, pickle.dumps(values, pickle.HIGHEST_PROTOCOL))
-                               for (t, i), (values, source) in self._pending.items()])
+                              [(t, i, source, data) for (t, i), (data, source) in self._pending.items()])
         self._pending.clear()
 
     def count(self, table: str | None = None) -> int:
@@ -901,7 +910,7 @@ def _check_links(table: Table, values: dict[str, Any], source: str, refs: _Refer
         report.warn(f"{source}, field '{col}': refers to {target} {ref!r}, which is neither in "
                     f"the import nor in the database; row skipped")
         report.skipped[table.name] += 1
-        stage.ids[table.name].discard(values["id"])
+        stage.ids[table.name].pop(values["id"], None)
         return False
     return True
 
