@@ -337,42 +337,20 @@ def _json_documents(fh, filename: str, warnings: list[str], errors: list[str]) -
     # A top-level object: build it from parser events, except the lists under "contents" and
     # "*.csv", whose items are handed out one by one.
     events = ijson.parse(rest, use_float=True)
-    keys: list[str] = []
     document: dict[str, Any] = {}
     for prefix, event, value in events:
-        if prefix == "" and event == "map_key":
-            key = value
-            keys.append(key)
-            if key == "contents" or key.endswith(".csv"):
-                builder, depth, i = None, 0, 0
-                for p, ev, val in events:
-                    if depth == 0 and ev == "end_array" and p == key:
-                        break
-                    if depth == 0 and ev == "start_array" and p == key:
-                        continue
-                    if builder is None:
-                        builder = ijson.ObjectBuilder()
-                    builder.event(ev, val)
-                    if ev in ("start_map", "start_array"):
-                        depth += 1
-                    elif ev in ("end_map", "end_array"):
-                        depth -= 1
-                    if depth == 0:
-                        yield (f"$.{key}[{i}]" if key == "contents" else f"{key}[{i}]"), _tag(key, builder.value)
-                        builder, i = None, i + 1
-                document[key] = _STREAMED
-            else:
-                builder = ijson.ObjectBuilder()
-                depth = 0
-                for p, ev, val in events:
-                    builder.event(ev, val)
-                    if ev in ("start_map", "start_array"):
-                        depth += 1
-                    elif ev in ("end_map", "end_array"):
-                        depth -= 1
-                    if depth == 0:
-                        break
-                document[key] = builder.value
+        if prefix != "" or event != "map_key":
+            continue
+        key = value
+        _, event, value = next(events)
+        if event != "start_array" or not (key == "contents" or key.endswith(".csv")):
+            document[key] = _one_value(events, event, value)
+            continue
+        document[key] = _STREAMED
+        for i, (_, event, value) in enumerate(events):
+            if event == "end_array":
+                break
+            yield (f"$.{key}[{i}]" if key == "contents" else f"{key}[{i}]"), _tag(key, _one_value(events, event, value))
     if any(v is _STREAMED for v in document.values()):
         ignored = [k for k, v in document.items() if v is not _STREAMED and k not in ("total_items", "total_pages",
                                                                                    "page_number", "size",
@@ -385,6 +363,21 @@ def _json_documents(fh, filename: str, warnings: list[str], errors: list[str]) -
 
 
 _STREAMED = object()
+
+
+def _one_value(events: Iterator[tuple[str, str, Any]], event: str, value: Any) -> Any:
+    """Build one JSON value from ijson's parser events, its first event already read."""
+    builder = ijson.ObjectBuilder()
+    depth = 0
+    while True:
+        builder.event(event, value)
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+        if depth == 0:
+            return builder.value
+        _, event, value = next(events)
 
 
 class _Tagged(dict):
