@@ -22,6 +22,7 @@ so a failed import changes nothing. The caller commits (the CLI command does, on
 from __future__ import annotations
 
 import codecs
+import hashlib
 import pickle
 import re
 import sqlite3
@@ -37,6 +38,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import ijson
 from sqlalchemy import Date, Float, Integer, String, insert, select, text, update
+from sqlalchemy import inspect as sa_inspect
 
 from referralnet.db import UTCDateTime
 from referralnet.directory import models as m
@@ -335,42 +337,20 @@ def _json_documents(fh, filename: str, warnings: list[str], errors: list[str]) -
     # A top-level object: build it from parser events, except the lists under "contents" and
     # "*.csv", whose items are handed out one by one.
     events = ijson.parse(rest, use_float=True)
-    keys: list[str] = []
     document: dict[str, Any] = {}
     for prefix, event, value in events:
-        if prefix == "" and event == "map_key":
-            key = value
-            keys.append(key)
-            if key == "contents" or key.endswith(".csv"):
-                builder, depth, i = None, 0, 0
-                for p, ev, val in events:
-                    if depth == 0 and ev == "end_array" and p == key:
-                        break
-                    if depth == 0 and ev == "start_array" and p == key:
-                        continue
-                    if builder is None:
-                        builder = ijson.ObjectBuilder()
-                    builder.event(ev, val)
-                    if ev in ("start_map", "start_array"):
-                        depth += 1
-                    elif ev in ("end_map", "end_array"):
-                        depth -= 1
-                    if depth == 0:
-                        yield (f"$.{key}[{i}]" if key == "contents" else f"{key}[{i}]"), _tag(key, builder.value)
-                        builder, i = None, i + 1
-                document[key] = _STREAMED
-            else:
-                builder = ijson.ObjectBuilder()
-                depth = 0
-                for p, ev, val in events:
-                    builder.event(ev, val)
-                    if ev in ("start_map", "start_array"):
-                        depth += 1
-                    elif ev in ("end_map", "end_array"):
-                        depth -= 1
-                    if depth == 0:
-                        break
-                document[key] = builder.value
+        if prefix != "" or event != "map_key":
+            continue
+        key = value
+        _, event, value = next(events)
+        if event != "start_array" or not (key == "contents" or key.endswith(".csv")):
+            document[key] = _one_value(events, event, value)
+            continue
+        document[key] = _STREAMED
+        for i, (_, event, value) in enumerate(events):
+            if event == "end_array":
+                break
+            yield (f"$.{key}[{i}]" if key == "contents" else f"{key}[{i}]"), _tag(key, _one_value(events, event, value))
     if any(v is _STREAMED for v in document.values()):
         ignored = [k for k, v in document.items() if v is not _STREAMED and k not in ("total_items", "total_pages",
                                                                                    "page_number", "size",
@@ -383,6 +363,21 @@ def _json_documents(fh, filename: str, warnings: list[str], errors: list[str]) -
 
 
 _STREAMED = object()
+
+
+def _one_value(events: Iterator[tuple[str, str, Any]], event: str, value: Any) -> Any:
+    """Build one JSON value from ijson's parser events, its first event already read."""
+    builder = ijson.ObjectBuilder()
+    depth = 0
+    while True:
+        builder.event(event, value)
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+        if depth == 0:
+            return builder.value
+        _, event, value = next(events)
 
 
 class _Tagged(dict):
@@ -718,7 +713,9 @@ def import_rows(rows: Iterable[Row], *, warnings: list[str] | None = None, progr
 class _Stage:
     """Validated rows between reading and writing, in a temporary SQLite file: memory stays flat
     however large the input. The same record met twice (one organization nested in every one of
-    its services) is merged here. Ids per table are kept in memory, for the reference checks."""
+    its services) is merged here; an exact repeat is recognized by a digest of its values without
+    reading the first one back. Ids (and those digests) per table are kept in memory, for the
+    reference checks."""
 
     def __init__(self):
         self._dir = tempfile.TemporaryDirectory(prefix="referralnet-import-")
@@ -728,8 +725,8 @@ class _Stage:
         self.conn.execute("PRAGMA cache_size = -32768")  # 32 MB: the (table, id) index stays in memory
         self.conn.execute("CREATE TABLE staged (tbl TEXT NOT NULL, id TEXT NOT NULL, depth INTEGER NOT NULL "
                           "DEFAULT 0, source TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (tbl, id))")
-        self.ids: dict[str, set[str]] = defaultdict(set)
-        self._pending: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+        self.ids: dict[str, dict[str, bytes]] = defaultdict(dict)  # id -> digest of its staged values
+        self._pending: dict[tuple[str, str], tuple[bytes, str]] = {}
 
     def __enter__(self) -> "_Stage":
         return self
@@ -739,27 +736,33 @@ class _Stage:
         self._dir.cleanup()
 
     def add(self, table: str, clean: dict[str, Any], source: str, errors: list[str]) -> None:
-        key = (table, clean["id"])
-        if clean["id"] in self.ids[table]:
+        record_id = clean["id"]
+        data = pickle.dumps(clean, pickle.HIGHEST_PROTOCOL)
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        known = self.ids[table].get(record_id)
+        if known == digest:
+            return  # the same record again, value for value
+        if known is not None:
+            key = (table, record_id)
             existing = self._pending.get(key) or self._load(key)
-            merged = _merge_duplicate(existing, clean, source, errors)
+            merged = _merge_duplicate((pickle.loads(existing[0]), existing[1]), clean, source, errors)
             if merged is None:
                 return
-            self._pending[key] = merged
-        else:
-            self.ids[table].add(clean["id"])
-            self._pending[key] = (clean, source)
+            data = pickle.dumps(merged[0], pickle.HIGHEST_PROTOCOL)
+            digest = hashlib.blake2b(data, digest_size=16).digest()
+            source = merged[1]
+        self.ids[table][record_id] = digest
+        self._pending[(table, record_id)] = (data, source)
         if len(self._pending) >= BATCH:
             self.flush()
 
-    def _load(self, key: tuple[str, str]) -> tuple[dict[str, Any], str]:
+    def _load(self, key: tuple[str, str]) -> tuple[bytes, str]:
         data, source = self.conn.execute("SELECT data, source FROM staged WHERE tbl = ? AND id = ?", key).fetchone()
-        return pickle.loads(data), source
+        return data, source
 
     def flush(self) -> None:
         self.conn.executemany("INSERT OR REPLACE INTO staged (tbl, id, source, data) VALUES (?, ?, ?, ?)",
-                              [(t, i, source, pickle.dumps(values, pickle.HIGHEST_PROTOCOL))
-                               for (t, i), (values, source) in self._pending.items()])
+                              [(t, i, source, data) for (t, i), (data, source) in self._pending.items()])
         self._pending.clear()
 
     def count(self, table: str | None = None) -> int:
@@ -900,15 +903,14 @@ def _check_links(table: Table, values: dict[str, Any], source: str, refs: _Refer
         report.warn(f"{source}, field '{col}': refers to {target} {ref!r}, which is neither in "
                     f"the import nor in the database; row skipped")
         report.skipped[table.name] += 1
-        stage.ids[table.name].discard(values["id"])
+        stage.ids[table.name].pop(values["id"], None)
         return False
     return True
 
 
 def _upsert_batch(table: Table, rows: list[dict[str, Any]], report: ImportReport) -> None:
     """One batch of one table: look up the existing rows once, then one bulk INSERT of the new
-    rows and one bulk UPDATE (by primary key) of the changed ones. Both go through the ORM's bulk
-    forms, so Python-side column defaults apply and the search index hears of every change."""
+    rows and one bulk UPDATE (by primary key) of the changed ones."""
     if not rows:
         return
     keys = sorted({k for values in rows for k in values})
@@ -927,12 +929,15 @@ def _upsert_batch(table: Table, rows: list[dict[str, Any]], report: ImportReport
         else:
             report.unchanged[table.name] += 1
     with db.session.no_autoflush:
-        if new_rows:
-            # New rows first: an existing row may now point at a new one (a term given a new parent term).
-            # render_nulls: one executemany per batch. Without it the ORM leaves out None values (for
-            # column defaults) and splits the batch by which columns each row happens to fill. No
-            # HSDS column is None where a default should apply (DEFAULTS fills those in validation).
-            db.session.execute(insert(table.model).execution_options(render_nulls=True), new_rows)
+        # New rows first: an existing row may now point at a new one (a term given a new parent term).
+        # Core INSERT, one executemany per set of columns (Python-side defaults such as created_at
+        # still apply); bound to the model's mapper so that the session's listeners (the search
+        # index's) see which rows changed, as they do for the ORM's bulk UPDATE below.
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for values in new_rows:
+            by_columns[tuple(values)].append(values)
+        for group in by_columns.values():
+            db.session.execute(insert(table.model.__table__), group, bind_arguments={"mapper": sa_inspect(table.model)})
         if changed:
             db.session.execute(update(table.model), changed)
 
