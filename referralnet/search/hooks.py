@@ -99,11 +99,19 @@ def _orm_execute(state) -> None:
         _mark(state.session, [("everything", "*")])
 
 
-def _after_rollback(session: Session) -> None:
+def _after_rollback(session: Session, previous_transaction=None) -> None:
+    # A savepoint rolled back (bookkeeping that could not get a lock, db.bookkeeping) leaves the
+    # transaction and its marks alive: only a rollback of the whole transaction forgets them.
+    if previous_transaction is not None and previous_transaction.nested:
+        return
     session.info.pop(KEY, None)
 
 
 def _after_commit(session: Session) -> None:
+    # SQLAlchemy also calls this when a savepoint is released; the transaction goes on, its changes
+    # are not committed yet (another connection would not see them): index at the real commit only.
+    if session.in_nested_transaction():
+        return
     marks = session.info.pop(KEY, None)
     if not marks or not has_app_context() or not current_app.config.get("SEARCH_AUTO_INDEX", True):
         return
@@ -149,5 +157,5 @@ def register_search_hooks(session_factory) -> None:
     event.listen(session_factory, "after_flush", _after_flush)
     event.listen(session_factory, "do_orm_execute", _orm_execute)
     event.listen(session_factory, "after_commit", _after_commit)
-    event.listen(session_factory, "after_soft_rollback", lambda s, _t: _after_rollback(s))
+    event.listen(session_factory, "after_soft_rollback", lambda s, t: _after_rollback(s, t))
     session_factory._referralnet_search_hooks = True

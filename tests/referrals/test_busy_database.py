@@ -274,3 +274,22 @@ def test_a_deferred_write_that_never_succeeds_is_logged_not_lost_silently(app, d
     assert "could not be recorded after 1 tries" in message
     assert f"User#{web.partner.id}" in message and f"Referral#{web.referral.id}" in message
     assert web.partner.email not in message  # ids only
+
+
+def test_bookkeeping_savepoints_leave_the_search_index_to_the_real_commit(app, db, web):
+    """A savepoint released (or rolled back) in the middle of a directory change is not a commit: the
+    index follows the change once, when the whole transaction commits."""
+    from referralnet.directory.models import Service
+    from referralnet.referrals import services
+    from referralnet.search.service import SearchQuery, search
+
+    service = db.session.get(Service, "svc-meals")
+    service.name = "Zebrafruit Hot Meals"
+    db.session.flush()
+    services.record_client_view(web.partner, web.referral.client)  # a savepoint, released
+    with pytest.raises(RuntimeError):
+        with db.session.begin_nested():  # and one rolled back
+            raise RuntimeError("bookkeeping gave up")
+    assert search(SearchQuery(text="Zebrafruit")).total == 0  # nothing committed yet
+    db.session.commit()
+    assert [h.service_id for h in search(SearchQuery(text="Zebrafruit")).hits] == ["svc-meals"]
