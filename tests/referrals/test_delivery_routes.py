@@ -370,3 +370,21 @@ def test_choosing_the_link_with_no_address_is_refused_on_the_send_page(web, db):
     assert response.status_code == 400
     assert "Enter Unlisted Aid&#39;s email address, or choose to track" in text(response)
     assert count(db, Referral) == 0
+
+
+def test_the_agency_hears_by_email_what_a_member_hears_in_its_inbox(db, offnet):
+    w = offnet
+    referral = _send(w, w.unlisted_service)
+    sv.post_message(w.coordinator, referral, "Any news?")
+    assert _agency_email_row(db, referral).event == "referral.message"
+    sv.change_status(referral, Status.CANCELLED, w.coordinator, reason="duplicate")
+    row = _agency_email_row(db, referral)
+    assert row.event == "referral.cancelled" and row.address == "intake@unlisted.example.org"
+    assert "Any news?" not in row.body and "Alice" not in row.body
+    events = db.session.scalars(select(Notification.event).where(
+        Notification.address == "intake@unlisted.example.org").order_by(Notification.id)).all()
+    assert events == ["referral.sent", "referral.message", "referral.cancelled"]
+    # The agency's own moves are not emailed back to it.
+    other = _send(w, w.unlisted_service)
+    sv.change_status(other, Status.ACCEPTED, AgencyLinkActor(agency_links.current_link(other)))
+    assert _agency_email_row(db, other).event == "referral.sent"
