@@ -215,7 +215,17 @@ def _send(person: Client, form: SendForm, previous: Referral | None):
     if not form.category.data:
         form.category.errors = [_("Choose the social need this referral addresses.")]
         return None
-    delivery = _delivery_choices(services.list_services_in_order(form.service_ids.data))
+    chosen = services.list_services_in_order(form.service_ids.data)
+    delivery = _delivery_choices(chosen)
+    blank = {svc.id: [_("Enter %(agency)s's email address, or choose to track the referral yourself.",
+                        agency=svc.organization.name)]
+             for svc in chosen if svc.id in delivery and delivery[svc.id]["route"] == "link"
+             and not (delivery[svc.id]["email"] or "").strip() and svc.organization is not None}
+    if blank:
+        form.route_errors = blank
+        form.service_ids.errors = [_("Nothing was sent: say how the referral should reach each agency outside the "
+                                     "network.")]
+        return None
     try:
         return services.send_referrals_with_consent(
             current_user, person, form.service_ids.data, consent_organization_ids=form.consent_org_ids.data,

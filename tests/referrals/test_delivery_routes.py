@@ -295,6 +295,7 @@ def test_walkthrough_with_no_address_is_tracked_and_the_summary_can_be_printed(w
     data = {"report-csrf_token": prefixed_token(page, "report"), "report-report": "contacted"}
     assert http.post(f"/referrals/{referral.id}/on-behalf/report", data=data).status_code == 302
     assert "for the client (as the client told them)" in text(http.get(f"/referrals/{referral.id}"))
+    assert "Unlisted Aid · tracked by you" in text(http.get("/worklist?view=waiting"))
 
 
 def test_a_bad_address_on_the_send_page_says_which_agency_and_sends_nothing(web, db):
@@ -356,3 +357,34 @@ def test_search_cards_and_service_pages_say_how_each_referral_travels(web, db):
     assert "Accepting referrals" not in cards["Unlisted Aid Vouchers"] + cards["Quiet Aid Vouchers"]
     cards = _cards(text(http.get("/search?q=pantry")))
     assert "In the network" in cards["Eastside Pantry"] and "Accepting referrals" in cards["Eastside Pantry"]
+
+
+def test_choosing_the_link_with_no_address_is_refused_on_the_send_page(web, db):
+    http = web.as_(web.coordinator)
+    url, page = _send_page(http, web.alice.id, "svc-unlisted")
+    assert 'id="route-tracked-1" value="tracked" checked' in page  # no address on file: tracked by default
+    data = {"service_ids": ["svc-unlisted"], "category": "food-insecurity", "priority": "routine",
+            "consent_method": "verbal", "consent_org_ids": ["org-unlisted"], "csrf_token": csrf_token_from(page),
+            "route-svc-unlisted": "link", "agency_email-svc-unlisted": " "}
+    response = http.post(url, data=data)
+    assert response.status_code == 400
+    assert "Enter Unlisted Aid&#39;s email address, or choose to track" in text(response)
+    assert count(db, Referral) == 0
+
+
+def test_the_agency_hears_by_email_what_a_member_hears_in_its_inbox(db, offnet):
+    w = offnet
+    referral = _send(w, w.unlisted_service)
+    sv.post_message(w.coordinator, referral, "Any news?")
+    assert _agency_email_row(db, referral).event == "referral.message"
+    sv.change_status(referral, Status.CANCELLED, w.coordinator, reason="duplicate")
+    row = _agency_email_row(db, referral)
+    assert row.event == "referral.cancelled" and row.address == "intake@unlisted.example.org"
+    assert "Any news?" not in row.body and "Alice" not in row.body
+    events = db.session.scalars(select(Notification.event).where(
+        Notification.address == "intake@unlisted.example.org").order_by(Notification.id)).all()
+    assert events == ["referral.sent", "referral.message", "referral.cancelled"]
+    # The agency's own moves are not emailed back to it.
+    other = _send(w, w.unlisted_service)
+    sv.change_status(other, Status.ACCEPTED, AgencyLinkActor(agency_links.current_link(other)))
+    assert _agency_email_row(db, other).event == "referral.sent"
