@@ -20,7 +20,7 @@ def upgrade():
     op.create_table('search_gap',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
-    sa.Column('organization_id', sa.Integer(), nullable=True),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
     sa.Column('need', sa.String(length=64), nullable=False),
     sa.Column('domain', sa.String(length=64), nullable=False),
     sa.Column('zip3', sa.String(length=3), nullable=False),

@@ -11,8 +11,6 @@ organization) are declared here too, next to the queries that use them.
 from __future__ import annotations
 
 from datetime import date
-from typing import Optional
-
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,7 +29,7 @@ class SearchGap(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, index=True)  # in the network's time zone
-    organization_id: Mapped[Optional[int]] = mapped_column(ForeignKey("network_organization.id"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("network_organization.id"))
     need: Mapped[str] = mapped_column(String(64))  # need concept id, or NO_NEED
     domain: Mapped[str] = mapped_column(String(64))  # SDOH domain code, or "" when none
     zip3: Mapped[str] = mapped_column(String(3))

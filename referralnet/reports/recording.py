@@ -2,21 +2,22 @@
 
 Imported once by the app factory, like the notification outbox. Each announcement adds one to
 the (today, organization, need, domain, ZIP3) row of `search_gap`, in the search request's
-transaction; a concurrent first insert of the same row is caught in a savepoint and counted on
-the row the other request created.
+transaction (an upsert, so concurrent searches all count).
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Optional
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from referralnet.config import network_timezone
 from referralnet.extensions import db
 from referralnet.reports.models import SearchGap
 from referralnet.search.signals import EmptySearch, search_found_nothing
+
+KEY = ("day", "organization_id", "need", "domain", "zip3")  # search_gap's unique constraint
 
 
 @search_found_nothing.connect
@@ -26,27 +27,18 @@ def _on_empty_search(sender, *, gaps: list[EmptySearch], organization_id: Option
 
 def record_empty_searches(gaps: list[EmptySearch], *, organization_id: Optional[int],
                           now: Optional[datetime] = None) -> None:
-    """Count one search that found nothing under each of `gaps` for today (network time zone). Flushes."""
+    """Count one search that found nothing under each of `gaps` for today (network time zone).
+
+    One INSERT ... ON CONFLICT DO UPDATE per row (SQLite and PostgreSQL both have it): two
+    searches at once both count, without a savepoint (a savepoint's end would make the session
+    forget the search index changes waiting for the commit). Searches by no organization (there
+    are none in the app) are not counted."""
+    if organization_id is None:
+        return
     day = (now or datetime.now(timezone.utc)).astimezone(network_timezone()).date()
+    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for gap in gaps:
-        key = dict(day=day, organization_id=organization_id, need=gap.need[:64], domain=gap.domain[:64],
-                   zip3=gap.zip3[:3])
-        if _increment(key):
-            continue
-        try:
-            with db.session.begin_nested():
-                db.session.add(SearchGap(count=1, **key))
-        except IntegrityError:
-            _increment(key)
-
-
-def _increment(key: dict) -> bool:
-    conditions = [getattr(SearchGap, name) == value for name, value in key.items() if value is not None]
-    if key["organization_id"] is None:
-        conditions.append(SearchGap.organization_id.is_(None))
-    found = db.session.scalar(select(SearchGap.id).where(*conditions))
-    if found is None:
-        return False
-    db.session.execute(update(SearchGap).where(SearchGap.id == found).values(count=SearchGap.count + 1)
-                       .execution_options(synchronize_session=False))
-    return True
+        stmt = insert(SearchGap).values(day=day, organization_id=organization_id, need=gap.need[:64],
+                                        domain=gap.domain[:64], zip3=gap.zip3[:3], count=1)
+        db.session.execute(stmt.on_conflict_do_update(index_elements=list(KEY),
+                                                      set_={"count": SearchGap.count + 1}))
