@@ -124,15 +124,50 @@ def csrf_token_from(html: str) -> str:
     return match.group(1)
 
 
+def totp_code(secret: str, last_step: int | None = None) -> str:
+    """The authenticator app's code for `secret` now, or the next step's if now's was used already
+    (the server accepts one step either side, and never the same step twice)."""
+    import pyotp
+
+    totp = pyotp.TOTP(secret)
+    step = totp.timecode(__import__("datetime").datetime.now())
+    if last_step is not None and step <= last_step:
+        step = last_step + 1
+    return totp.generate_otp(step)
+
+
+def complete_second_factor(client, response, email: str):
+    """Finish a sign-in the way a person does when the password step sent them to the second step:
+    enter the app's code (reading the key off the set-up page the first time, as the app's scan
+    would). Returns the final response (a 302 once signed in)."""
+    from referralnet.accounts.models import User, normalize_email
+    from referralnet.extensions import db as _db
+
+    location = response.headers.get("Location", "") if response.status_code == 302 else ""
+    if location.endswith("/login/two-factor/setup"):
+        page = client.get(location).get_data(as_text=True)
+        secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page).group(1)
+        return client.post(location, data={"code": totp_code(secret), "csrf_token": csrf_token_from(page)})
+    if location.endswith("/login/two-factor"):
+        page = client.get(location).get_data(as_text=True)
+        with client.application.app_context():
+            user = _db.session.scalar(_db.select(User).where(User.email == normalize_email(email)))
+            code = totp_code(user.totp_secret, user.totp_last_step)
+        return client.post(location, data={"code": code, "csrf_token": csrf_token_from(page)})
+    return response
+
+
 @pytest.fixture()
 def login(client):
-    """Log a user in through the real login form (CSRF included)."""
+    """Log a user in through the real login form (CSRF included), and through the second step when
+    their account has or needs one (admins): tests sign in as people do, with two-factor on."""
 
-    def do_login(user_or_email, password: str = PASSWORD):
+    def do_login(user_or_email, password: str = PASSWORD, *, second_factor: bool = True):
         email = getattr(user_or_email, "email", user_or_email)
         page = client.get("/login")
         token = csrf_token_from(page.get_data(as_text=True))
-        return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+        response = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+        return complete_second_factor(client, response, email) if second_factor else response
 
     return do_login
 

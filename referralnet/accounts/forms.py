@@ -15,6 +15,11 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Sign in")
 
 
+class CodeForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired("Enter the code."), Length(max=32)])
+    submit = SubmitField("Verify")
+
+
 class UserForm(FlaskForm):
     name = StringField("Full name", validators=[DataRequired("Enter the person's name."), Length(max=200)])
     email = EmailField("Email", validators=[DataRequired("Enter an email address."),

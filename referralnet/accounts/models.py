@@ -15,7 +15,7 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, Stri
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from referralnet.db import Base, TimestampMixin, UTCDateTime
+from referralnet.db import Base, TimestampMixin, UTCDateTime, utcnow
 from referralnet.directory.models import ID, Organization
 
 
@@ -78,8 +78,19 @@ class User(UserMixin, TimestampMixin, Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("network_organization.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_login_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # Two-factor sign-in (accounts.two_factor): the TOTP secret once enrolled, and the last time step
+    # whose code was accepted (a code is good once: replaying it within its step is refused).
+    totp_secret: Mapped[Optional[str]] = mapped_column(String(64))
+    two_factor_enabled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[Optional[int]] = mapped_column(Integer)
 
     organization: Mapped[NetworkOrganization] = relationship(back_populates="users")
+    recovery_codes: Mapped[list["RecoveryCode"]] = relationship(back_populates="user", cascade="all, delete-orphan",
+                                                               order_by="RecoveryCode.id")
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_secret is not None
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -97,6 +108,20 @@ class User(UserMixin, TimestampMixin, Base):
 
     def has_role(self, *roles: Role) -> bool:
         return self.role in {r.value for r in roles}
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the authenticator app; only its sha256 is kept."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(back_populates="recovery_codes")
 
 
 def normalize_email(email: str) -> str:

@@ -3,17 +3,18 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (Blueprint, current_app, flash, make_response, redirect, render_template, request, session,
+                   url_for)
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from wtforms.fields import SelectChoice
 
-from referralnet.accounts import services
-from referralnet.accounts.forms import LoginForm, OrganizationForm, ToggleForm, UserForm
+from referralnet.accounts import services, two_factor
+from referralnet.accounts.forms import CodeForm, LoginForm, OrganizationForm, ToggleForm, UserForm
 from referralnet.accounts.models import NetworkOrganization, Role, User
 from referralnet.accounts.permissions import role_required
 from referralnet.directory.models import Organization
-from referralnet.errors import ValidationFailed
+from referralnet.errors import DomainError, ValidationFailed
 from referralnet.extensions import db, limiter
 from referralnet.web import attach_errors
 
@@ -46,12 +47,146 @@ def login():
             # A fresh session (and CSRF token) on sign-in: nothing from before it carries over.
             next_page = _safe_next(request.args.get("next"))
             session.clear()
+            if user.two_factor_enabled or two_factor.two_factor_required(user):
+                # Not signed in yet: the password alone only opens the second step.
+                session[PENDING] = {"user_id": user.id, "remember": bool(form.remember.data), "next": next_page}
+                return redirect(url_for("accounts.second_factor" if user.two_factor_enabled
+                                        else "accounts.second_factor_setup"))
             login_user(user, remember=form.remember.data)
             return redirect(next_page or url_for("main.home"))
         form.password.errors.append("The email or password is not right, or the account is deactivated.")
         return render_template("accounts/login.html", form=form), 401
     status = 400 if form.errors else 200
     return render_template("accounts/login.html", form=form), status
+
+
+# --- two-factor sign-in (accounts.two_factor) ---------------------------------------------------
+
+PENDING = "two_factor_pending"  # session key: who passed the password step, not yet signed in
+
+
+def _pending_user() -> User | None:
+    pending = session.get(PENDING)
+    user = db.session.get(User, pending["user_id"]) if pending else None
+    return user if user is not None and user.is_active else None
+
+
+def _finish_sign_in(user: User):
+    pending = session.pop(PENDING)
+    session.pop("two_factor_secret", None)
+    login_user(user, remember=pending["remember"])
+    return pending["next"] or url_for("main.home")
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def second_factor():
+    """The second step of signing in: a code from the authenticator app, or a recovery code."""
+    user = _pending_user()
+    if user is None or not user.two_factor_enabled:
+        return redirect(url_for("accounts.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            used = two_factor.verify_second_factor(user, form.code.data)
+        except ValidationFailed as exc:
+            attach_errors(form, exc)
+            return render_template("accounts/two_factor.html", form=form), 401
+        target = _finish_sign_in(user)
+        if used == "recovery":
+            flash(f"You signed in with a recovery code; {two_factor.remaining_recovery_codes(user)} are left. "
+                  "Make new ones from your account page if you are running low.", "info")
+        return redirect(target)
+    return render_template("accounts/two_factor.html", form=form), 400 if form.errors else 200
+
+
+def _enrolment_page(user: User, form: CodeForm, action: str, status: int = 200):
+    secret = session.setdefault("two_factor_secret", two_factor.new_secret())
+    uri = two_factor.provisioning_uri(user, secret)
+    return render_template("accounts/two_factor_setup.html", form=form, secret=secret, qr=two_factor.qr_svg(uri),
+                           action=action, required=two_factor.two_factor_required(user)), status
+
+
+def _enroll(user: User, form: CodeForm) -> list[str] | None:
+    try:
+        return two_factor.enroll(user, session["two_factor_secret"], form.code.data)
+    except ValidationFailed as exc:
+        attach_errors(form, exc)
+        return None
+
+
+def _show_codes_once(codes: list[str], then: str):
+    """Redirect to the page that shows new recovery codes (after a POST, so a reload does not post again)."""
+    session["new_recovery_codes"] = {"codes": codes, "next": then}
+    return redirect(url_for("accounts.recovery_codes"))
+
+
+@bp.get("/account/recovery-codes")
+@login_required
+def recovery_codes():
+    """New recovery codes, shown once: the page takes them out of the session."""
+    shown = session.pop("new_recovery_codes", None)
+    if not shown:
+        flash("Recovery codes are shown only once. Make new ones here if you need them.", "info")
+        return redirect(url_for("accounts.account_two_factor"))
+    response = make_response(render_template("accounts/recovery_codes.html", codes=shown["codes"],
+                                             next=shown["next"]))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/login/two-factor/setup", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def second_factor_setup():
+    """Sign-in of someone who must use a second factor and has none yet: enrol, then in."""
+    user = _pending_user()
+    if user is None or user.two_factor_enabled:
+        return redirect(url_for("accounts.login"))
+    form = CodeForm()
+    if form.validate_on_submit() and "two_factor_secret" in session:
+        codes = _enroll(user, form)
+        if codes is not None:
+            return _show_codes_once(codes, _finish_sign_in(user))
+        return _enrolment_page(user, form, url_for("accounts.second_factor_setup"), 401)
+    return _enrolment_page(user, form, url_for("accounts.second_factor_setup"), 400 if form.errors else 200)
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_login_limit, methods=["POST"])
+def account_two_factor():
+    """Your own second factor: set it up, or see how many recovery codes are left and make new ones."""
+    form = CodeForm()
+    if current_user.two_factor_enabled:
+        if request.method == "POST" and ToggleForm().validate_on_submit():
+            return _show_codes_once(two_factor.regenerate_recovery_codes(current_user), url_for("main.home"))
+        return render_template("accounts/two_factor_account.html", toggle=ToggleForm(),
+                               left=two_factor.remaining_recovery_codes(current_user))
+    if form.validate_on_submit() and "two_factor_secret" in session:
+        codes = _enroll(current_user, form)
+        if codes is not None:
+            session.pop("two_factor_secret", None)
+            return _show_codes_once(codes, url_for("main.home"))
+        return _enrolment_page(current_user, form, url_for("accounts.account_two_factor"), 400)
+    return _enrolment_page(current_user, form, url_for("accounts.account_two_factor"), 400 if form.errors else 200)
+
+
+@bp.post("/admin/users/<int:user_id>/two-factor/reset")
+@role_required(Role.ADMIN)
+def reset_two_factor(user_id: int):
+    """A lost device: turn the user's second factor off; they enrol again at their next sign-in."""
+    user = services.get_user(user_id)
+    if not ToggleForm().validate_on_submit():
+        flash("The form expired; try again.", "error")
+    else:
+        try:
+            two_factor.reset_two_factor(current_user, user)
+        except DomainError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"Two-factor sign-in reset for {user.email}: they set it up again at their next sign-in.",
+                  "success")
+    return redirect(url_for("accounts.users"))
 
 
 @bp.post("/logout")

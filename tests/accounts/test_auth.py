@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from referralnet.accounts.models import User
-from tests.conftest import PASSWORD, csrf_token_from, form_token
+from tests.conftest import PASSWORD, complete_second_factor, csrf_token_from, form_token
 
 ADMIN_PAGES = ["/admin/users", "/admin/users/new", "/admin/organizations", "/admin/organizations/new",
                "/admin/directory/organizations"]
@@ -93,7 +93,11 @@ def test_next_page_is_followed_after_login(client, make_user):
     token = form_token(client, "/login")
     response = client.post("/login?next=/admin/users", data={
         "email": user.email, "password": PASSWORD, "csrf_token": token})
-    assert response.headers["Location"] == "/admin/users"
+    # Through the second step (an admin sets it up on first sign-in), the page asked for still follows.
+    assert response.headers["Location"] == "/login/two-factor/setup"
+    codes_page = complete_second_factor(client, response, user.email)
+    assert codes_page.headers["Location"] == "/account/recovery-codes"
+    assert 'href="/admin/users"' in client.get("/account/recovery-codes").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("role", ["coordinator", "partner"])
@@ -158,7 +162,8 @@ def test_sign_in_starts_a_fresh_session(client, make_user):
     """A CSRF token (or anything else) planted before sign-in is not valid after it."""
     user = make_user("admin")
     before = form_token(client, "/login")
-    client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": before})
+    complete_second_factor(client, client.post("/login", data={
+        "email": user.email, "password": PASSWORD, "csrf_token": before}), user.email)
     response = client.post("/logout", data={"csrf_token": before})
     assert response.status_code == 400
     assert client.get("/").status_code == 200

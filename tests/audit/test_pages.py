@@ -49,7 +49,8 @@ def log(db, make_user):
     jordan = make_user("coordinator", org_name="Coastside Clinic")
     # Start from a known log: drop the rows that creating these users (and the admin) wrote.
     # A bulk delete, below the ORM's append-only guard: test setup only.
-    db.session.execute(delete(AuditLog).where(AuditLog.action.in_(["user.create", "organization.create"])))
+    db.session.execute(delete(AuditLog).where(AuditLog.action.in_(["user.create", "organization.create",
+                                                                    "user.two_factor_enroll"])))
     rows = {
         "casey_send": sv.audit(casey, "referral.send", "referral", 7, client_id=3, now=at(9, 9)),
         "casey_view": sv.audit(casey, "client.view", "client", 3, now=at(10, 23, 30)),  # 06:30 UTC on the 11th
