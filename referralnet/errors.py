@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from html import escape
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from referralnet.db import is_busy
@@ -75,7 +75,8 @@ def error_response(status: int, code: str, message: str, errors=None):
         if wants_json():
             body = {"code": code, "status": status, "message": message, "errors": errors or {}}
             return jsonify(body), status
-        return render_template("error.html", status=status, message=message, errors=errors or {}), status
+        return render_template("error.html", status=status, message=message, errors=errors or {},
+                               locale=g.get("locale")), status
     except Exception:  # noqa: BLE001 — the last line of defence must not raise
         log.exception("the error page itself failed (status %s)", status)
         _roll_back()
@@ -84,7 +85,9 @@ def error_response(status: int, code: str, message: str, errors=None):
 
 def busy_response():
     """503 with Retry-After: the database could not give this request its lock in time; nothing was saved."""
-    response = error_response(503, "busy", BUSY_MESSAGE)
+    from flask_babel import gettext
+
+    response = error_response(503, "busy", gettext(BUSY_MESSAGE))  # patients see it too: translated
     response = current_app.make_response(response)
     response.headers["Retry-After"] = str(current_app.config.get("BUSY_RETRY_AFTER", 5))
     return response
@@ -152,7 +155,14 @@ def register_errorhandlers(app: Flask) -> None:
         if original is not None:  # an exception raised outside a view (an after_request hook) arrives as a 500
             return unexpected_error_response(original)
         code = (exc.name or "error").lower().replace(" ", "_")
-        response = current_app.make_response(error_response(exc.code or 500, code, exc.description or exc.name))
+        message = exc.description or exc.name
+        if exc.code == 429:  # the limiter's own description ("10 per 1 minute") says nothing to a patient
+            from flask_babel import gettext
+
+            message = gettext("Too many requests (limit: %(limit)s). Wait the seconds Retry-After gives, then try again.",
+                              limit=exc.description) if wants_json() else \
+                gettext("Too many tries. Please wait a minute and try again.")
+        response = current_app.make_response(error_response(exc.code or 500, code, message))
         if exc.code == 429:
             # Flask-Limiter replaces this with the seconds until its window resets (RATELIMIT_HEADERS_ENABLED);
             # this is for a 429 that comes from elsewhere.
