@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from html import escape
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from referralnet.db import is_busy
@@ -98,19 +98,36 @@ def error_response(status: int, code: str, message: str, errors=None):
     """
     _roll_back()
     try:
+        _patient_locale()
+        message = str(message)  # a lazy (translated) message, in the locale now chosen
         if wants_json():
             body = {"code": code, "status": status, "message": message, "errors": errors or {}}
             return jsonify(body), status
-        return render_template("error.html", status=status, message=message, errors=errors or {}), status
+        return render_template("error.html", status=status, message=message, errors=errors or {},
+                               locale=g.get("locale")), status
     except Exception:  # noqa: BLE001 — the last line of defence must not raise
         log.exception("the error page itself failed (status %s)", status)
         _roll_back()
-        return _plain_page(status, message), status, {"Content-Type": "text/html; charset=utf-8"}
+        try:
+            text = str(message)
+        except Exception:  # noqa: BLE001 — a translation that itself fails
+            text = "Something went wrong."
+        return _plain_page(status, text), status, {"Content-Type": "text/html; charset=utf-8"}
+
+
+def _patient_locale() -> None:
+    """A patient page (/s/...) refused before its view chose the language: choose it as the view would."""
+    if request.path.startswith("/s/") and not g.get("locale"):
+        from referralnet.i18n import SUPPORTED_LOCALES, use_locale
+
+        use_locale(request.args.get("lang") or request.accept_languages.best_match(SUPPORTED_LOCALES))
 
 
 def busy_response():
     """503 with Retry-After: the database could not give this request its lock in time; nothing was saved."""
-    response = error_response(503, "busy", BUSY_MESSAGE)
+    from flask_babel import lazy_gettext
+
+    response = error_response(503, "busy", lazy_gettext(BUSY_MESSAGE))  # patients see it too: translated
     response = current_app.make_response(response)
     response.headers["Retry-After"] = str(current_app.config.get("BUSY_RETRY_AFTER", 5))
     return response
@@ -178,7 +195,14 @@ def register_errorhandlers(app: Flask) -> None:
         if original is not None:  # an exception raised outside a view (an after_request hook) arrives as a 500
             return unexpected_error_response(original)
         code = (exc.name or "error").lower().replace(" ", "_")
-        response = current_app.make_response(error_response(exc.code or 500, code, exc.description or exc.name))
+        message = exc.description or exc.name
+        if exc.code == 429:  # the limiter's own description ("10 per 1 minute") says nothing to a patient
+            from flask_babel import lazy_gettext
+
+            message = lazy_gettext("Too many requests (limit: %(limit)s). Wait the seconds Retry-After gives, then "
+                                   "try again.", limit=exc.description) if wants_json() else \
+                lazy_gettext("Too many tries. Please wait a minute and try again.")
+        response = current_app.make_response(error_response(exc.code or 500, code, message))
         # The exception's own headers belong to the answer: `Allow` on a 405 (RFC 9110), for one.
         for name, value in exc.get_headers():
             if name.lower() != "content-type":

@@ -293,3 +293,20 @@ def test_bookkeeping_savepoints_leave_the_search_index_to_the_real_commit(app, d
     assert search(SearchQuery(text="Zebrafruit")).total == 0  # nothing committed yet
     db.session.commit()
     assert [h.service_id for h in search(SearchQuery(text="Zebrafruit")).hits] == ["svc-meals"]
+
+
+def test_a_patients_report_that_cannot_get_the_lock_says_so_in_their_language(app, db, web):
+    from referralnet.referrals import patient_links
+
+    token = patient_links.ensure_link(web.referral)
+    db.session.commit()
+    patient = app.test_client()
+    page = text(patient.get(f"/s/{token}?lang=es"))
+    with locked(app, web.referral.id):
+        response = patient.post(f"/s/{token}?lang=es", data={"report": "not-heard-back",
+                                                            "csrf_token": csrf_token_from(page)})
+    assert response.status_code == 503 and response.headers["Retry-After"].isdigit()
+    assert "no se guardó nada" in text(response) and '<html lang="es">' in text(response)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(ReferralEvent).where(
+        ReferralEvent.kind == "report")) == 0

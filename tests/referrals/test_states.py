@@ -210,8 +210,10 @@ def test_the_expected_reasons(world):
                                      "other")
     assert states.HOLD_REASONS == ("waiting-on-client", "waiting-on-documents", "waitlist", "other")
     assert states.FAIL_REASONS == ("could-not-contact", "client-declined", "not-eligible", "no-capacity", "other")
+    # ... and "consent-withdrawn", which only the system gives (services.revoke_consent).
+    assert states.SYSTEM_REASONS == {Status.CANCELLED: ("consent-withdrawn",)}
     assert set(states.REASON_LABELS) == set(states.REJECT_REASONS + states.CANCEL_REASONS + states.HOLD_REASONS
-                                            + states.FAIL_REASONS)
+                                            + states.FAIL_REASONS + ("consent-withdrawn",))
 
 
 def test_a_reason_from_another_list_is_refused(world, make_referral):
