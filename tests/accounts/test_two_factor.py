@@ -235,3 +235,19 @@ def test_wrong_enrolment_code_saves_nothing(client, db, make_user):
     assert response.status_code == 401 and "the app shows now" in response.get_data(as_text=True)
     db.session.expire_all()
     assert not db.session.get(User, admin.id).two_factor_enabled and not signed_in(client)
+
+
+def test_signed_in_without_a_required_second_factor_sets_one_up_first(app, client, db, make_user, login,
+                                                                        monkeypatch):
+    coordinator = make_user("coordinator")
+    login(coordinator)
+    assert client.get("/clients").status_code == 200
+    monkeypatch.setitem(app.config, "REQUIRE_TWO_FACTOR", True)  # turned on while they are signed in
+    for path in ("/", "/clients", "/worklist", "/notifications"):
+        page = client.get(path)
+        assert page.status_code == 302 and page.headers["Location"] == "/account/two-factor", path
+    page = client.get("/account/two-factor").get_data(as_text=True)
+    secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page).group(1)
+    client.post("/account/two-factor", data={"code": totp_code(secret), "csrf_token": csrf_token_from(page)})
+    assert client.get("/account/recovery-codes").status_code == 200
+    assert client.get("/clients").status_code == 200
