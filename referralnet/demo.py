@@ -76,6 +76,8 @@ def demo_logins_text() -> str:
     lines = ["Demo logins (password for all: %s):" % DEMO_PASSWORD]
     for user in DEMO_USERS:
         lines.append(f"  {user.role:<12} {user.email:<32} {user.organization}")
+    lines.append("Admins also sign in with an authenticator app (two-factor): the admin's first sign-in shows a\n"
+                 "QR code to scan with one (Google Authenticator, Microsoft Authenticator, 1Password, FreeOTP...).")
     return "\n".join(lines)
 
 

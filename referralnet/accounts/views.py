@@ -71,6 +71,23 @@ def _pending_user() -> User | None:
     return user if user is not None and user.is_active else None
 
 
+_WITHOUT_SECOND_FACTOR = {"accounts.account_two_factor", "accounts.recovery_codes", "accounts.logout", "static"}
+
+
+@bp.before_app_request
+def _second_factor_on_file():
+    """Someone signed in who must use a second factor and has none (signed in before it was required,
+    or reset by an admin since) sets one up before any other page."""
+    if request.path.startswith(("/api/", "/hsds", "/fhir", "/s/", "/static/")) or \
+            request.endpoint in _WITHOUT_SECOND_FACTOR:
+        return None
+    if current_user.is_authenticated and not current_user.two_factor_enabled \
+            and two_factor.two_factor_required(current_user):
+        flash("Set up two-factor sign-in to continue.", "info")
+        return redirect(url_for("accounts.account_two_factor"))
+    return None
+
+
 def _finish_sign_in(user: User):
     pending = session.pop(PENDING)
     session.pop("two_factor_secret", None)

@@ -81,7 +81,7 @@ def demo(db):
 
 
 def sign_in(page, email: str) -> None:
-    """Sign in through the login form as a demo user."""
+    """Sign in through the login form as a demo user (and through the second step, if it asks)."""
     from referralnet.demo import DEMO_PASSWORD
 
     page.goto("/login")
@@ -89,3 +89,27 @@ def sign_in(page, email: str) -> None:
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
+    pass_second_factor(page, email)
+
+
+def pass_second_factor(page, email: str) -> None:
+    """Do what a person does at the second step: the first time, add the key to the app (read off the
+    page, as scanning the QR code would) and enter its code, then continue past the recovery codes;
+    later, enter the app's current code."""
+    from tests.conftest import totp_code
+
+    if page.url.endswith("/login/two-factor/setup"):
+        secret = page.locator("#totp-secret").inner_text()
+        page.get_by_label("Code").fill(totp_code(secret))
+        page.get_by_role("button", name="Turn on two-factor sign-in").click()
+        page.get_by_role("link", name="I have saved them: continue").click()
+        page.wait_for_load_state()
+    elif page.url.endswith("/login/two-factor"):
+        from referralnet.accounts.models import User
+        from referralnet.extensions import db
+
+        db.session.expire_all()
+        user = db.session.scalar(db.select(User).where(User.email == email))
+        page.get_by_label("Code").fill(totp_code(user.totp_secret, user.totp_last_step))
+        page.get_by_role("button", name="Verify").click()
+        page.wait_for_load_state()

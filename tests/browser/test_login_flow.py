@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from referralnet.demo import DEMO_PASSWORD, DEMO_USERS, load_demo_data
+from tests.browser.conftest import pass_second_factor
 
 pytestmark = pytest.mark.browser
 
@@ -19,6 +20,8 @@ def sign_in(page, email, password=DEMO_PASSWORD):
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    pass_second_factor(page, email)  # the demo admin sets up two-factor sign-in on first sign-in
 
 
 def test_login_page_is_accessible(page, axe, demo):
