@@ -28,6 +28,7 @@ _TOKEN = r"[A-Za-z0-9_-]+"
 # (pattern, replacement): each pattern's group 1 is kept, the token after it is replaced.
 TOKEN_PATH_PATTERNS: list[re.Pattern] = [
     re.compile(rf"(/s/){_TOKEN}"),  # the patient's status page and its print page
+    re.compile(rf"(/a/){_TOKEN}"),  # the receiving agency's secure link (portal/agency.py)
     # Any other long URL-safe segment: a token of a link type not listed here (not a UUID: no dashes
     # at UUID positions; those are 36 characters anyway).
     re.compile(r"(/)(?![0-9a-fA-F]{8}-[0-9a-fA-F]{4}-)[A-Za-z0-9_-]{32,}(?=[/?#\s\"']|$)"),

@@ -1,7 +1,7 @@
 """two-factor sign-in: a TOTP secret and last accepted step per user, hashed one-time recovery codes
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0008
 Create Date: 2026-12-01 09:30:00
 
 """
@@ -13,7 +13,7 @@ import referralnet.db
 
 # revision identifiers, used by Alembic.
 revision = '0009'
-down_revision = '0005'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -126,10 +126,11 @@ def make_referral(db, world, make_client, consent_for):
 def signed_in(app, user):
     """A browser of its own (a test client) signed in as `user` through the login form; the user's
     password hash must be a real one (tests set a fast hash of tests.conftest.PASSWORD)."""
-    from tests.conftest import PASSWORD, csrf_token_from
+    from tests.conftest import PASSWORD, complete_second_factor, csrf_token_from
 
     browser = app.test_client()
     token = csrf_token_from(browser.get("/login").get_data(as_text=True))
     response = browser.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+    response = complete_second_factor(browser, response, user.email)  # admins sign in with two factors
     assert response.status_code == 302, response.get_data(as_text=True)
     return browser

@@ -20,7 +20,7 @@ from referralnet.portal.models import JoinRequest
 from referralnet.referrals import agency_links, patient_links
 from referralnet.referrals import services as sv
 from referralnet.referrals.models import AgencyLink, Referral, ReferralEvent, ReferralMessage, Status
-from tests.conftest import PASSWORD, csrf_token_from
+from tests.conftest import PASSWORD, complete_second_factor, csrf_token_from
 from tests.referrals.test_pages import FAST_HASH, count, prefixed_token, text
 
 
@@ -55,6 +55,7 @@ def _as(app, user):
     page = text(browser.get("/login"))
     response = browser.post("/login", data={"email": user.email, "password": PASSWORD,
                                             "csrf_token": csrf_token_from(page)})
+    response = complete_second_factor(browser, response, user.email)  # admins sign in with two factors
     assert response.status_code == 302
     return browser
 
@@ -265,3 +266,12 @@ def test_the_agency_asks_to_join_and_an_admin_makes_it_a_member(app, client, db,
     from referralnet.accounts.routes import expected_routes
 
     assert expected_routes(["svc-unlisted"])["svc-unlisted"].value == "network"
+
+
+def test_the_agencys_link_never_reaches_a_log(linked):
+    """Access-log lines (dev server, gunicorn) pass through referralnet.logs.redact: the agency's token is hidden."""
+    from referralnet.logs import redact
+
+    for path in (f"/a/{linked.token}", f"/a/{linked.token}/status/accepted", f"/a/{linked.token}/messages"):
+        line = redact(f'203.0.113.7 - - [01/Dec/2026 09:00:00] "POST {path} HTTP/1.1" 303 -')
+        assert linked.token not in line and "/a/[redacted]" in line
