@@ -297,7 +297,7 @@ def read_json_path(path: Path, warnings: list[str], errors: list[str], files: Te
                     if progress and i % 1000 == 999:
                         progress(f"reading {json_path.name} (bytes)", raw.tell(), total)
             except ijson.JSONError as exc:
-                errors.append(f"{json_path.name}: not valid JSON ({_json_problem(exc, json_path)})")
+                errors.append(f"{json_path.name}: not valid JSON ({_json_problem(exc)})")
             except UnicodeDecodeError as exc:
                 errors.append(f"{json_path.name}: cannot be read as {files.encoding} ({exc.reason}); "
                               f"check --encoding")
@@ -305,9 +305,9 @@ def read_json_path(path: Path, warnings: list[str], errors: list[str], files: Te
                 progress(f"reading {json_path.name} (bytes)", total, total)
 
 
-def _json_problem(exc: Exception, path: Path) -> str:
+def _json_problem(exc: Exception) -> str:
     text = str(exc)
-    if "invalid bytes in UTF8" in text or "utf" in text.lower():
+    if "utf8" in text.lower() or "utf-8" in text.lower():  # yajl: "invalid bytes in UTF8 string"
         return ("it is not UTF-8, as JSON must be; save it as UTF-8, or give its encoding with --encoding: "
                 + text)
     return text
