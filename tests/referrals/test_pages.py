@@ -12,7 +12,7 @@ from werkzeug.security import generate_password_hash
 from referralnet.db import utcnow
 from referralnet.audit.models import AuditLog
 from referralnet.referrals.models import Client, Consent, Referral, ReferralEvent, ReferralMessage, Status
-from tests.conftest import PASSWORD, csrf_token_from
+from tests.conftest import PASSWORD, complete_second_factor, csrf_token_from
 
 FAST_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 
@@ -38,6 +38,7 @@ def web(app, db, world, make_client, make_referral, client):
         browser = app.test_client()
         token = csrf_token_from(text(browser.get("/login")))
         response = browser.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+        response = complete_second_factor(browser, response, user.email)  # admins: through the second step
         assert response.status_code == 302, text(response)
         return browser
 
