@@ -122,6 +122,10 @@ ERROR_RESPONSES = {
     "TooManyRequests": (429, _error("Over API_RATE_LIMIT for this token (code too_many_requests).", {
         "Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0},
                         "description": "seconds until a request may succeed"}})),
+    "ServiceUnavailable": (503, _error("The database was busy (locked by another writer), so nothing was saved; "
+                                       "try again after Retry-After seconds (code busy).", {
+        "Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0},
+                        "description": "seconds to wait before trying again"}})),
 }
 
 
@@ -151,7 +155,7 @@ class ApiBlueprint(Blueprint):
 
     def route(self, rule, *, parameters=None, tags=None, **options):
         register = super().route(rule, parameters=parameters, tags=tags, **options)
-        names = ["Unauthorized", "Forbidden", "ValidationFailed", "TooManyRequests"]
+        names = ["Unauthorized", "Forbidden", "ValidationFailed", "TooManyRequests", "ServiceUnavailable"]
         if "<" in rule:
             names.append("NotFound")
         if set(options.get("methods", ("GET",))) & {"POST", "PUT", "PATCH"}:
