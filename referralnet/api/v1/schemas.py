@@ -33,7 +33,11 @@ HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 TEXT = validate.Length(max=MAX_TEXT)
 # Text that is not blank once stripped (the services strip what people type). Anchored, so that
 # marshmallow's match and JSON Schema's search agree.
-NOT_BLANK = r"^\s*\S"
+# What Python's str.strip() and re's \s take for white space is not what the document's (ECMA) \s is:
+# Python adds \x1c-\x1f and \x85, ECMA adds \ufeff. The patterns name the union, so the document
+# and the services agree on what is blank (schemathesis sends each of these).
+_SPACE = r"\s\x1c-\x1f\x85\ufeff"
+NOT_BLANK = rf"^[{_SPACE}]*[^{_SPACE}]"
 BLANK_OR_NULL = [None, ""]
 
 
@@ -318,7 +322,7 @@ class DuplicateArgs(Schema):
 FIRST_BIRTH_YEAR = date.today().year - MAX_AGE_YEARS
 BIRTH_DATE = rf"^({_decade_pattern(FIRST_BIRTH_YEAR, date.today().year)})-[0-9]{{2}}-[0-9]{{2}}$"
 PHONE = r"^\+?([ ().-]{0,2}[0-9]){10,15}$"  # 10 to 15 digits, with the usual separators
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+EMAIL = rf"^[^@{_SPACE}]+@[^@{_SPACE}]+\.[^@{_SPACE}]+$"
 LANGUAGE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"  # ISO 639 code, optionally with BCP 47 subtags
 ZIP = r"^[0-9]{5}(-[0-9]{4})?$"
 NEEDS = {"sms": "phone", "phone": "phone", "email": "email"}  # contact preference -> the detail it needs
