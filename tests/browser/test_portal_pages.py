@@ -67,7 +67,7 @@ def test_admin_creates_an_api_token_and_staff_read_notifications(page, axe, demo
     page.get_by_role("link", name="New token").click()
     page.wait_for_load_state()
     option = page.locator("#organization_id option", has_text="Samaritan House").first
-    page.get_by_label("Organization").select_option(value=option.get_attribute("value"))
+    page.get_by_label("Organization", exact=True).select_option(value=option.get_attribute("value"))
     page.get_by_label("Integration name").fill("Case management system")
     page.get_by_label(re.compile("^referrals:read")).check()
     axe(page)
