@@ -39,6 +39,7 @@ from flask import current_app
 from sqlalchemy import and_, case, func, or_, select
 
 from referralnet.accounts.models import NetworkOrganization, OrgKind, Role, User
+from referralnet.accounts.routes import DeliveryRoute
 from referralnet.config import network_timezone
 from referralnet.db import utcnow
 from referralnet.directory.models import Address, Attribute, Location, Organization, Service, ServiceAtLocation
@@ -115,6 +116,8 @@ DIMENSIONS: dict[str, Dimension] = {d.name: d for d in (
               _network_org_labels, int),
     Dimension("receiving_organization", "Receiving agency", Referral.receiving_organization_id, _agency_labels,
               lambda raw: raw if 0 < len(raw) <= 64 else int("x")),
+    Dimension("delivery_route", "Delivery route", Referral.delivery_route,
+              lambda vs: {v: DeliveryRoute(v).label for v in vs}, _known(r.value for r in DeliveryRoute)),
 )}
 
 
@@ -208,6 +211,8 @@ def filter_choices(scope: Scope, filters: ReportFilters) -> dict[str, list[tuple
             values = list(sdoh_terms())
         elif name == "priority":
             values = list(PRIORITIES)
+        elif name == "delivery_route":
+            values = [r.value for r in DeliveryRoute]
         elif scope.kind == "network":  # every member organization: no pass over the referrals
             values = _member_values(name)
         else:

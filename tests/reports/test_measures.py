@@ -151,3 +151,26 @@ def test_business_time_skips_the_weekend_across_daylight_saving(app, db):
     calendar = db.session.scalar(select(sql.seconds_between(a, b)))
     assert round(business) == 24 * 3600
     assert round(calendar) == 73 * 3600
+
+
+def test_reports_tell_the_delivery_routes_apart(network, db):
+    """Issue 15: a referral travels in the network, by secure link or tracked by the coordinator;
+    every report filters by it (R6 by link, R5 tracked, the rest in the network)."""
+    by_key = dict(zip(("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9"), network.referrals))
+    by_key["R6"].delivery_route, by_key["R6"].agency_email = "link", "intake@agency-x.example.org"
+    by_key["R5"].delivery_route = "tracked"
+    db.session.commit()
+
+    def funnel(route):
+        return by_first(tables(network.admin, args={"delivery_route": route}, sections=["funnel"])["funnel"])
+
+    assert funnel("network")["Sent"] == [5, 100.0] and funnel("network")["Completed"] == [2, 40.0]
+    assert funnel("link") == {"Sent": [1, 100.0], "Viewed": [1, 100.0], "Accepted": [1, 100.0],
+                              "Completed": [0, 0.0], "Loop closed": [0, 0.0]}
+    assert funnel("tracked")["Sent"] == [1, 100.0] and funnel("tracked")["Accepted"] == [0, 0.0]
+    scope = report_scope(network.admin)
+    assert dict(rs.filter_choices(scope, parse_report_filters(scope, {}))["delivery_route"]) == {
+        "network": "In the network", "link": "By secure link", "tracked": "Tracked by the coordinator"}
+    with pytest.raises(rs.ValidationFailed) as refused:
+        parse_report_filters(scope, {"delivery_route": "fax"})
+    assert "delivery_route" in refused.value.errors

@@ -22,6 +22,8 @@ class ReportArgs(Schema):
     priority = fields.String(metadata={"description": "routine, urgent, asap or stat"})
     sending_organization = fields.String(metadata={"description": "member organization id of the sender"})
     receiving_organization = fields.String(metadata={"description": "directory organization id of the agency"})
+    delivery_route = fields.String(metadata={"description": "network, link (secure link to an agency outside the "
+                                                            "network) or tracked (by the coordinator)"})
     organization = fields.String(metadata={"description": "network-office tokens only: one member organization's "
                                                           "reports instead of the whole network's"})
 
