@@ -15,6 +15,7 @@ The same expressions run on SQLite and PostgreSQL (the dialect is asked once per
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Optional
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Float, Integer, case, cast, func, literal, select, union_all
@@ -92,23 +93,30 @@ def business_from_local(local_time):
 
 
 def duration_percentiles(where: list, start, ends: dict, tz: ZoneInfo, first: date, last: date,
-                         ps: tuple[int, ...] = (50, 90), resolution: float = 360.0) -> dict:
-    """Percentiles of the times from `start` to each of `ends` ({name: column}), calendar and business,
-    in one statement: {(name, "calendar" | "business"): ({p: seconds}, n)}.
+                         ps: tuple[int, ...] = (50, 90), resolution: float = 360.0, *,
+                         business: Optional[set] = None) -> dict:
+    """Percentiles of the times from `start` to each of `ends` ({name: column}), calendar and (for the
+    names in `business`, all by default) business, in one statement:
+    {(name, "calendar" | "business"): ({p: seconds}, n)}.
 
     Each timestamp is turned into epoch and local seconds once, in a materialized CTE (the
     expressions are heavy: date parsing and the offset CASE); the durations are then grouped
     into histograms (see `percentiles`), all in one UNION ALL."""
+    business = set(ends) if business is None else set(business)
     columns = []
     for name, column in {"start": start, **ends}.items():
-        columns += [epoch(column).label(f"e_{name}"), local_seconds(column, tz, first, last).label(f"l_{name}")]
+        columns.append(epoch(column).label(f"e_{name}"))
+        if name in business or (name == "start" and business):
+            columns.append(local_seconds(column, tz, first, last).label(f"l_{name}"))
     times = select(*columns).select_from(Referral).where(*where).cte("report_times").prefix_with("MATERIALIZED")
     parts = []
     for name in ends:
         ended = times.c[f"e_{name}"].is_not(None)
-        for kind, seconds in (("calendar", times.c[f"e_{name}"] - times.c.e_start),
-                              ("business", business_from_local(times.c[f"l_{name}"])
-                               - business_from_local(times.c.l_start))):
+        kinds = [("calendar", times.c[f"e_{name}"] - times.c.e_start)]
+        if name in business:
+            kinds.append(("business", business_from_local(times.c[f"l_{name}"])
+                          - business_from_local(times.c.l_start)))
+        for kind, seconds in kinds:
             step = func.round(seconds / resolution)
             parts.append(select(literal(f"{name}:{kind}").label("measure"), step.label("b"),
                                 func.count().label("n")).where(ended).group_by(step))
@@ -116,7 +124,7 @@ def duration_percentiles(where: list, start, ends: dict, tz: ZoneInfo, first: da
     for row in db.session.execute(union_all(*parts)):
         found.setdefault(tuple(row.measure.split(":")), []).append((float(row.b), row.n))
     return {(name, kind): _nearest_rank(sorted(found.get((name, kind), [])), ps, resolution)
-            for name in ends for kind in ("calendar", "business")}
+            for name in ends for kind in ("calendar", "business") if kind == "calendar" or name in business}
 
 
 def _nearest_rank(histogram: list[tuple[float, int]], ps, resolution: float) -> tuple[dict, int]:
