@@ -2,7 +2,7 @@
 
 The same expressions run on SQLite and PostgreSQL (the dialect is asked once per query):
 
-- `epoch(col)`: seconds since 1970 (SQLite's julianday, PostgreSQL's extract(epoch));
+- `epoch(col)`: seconds since 1970 (SQLite's julianday, PostgreSQL's date_part('epoch'));
 - `business_seconds(col)`: a clock that only runs on weekdays in the network's time zone,
   so `business_seconds(b) - business_seconds(a)` is the time between them with weekends
   left out (as the service level counts business days; holidays are not counted). Local
@@ -39,7 +39,8 @@ def epoch(column):
     """Seconds since 1970-01-01 UTC of a UTCDateTime column (float)."""
     if dialect() == "sqlite":
         return (func.julianday(column) - 2440587.5) * 86400.0
-    return cast(func.extract("epoch", column), Float)
+    # date_part, not extract: extract returns numeric (PostgreSQL 14+), twice as slow over many rows.
+    return cast(func.date_part("epoch", column), Float)
 
 
 def whole_table(column):
