@@ -33,7 +33,6 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Optional
 
 from flask import current_app
@@ -442,10 +441,9 @@ _CLOSED = Referral.loop_closed_at.is_not(None)
 _FOLLOW_UP = Referral.previous_referral_id.is_not(None)
 
 
-def _COUNTS(now: datetime, only: Iterable[str] = ()) -> list:
-    """The conditional counts of the referrals in a group (only those named in `only`, when given)."""
+def _COUNTS(now: datetime) -> list:
     overdue = and_(Referral.status == S.REQUESTED.value, Referral.response_due_at < now)
-    counts = [
+    return [
         func.count().label("sent"),
         _sum(or_(Referral.first_viewed_at.is_not(None), Referral.responded_at.is_not(None)), "viewed"),
         _sum(_ACCEPTED, "accepted"),
@@ -461,7 +459,6 @@ def _COUNTS(now: datetime, only: Iterable[str] = ()) -> list:
         _sum(and_(_FOLLOW_UP, Referral.status == S.COMPLETED.value, Referral.outcome.in_(HELPED)),
              "follow_ups_succeeded"),
     ]
-    return [column for column in counts if not only or column.name in only]
 
 
 _COUNT_KEYS = ("sent", "viewed", "accepted", "completed", "completed_closed", "finished", "closed", "on_time", "due",
@@ -729,22 +726,9 @@ def _in_network_places() -> dict[str, list[tuple[float, float]]]:
 def _comparison(c: _Context) -> Table:
     """The agency's key measures beside the median of every agency's (same period and filters)."""
     where = c.where(skip={"receiving_organization"}, scoped=False)
-    # One pass: every agency's counts, grouped also by its time to answer rounded to the precision shown,
-    # a histogram whose nearest-rank median is the agency's median (see sql.duration_percentiles).
     agency = Referral.receiving_organization_id
-    answer = func.round(sql.seconds_between(Referral.requested_at, Referral.responded_at) / sql.RESOLUTION)
-    keys = ("sent", "accepted", "on_time", "due", "completed", "closed", "finished")
-    by_agency: dict[str, dict] = {}
-    for row in db.session.execute(select(agency.label("agency"), answer.label("b"), *_COUNTS(c.now, keys))
-                                  .where(*where).group_by(agency, answer)):
-        found = by_agency.setdefault(row.agency, {"agency": row.agency, "answers": [], **dict.fromkeys(keys, 0)})
-        for key in keys:
-            found[key] += getattr(row, key) or 0
-        if row.b is not None:
-            found["answers"].append((float(row.b), row.sent))
-    rows = [SimpleNamespace(**found) for found in by_agency.values()]
-    response = {r.agency: median for r in rows
-                if (median := sql.nearest_rank(sorted(r.answers), (50,))[0][50]) is not None}
+    rows = db.session.execute(select(agency.label("agency"), *_COUNTS(c.now)).where(*where).group_by(agency)).all()
+    response = sql.grouped_medians(sql.seconds_between(Referral.requested_at, Referral.responded_at), agency, where)
     measures = (("Acceptance rate (%)", lambda r: _pct(r.accepted, r.sent)),
                 ("Answered within the service level (%)", lambda r: _pct(r.on_time, r.due)),
                 ("Median time to accept or decline (hours)",

@@ -9,9 +9,10 @@ The same expressions run on SQLite and PostgreSQL (the dialect is asked once per
   time comes from a CASE over the zone's UTC offset changes in the range, so daylight
   saving is exact without time-zone support in the database;
 - `bucket(col, starts)`: the index of the last start at or before the value (weekly charts);
-- `duration_percentiles(...)` / `nearest_rank(histogram, ps)`: nearest-rank percentiles (the value at
-  rank ceil(p/100 x n) of the n values in order) from histograms the database groups at the precision
-  shown — SQLite has no percentile_cont, and grouping is cheaper than sorting every row.
+- `duration_percentiles(...)`: nearest-rank percentiles (the value at rank ceil(p/100 x n) of the
+  n values in order) from histograms the database groups at the precision shown (SQLite has no
+  percentile_cont, and grouping is cheaper than sorting every row); `grouped_medians`: the
+  nearest-rank median of each group, by a window function.
 """
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ from referralnet.reports.periods import utc_offsets
 
 MONDAY_1970_01_05 = 4 * 86400  # 1970-01-01 was a Thursday
 WEEK, WORK_WEEK = 7 * 86400, 5 * 86400
-RESOLUTION = 360.0  # durations are grouped by the tenth of an hour, the precision reports show
 
 
 def dialect() -> str:
@@ -96,7 +96,7 @@ def business_from_local(local_time):
 
 
 def duration_percentiles(where: list, start, ends: dict, tz: ZoneInfo, first: date, last: date,
-                         ps: tuple[int, ...] = (50, 90), resolution: float = RESOLUTION, *,
+                         ps: tuple[int, ...] = (50, 90), resolution: float = 360.0, *,
                          business: Optional[set] = None) -> dict:
     """Percentiles of the times from `start` to each of `ends` ({name: column}), calendar and (for the
     names in `business`, all by default) business, in one statement:
@@ -126,14 +126,11 @@ def duration_percentiles(where: list, start, ends: dict, tz: ZoneInfo, first: da
     found: dict = {}
     for row in db.session.execute(union_all(*parts)):
         found.setdefault(tuple(row.measure.split(":")), []).append((float(row.b), row.n))
-    return {(name, kind): nearest_rank(sorted(found.get((name, kind), [])), ps, resolution)
+    return {(name, kind): _nearest_rank(sorted(found.get((name, kind), [])), ps, resolution)
             for name in ends for kind in ("calendar", "business") if kind == "calendar" or name in business}
 
 
-def nearest_rank(histogram: list[tuple[float, int]], ps, resolution: float = RESOLUTION) -> tuple[dict, int]:
-    """({p: the nearest-rank p-th percentile}, n) of a sorted histogram [(bucket, count)] of values rounded
-    to `resolution` (the value at rank ceil(p/100 x n)); rounding keeps the order, so this is the exact
-    percentile rounded to the precision reports show. With no values: ({p: None}, 0)."""
+def _nearest_rank(histogram: list[tuple[float, int]], ps, resolution: float) -> tuple[dict, int]:
     n = sum(count for _, count in histogram)
     found = {}
     for p in ps:
@@ -153,3 +150,14 @@ def bucket(column, starts: list[datetime]):
         return literal(0)
     return case(*[(column < _instant(start), index) for index, start in enumerate(starts[1:])],
                 else_=len(starts) - 1)
+
+
+def grouped_medians(value, group, where: list) -> dict:
+    """{group value: the nearest-rank median of `value` in that group} (one window query)."""
+    inner = select(group.label("g"), value.label("v")).select_from(Referral).where(*where, value.is_not(None)) \
+        .subquery()
+    ranked = select(inner.c.g, inner.c.v,
+                    func.row_number().over(partition_by=inner.c.g, order_by=inner.c.v).label("rn"),
+                    func.count().over(partition_by=inner.c.g).label("n")).subquery()
+    rows = db.session.execute(select(ranked.c.g, ranked.c.v).where(ranked.c.rn == (ranked.c.n * 50 + 99) // 100))
+    return {row.g: float(row.v) for row in rows}
