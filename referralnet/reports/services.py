@@ -343,20 +343,41 @@ def build_report(scope: Scope, filters: ReportFilters, sections: Optional[Iterab
         if sections is not None and list(sections) == ["comparison"]:
             raise NotFound("No such report: comparison (only an agency's reports compare with the network).")
         wanted.remove("comparison")
-    context = _Context(scope, filters, now or utcnow())
+    context = _Context(scope, filters, now or utcnow(), wanted)
     tables = {}
     for section in wanted:
         tables[section] = _BUILDERS[section](context)
     return Report(scope, filters, context.now, tables, min_cell_size())
 
 
-class _Context:
-    """One report's shared inputs and the counts several sections read (computed once, when first asked)."""
+# What each section reads from the shared pass over the referrals (`_Context.groups`): the columns
+# it groups by, and whether it reads the conditional counts (_COUNTS). The pass groups by the union
+# of what the wanted sections need, so the page makes one pass for all its count tables and a CSV
+# one pass as narrow as its table.
+_GROUPS_NEEDED: dict[str, tuple[tuple[str, ...], bool]] = {
+    "volume-by-week": (("week", "status"), True), "volume-by-need": (("category",), False),
+    "funnel": ((), True), "service-level": ((), True), "outcomes": (("status",), True),
+    "reasons": (("status", "reason"), False), "loop-closure": ((), True), "refer-elsewhere": ((), True),
+    "unmet-declines": (("category", "status", "reason"), False),
+}
+# The durations each section reads from the shared durations pass (`_Context.durations`):
+# name -> (end column, with business time too).
+_DURATIONS_NEEDED: dict[str, dict[str, tuple[Any, bool]]] = {
+    "responsiveness": {"view": (Referral.first_viewed_at, True), "answer": (Referral.responded_at, True)},
+    "loop-closure": {"close": (Referral.loop_closed_at, False)},
+}
 
-    def __init__(self, scope: Scope, filters: ReportFilters, now: datetime):
+
+class _Context:
+    """One report's shared inputs, and the passes over the referrals several sections read
+    (each made once, when first asked, for every wanted section at the same time)."""
+
+    def __init__(self, scope: Scope, filters: ReportFilters, now: datetime, sections: Iterable[str] = SECTIONS):
         self.scope, self.filters, self.now = scope, filters, now
         self.period: Period = filters.period
-        self._by_week_status = None
+        self.sections = list(sections)
+        self._groups = None
+        self._durations = None
 
     def where(self, *, skip: Iterable[str] = (), scoped: bool = True) -> list:
         """The period, the scope (unless not `scoped`) and every filter but those in `skip`."""
@@ -371,24 +392,48 @@ class _Context:
         return conditions
 
     @property
-    def by_week_status(self) -> list:
-        """One row per (week, status) with the counts most sections read: one pass over the referrals."""
-        if self._by_week_status is None:
-            starts = [start for _, start in self.period.weeks()]
-            week = sql.bucket(Referral.requested_at, starts).label("week")
-            stmt = select(week, Referral.status, *_COUNTS(self.now)).where(*self.where()) \
-                .group_by(week, Referral.status)
-            self._by_week_status = db.session.execute(stmt).all()
-        return self._by_week_status
+    def groups(self) -> list[dict]:
+        """The referrals counted in groups: one GROUP BY over the referrals for every count-based section
+        wanted, by the union of the columns they need (week, status, category, reason), with the
+        conditional counts if any of them reads those. Each row is a dict with "sent" (the row count)."""
+        if self._groups is None:
+            keys, counts = set(), False
+            for section in self.sections:
+                needed_keys, needed_counts = _GROUPS_NEEDED.get(section, ((), False))
+                keys.update(needed_keys)
+                counts = counts or needed_counts
+            columns = {"week": sql.bucket(Referral.requested_at, [start for _, start in self.period.weeks()]),
+                       "status": Referral.status, "category": Referral.category,
+                       "reason": Referral.status_reason_code}
+            by = [columns[key].label(key) for key in ("week", "status", "category", "reason") if key in keys]
+            stmt = select(*by, *(_COUNTS(self.now) if counts else [func.count().label("sent")])) \
+                .where(*self.where()).group_by(*by)
+            self._groups = [dict(row._mapping) for row in db.session.execute(stmt)]
+        return self._groups
 
     def totals(self) -> dict[str, int]:
         total: dict[str, int] = defaultdict(int)
-        for row in self.by_week_status:
-            mapping = row._mapping
+        for row in self.groups:
             for key in _COUNT_KEYS:
-                total[key] += mapping[key] or 0
-            total["status:" + row.status] += row.sent
+                total[key] += row.get(key) or 0
+            if "status" in row:
+                total["status:" + row["status"]] += row["sent"]
         return total
+
+    @property
+    def durations(self) -> dict:
+        """Percentiles of the times from sending to each end the wanted sections read, from one pass
+        (sql.duration_percentiles): {(name, "calendar" | "business"): ({p: seconds}, n)}."""
+        if self._durations is None:
+            ends: dict[str, tuple[Any, bool]] = {}
+            for section in self.sections:
+                ends.update(_DURATIONS_NEEDED.get(section, {}))
+            period = self.period
+            self._durations = sql.duration_percentiles(
+                self.where(), Referral.requested_at, {name: column for name, (column, _) in ends.items()},
+                period.tz, period.start, max(period.end, self.now.date()),
+                business={name for name, (_, business) in ends.items() if business})
+        return self._durations
 
 
 def _sum(condition, name: str):
@@ -430,14 +475,14 @@ _COUNT_KEYS = ("sent", "viewed", "accepted", "completed", "completed_closed", "f
 def _volume_by_week(c: _Context) -> Table:
     weeks = c.period.weeks()
     per_week = [defaultdict(int) for _ in weeks]
-    for row in c.by_week_status:
-        bucket = per_week[row.week]
-        bucket["sent"] += row.sent
-        bucket["accepted"] += row.accepted or 0
-        bucket["completed_count"] += row.completed or 0
+    for row in c.groups:
+        bucket = per_week[row["week"]]
+        bucket["sent"] += row["sent"]
+        bucket["accepted"] += row["accepted"] or 0
+        bucket["completed_count"] += row["completed"] or 0
         for key, _, statuses in STATUS_GROUPS:
-            if row.status in {s.value for s in statuses}:
-                bucket["now:" + key] += row.sent
+            if row["status"] in {s.value for s in statuses}:
+                bucket["now:" + key] += row["sent"]
     table = Table("volume-by-week", SECTION_TITLES["volume-by-week"],
                   [("week", "Week of"), ("sent", "Sent"), ("accepted", "Accepted"), ("completed_now", "Completed")]
                   + [(key, f"{label} now") for key, label, _ in STATUS_GROUPS],
@@ -450,14 +495,15 @@ def _volume_by_week(c: _Context) -> Table:
 
 
 def _volume_by_need(c: _Context) -> Table:
-    rows = db.session.execute(select(Referral.category, func.count().label("n")).where(*c.where())
-                              .group_by(Referral.category)).all()
-    total = sum(r.n for r in rows)
-    labels = _domain_labels(r.category for r in rows)
+    by_need: dict[str, int] = defaultdict(int)
+    for row in c.groups:
+        by_need[row["category"]] += row["sent"]
+    total = sum(by_need.values())
+    labels = _domain_labels(by_need)
     table = Table("volume-by-need", SECTION_TITLES["volume-by-need"],
                   [("need", "Need"), ("sent", "Sent"), ("share", "Share of all sent")])
-    for row in sorted(rows, key=lambda r: (-r.n, labels[r.category])):
-        table.rows.append([text(labels[row.category]), count(row.n), rate(row.n, total)])
+    for code, n in sorted(by_need.items(), key=lambda kv: (-kv[1], labels[kv[0]])):
+        table.rows.append([text(labels[code]), count(n), rate(n, total)])
     return table
 
 
@@ -479,10 +525,7 @@ def _responsiveness(c: _Context) -> Table:
                    ("p90", "90th percentile (hours)"), ("median_business", "Median (business hours)"),
                    ("p90_business", "90th percentile (business hours)")],
                   note="Business hours leave weekends out, in the network's time zone.")
-    period = c.period
-    found = sql.duration_percentiles(c.where(), Referral.requested_at,
-                                     {"view": Referral.first_viewed_at, "answer": Referral.responded_at},
-                                     period.tz, period.start, max(period.end, c.now.date()))
+    found = c.durations
     for label, name in (("First view", "view"), ("Accept or decline", "answer")):
         (calendar, n), (business, _) = found[(name, "calendar")], found[(name, "business")]
         table.rows.append([text(label), count(n), hours(calendar[50], n), hours(calendar[90], n),
@@ -519,10 +562,10 @@ def _outcomes(c: _Context) -> Table:
 def _reasons(c: _Context) -> Table:
     statuses = {S.REJECTED.value: ("Declined", REJECT_REASONS), S.CANCELLED.value: ("Cancelled", CANCEL_REASONS),
                 S.FAILED.value: ("Failed", FAIL_REASONS)}
-    rows = db.session.execute(select(Referral.status, Referral.status_reason_code, func.count().label("n"))
-                              .where(*c.where(), Referral.status.in_(statuses))
-                              .group_by(Referral.status, Referral.status_reason_code)).all()
-    found = {(r.status, r.status_reason_code): r.n for r in rows}
+    found: dict[tuple, int] = defaultdict(int)
+    for row in c.groups:
+        if row["status"] in statuses:
+            found[(row["status"], row["reason"])] += row["sent"]
     totals = defaultdict(int)
     for (status, _), n in found.items():
         totals[status] += n
@@ -550,7 +593,7 @@ def _verified_outcomes(c: _Context) -> Table:
 
 def _loop_closure(c: _Context) -> Table:
     t = c.totals()
-    closing, n = sql.percentiles(sql.seconds_between(Referral.requested_at, Referral.loop_closed_at), c.where())
+    closing, n = c.durations[("close", "calendar")]
     table = Table("loop-closure", SECTION_TITLES["loop-closure"], [("measure", "Measure"), ("value", "Value")],
                   note="Finished: declined, completed, failed or cancelled. Times are from sending to closing.")
     table.rows += [[text("Finished referrals"), count(t["finished"])],
@@ -587,22 +630,24 @@ def _refer_elsewhere(c: _Context) -> Table:
 
 
 def _unmet_declines(c: _Context) -> Table:
-    unmet = Referral.status.in_([S.REJECTED.value, S.FAILED.value])
-    rows = db.session.execute(select(
-        Referral.category, func.count().label("sent"),
-        _sum(and_(unmet, Referral.status_reason_code == "no-capacity"), "capacity"),
-        _sum(and_(unmet, Referral.status_reason_code == "not-eligible"), "eligibility"),
-    ).where(*c.where()).group_by(Referral.category)).all()
-    labels = _domain_labels(r.category for r in rows)
+    by_need: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    unmet = {(status, reason): name for status in (S.REJECTED.value, S.FAILED.value)
+             for reason, name in (("no-capacity", "capacity"), ("not-eligible", "eligibility"))}
+    for row in c.groups:
+        need = by_need[row["category"]]
+        need["sent"] += row["sent"]
+        if (row["status"], row["reason"]) in unmet:
+            need[unmet[(row["status"], row["reason"])]] += row["sent"]
+    labels = _domain_labels(by_need)
     table = Table("unmet-declines", SECTION_TITLES["unmet-declines"],
                   [("need", "Need"), ("capacity", "Declined or failed: no capacity"),
                    ("eligibility", "Declined or failed: not eligible"), ("sent", "Sent"),
                    ("share", "Share of the need's referrals")])
-    ranked = sorted((r for r in rows if (r.capacity or 0) + (r.eligibility or 0)),
-                    key=lambda r: (-(r.capacity + r.eligibility), labels[r.category]))
-    for row in ranked:
-        table.rows.append([text(labels[row.category]), count(row.capacity), count(row.eligibility), count(row.sent),
-                           rate(row.capacity + row.eligibility, row.sent)])
+    ranked = sorted(((code, n) for code, n in by_need.items() if n["capacity"] + n["eligibility"]),
+                    key=lambda kv: (-(kv[1]["capacity"] + kv[1]["eligibility"]), labels[kv[0]]))
+    for code, n in ranked:
+        table.rows.append([text(labels[code]), count(n["capacity"]), count(n["eligibility"]), count(n["sent"]),
+                           rate(n["capacity"] + n["eligibility"], n["sent"])])
     return table
 
 

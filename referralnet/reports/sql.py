@@ -2,19 +2,22 @@
 
 The same expressions run on SQLite and PostgreSQL (the dialect is asked once per query):
 
-- `epoch(col)`: seconds since 1970 (SQLite's julianday, PostgreSQL's extract(epoch));
+- `epoch(col)`: seconds since 1970 (SQLite's julianday, PostgreSQL's date_part('epoch'));
 - `business_seconds(col)`: a clock that only runs on weekdays in the network's time zone,
   so `business_seconds(b) - business_seconds(a)` is the time between them with weekends
   left out (as the service level counts business days; holidays are not counted). Local
   time comes from a CASE over the zone's UTC offset changes in the range, so daylight
   saving is exact without time-zone support in the database;
 - `bucket(col, starts)`: the index of the last start at or before the value (weekly charts);
-- `percentiles(value, where, ps)`: nearest-rank percentiles (the value at rank ceil(p/100 x n)
-  of the n values in order) by a window function — SQLite has no percentile_cont.
+- `duration_percentiles(...)`: nearest-rank percentiles (the value at rank ceil(p/100 x n) of the
+  n values in order) from histograms the database groups at the precision shown (SQLite has no
+  percentile_cont, and grouping is cheaper than sorting every row); `grouped_medians`: the
+  nearest-rank median of each group, by a window function.
 """
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Optional
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Float, Integer, case, cast, func, literal, select, union_all
@@ -36,7 +39,8 @@ def epoch(column):
     """Seconds since 1970-01-01 UTC of a UTCDateTime column (float)."""
     if dialect() == "sqlite":
         return (func.julianday(column) - 2440587.5) * 86400.0
-    return cast(func.extract("epoch", column), Float)
+    # date_part, not extract: extract returns numeric (PostgreSQL 14+), twice as slow over many rows.
+    return cast(func.date_part("epoch", column), Float)
 
 
 def whole_table(column):
@@ -92,23 +96,30 @@ def business_from_local(local_time):
 
 
 def duration_percentiles(where: list, start, ends: dict, tz: ZoneInfo, first: date, last: date,
-                         ps: tuple[int, ...] = (50, 90), resolution: float = 360.0) -> dict:
-    """Percentiles of the times from `start` to each of `ends` ({name: column}), calendar and business,
-    in one statement: {(name, "calendar" | "business"): ({p: seconds}, n)}.
+                         ps: tuple[int, ...] = (50, 90), resolution: float = 360.0, *,
+                         business: Optional[set] = None) -> dict:
+    """Percentiles of the times from `start` to each of `ends` ({name: column}), calendar and (for the
+    names in `business`, all by default) business, in one statement:
+    {(name, "calendar" | "business"): ({p: seconds}, n)}.
 
     Each timestamp is turned into epoch and local seconds once, in a materialized CTE (the
     expressions are heavy: date parsing and the offset CASE); the durations are then grouped
     into histograms (see `percentiles`), all in one UNION ALL."""
+    business = set(ends) if business is None else set(business)
     columns = []
     for name, column in {"start": start, **ends}.items():
-        columns += [epoch(column).label(f"e_{name}"), local_seconds(column, tz, first, last).label(f"l_{name}")]
+        columns.append(epoch(column).label(f"e_{name}"))
+        if name in business or (name == "start" and business):
+            columns.append(local_seconds(column, tz, first, last).label(f"l_{name}"))
     times = select(*columns).select_from(Referral).where(*where).cte("report_times").prefix_with("MATERIALIZED")
     parts = []
     for name in ends:
         ended = times.c[f"e_{name}"].is_not(None)
-        for kind, seconds in (("calendar", times.c[f"e_{name}"] - times.c.e_start),
-                              ("business", business_from_local(times.c[f"l_{name}"])
-                               - business_from_local(times.c.l_start))):
+        kinds = [("calendar", times.c[f"e_{name}"] - times.c.e_start)]
+        if name in business:
+            kinds.append(("business", business_from_local(times.c[f"l_{name}"])
+                          - business_from_local(times.c.l_start)))
+        for kind, seconds in kinds:
             step = func.round(seconds / resolution)
             parts.append(select(literal(f"{name}:{kind}").label("measure"), step.label("b"),
                                 func.count().label("n")).where(ended).group_by(step))
@@ -116,7 +127,7 @@ def duration_percentiles(where: list, start, ends: dict, tz: ZoneInfo, first: da
     for row in db.session.execute(union_all(*parts)):
         found.setdefault(tuple(row.measure.split(":")), []).append((float(row.b), row.n))
     return {(name, kind): _nearest_rank(sorted(found.get((name, kind), [])), ps, resolution)
-            for name in ends for kind in ("calendar", "business")}
+            for name in ends for kind in ("calendar", "business") if kind == "calendar" or name in business}
 
 
 def _nearest_rank(histogram: list[tuple[float, int]], ps, resolution: float) -> tuple[dict, int]:
@@ -139,20 +150,6 @@ def bucket(column, starts: list[datetime]):
         return literal(0)
     return case(*[(column < _instant(start), index) for index, start in enumerate(starts[1:])],
                 else_=len(starts) - 1)
-
-
-def percentiles(value, where: list, ps: tuple[int, ...] = (50, 90), *, resolution: float = 360.0) -> tuple[dict, int]:
-    """({p: the nearest-rank p-th percentile of `value` over the rows matching `where`}, how many rows).
-
-    Computed from a histogram the database aggregates (GROUP BY the value rounded to `resolution`,
-    a tenth of an hour for seconds): rounding keeps the order, so the percentile of the rounded
-    values is the rounded percentile, exact to the precision reports show, and the database
-    hashes a few hundred groups instead of sorting every row. Rows where `value` is NULL do not
-    count. With no rows: ({p: None}, 0)."""
-    step = func.round(value / resolution)
-    rows = db.session.execute(select(step.label("b"), func.count().label("n")).select_from(Referral)
-                              .where(*where, value.is_not(None)).group_by(step)).all()
-    return _nearest_rank(sorted((float(r.b), r.n) for r in rows), ps, resolution)
 
 
 def grouped_medians(value, group, where: list) -> dict:
