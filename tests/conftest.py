@@ -70,6 +70,51 @@ def db(app):
         clear_index()
 
 
+_demo_rows: dict[str, list[dict]] = {}
+
+
+def _restore_rows(session, rows_by_table: dict[str, list[dict]]) -> None:
+    """Insert saved rows table by table (parents first), below the ORM so no session hook runs,
+    and move PostgreSQL's id sequences past the copied ids."""
+    conn = session.connection()
+    for table in _db.metadata.sorted_tables:
+        rows = rows_by_table.get(table.name)
+        if rows:
+            conn.execute(table.insert(), rows)
+    if conn.dialect.name == "postgresql":
+        for table in _db.metadata.sorted_tables:
+            for column in table.primary_key.columns:
+                sequence = conn.scalar(text("SELECT pg_get_serial_sequence(:t, :c)"),
+                                       {"t": table.name, "c": column.name})
+                if sequence:
+                    conn.execute(text(f'SELECT setval(:s, (SELECT COALESCE(MAX("{column.name}"), 0) + 1 '
+                                      f'FROM "{table.name}"), false)'), {"s": sequence})
+
+
+@pytest.fixture()
+def demo(db):
+    """The demo data (directory, accounts, referrals), committed for every connection to see.
+
+    Loading it takes seconds, and dozens of tests need it: it is loaded once per test session,
+    its rows saved, and copied into the clean database of each test that asks (then the search
+    index is rebuilt from them). `tests/core/test_demo_data.py` tests the loader itself."""
+    from referralnet.demo import load_demo_data
+    from referralnet.search.index import rebuild_index
+
+    if not _demo_rows:
+        assert load_demo_data(echo=lambda *_: None)
+        db.session.commit()
+        conn = db.session.connection()
+        for table in _db.metadata.sorted_tables:
+            _demo_rows[table.name] = [dict(row) for row in conn.execute(table.select()).mappings()]
+        db.session.commit()
+    else:
+        _restore_rows(db.session, _demo_rows)
+        db.session.commit()
+    rebuild_index()
+    return db
+
+
 @pytest.fixture()
 def client(app, db):
     return app.test_client()

@@ -71,15 +71,6 @@ def axe():
     return check
 
 
-@pytest.fixture()
-def demo(db):
-    """The demo data (directory, accounts, referrals), committed for the live server to see."""
-    from referralnet.demo import load_demo_data
-
-    load_demo_data(echo=lambda *_: None)
-    db.session.commit()
-
-
 def sign_in(page, email: str) -> None:
     """Sign in through the login form as a demo user (and through the second step, if it asks)."""
     from referralnet.demo import DEMO_PASSWORD

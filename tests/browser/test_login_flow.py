@@ -3,16 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from referralnet.demo import DEMO_PASSWORD, DEMO_USERS, load_demo_data
+from referralnet.demo import DEMO_PASSWORD, DEMO_USERS
 from tests.browser.conftest import pass_second_factor
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture()
-def demo(db):
-    assert load_demo_data(echo=lambda *_: None)
-    db.session.commit()
 
 
 def sign_in(page, email, password=DEMO_PASSWORD):

@@ -3,15 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from referralnet.demo import DEMO_PASSWORD, load_demo_data
+from referralnet.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture()
-def demo(db):
-    load_demo_data(echo=lambda *_: None)
-    db.session.commit()
 
 
 def test_search_filter_and_open_a_service(page, axe, demo):

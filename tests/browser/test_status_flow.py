@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from referralnet.demo import DEMO_PASSWORD, load_demo_data
+from referralnet.demo import DEMO_PASSWORD
 from referralnet.referrals.models import Client, Referral
 from referralnet.referrals.patient_links import token_for
 
@@ -15,10 +15,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture()
-def spanish_referral(db):
+def spanish_referral(db, demo):
     """A demo referral still waiting for the agency, for a Spanish-preferring client, and its link."""
-    load_demo_data(echo=lambda *_: None)
-    db.session.commit()
     referral = db.session.scalars(
         select(Referral).join(Client).where(Client.preferred_language == "es", Referral.status == "requested")
         .order_by(Referral.id)).first()

@@ -1,11 +1,8 @@
 """`flask search reindex` rebuilds the index from the database and says what it did."""
-from referralnet.demo import load_demo_data
 from referralnet.search.index import clear_index, document_count
 
 
-def test_reindex_command(runner, db, app):
-    load_demo_data(echo=lambda *_: None)
-    db.session.commit()
+def test_reindex_command(runner, db, demo, app):
     expected = document_count()
     clear_index()
     assert document_count() == 0

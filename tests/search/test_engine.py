@@ -10,7 +10,6 @@ import pygeohash
 import pytest
 from whoosh.query import And, Every, Or, Term
 
-from referralnet.demo import load_demo_data
 from referralnet.directory import models as m
 from referralnet.geo import CELL_PRECISIONS, MILES_PER_DEGREE_LAT, cells_covering
 from referralnet.search.concepts import concept_queries, text_parser
@@ -18,13 +17,6 @@ from referralnet.search.engine import bits_to_list, snapshot
 from referralnet.search.index import searcher, update_services
 from referralnet.search.schema import TEXT_FIELDS
 from referralnet.search.service import SearchQuery, search, search_matches
-
-
-@pytest.fixture()
-def demo(db):
-    load_demo_data(echo=lambda *_: None)
-    db.session.commit()
-    return db
 
 
 def _docs(s, q) -> set[int]:

@@ -5,7 +5,6 @@ import multiprocessing
 
 from sqlalchemy import select
 
-from referralnet.demo import load_demo_data
 from referralnet.directory import models as m
 from referralnet.search.index import document_count, rebuild_index, searcher
 
@@ -24,9 +23,7 @@ def _worker(config: dict, service_ids: list[str], rounds: int, queue) -> None:
         queue.put(f"{type(exc).__name__}: {exc}")
 
 
-def test_concurrent_writers_from_several_processes(app, db):
-    load_demo_data(echo=lambda *_: None)
-    db.session.commit()
+def test_concurrent_writers_from_several_processes(app, db, demo):
     rebuild_index()
     expected = document_count()
     ids = list(db.session.scalars(select(m.Service.id).where(m.Service.status == "active").order_by(m.Service.id)))

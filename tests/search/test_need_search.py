@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from referralnet.demo import load_demo_data
 from referralnet.search.service import SearchQuery, search, search_matches
-
-
-@pytest.fixture()
-def demo(db):
-    load_demo_data(echo=lambda *_: None)
-    db.session.commit()
-    return db
 
 
 def top(text: str, n: int = 5, **kwargs) -> list[str]:

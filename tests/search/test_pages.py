@@ -4,15 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from referralnet.demo import load_demo_data
 from referralnet.directory import models as m
-
-
-@pytest.fixture()
-def demo(db):
-    load_demo_data(echo=lambda *_: None)
-    db.session.commit()
-    return db
 
 
 def test_search_needs_sign_in(client, demo):

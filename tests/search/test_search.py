@@ -7,20 +7,12 @@ from datetime import date, datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from referralnet.demo import load_demo_data
 from referralnet.directory import models as m
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import ValidationFailed
 from referralnet.geo import distance_miles, locate
 from referralnet.search.index import document_count, rebuild_index
 from referralnet.search.service import SearchQuery, search
-
-
-@pytest.fixture()
-def demo(db):
-    load_demo_data(echo=lambda *_: None)
-    db.session.commit()  # the commit hook indexes what the import wrote
-    return db
 
 
 def names(results) -> list[str]:
