@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,7 @@ def db(app):
         clear_index()
 
 
-_demo_rows: dict[str, list[dict]] = {}
+_demo_rows: dict = {}  # table name -> rows; "<index>" -> the saved search index
 
 
 def _restore_rows(session, rows_by_table: dict[str, list[dict]]) -> None:
@@ -91,15 +92,26 @@ def _restore_rows(session, rows_by_table: dict[str, list[dict]]) -> None:
                                       f'FROM "{table.name}"), false)'), {"s": sequence})
 
 
+def _copy_index(source: Path, target: Path) -> None:
+    """Replace the search index files in `target` with those of `source` (neither in use)."""
+    from referralnet.search.index import forget_searchers
+
+    forget_searchers()
+    for path in target.iterdir() if target.exists() else ():
+        path.unlink()
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    forget_searchers()
+
+
 @pytest.fixture()
-def demo(db):
+def demo(db, tmp_path_factory):
     """The demo data (directory, accounts, referrals), committed for every connection to see.
 
     Loading it takes seconds, and dozens of tests need it: it is loaded once per test session,
-    its rows saved, and copied into the clean database of each test that asks (then the search
-    index is rebuilt from them). `tests/core/test_demo_data.py` tests the loader itself."""
+    its rows and search index saved, and both copied into the clean database and index of each
+    test that asks. `tests/core/test_demo_data.py` tests the loader itself."""
     from referralnet.demo import load_demo_data
-    from referralnet.search.index import rebuild_index
+    from referralnet.search.index import index_dir
 
     if not _demo_rows:
         assert load_demo_data(echo=lambda *_: None)
@@ -108,10 +120,13 @@ def demo(db):
         for table in _db.metadata.sorted_tables:
             _demo_rows[table.name] = [dict(row) for row in conn.execute(table.select()).mappings()]
         db.session.commit()
+        saved = tmp_path_factory.mktemp("demo-index")
+        _copy_index(index_dir(), saved)
+        _demo_rows["<index>"] = saved
     else:
         _restore_rows(db.session, _demo_rows)
         db.session.commit()
-    rebuild_index()
+        _copy_index(_demo_rows["<index>"], index_dir())
     return db
 
 
