@@ -23,18 +23,21 @@ import re
 import statistics
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pyotp
 from sqlalchemy import insert, select
 from werkzeug.security import generate_password_hash
 
 from referralnet import create_app
 from referralnet.accounts.models import NetworkOrganization, User
+from referralnet.config import network_timezone
 from referralnet.db import utcnow
 from referralnet.directory.models import Organization, Service
 from referralnet.extensions import db
 from referralnet.referrals.models import Client, Closure, Consent, Referral, ReferralEvent, Status
+from referralnet.referrals.timing import ENDS, durations
 from referralnet.reports.services import SECTIONS
 
 PASSWORD = "bench-password-1"
@@ -115,6 +118,9 @@ def build(n: int, seed: int) -> dict:
             first_viewed_at=sent + timedelta(hours=response_hours * rng.random()) if viewed else None,
             loop_closed_at=sent + timedelta(days=5 + rng.random() * 10) if closed else None,
             created_at=sent, updated_at=sent))
+    tz = network_timezone()
+    for row in referral_rows:  # the durations the ORM would have derived (bulk INSERTs bypass it)
+        row.update(durations(row["requested_at"], {end: row[end] for end in ENDS}, tz))
     s.execute(insert(Referral), referral_rows)
     closed_rows = s.execute(select(Referral.id, Referral.loop_closed_at, Referral.sender_id)
                             .where(Referral.loop_closed_at.is_not(None))).all()
@@ -144,12 +150,36 @@ def built_before() -> dict:
             "admin": "admin@bench.test"}
 
 
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+
+
+def _totp(secret: str, last_step) -> str:
+    """The authenticator app's code now, or the next step's if now's was used (one step either side is good)."""
+    totp = pyotp.TOTP(secret)
+    step = totp.timecode(datetime.now())
+    return totp.generate_otp(step if last_step is None or step > last_step else last_step + 1)
+
+
 def sign_in(app, email: str):
+    """Sign in through the login form, and through the second step when the account needs one (admins:
+    enrolled on the set-up page the first time, with the stored key on a reused database)."""
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+    response = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": _csrf(page)})
     assert response.status_code == 302, "sign-in failed"
+    location = response.headers["Location"]
+    if location.endswith("/login/two-factor/setup"):
+        page = client.get(location).get_data(as_text=True)
+        secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page).group(1)
+        response = client.post(location, data={"code": _totp(secret, None), "csrf_token": _csrf(page)})
+    elif location.endswith("/login/two-factor"):
+        page = client.get(location).get_data(as_text=True)
+        with app.app_context():
+            user = db.session.scalar(select(User).where(User.email == email))
+            code = _totp(user.totp_secret, user.totp_last_step)
+        response = client.post(location, data={"code": code, "csrf_token": _csrf(page)})
+    assert response.status_code == 302 and "two-factor" not in response.headers["Location"], "second step failed"
     return client
 
 
