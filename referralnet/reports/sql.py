@@ -49,7 +49,7 @@ def duration_percentiles(where: list, measures: dict, ps: tuple[int, ...] = (50,
     parts = []
     for i in range(len(keys)):
         seconds = times.c[f"d{i}"]
-        step = (seconds + resolution // 2) / literal(resolution, Integer)
+        step = (seconds + resolution // 2) // literal(resolution, Integer)  # integer division on both
         parts.append(select(literal(i, Integer).label("measure"), step.label("b"), func.count().label("n"))
                      .where(seconds.is_not(None)).group_by(step))
     found: dict = {}
