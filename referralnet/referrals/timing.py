@@ -8,8 +8,9 @@ timestamps (date parsing, the time zone's offsets) on every report was most of i
 They are derived from the referral's own timestamps (`requested_at`, `first_viewed_at`,
 `responded_at`, `loop_closed_at`), which the event path sets (states.transition, the first
 view, closing the loop): whatever sets a timestamp through the ORM gets the durations with it
-(the mapper events in referrals.models), and the two bulk writers that bypass the ORM -- the first view's
-conditional UPDATE and migration 0010's backfill -- call `durations()` themselves.
+(the mapper events in referrals.models), and the bulk writers that bypass the ORM -- the first view's
+conditional UPDATE, and `recount()` (migration 0010's backfill, `flask referrals recount-durations`)
+-- call `durations()` themselves.
 
 Business time leaves Saturdays and Sundays out, in the network's time zone
 (`DEFAULT_TIMEZONE`), as the service level counts business days; holidays are not counted. A
@@ -24,7 +25,10 @@ from datetime import datetime, timezone
 from typing import Optional
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+
 from referralnet.config import network_timezone
+from referralnet.db import UTCDateTime
 
 MONDAY_1970_01_05 = 4 * 86400  # 1970-01-01 was a Thursday
 WEEK, WORK_WEEK = 7 * 86400, 5 * 86400
@@ -81,3 +85,31 @@ def changed_durations(referral, changed: set[str]) -> dict[str, Optional[int]]:
     if not ends:
         return {}
     return durations(referral.requested_at, {end: getattr(referral, end) for end in ends})
+
+
+BATCH = 5000
+
+
+def recount(connection, tz: Optional[ZoneInfo] = None, batch: int = BATCH) -> int:
+    """Set every referral's durations from its timestamps, `batch` referrals per UPDATE; returns how many.
+
+    Core statements over the table's columns (no ORM), so migration 0010 can run it on the schema it
+    has just made; also `flask referrals recount-durations`, after DEFAULT_TIMEZONE changes."""
+    tz = tz or network_timezone()
+    referral = sa.table("referral", sa.column("id", sa.Integer()), sa.column("requested_at", UTCDateTime()),
+                        *(sa.column(end, UTCDateTime()) for end in ENDS),
+                        *(sa.column(column, sa.Integer()) for column in COLUMNS))
+    update = sa.update(referral).where(referral.c.id == sa.bindparam("row_id")) \
+        .values({column: sa.bindparam(column) for column in COLUMNS})
+    done, last = 0, 0
+    while True:
+        rows = connection.execute(
+            sa.select(referral.c.id, referral.c.requested_at, *(referral.c[end] for end in ENDS))
+            .where(referral.c.id > last).order_by(referral.c.id).limit(batch)).all()
+        if not rows:
+            return done
+        connection.execute(update, [{"row_id": row.id, **durations(row.requested_at,
+                                                                    {end: row._mapping[end] for end in ENDS}, tz)}
+                                    for row in rows])
+        done += len(rows)
+        last = rows[-1].id

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from referralnet.referrals import services as sv
 from referralnet.referrals.models import Referral, ReferralEvent
-from referralnet.referrals.timing import COLUMNS
+from referralnet.referrals.timing import COLUMNS, recount
 
 TZ = ZoneInfo("America/Los_Angeles")  # the test app's DEFAULT_TIMEZONE
 H = timedelta(hours=1)
@@ -249,22 +249,37 @@ def test_the_migration_backfill_gives_the_live_values(app, db, world, send):
     assert backfilled[referrals[0]]["business_seconds_to_answer"] == (17 * 60 + 15) * 60  # Friday 8 h, Monday 9:15
 
 
-def test_the_backfill_sets_every_referral_in_batches(app, db, world, send, monkeypatch):
+def test_the_backfill_sets_every_referral_in_batches(db, world, send):
     """More referrals than one batch: each gets its own values (ids past the first batch too)."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location(
-        "migration_0010", Path(__file__).parents[2] / "migrations/versions/0010_report_speed.py")
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
-    monkeypatch.setattr(migration, "BATCH", 2)
     wednesday = a_wednesday()
     referrals = [send(local(wednesday, 9 + i)) for i in range(5)]
     for i, referral in enumerate(referrals):
         sv.change_status(referral, "accepted", world.partner, now=local(wednesday, 9 + i) + (i + 1) * H)
     live = {r.id: stored(db, r) for r in referrals}
     db.session.execute(update(Referral).values(dict.fromkeys(COLUMNS)))
-    assert migration.backfill(db.session.connection()) == 5
+    assert recount(db.session.connection(), batch=2) == 5
     assert {r.id: stored(db, r) for r in referrals} == live
     assert [live[r.id]["seconds_to_answer"] for r in referrals] == [3600, 7200, 10800, 14400, 18000]
+
+
+def test_recounting_after_the_time_zone_changes(app, db, world, send, runner):
+    """Business time is counted in DEFAULT_TIMEZONE: `flask referrals recount-durations` recounts it.
+    Friday 16:00 to Monday 09:00 in California (17 business hours) is Saturday 01:00 to Monday 18:00 in
+    Berlin: 18 business hours there, the weekend having started already."""
+    friday = a_wednesday() + timedelta(days=2)
+    referral = send(local(friday, 16))
+    sv.change_status(referral, "accepted", world.partner, now=local(friday + timedelta(days=3), 9))
+    referral_id = referral.id
+    db.session.commit()
+    assert stored(db, referral_id)["business_seconds_to_answer"] == 17 * 3600
+    before, app.config["DEFAULT_TIMEZONE"] = app.config["DEFAULT_TIMEZONE"], "Europe/Berlin"
+    try:
+        result = runner.invoke(args=["referrals", "recount-durations"])
+    finally:
+        app.config["DEFAULT_TIMEZONE"] = before
+    assert result.exit_code == 0, result.output
+    assert "Recounted the durations of 1 referral (business time in Europe/Berlin)" in result.output
+    db.session.expire_all()
+    found = stored(db, referral_id)
+    assert found["business_seconds_to_answer"] == 18 * 3600
+    assert found["seconds_to_answer"] == 65 * 3600  # calendar time does not depend on the zone
