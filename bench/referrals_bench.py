@@ -13,7 +13,9 @@ over HTTP (Flask test client, signed in through the login form):
   - the outcome report page of each scope (network admin, a clinic, the busiest agency with its
     network comparison), with and without a filter, every report table as CSV (network admin:
     the largest scope) and the printable monthly summary.
-Prints p50/p95 per page. The database must be empty (use a scratch database).
+Prints p50/p95 per page, wall-clock and this process's CPU time (on SQLite the CPU time includes the
+database's work and hardly depends on what else the machine runs; on PostgreSQL the server's work is
+not in it). The database must be empty (use a scratch database).
 """
 from __future__ import annotations
 
@@ -37,7 +39,6 @@ from referralnet.db import utcnow
 from referralnet.directory.models import Organization, Service
 from referralnet.extensions import db
 from referralnet.referrals.models import Client, Closure, Consent, Referral, ReferralEvent, Status
-from referralnet.referrals.timing import ENDS, durations
 from referralnet.reports.services import SECTIONS
 
 PASSWORD = "bench-password-1"
@@ -118,6 +119,8 @@ def build(n: int, seed: int) -> dict:
             first_viewed_at=sent + timedelta(hours=response_hours * rng.random()) if viewed else None,
             loop_closed_at=sent + timedelta(days=5 + rng.random() * 10) if closed else None,
             created_at=sent, updated_at=sent))
+    from referralnet.referrals.timing import ENDS, durations
+
     tz = network_timezone()
     for row in referral_rows:  # the durations the ORM would have derived (bulk INSERTs bypass it)
         row.update(durations(row["requested_at"], {end: row[end] for end in ENDS}, tz))
@@ -183,18 +186,24 @@ def sign_in(app, email: str):
     return client
 
 
-def timed(client, urls: list[str], repeat: int) -> tuple[float, float]:
-    samples = []
+def timed(client, urls: list[str], repeat: int) -> tuple[float, float, float, float]:
+    """p50 and p95 of the wall-clock time, and of this process's CPU time (ms)."""
+    samples, cpu = [], []
     for url in urls:
         client.get(url)  # warm-up
     for i in range(repeat):
         url = urls[i % len(urls)]
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         response = client.get(url)
         samples.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
         assert response.status_code == 200, (url, response.status_code)
-    samples.sort()
-    return statistics.median(samples), samples[max(0, int(len(samples) * 0.95) - 1)]
+
+    def p50_p95(values: list[float]) -> tuple[float, float]:
+        values.sort()
+        return statistics.median(values), values[max(0, int(len(values) * 0.95) - 1)]
+
+    return *p50_p95(samples), *p50_p95(cpu)
 
 
 def main() -> None:
@@ -253,10 +262,10 @@ def main() -> None:
              for section in SECTIONS if section != "comparison"] \
           + [("report CSV comparison: agency", partner, ["/reports/comparison.csv"])]
         rows = {"reports": reports, "pages": rows}.get(args.only, rows + reports)
-        print(f"{'page':<48}{'p50 ms':>9}{'p95 ms':>9}{'n':>5}")
+        print(f"{'page':<48}{'p50 ms':>9}{'p95 ms':>9}{'n':>5}{'cpu p50':>9}{'cpu p95':>9}")
         for label, client, urls in rows:
-            p50, p95 = timed(client, urls, args.repeat)
-            print(f"{label:<48}{p50:>9.1f}{p95:>9.1f}{args.repeat:>5}")
+            p50, p95, cpu50, cpu95 = timed(client, urls, args.repeat)
+            print(f"{label:<48}{p50:>9.1f}{p95:>9.1f}{args.repeat:>5}{cpu50:>9.1f}{cpu95:>9.1f}")
 
 
 if __name__ == "__main__":
