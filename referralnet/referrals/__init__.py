@@ -5,4 +5,5 @@
 - `services` plain verb_noun operations (send, accept, close the loop...) that flush, never commit
 - `access`   the one place that decides which referrals and clients a user may see
 - `calendar` business-day arithmetic for response due dates
+- `timing`   how long each referral took (to the first view, the answer, the closed loop), stored for reports
 """

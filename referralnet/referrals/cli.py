@@ -1,10 +1,12 @@
-"""`flask referrals ...`: scheduled jobs for the referral workflow."""
+"""`flask referrals ...`: scheduled jobs for the referral workflow, and recounting the stored durations."""
 from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
 
+from referralnet.config import network_timezone
 from referralnet.extensions import db
+from referralnet.referrals import timing
 from referralnet.referrals.reminders import due_for_reminder, queue_reminders
 
 referrals_cli = AppGroup("referrals", help="Referral workflow jobs (run from cron).")
@@ -36,3 +38,17 @@ def remind_command(dry_run: bool):
     db.session.commit()
     click.echo(f"Queued {_plural(len(referrals), 'reminder')} for overdue referrals "
                f"({_plural(organizations, 'organization')}).")
+
+
+@referrals_cli.command("recount-durations")
+def recount_durations_command():
+    """Recount every referral's stored times to the first view, the answer and the closed loop (calendar and
+    business seconds; referrals.timing) from its timestamps: run it after changing DEFAULT_TIMEZONE, which
+    business time is counted in. All or nothing: one commit at the end."""
+    try:
+        n = timing.recount(db.session.connection())
+    except Exception as exc:
+        db.session.rollback()
+        raise click.ClickException(f"The durations were not recounted: {type(exc).__name__}.") from exc
+    db.session.commit()
+    click.echo(f"Recounted the durations of {_plural(n, 'referral')} (business time in {network_timezone().key}).")

@@ -16,13 +16,14 @@ from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, event,
-                        false)
+                        false, inspect)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referralnet.accounts.models import NetworkOrganization, User
 from referralnet.accounts.routes import DeliveryRoute
 from referralnet.db import Base, TimestampMixin, UTCDateTime, utcnow
 from referralnet.directory.models import ID, Location, Organization, Service
+from referralnet.referrals import timing
 
 
 class Status(str, enum.Enum):
@@ -157,6 +158,11 @@ class Referral(TimestampMixin, Base):
         CheckConstraint("(delivery_route = 'link') = (agency_email IS NOT NULL)", name="agency_email_route"),
         Index("ix_referral_receiving_organization_id_status", "receiving_organization_id", "status"),
         Index("ix_referral_sending_organization_id_status", "sending_organization_id", "status"),
+        # The reports' agency comparison: each agency's median time to answer, read in order (covering:
+        # the period, status and every report filter are in it, so no row of the table is read).
+        Index("ix_referral_receiving_organization_id_seconds_to_answer", "receiving_organization_id",
+              "seconds_to_answer", "requested_at", "status", "category", "priority", "sending_organization_id",
+              "delivery_route"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -181,6 +187,15 @@ class Referral(TimestampMixin, Base):
     responded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     first_viewed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     loop_closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # Whole seconds from requested_at to first_viewed_at, responded_at and loop_closed_at, calendar
+    # and business (weekdays in the network's time zone): derived from those timestamps whenever
+    # they are written (referrals.timing), for the reports' medians and percentiles.
+    seconds_to_view: Mapped[Optional[int]] = mapped_column(Integer)
+    business_seconds_to_view: Mapped[Optional[int]] = mapped_column(Integer)
+    seconds_to_answer: Mapped[Optional[int]] = mapped_column(Integer)
+    business_seconds_to_answer: Mapped[Optional[int]] = mapped_column(Integer)
+    seconds_to_close: Mapped[Optional[int]] = mapped_column(Integer)
+    business_seconds_to_close: Mapped[Optional[int]] = mapped_column(Integer)
     previous_referral_id: Mapped[Optional[int]] = mapped_column(ForeignKey("referral.id"), index=True)
     # The patient's status-page link. The token is HMAC(SECRET_KEY, id, salt): the database holds
     # only the salt and sha256(token) for lookup, so a copy of the database alone opens no link.
@@ -338,3 +353,20 @@ def _append_only(mapper, connection, target) -> None:
 
 event.listen(ReferralEvent, "before_update", _append_only)
 event.listen(ReferralEvent, "before_delete", _append_only)
+
+
+def _timing_on_insert(mapper, connection, referral: Referral) -> None:
+    for column, value in timing.changed_durations(referral, {"requested_at"}).items():
+        setattr(referral, column, value)
+
+
+def _timing_on_update(mapper, connection, referral: Referral) -> None:
+    # Only the timestamps that changed are read: one the first view's UPDATE expired is not loaded.
+    state = inspect(referral)
+    changed = {name for name in ("requested_at", *timing.ENDS) if state.attrs[name].history.has_changes()}
+    for column, value in timing.changed_durations(referral, changed).items():
+        setattr(referral, column, value)
+
+
+event.listen(Referral, "before_insert", _timing_on_insert)
+event.listen(Referral, "before_update", _timing_on_update)

@@ -30,7 +30,7 @@ from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import (Conflict, InvalidTransition, NotPermitted, NotReady, UnknownReference,
                                 ValidationFailed, refusal)
 from referralnet.extensions import db
-from referralnet.referrals import states
+from referralnet.referrals import states, timing
 from referralnet.referrals.access import visible_clients, visible_referrals
 from referralnet.referrals.actors import Actor, OnBehalf, acting_user, audit_as
 from referralnet.referrals.calendar import add_business_days
@@ -651,8 +651,9 @@ def mark_viewed(actor: Actor, referral: Referral, *, now: Optional[datetime] = N
         return False
     result = db.session.execute(
         update(Referral).where(Referral.id == referral.id, Referral.first_viewed_at.is_(None))
-        .values(first_viewed_at=now).execution_options(synchronize_session=False))
-    db.session.expire(referral, ["first_viewed_at", "updated_at"])
+        .values(first_viewed_at=now, **timing.durations(referral.requested_at, {"first_viewed_at": now}))
+        .execution_options(synchronize_session=False))
+    db.session.expire(referral, ["first_viewed_at", "updated_at", *timing.ENDS["first_viewed_at"]])
     if result.rowcount != 1:
         return False
     record_event(referral, "viewed", actor=actor, actor_kind="partner", at=now, patient_visible=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
 from typing import Mapping, Optional
 from zoneinfo import ZoneInfo
 
@@ -100,34 +99,6 @@ def parse_period(raw_start: Optional[str], raw_end: Optional[str], tz: ZoneInfo,
     if errors:
         raise ValidationFailed("The report period is not valid: " + " ".join(m[0] for m in errors.values()), errors)
     return Period(start, end, tz)
-
-
-@lru_cache(maxsize=64)
-def utc_offsets(tz: ZoneInfo, first: date, last: date) -> tuple[int, tuple[tuple[datetime, int], ...]]:
-    """The UTC offset (seconds) of `tz` at local midnight of `first`, and each change until `last`:
-    ((the UTC instant it changes, the new offset), ...). Daylight-saving changes, found day by day."""
-
-    def offset_at(instant: datetime) -> int:
-        return int(instant.astimezone(tz).utcoffset().total_seconds())
-
-    start = local_midnight(first, tz)
-    current = offset_at(start)
-    changes = []
-    day = start
-    while day.date() <= last + timedelta(days=1):
-        nxt = day + timedelta(days=1)
-        if offset_at(nxt) != current:
-            low, high = day, nxt  # the change happens in (low, high]: bisect to the second
-            while (high - low) > timedelta(seconds=1):
-                middle = low + (high - low) / 2
-                if offset_at(middle) == current:
-                    low = middle
-                else:
-                    high = middle
-            current = offset_at(high)
-            changes.append((high.replace(microsecond=0), current))
-        day = nxt
-    return offset_at(start), tuple(changes)
 
 
 def month_period(raw: Optional[str], tz: ZoneInfo, today: Optional[date] = None) -> Period:

@@ -361,10 +361,13 @@ _GROUPS_NEEDED: dict[str, tuple[tuple[str, ...], bool]] = {
     "unmet-declines": (("category", "status", "reason"), False),
 }
 # The durations each section reads from the shared durations pass (`_Context.durations`):
-# name -> (end column, with business time too).
-_DURATIONS_NEEDED: dict[str, dict[str, tuple[Any, bool]]] = {
-    "responsiveness": {"view": (Referral.first_viewed_at, True), "answer": (Referral.responded_at, True)},
-    "loop-closure": {"close": (Referral.loop_closed_at, False)},
+# (name, "calendar" | "business") -> the referral's stored duration (referrals.timing).
+_DURATIONS_NEEDED: dict[str, dict[tuple[str, str], Any]] = {
+    "responsiveness": {("view", "calendar"): Referral.seconds_to_view,
+                       ("view", "business"): Referral.business_seconds_to_view,
+                       ("answer", "calendar"): Referral.seconds_to_answer,
+                       ("answer", "business"): Referral.business_seconds_to_answer},
+    "loop-closure": {("close", "calendar"): Referral.seconds_to_close},
 }
 
 
@@ -425,14 +428,10 @@ class _Context:
         """Percentiles of the times from sending to each end the wanted sections read, from one pass
         (sql.duration_percentiles): {(name, "calendar" | "business"): ({p: seconds}, n)}."""
         if self._durations is None:
-            ends: dict[str, tuple[Any, bool]] = {}
+            measures: dict[tuple[str, str], Any] = {}
             for section in self.sections:
-                ends.update(_DURATIONS_NEEDED.get(section, {}))
-            period = self.period
-            self._durations = sql.duration_percentiles(
-                self.where(), Referral.requested_at, {name: column for name, (column, _) in ends.items()},
-                period.tz, period.start, max(period.end, self.now.date()),
-                business={name for name, (_, business) in ends.items() if business})
+                measures.update(_DURATIONS_NEEDED.get(section, {}))
+            self._durations = sql.duration_percentiles(self.where(), measures)
         return self._durations
 
 
@@ -733,7 +732,7 @@ def _comparison(c: _Context) -> Table:
     where = c.where(skip={"receiving_organization"}, scoped=False)
     agency = Referral.receiving_organization_id
     rows = db.session.execute(select(agency.label("agency"), *_COUNTS(c.now)).where(*where).group_by(agency)).all()
-    response = sql.grouped_medians(sql.seconds_between(Referral.requested_at, Referral.responded_at), agency, where)
+    response = sql.grouped_medians(Referral.seconds_to_answer, agency, where)
     measures = (("Acceptance rate (%)", lambda r: _pct(r.accepted, r.sent)),
                 ("Answered within the service level (%)", lambda r: _pct(r.on_time, r.due)),
                 ("Median time to accept or decline (hours)",
