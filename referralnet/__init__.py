@@ -46,6 +46,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["DEFAULT_TIMEZONE"])
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     register_extensions(app)
+    from referralnet.requestlog import install_request_log
+
+    install_request_log(app)  # after the request's commit hook: see requestlog.install_request_log
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
