@@ -35,6 +35,9 @@ def load_config(instance_path: Path) -> dict:
         # Where rate-limit counters live. memory:// counts per process: with more than one gunicorn worker
         # or host, point every one at the same Redis (redis://host:6379/0) so a limit is one limit.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # If that Redis is unreachable, each process counts in memory until it is back: limits stay on
+        # (per process) and sign-in keeps working, instead of every limited page answering 500.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         # The per-request log line (referralnet.requestlog): "json" (one object a line, for log
         # collectors; gunicorn.conf.py makes it the default under gunicorn) or "text" (development).
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),

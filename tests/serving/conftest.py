@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -31,8 +32,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture()
-def redis_url():
-    """A fresh redis-server of our own (nothing saved to disk); its URL. CI installs Debian's redis-server."""
+def redis_server():
+    """A fresh redis-server of our own (nothing saved to disk): `.url`, `.stop()`. CI installs Debian's
+    redis-server; without it (locally) the tests that need it are skipped, saying so."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run installs it)")
@@ -53,7 +55,7 @@ def redis_url():
                 _stop(process)
                 pytest.fail("redis-server did not start")
             time.sleep(0.05)
-    yield url
+    yield SimpleNamespace(url=url, stop=lambda: _stop(process))
     _stop(process)
 
 
