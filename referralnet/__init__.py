@@ -183,6 +183,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from referralnet.accounts.cli import users_cli
+    from referralnet.backup import backup_cli
     from referralnet.demo import demo_cli
     from referralnet.directory.cli import directory_cli
     from referralnet.notifications.cli import notifications_cli
@@ -195,6 +196,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(search_cli)
     app.cli.add_command(referrals_cli)
     app.cli.add_command(notifications_cli)
+    app.cli.add_command(backup_cli)
 
 
 def register_template_helpers(app: Flask) -> None:
