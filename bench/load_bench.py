@@ -7,11 +7,12 @@ Run as root (it starts its own PostgreSQL as the `postgres` user, like .ci/run, 
 and its own Redis when Debian's redis-server is installed, so rate limits are shared as in
 production). It then
 
-1. builds the database in this process: migrations, the demo network (`flask demo load`: its
-   clinics, agencies and logins), a directory of --services synthetic services (bench/search_bench.py's
-   generator, imported through the HSDS importer) and a network of --referrals referrals over 20 more
-   clinics and 50 more agencies (bench/referrals_bench.py's builder); an API token for an EHR; and
-   this host's search index, copied to the second host (each host has its own, as deployed);
+1. builds the database in this process: migrations, a network of --referrals referrals over 20
+   clinics and 50 agencies with their staff (bench/referrals_bench.py's builder), a directory of
+   --services synthetic services (bench/search_bench.py's generator, imported through the HSDS
+   importer), an API token for an EHR, patient links, an agency that joins the network for one of
+   the directory's services, and the search index, copied to the second host (each host has its
+   own, as deployed);
 2. starts two gunicorn "hosts" (gunicorn.conf.py, 2 workers each) on loopback ports, with the same
    DATABASE_URL and SECRET_KEY and a search index each, as two app servers behind a load balancer;
 3. drives a bounded mix for --duration seconds, every request to a host picked at random (the
@@ -59,6 +60,8 @@ for path in (ROOT, ROOT / "bench"):
 import concurrent_users as people  # noqa: E402  (the simulated coordinators and patients)
 
 PAGE_P95_BUDGET_MS = 250
+PARTNER_AGENCIES = 3  # of referrals_bench's 50: the ones coordinators refer to and partners work for
+SWITCHER = "switcher@bench.test"
 THINK = (0.1, 0.5)
 LIMITS = {"LOGIN_RATE_LIMIT": "100000 per minute", "HSDS_RATE_LIMIT": "100000 per minute",
           "API_RATE_LIMIT": "100000 per minute", "STATUS_RATE_LIMIT": "100000 per minute",
@@ -150,7 +153,7 @@ def start_host(name: str, env: dict, workdir: Path) -> tuple[subprocess.Popen, s
 
 # --- the data -----------------------------------------------------------------------------------------
 
-def build(url: str, workdir: Path, services: int, referrals: int, seed: int) -> dict:
+def build(url: str, secret_key: str, workdir: Path, services: int, referrals: int, seed: int) -> dict:
     """Everything the hosts will serve, built in this process; returns what the simulated people need."""
     import referrals_bench
     import search_bench
@@ -160,51 +163,55 @@ def build(url: str, workdir: Path, services: int, referrals: int, seed: int) -> 
     from referralnet import create_app
     from referralnet.accounts.models import NetworkOrganization, User
     from referralnet.api.tokens import create_api_token
-    from referralnet.demo import load_demo_data
-    from referralnet.directory.models import Service
+    from werkzeug.security import generate_password_hash
+
+    from referralnet.directory.models import Service, ServiceAtLocation
     from referralnet.extensions import db
     from referralnet.referrals.models import Referral
     from referralnet.referrals.patient_links import ensure_link
     from referralnet.search.index import rebuild_index
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SEARCH_INDEX_DIR": str(workdir / "index-a"),
-                      "SEARCH_AUTO_INDEX": False, "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False})
-    with app.app_context():
+                      "SEARCH_AUTO_INDEX": False, "SECRET_KEY": secret_key, "RATELIMIT_ENABLED": False})
+    with app.app_context():  # the hosts' SECRET_KEY: patient links are derived from it
         upgrade()
         started = time.perf_counter()
-        load_demo_data(echo=lambda *_: None)
-        db.session.commit()
+        who = referrals_bench.build(referrals, seed)  # first: it expects an empty database
+        log(f"network: {db.session.query(Referral).count():,} referrals over {referrals_bench.CLINICS} clinics and "
+            f"{referrals_bench.AGENCIES} agencies ({time.perf_counter() - started:.0f} s)")
+        started = time.perf_counter()
         package = search_bench.generate(services, search_bench.bay_area_zips(), seed)
         search_bench.load_directory(package, workdir / "directory")
         log(f"directory: {db.session.query(Service).count():,} services ({time.perf_counter() - started:.0f} s)")
-        started = time.perf_counter()
-        referrals_bench.build(referrals, seed)
-        log(f"network: {db.session.query(Referral).count():,} referrals ({time.perf_counter() - started:.0f} s)")
 
-        admin = db.session.scalar(select(User).where(User.email == "admin@referralnet.test"))
-        agencies = {}
-        for name in people.PARTNERS.values():
-            org = db.session.scalar(select(NetworkOrganization).where(NetworkOrganization.name == name))
-            ids = db.session.scalars(select(Service.id).where(
-                Service.organization_id == org.directory_organization_id, Service.status == "active",
-                Service.accepting_referrals.is_(True)).order_by(Service.id)).all()
-            agencies[org.directory_organization_id] = list(ids)
-        ehr_org = db.session.scalar(select(NetworkOrganization).where(NetworkOrganization.name == "Samaritan House"))
+        # The agencies the simulated partners work for, with the services coordinators refer to.
+        agencies = {f"agency-{a}": [f"svc-{a}-{k}" for k in range(referrals_bench.SERVICES_PER_AGENCY)]
+                    for a in range(PARTNER_AGENCIES)}
+        admin = db.session.scalar(select(User).where(User.email == who["admin"]))
+        ehr_org = db.session.scalar(select(NetworkOrganization).where(NetworkOrganization.name == "Agency 0 (network)"))
         _, ehr_token = create_api_token(admin, ehr_org, name="Load bench EHR", scopes=["referrals:read"])
         links = [ensure_link(r) for r in db.session.scalars(select(Referral).where(
-            Referral.receiving_organization_id.in_(list(agencies))).limit(40))]
+            Referral.receiving_organization_id.in_(list(agencies))).order_by(Referral.id).limit(40))]
+
+        # The switched service: a directory service with a place (so search lists it), given a name of
+        # its own, whose agency joins the network with a partner who switches it.
+        switched = db.session.scalars(select(Service).join(ServiceAtLocation).where(
+            Service.status == "active", Service.id.not_like("svc-%")).order_by(Service.id).limit(1)).one()
+        switched.name, switched.accepting_referrals = "Loadbench Harbor Pantry", True
+        joined = NetworkOrganization(name="Loadbench Harbor (network)", kind="partner",
+                                     directory_organization_id=switched.organization_id)
+        db.session.add(joined)
+        db.session.add(User(email=SWITCHER, name="Switching Partner", role="partner", organization=joined,
+                            password_hash=generate_password_hash(referrals_bench.PASSWORD, method="pbkdf2:sha256:1000")))
         db.session.commit()
-        # The switched service: one of partner@'s agency's, named so a search for its name finds it.
-        switched_agency = next(iter(agencies))
-        switched = db.session.get(Service, agencies[switched_agency][0])
-        switched_name = switched.name
-        agencies[switched_agency] = agencies[switched_agency][1:]  # never referred to: it is switched off at times
         started = time.perf_counter()
         count = rebuild_index()
         log(f"search index: {count:,} documents ({time.perf_counter() - started:.0f} s), copied to host b")
+    people.PASSWORD = referrals_bench.PASSWORD  # the simulated people sign in as referrals_bench's users
     shutil.copytree(workdir / "index-a", workdir / "index-b")
     return {"agencies": agencies, "ehr_token": ehr_token, "links": [f"/s/{t}" for t in links],
-            "switched": (switched.id, switched_name)}
+            "switched": (switched.id, "Loadbench Harbor Pantry"), "coordinators": ["coord0@bench.test", "coord1@bench.test"],
+            "partners": [f"partner{a}@bench.test" for a in range(PARTNER_AGENCIES)]}
 
 
 # --- the simulated people -----------------------------------------------------------------------------
@@ -258,36 +265,6 @@ MOVES = [("accepted", {}), ("in-progress", {}), ("completed", {"completed-outcom
 ORDER = [to for to, _ in MOVES]
 
 
-def partner_working(user: Person, shared, stop: threading.Event, email: str, ledger: Ledger) -> None:
-    """Accept new referrals, start accepted ones, complete the ones in progress."""
-    user.sign_in(email)
-    while not stop.is_set():
-        view = user.rng.choice(["new", "new", "accepted", ""])
-        inbox = user.call("GET", "/inbox", "GET /inbox", params={"view": view} if view else None)
-        user.think()
-        ids = re.findall(r'href="/referrals/(\d+)"', inbox.text if inbox is not None else "")
-        if not ids:
-            continue
-        referral_id = user.rng.choice(ids[:10])
-        page = user.call("GET", f"/referrals/{referral_id}", "GET /referrals/<id>")
-        if page is None or page.status_code != 200:
-            continue
-        user.think()
-        for to, extra in MOVES:
-            token = people.csrf(page.text, to)
-            version = re.search(rf'name="{to}-version"[^>]*value="(\d+)"', page.text) or \
-                re.search(rf'id="{to}-version"[^>]*value="(\d+)"', page.text)
-            if token and version:
-                data = {f"{to}-csrf_token": token, "csrf_token": token, f"{to}-version": version.group(1),
-                        f"{to}-note": "Load test", **extra}
-                response = user.call("POST", f"/referrals/{referral_id}/status/{to}",
-                                     "POST /referrals/<id>/status/<to>", expect=(302,), data=data)
-                if response is not None and response.status_code == 302:
-                    ledger.confirmed(int(referral_id), to)
-                user.think()
-                break
-
-
 def ehr(user: Person, token: str, stop: threading.Event) -> None:
     """An EHR's integration: polls its new Tasks, reads one now and then."""
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}
@@ -339,6 +316,24 @@ def consistency_checker(user: Person, stats: Stats, stop: threading.Event, email
 
 
 # --- the run ------------------------------------------------------------------------------------------
+
+def warm_up(bases: list[str], email: str) -> None:
+    """A few searches and pages on every worker of every host before the clock starts (not counted):
+    a host behind a load balancer takes traffic once ready, not while its first requests load caches."""
+    def hit(base: str) -> None:
+        user = Person([base], Stats(), random.Random(0))
+        user.sign_in(email)
+        for q in ("food pantry", "housing help", "legal aid"):
+            user.call("GET", "/search", "warm-up", params={"q": q, "near": "94401"})
+        user.call("GET", "/worklist", "warm-up")
+
+    threads = [threading.Thread(target=hit, args=(base,)) for base in bases for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log("hosts warmed up (4 sessions each, not counted)")
+
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
@@ -412,8 +407,9 @@ def main() -> int:
         postgres = Postgres()
         redis_server = Redis()
         log(f"PostgreSQL on port {postgres.port}; rate limits in {redis_server.url}")
-        setup = build(postgres.url, workdir, args.services, args.referrals, args.seed)
-        env = dict(os.environ, DATABASE_URL=postgres.url, SECRET_KEY=secrets.token_hex(32), PYTHONPATH=str(ROOT),
+        secret_key = secrets.token_hex(32)
+        setup = build(postgres.url, secret_key, workdir, args.services, args.referrals, args.seed)
+        env = dict(os.environ, DATABASE_URL=postgres.url, SECRET_KEY=secret_key, PYTHONPATH=str(ROOT),
                    WEB_CONCURRENCY="2", GUNICORN_THREADS="4", GUNICORN_TIMEOUT="120",
                    RATELIMIT_STORAGE_URI=redis_server.url, LOG_FORMAT="json", **LIMITS)
         for name in ("a", "b"):
@@ -422,6 +418,7 @@ def main() -> int:
         backend = os.environ.get("SEARCH_BACKEND") or "this code's default (each host's own Whoosh index unless the postgres backend exists)"
         log(f"hosts {', '.join(bases)} (2 workers each); driving the mix for {args.duration:.0f} s")
 
+        warm_up(bases, setup["coordinators"][0])
         stats, ledger, stop = Stats(), Ledger(), threading.Event()
         shared = people.Shared(setup["agencies"])
         for link in setup["links"]:
@@ -431,18 +428,18 @@ def main() -> int:
         def person() -> Person:
             return Person(bases, stats, random.Random(rng.random()))
 
+        coordinators, partners = setup["coordinators"], setup["partners"]
         roles = [
-            lambda: people.coordinator_sending(person(), shared, stop, people.COORDINATORS[0]),
-            lambda: people.coordinator_sending(person(), shared, stop, people.COORDINATORS[1]),
-            lambda: people.coordinator_sending(person(), shared, stop, people.COORDINATORS[0]),
-            lambda: people.coordinator_working(person(), shared, stop, people.COORDINATORS[1]),
-            lambda: partner_working(person(), shared, stop, "partner@referralnet.test", ledger),
-            lambda: partner_working(person(), shared, stop, "partner2@referralnet.test", ledger),
-            lambda: partner_working(person(), shared, stop, "partner2@referralnet.test", ledger),
+            lambda: people.coordinator_sending(person(), shared, stop, coordinators[0]),
+            lambda: people.coordinator_sending(person(), shared, stop, coordinators[1]),
+            lambda: people.coordinator_sending(person(), shared, stop, coordinators[0]),
+            lambda: people.coordinator_working(person(), shared, stop, coordinators[1]),
+            *[lambda email=email: people.partner(person(), shared, stop, email, moves=MOVES, confirmed=ledger.confirmed)
+              for email in partners],
             lambda: people.patient(person(), shared, stop, None),
             lambda: people.patient(person(), shared, stop, None),
             lambda: ehr(person(), setup["ehr_token"], stop),
-            lambda: consistency_checker(person(), stats, stop, "partner@referralnet.test", setup["switched"], ledger),
+            lambda: consistency_checker(person(), stats, stop, SWITCHER, setup["switched"], ledger),
         ]
         threads = [threading.Thread(target=role, daemon=True) for role in roles]
         started = time.monotonic()
