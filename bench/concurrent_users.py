@@ -85,7 +85,7 @@ class User:
         try:
             response = self.http.request(method, self.base + path, timeout=60, allow_redirects=False, **kwargs)
         except requests.RequestException as exc:
-            self.stats.add(route, time.perf_counter() - started, f"{type(exc).__name__}")
+            self.stats.add(route, time.perf_counter() - started, f"{type(exc).__name__}: {str(exc)[:160]}")
             return None
         elapsed = time.perf_counter() - started
         status = response.status_code
@@ -154,6 +154,8 @@ def coordinator_sending(user: User, shared: Shared, stop: threading.Event, email
         user.call("GET", "/search", "GET /search", params={"q": q, "near": near})
         user.think()
         form = user.call("GET", "/clients/new", "GET /clients/new")
+        if form is None or form.status_code != 200:
+            continue  # counted as an error already
         suffix = secrets.token_hex(3)
         data = {"csrf_token": csrf(form.text), "given_name": f"Bench{suffix}", "family_name": f"User{suffix}",
                 "date_of_birth": date(1950 + user.rng.randrange(60), 1 + user.rng.randrange(12),
