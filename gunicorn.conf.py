@@ -3,7 +3,8 @@
     gunicorn -c gunicorn.conf.py 'referralnet:create_app()'
 
 Environment: GUNICORN_BIND (127.0.0.1:8000), WEB_CONCURRENCY (workers, 2), GUNICORN_THREADS (4),
-GUNICORN_TIMEOUT (30 s). Override any setting on the command line or with GUNICORN_CMD_ARGS.
+GUNICORN_TIMEOUT (30 s),
+GUNICORN_KEEPALIVE (75 s). Override any setting on the command line or with GUNICORN_CMD_ARGS.
 
 Logs: the app writes one JSON line per request to stdout (referralnet.requestlog: request id,
 route template, status, duration, user and organization ids, never a link token or patient data);
@@ -22,6 +23,10 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# Idle keep-alive connections stay open longer than a load balancer's idle timeout (60 s for nginx and
+# AWS ALB): otherwise the server closes a connection just as the balancer reuses it, and a request
+# fails with "connection reset" (gunicorn's default is 2 s; bench/load_bench.py saw exactly that).
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
 accesslog = None if os.environ["LOG_FORMAT"] == "json" else "-"
 errorlog = "-"
 
