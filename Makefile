@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app referralnet
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-dev browser-deps translations messages seed-san-mateo clean
+.PHONY: run serve test install install-dev browser-deps translations messages seed-san-mateo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ run: $(VENV)/.installed translations
 	$(FLASK) search reindex
 	@echo "Serving ReferralNet on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
+
+## make serve: production serving: migrate the configured DATABASE_URL, then gunicorn (gunicorn.conf.py:
+## WEB_CONCURRENCY workers on GUNICORN_BIND, JSON request logs). Build the search index first on a new host
+## (`flask search reindex`); /readyz answers 503 until it is there.
+serve: $(VENV)/.installed translations
+	$(FLASK) db upgrade
+	$(BIN)/gunicorn -c gunicorn.conf.py 'referralnet:create_app()'
 
 ## make test: the whole suite, browser tests included (installs Debian's chromium when missing and root)
 test: $(VENV)/.installed-dev browser-deps translations

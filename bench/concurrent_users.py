@@ -85,7 +85,7 @@ class User:
         try:
             response = self.http.request(method, self.base + path, timeout=60, allow_redirects=False, **kwargs)
         except requests.RequestException as exc:
-            self.stats.add(route, time.perf_counter() - started, f"{type(exc).__name__}")
+            self.stats.add(route, time.perf_counter() - started, f"{type(exc).__name__}: {str(exc)[:160]}")
             return None
         elapsed = time.perf_counter() - started
         status = response.status_code
@@ -154,6 +154,8 @@ def coordinator_sending(user: User, shared: Shared, stop: threading.Event, email
         user.call("GET", "/search", "GET /search", params={"q": q, "near": near})
         user.think()
         form = user.call("GET", "/clients/new", "GET /clients/new")
+        if form is None or form.status_code != 200:
+            continue  # counted as an error already
         suffix = secrets.token_hex(3)
         data = {"csrf_token": csrf(form.text), "given_name": f"Bench{suffix}", "family_name": f"User{suffix}",
                 "date_of_birth": date(1950 + user.rng.randrange(60), 1 + user.rng.randrange(12),
@@ -219,7 +221,13 @@ def coordinator_working(user: User, shared: Shared, stop: threading.Event, email
             user.think()
 
 
-def partner(user: User, shared: Shared, stop: threading.Event, email: str) -> None:
+PARTNER_MOVES = (("accepted", {}), ("in-progress", {}))
+
+
+def partner(user: User, shared: Shared, stop: threading.Event, email: str, moves=PARTNER_MOVES,
+            confirmed=None) -> None:
+    """Open new and accepted referrals and make the first of `moves` the page offers; `confirmed(referral
+    id, status)` hears of each move the server confirmed (bench/load_bench.py checks none is lost)."""
     user.sign_in(email)
     while not stop.is_set():
         view = user.rng.choice(["new", "new", "accepted", ""])
@@ -233,15 +241,17 @@ def partner(user: User, shared: Shared, stop: threading.Event, email: str) -> No
         if page is None or page.status_code != 200:
             continue
         user.think()
-        for to, extra in (("accepted", {}), ("in-progress", {})):
+        for to, extra in moves:
             token = csrf(page.text, to)
             version = re.search(rf'id="{to}-version"[^>]*value="(\d+)"', page.text) or \
                 re.search(rf'name="{to}-version"[^>]*value="(\d+)"', page.text)
             if token and version:
                 data = {f"{to}-csrf_token": token, "csrf_token": token, f"{to}-version": version.group(1),
                         f"{to}-note": "Load test", **extra}
-                user.call("POST", f"/referrals/{referral_id}/status/{to}", "POST /referrals/<id>/status/<to>",
-                          expect=(302,), data=data)
+                response = user.call("POST", f"/referrals/{referral_id}/status/{to}",
+                                     "POST /referrals/<id>/status/<to>", expect=(302,), data=data)
+                if confirmed is not None and response is not None and response.status_code == 302:
+                    confirmed(int(referral_id), to)
                 user.think()
                 break
 

@@ -46,6 +46,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["DEFAULT_TIMEZONE"])
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     register_extensions(app)
+    from referralnet.requestlog import install_request_log
+
+    install_request_log(app)  # after the request's commit hook: see requestlog.install_request_log
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -180,6 +183,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from referralnet.accounts.cli import users_cli
+    from referralnet.backup import backup_cli
     from referralnet.demo import demo_cli
     from referralnet.directory.cli import directory_cli
     from referralnet.notifications.cli import notifications_cli
@@ -192,6 +196,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(search_cli)
     app.cli.add_command(referrals_cli)
     app.cli.add_command(notifications_cli)
+    app.cli.add_command(backup_cli)
 
 
 def register_template_helpers(app: Flask) -> None:

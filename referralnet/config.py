@@ -32,7 +32,15 @@ def load_config(instance_path: Path) -> dict:
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SEARCH_INDEX_DIR": os.environ.get("SEARCH_INDEX_DIR") or str(instance_path / "search-index"),
+        # Where rate-limit counters live. memory:// counts per process: with more than one gunicorn worker
+        # or host, point every one at the same Redis (redis://host:6379/0) so a limit is one limit.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # If that Redis is unreachable, each process counts in memory until it is back: limits stay on
+        # (per process) and sign-in keeps working, instead of every limited page answering 500.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # The per-request log line (referralnet.requestlog): "json" (one object a line, for log
+        # collectors; gunicorn.conf.py makes it the default under gunicorn) or "text" (development).
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         # Two-factor sign-in (accounts.two_factor): always for admins; for every staff account when 1.
         "REQUIRE_TWO_FACTOR": os.environ.get("REQUIRE_TWO_FACTOR", "0") == "1",

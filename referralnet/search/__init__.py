@@ -13,3 +13,22 @@
 
 The coordinator pages, the HSDS API and the REST API all call `service.search`.
 """
+from __future__ import annotations
+
+
+def ready() -> tuple[bool, str]:
+    """Whether this process's search backend can answer queries: (ok, a short reason for /readyz).
+
+    The one readiness seam for the load balancer's check (home.readyz). Today the backend is this
+    host's Whoosh index, ready when it exists and opens; a host whose index was never built (or was
+    wiped) answers every search with nothing, so it must not take traffic until `flask search reindex`.
+    """
+    from referralnet.search.index import index_dir, open_index
+
+    try:
+        ix = open_index(create_if_missing=False)
+    except Exception as exc:  # noqa: BLE001 — a corrupt or unreadable index is "not ready", said why
+        return False, f"search index at {index_dir()} cannot be opened ({type(exc).__name__})"
+    if ix is None:
+        return False, f"no search index at {index_dir()}: run `flask search reindex`"
+    return True, "whoosh index open"
