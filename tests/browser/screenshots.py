@@ -139,7 +139,7 @@ def _patient_pages() -> list[tuple[str, str]]:
 
 
 def _shoot(context_factory: Callable, base: str, out: Path, prefix: str, pages: list[tuple[str, str]],
-           only: Optional[str], external: list[str], email: Optional[str] = None) -> list[Path]:
+           only: Optional[str], external: list[str], email: Optional[str] = None, full_page: bool = True) -> list[Path]:
     context = context_factory()
     page = context.new_page()
     page.route(lambda url: not url.startswith(base) and not url.startswith(("data:", "about:")),
@@ -153,7 +153,7 @@ def _shoot(context_factory: Callable, base: str, out: Path, prefix: str, pages: 
         response = page.goto(base + path)
         page.wait_for_load_state("networkidle")
         target = out / f"{prefix}-{name}.png"
-        page.screenshot(path=str(target), full_page=True)
+        page.screenshot(path=str(target), full_page=full_page)
         status = response.status if response else "?"
         print(f"{status} {path:<60} -> {target}")
         saved.append(target)
@@ -165,6 +165,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="build/screenshots", help="folder for the PNGs (default build/screenshots)")
     parser.add_argument("--only", help="only pages whose file name contains this")
+    parser.add_argument("--first-screen", action="store_true", help="only what shows without scrolling")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -172,6 +173,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     external: list[str] = []
     saved: list[Path] = []
+    full = not args.first_screen
     with tempfile.TemporaryDirectory(prefix="referralnet-screenshots-") as tmp, demo_server(Path(tmp)) as (_app, base), \
             sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -185,13 +187,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         def phone():
             return browser.new_context(base_url=base, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
 
-        saved += _shoot(desktop, base, out, "patient-1280", patient, args.only, external)
-        saved += _shoot(phone, base, out, "patient-360", patient, args.only, external)
+        saved += _shoot(desktop, base, out, "patient-1280", patient, args.only, external, full_page=full)
+        saved += _shoot(phone, base, out, "patient-360", patient, args.only, external, full_page=full)
         for role, email in (("coordinator", "coordinator@referralnet.test"), ("partner", "partner@referralnet.test"),
                             ("admin", "admin@referralnet.test")):
-            saved += _shoot(desktop, base, out, f"{role}-1280", staff[role], args.only, external, email)
+            saved += _shoot(desktop, base, out, f"{role}-1280", staff[role], args.only, external, email, full_page=full)
         saved += _shoot(phone, base, out, "coordinator-360", [("home", "/"), ("worklist", "/worklist")],
-                        args.only, external, "coordinator@referralnet.test")
+                        args.only, external, "coordinator@referralnet.test", full_page=full)
         browser.close()
     print(f"{len(saved)} screenshots in {out}/")
     if external:
