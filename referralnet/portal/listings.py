@@ -308,6 +308,11 @@ def listing_verify_days() -> int:
     return int(current_app.config.get("LISTING_VERIFY_DAYS", DEFAULT_LISTING_VERIFY_DAYS))
 
 
+def verify_cutoff(today: Optional[date] = None) -> date:
+    """Listings last verified before this date (or never) are due for verification."""
+    return (today or _local_today()) - timedelta(days=listing_verify_days())
+
+
 def listings_to_verify(actor: User, today: Optional[date] = None) -> list[Freshness]:
     """The actor's own active services, the least recently verified first (never verified before all), each with
     its last verification date (`assured_date`) and whether it is due (never, or over LISTING_VERIFY_DAYS ago).
@@ -315,7 +320,7 @@ def listings_to_verify(actor: User, today: Optional[date] = None) -> list[Freshn
     own = own_directory_organization(actor)
     if own is None:
         return []
-    cutoff = (today or _local_today()) - timedelta(days=listing_verify_days())
+    cutoff = verify_cutoff(today)
     services = db.session.scalars(select(Service).where(Service.organization_id == own.id, Service.status == "active"))
     rows = [Freshness(s, s.assured_date, s.assured_date is None or s.assured_date < cutoff) for s in services]
     rows.sort(key=lambda f: (f.last_verified is not None, f.last_verified or date.min, f.service.name.lower()))

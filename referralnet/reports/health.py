@@ -22,7 +22,7 @@ from referralnet.directory.models import Service
 from referralnet.errors import NotPermitted
 from referralnet.extensions import db
 from referralnet.notifications.models import Notification
-from referralnet.portal.listings import listing_verify_days
+from referralnet.portal.listings import verify_cutoff
 from referralnet.portal.models import JoinRequest
 from referralnet.referrals.models import Referral
 from referralnet.referrals.services import overdue_clause
@@ -81,7 +81,7 @@ def network_health(actor: User, now: Optional[datetime] = None, today: Optional[
                             .where(AuditLog.action == IMPORT_FAILED_ACTION, AuditLog.at >= since))
     last_import = db.session.scalar(select(func.max(AuditLog.at)).where(AuditLog.action == IMPORT_ACTION))
     last_failed = db.session.scalar(select(func.max(AuditLog.at)).where(AuditLog.action == IMPORT_FAILED_ACTION))
-    cutoff = (today or now.date()) - timedelta(days=listing_verify_days())
+    cutoff = verify_cutoff(today)
     active = Service.status == "active"
     to_verify = _count(select(func.count()).select_from(Service)
                        .where(active, or_(Service.assured_date.is_(None), Service.assured_date < cutoff)))

@@ -132,11 +132,12 @@ def test_listings_to_verify_are_the_agencys_active_services_oldest_verification_
     assert [r.service.id for r in listings.listings_to_verify(world.other_partner, today=today)] == ["svc-housing"]
     assert listings.listings_to_verify(world.coordinator) == [] and listings.listings_to_verify(world.admin) == []
 
+    before = app.config.get("LISTING_VERIFY_DAYS")
     app.config["LISTING_VERIFY_DAYS"] = 5
     try:
         assert [r.due for r in listings.listings_to_verify(world.partner, today=today)] == [True, True, True]
     finally:
-        del app.config["LISTING_VERIFY_DAYS"]
+        app.config["LISTING_VERIFY_DAYS"] = before
 
 
 def test_confirming_a_listing_verifies_it_today_and_is_audited(db, world):
