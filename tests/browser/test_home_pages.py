@@ -106,3 +106,21 @@ def test_focus_is_visible(page, demo):
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle + ' ' + "
                             "getComputedStyle(document.activeElement).outlineWidth")
     assert outline.startswith("solid") and not outline.endswith(" 0px"), outline
+
+
+def test_pills_keep_a_gap(page, demo):
+    sign_in(page, "coordinator@referralnet.test")
+    page.goto("/search?q=food+pantry&near=94401")
+    gaps = page.evaluate("""() => {
+        const out = [];
+        for (const b of document.querySelectorAll('.badge')) {
+            const next = b.nextElementSibling;
+            if (!next || !next.classList.contains('badge')) continue;
+            const r1 = b.getBoundingClientRect(), r2 = next.getBoundingClientRect();
+            if (Math.abs(r1.top - r2.top) < 2) out.push(r2.left - r1.right);  // side by side on one line
+            else out.push(r2.top - r1.bottom);  // wrapped onto the next line
+        }
+        return out;
+    }""")
+    assert gaps, "the search results should show pills side by side"
+    assert min(gaps) >= 4, gaps
