@@ -340,7 +340,6 @@ def confirm_listing(actor: User, service_id: Any, today: Optional[date] = None) 
     return service
 
 
-
 def set_accepting(actor: User, service_id: Any, accepting: bool) -> Service:
     """Switch whether one of the actor's services accepts referrals now. Raises NotFound."""
     service = get_own_service(actor, service_id)

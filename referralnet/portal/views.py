@@ -58,7 +58,7 @@ def inbox():
 def listings():
     """The partner's own services with their switch, capacity and hours."""
     return render_template("portal/listings.html", organization=own.own_directory_organization(current_user),
-                           listings=own.list_own_listings(current_user))
+                           listings=own.list_own_listings(current_user), verify_cutoff=own.verify_cutoff())
 
 
 @bp.post("/partner/listings/<service_id>/accepting")

@@ -264,3 +264,14 @@ def test_logged_out_visitors_get_the_sign_in_page(client, db):
     assert client.get("/").headers["Location"].startswith("/login")
     response = client.post("/partner/listings/svc-meals/verify")
     assert response.status_code in (302, 400, 401)
+
+
+def test_partner_marks_a_listing_verified_from_the_listings_page(web, db):
+    browser = web.as_(web.partner)
+    page = text(browser.get("/partner/listings"))
+    assert 'action="/partner/listings/svc-meals/verify"' in page and "Last verified:" in page
+    assert 'action="/partner/listings/svc-housing/verify"' not in page
+    response = browser.post("/partner/listings/svc-meals/verify", data={"csrf_token": csrf_token_from(page)})
+    assert response.headers["Location"] == "/partner/listings"
+    db.session.expire_all()
+    assert web.meals.assured_date is not None
