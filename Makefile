@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app referralnet
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve test install install-dev browser-deps translations messages seed-san-mateo clean
+.PHONY: run serve test screenshots install install-dev browser-deps translations messages seed-san-mateo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ serve: $(VENV)/.installed translations
 ## make test: the whole suite, browser tests included (installs Debian's chromium when missing and root)
 test: $(VENV)/.installed-dev browser-deps translations
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## make screenshots: PNGs of every page at 1280 px and the patient pages at 360 px, on the demo data,
+## into build/screenshots/ (SCREENSHOTS_ARGS="--out DIR --only NAME" to change)
+screenshots: $(VENV)/.installed-dev browser-deps translations
+	$(BIN)/python -m tests.browser.screenshots $(SCREENSHOTS_ARGS)
 
 ## Compile the gettext catalogs (referralnet/translations/*/LC_MESSAGES/messages.po -> .mo).
 translations: $(VENV)/.installed

@@ -68,6 +68,8 @@ def load_config(instance_path: Path) -> dict:
         # Reports shared outside the network office show counts from 1 to this minus one as "fewer than N"
         # (the CMS cell-size rule: 11). 0 or 1 shows every count.
         "REPORT_MIN_CELL_SIZE": int(os.environ.get("REPORT_MIN_CELL_SIZE", "11")),
+        # A listing not verified (HSDS assured_date) for this many days is due (portal.listings, reports.health).
+        "LISTING_VERIFY_DAYS": int(os.environ.get("LISTING_VERIFY_DAYS", "180")),
         # The address patients and staff reach this site at, for links in messages sent by cron jobs.
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         # The patient's link: requests per minute to one link (its page and print page together), and

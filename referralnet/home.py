@@ -1,5 +1,10 @@
 """The home page and the health checks: the app's own pages, above every feature package.
 
+The home page answers "what do I do now?" for each role, from one service function each:
+a coordinator's worklist and a partner's inbox (`referrals.home`), a partner's listings
+due for verification (`portal.listings`), the network's health for an admin
+(`reports.health`).
+
 Load balancers ask two questions:
 
 - `/healthz`: is this process alive? Always 200 while it can answer; touches nothing else, so a
@@ -22,7 +27,10 @@ from sqlalchemy import text
 from referralnet import search
 from referralnet.accounts.models import Role
 from referralnet.extensions import db, talisman
-from referralnet.referrals import worklists
+from referralnet.portal import listings
+from referralnet.referrals import home as referral_home
+from referralnet.referrals.forms import CLIENT_REPORT_LABELS
+from referralnet.reports.health import network_health
 
 bp = Blueprint("main", __name__)
 
@@ -32,13 +40,15 @@ def home():
     """Send each person to where their work is; visitors to the sign-in page."""
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.login"))
-    attention = 0
+    if current_user.has_role(Role.ADMIN):
+        return render_template("home/admin.html", health=network_health(current_user))
     if current_user.has_role(Role.COORDINATOR):
-        attention = worklists.attention_count(current_user)
-    elif current_user.has_role(Role.PARTNER):
-        counts = worklists.counts(current_user, worklists.INBOX, worklists.Filters())
-        attention = counts["overdue"] + counts["new"]
-    return render_template("home.html", attention=attention)
+        return render_template("home/coordinator.html", work=referral_home.coordinator_home(current_user),
+                               report_labels=CLIENT_REPORT_LABELS)
+    return render_template("home/partner.html", work=referral_home.partner_home(current_user),
+                           freshness=listings.listings_to_verify(current_user),
+                           organization=listings.own_directory_organization(current_user),
+                           verify_days=listings.listing_verify_days())
 
 
 @bp.get("/healthz")

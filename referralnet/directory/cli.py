@@ -46,6 +46,10 @@ def import_command(path, fmt, encoding, dry_run):
         click.echo(f"Error: {exc.message}", err=True)
         for line in exc.errors:
             click.echo(f"  {line}", err=True)
+        # Nothing was imported, but the refusal is recorded (a count, no row content) so that the admins'
+        # home page shows that a scheduled import is failing.
+        audit(None, "directory.import.failed", "directory", "import", format=fmt, errors=len(exc.errors))
+        db.session.commit()
         sys.exit(1)
     for line in report.warnings:
         click.echo(f"warning: {line}", err=True)

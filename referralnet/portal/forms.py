@@ -26,6 +26,10 @@ class AcceptingForm(FlaskForm):
     accepting = HiddenField(validators=[AnyOf(["yes", "no"], message="Choose to accept referrals or not.")])
 
 
+class VerifyForm(FlaskForm):
+    """"This listing is current": nothing but the CSRF token; the service is in the URL."""
+
+
 class CapacityForm(FlaskForm):
     available = WholeNumberField("Available now", validators=[Optional()], widget=NumberInput(min=0),
                                  parse_message="Enter the number available as a whole number, like 12.")

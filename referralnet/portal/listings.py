@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 from flask import current_app
@@ -52,6 +54,9 @@ MAX_CAPACITY_DESCRIPTION = 500
 MAX_HOURS_ROWS = 50
 MIDNIGHT = 24 * 60
 NOT_FOUND = "None of your organization's services has this id."
+# A listing is due for verification when a person last confirmed it (HSDS `assured_date`) longer ago than
+# this (setting LISTING_VERIFY_DAYS); 211 networks re-verify every six to twelve months.
+DEFAULT_LISTING_VERIFY_DAYS = 180
 
 Errors = dict[str, list[str]]
 
@@ -284,7 +289,56 @@ def get_hours_for_edit(actor: User, service_id: Any, location_id: str | None = N
                                          if link is None or loc.id != link.location_id])
 
 
+@dataclass
+class Freshness:
+    """When a person last confirmed one of the partner's services was current, and whether that is too long ago."""
+
+    service: Service
+    last_verified: Optional[date]
+    due: bool
+
+
+def _local_today() -> date:
+    """Today where the network works (DEFAULT_TIMEZONE): a US evening is already tomorrow in UTC."""
+    return utcnow().astimezone(ZoneInfo(_default_tz())).date()
+
+
+def listing_verify_days() -> int:
+    """Days after which a listing needs verifying again (setting LISTING_VERIFY_DAYS, default 180)."""
+    return int(current_app.config.get("LISTING_VERIFY_DAYS", DEFAULT_LISTING_VERIFY_DAYS))
+
+
+def verify_cutoff(today: Optional[date] = None) -> date:
+    """Listings last verified before this date (or never) are due for verification."""
+    return (today or _local_today()) - timedelta(days=listing_verify_days())
+
+
+def listings_to_verify(actor: User, today: Optional[date] = None) -> list[Freshness]:
+    """The actor's own active services, the least recently verified first (never verified before all), each with
+    its last verification date (`assured_date`) and whether it is due (never, or over LISTING_VERIFY_DAYS ago).
+    Empty for anyone who keeps no listings (see `own_directory_organization`)."""
+    own = own_directory_organization(actor)
+    if own is None:
+        return []
+    cutoff = verify_cutoff(today)
+    services = db.session.scalars(select(Service).where(Service.organization_id == own.id, Service.status == "active"))
+    rows = [Freshness(s, s.assured_date, s.assured_date is None or s.assured_date < cutoff) for s in services]
+    rows.sort(key=lambda f: (f.last_verified is not None, f.last_verified or date.min, f.service.name.lower()))
+    return rows
+
+
 # --- changing -----------------------------------------------------------------------------------
+
+def confirm_listing(actor: User, service_id: Any, today: Optional[date] = None) -> Service:
+    """Record that a person at the agency checked one of its services and it is current: its `assured_date`
+    (the "last verified" date coordinators see) becomes today. Raises NotFound."""
+    service = get_own_service(actor, service_id)
+    service.assured_date = today or _local_today()
+    _touch(service)
+    db.session.flush()
+    audit(actor, AUDIT_ACTION, "service", service.id, fields=["assured_date"])
+    return service
+
 
 def set_accepting(actor: User, service_id: Any, accepting: bool) -> Service:
     """Switch whether one of the actor's services accepts referrals now. Raises NotFound."""

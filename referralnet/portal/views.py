@@ -23,7 +23,7 @@ from flask_login import current_user
 from referralnet.accounts.models import Role
 from referralnet.accounts.permissions import role_required
 from referralnet.portal import listings as own
-from referralnet.portal.forms import AcceptingForm, CapacityForm, HoursForm
+from referralnet.portal.forms import AcceptingForm, CapacityForm, HoursForm, VerifyForm
 from referralnet.errors import ValidationFailed
 from referralnet.referrals import worklists
 from referralnet.referrals.forms import ListFilterForm
@@ -50,7 +50,7 @@ def inbox():
     result = worklists.listing(current_user, worklists.INBOX, request.args.get("view"), form.filters(current_user),
                                page_arg())
     return render_template("referrals/list.html", form=form, result=result, title=_("Referral inbox"),
-                           endpoint=".inbox", attention=("overdue", "new"))
+                           endpoint=".inbox", attention=worklists.INBOX_ATTENTION_KEYS)
 
 
 @bp.get("/partner/listings")
@@ -58,7 +58,7 @@ def inbox():
 def listings():
     """The partner's own services with their switch, capacity and hours."""
     return render_template("portal/listings.html", organization=own.own_directory_organization(current_user),
-                           listings=own.list_own_listings(current_user))
+                           listings=own.list_own_listings(current_user), verify_cutoff=own.verify_cutoff())
 
 
 @bp.post("/partner/listings/<service_id>/accepting")
@@ -76,6 +76,18 @@ def accepting(service_id: str):
         flash(f"“{service.name}” is no longer accepting referrals. Coordinators see it as not accepting.",
               "success")
     return _back()
+
+
+@bp.post("/partner/listings/<service_id>/verify")
+@role_required(Role.PARTNER)
+def verify(service_id: str):
+    """The partner checked one of their services and it is current: it shows as verified today."""
+    own.get_own_service(current_user, service_id)  # 404 before looking at the input: the service is not theirs
+    if not VerifyForm().validate_on_submit():
+        abort(400, "The form expired. Please submit it again.")
+    service = own.confirm_listing(current_user, service_id)
+    flash(f"“{service.name}” is marked as verified today.", "success")
+    return redirect(url_for("main.home") if request.form.get("next") == "home" else url_for(".listings"))
 
 
 @bp.route("/partner/listings/<service_id>/capacity", methods=["GET", "POST"])

@@ -106,6 +106,7 @@ INBOX: tuple[View, ...] = (
     View("finished", "Finished", "Completed, failed, declined or cancelled.",
          lambda now: _status_in(S.COMPLETED, S.FAILED, S.REJECTED, S.CANCELLED)),
 )
+INBOX_ATTENTION_KEYS = ("overdue", "new")
 
 
 @dataclass
