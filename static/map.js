@@ -23,70 +23,96 @@
     if (tiles) {
       window.L.tileLayer(tiles, { maxZoom: 19, attribution: box.getAttribute("data-attribution") || "" }).addTo(map);
     }
-    var markers = [];
-    var active = null;
+    var placed = items.filter(function (item) {
+      return isFinite(parseFloat(item.getAttribute("data-lat"))) && isFinite(parseFloat(item.getAttribute("data-lon")));
+    });
+    if (!placed.length) { box.hidden = true; return; }
+    // The view first: Leaflet draws a marker (and so its element exists) only on a map that has one.
+    map.fitBounds(window.L.latLngBounds(placed.map(function (item) {
+      return [parseFloat(item.getAttribute("data-lat")), parseFloat(item.getAttribute("data-lon"))];
+    })), { padding: [30, 30], maxZoom: 15 });
+    // One marker per place: results at the same address share it, and it carries all their numbers.
+    var groups = [];
+    var byPlace = {};
+    placed.forEach(function (item, index) {
+      var lat = parseFloat(item.getAttribute("data-lat"));
+      var lon = parseFloat(item.getAttribute("data-lon"));
+      var key = lat.toFixed(5) + "," + lon.toFixed(5);
+      if (!byPlace[key]) {
+        byPlace[key] = { lat: lat, lon: lon, items: [], numbers: [], names: [] };
+        groups.push(byPlace[key]);
+      }
+      byPlace[key].items.push(item);
+      byPlace[key].numbers.push(listNumber(item) || index + 1);
+      byPlace[key].names.push(item.getAttribute("data-name") || "");
+    });
 
-    function activate(entry) {
+    var active = null;
+    function activate(group, item) {
       if (active) {
         active.item.classList.remove("is-on-map");
-        var previous = active.marker.getElement();
+        var previous = active.group.marker.getElement();
         if (previous) { previous.classList.remove("map-pin-active"); }
       }
-      active = entry;
-      entry.item.classList.add("is-on-map");
-      var element = entry.marker.getElement();
+      active = { group: group, item: item };
+      item.classList.add("is-on-map");
+      var element = group.marker.getElement();
       if (element) { element.classList.add("map-pin-active"); }
     }
 
-    items.forEach(function (item, index) {
-      var lat = parseFloat(item.getAttribute("data-lat"));
-      var lon = parseFloat(item.getAttribute("data-lon"));
-      if (!isFinite(lat) || !isFinite(lon)) { return; }
-      var name = item.getAttribute("data-name") || "";
-      var number = listNumber(item) || index + 1;
-      var label = number + ". " + name;
-      var icon = window.L.divIcon({ className: "map-pin", html: "<span>" + number + "</span>",
-                                    iconSize: [30, 30], iconAnchor: [15, 15], popupAnchor: [0, -14] });
-      var marker = window.L.marker([lat, lon], { icon: icon, title: label, alt: label, keyboard: true,
-                                                 riseOnHover: true }).addTo(map);
-      var text = document.createElement("span");
-      text.textContent = label;
+    groups.forEach(function (group) {
+      var labels = group.numbers.map(function (n, i) { return n + ". " + group.names[i]; });
+      var label = labels.join("; ");
+      var icon = window.L.divIcon({ className: "map-pin", html: "<span>" + group.numbers.join(", ") + "</span>",
+                                    iconSize: null, iconAnchor: [15, 15], popupAnchor: [0, -14] });
+      var marker = window.L.marker([group.lat, group.lon], { icon: icon, title: label, keyboard: true,
+                                                             riseOnHover: true }).addTo(map);
+      group.marker = marker;
+      var text = document.createElement("div");
+      labels.forEach(function (line) {
+        var p = document.createElement("p");
+        p.textContent = line;
+        text.appendChild(p);
+      });
       marker.bindPopup(text);
-      var entry = { item: item, marker: marker };
-      markers.push(marker);
       var element = marker.getElement();
       if (element) {
         element.setAttribute("aria-label", (box.getAttribute("data-marker-label") || "__place__").replace("__place__", label));
-        element.setAttribute("data-number", String(number));
+        element.setAttribute("data-number", String(group.numbers[0]));
       }
-      marker.on("click", function () {
-        activate(entry);
+      function goToResult() {
+        var item = group.items[0];
+        activate(group, item);
         if (!item.hasAttribute("tabindex")) { item.setAttribute("tabindex", "-1"); }
         item.focus({ preventScroll: true });
         item.scrollIntoView({ block: "nearest", behavior: "smooth" });
+      }
+      marker.on("click", goToResult);
+      // Leaflet opens the label on Enter but fires no click: a keyboard user goes to the result as well.
+      marker.on("keypress", function (event) {
+        if (event.originalEvent && (event.originalEvent.key === "Enter" || event.originalEvent.keyCode === 13)) {
+          goToResult();
+        }
       });
 
-      var button = document.createElement("button");
-      button.type = "button";
-      button.className = "link-button show-on-map";
-      button.textContent = box.getAttribute("data-show-label") || "Show on map";
-      var hidden = document.createElement("span");
-      hidden.className = "visually-hidden";
-      hidden.textContent = ": " + name;
-      button.appendChild(hidden);
-      button.addEventListener("click", function () {
-        activate(entry);
-        map.setView(marker.getLatLng(), Math.max(map.getZoom(), 14));
-        marker.openPopup();
-        box.scrollIntoView({ block: "nearest", behavior: "smooth" });
+      group.items.forEach(function (item) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "link-button show-on-map";
+        button.textContent = box.getAttribute("data-show-label") || "Show on map";
+        var hidden = document.createElement("span");
+        hidden.className = "visually-hidden";
+        hidden.textContent = ": " + (item.getAttribute("data-name") || "");
+        button.appendChild(hidden);
+        button.addEventListener("click", function () {
+          activate(group, item);
+          map.setView(marker.getLatLng(), Math.max(map.getZoom(), 14));
+          marker.openPopup();
+          box.scrollIntoView({ block: "nearest", behavior: "smooth" });
+        });
+        (item.querySelector("[data-map-slot]") || item).appendChild(button);
       });
-      var slot = item.querySelector("[data-map-slot]") || item;
-      slot.appendChild(button);
     });
-
-    if (!markers.length) { box.hidden = true; return; }
-    var bounds = window.L.featureGroup(markers).getBounds();
-    map.fitBounds(bounds, { padding: [30, 30], maxZoom: 15 });
   }
 
   function start() {
