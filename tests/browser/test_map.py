@@ -10,18 +10,10 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.browser.conftest import sign_in
+from tests.browser.test_referral_page import watch_problems
 
 pytestmark = pytest.mark.browser
 SEARCH = "/search?q=food+stamps&near=94063&radius=10&sort=distance"
-
-
-def _watch(page) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-    page.add_init_script("document.addEventListener('securitypolicyviolation', e => "
-                         "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));")
-    return problems
 
 
 def _focused_id(page) -> str:
@@ -29,7 +21,7 @@ def _focused_id(page) -> str:
 
 
 def test_results_and_map_stay_in_sync_without_tiles(page, axe, demo):
-    problems = _watch(page)
+    problems = watch_problems(page)
     sign_in(page, "coordinator@referralnet.test")
     page.goto(SEARCH)
     box = page.locator(".map-box")
@@ -116,7 +108,7 @@ def test_tiles_from_the_configured_host_load_without_csp_violations(browser, axe
     elsewhere = []
     page.route(lambda u: not u.startswith((url, tile_origin, "data:", "about:")),
                lambda route: (elsewhere.append(route.request.url), route.abort()))
-    problems = _watch(page)
+    problems = watch_problems(page)
     try:
         sign_in(page, "coordinator@referralnet.test")
         response = page.goto(SEARCH)

@@ -13,7 +13,7 @@ from tests.browser.conftest import sign_in
 pytestmark = pytest.mark.browser
 
 
-def _watch(page) -> list[str]:
+def watch_problems(page) -> list[str]:
     """Console errors, page errors and CSP violations seen by `page` from now on."""
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
@@ -39,7 +39,7 @@ def _fresh_referral_id(db, agency: str) -> int:
 
 
 def test_partner_and_coordinator_work_the_redesigned_page(page, axe, demo, db):
-    problems = _watch(page)
+    problems = watch_problems(page)
     referral_id = _fresh_referral_id(db, "Samaritan House")
     sign_in(page, "partner@referralnet.test")
     page.goto(f"/referrals/{referral_id}")
@@ -94,7 +94,7 @@ def test_partner_and_coordinator_work_the_redesigned_page(page, axe, demo, db):
 
 
 def test_coordinator_sees_only_cancel_and_entered_in_error_last_and_quiet(page, axe, demo, db):
-    problems = _watch(page)
+    problems = watch_problems(page)
     referral_id = _fresh_referral_id(db, "Samaritan House")
     sign_in(page, "coordinator@referralnet.test")
     page.goto(f"/referrals/{referral_id}")
