@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app referralnet
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve test screenshots install install-dev browser-deps translations messages seed-san-mateo clean
+.PHONY: run serve test screenshots install install-dev browser-deps translations messages seed-san-mateo clean leaflet
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,31 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# Leaflet (the map on search results and service pages), from the npm registry's tarball, checked against
+# the registry's integrity hash, unpacked into static/vendor/leaflet/ (gitignored). Never from a CDN.
+LEAFLET_VERSION := 1.9.4
+LEAFLET_INTEGRITY := sha512-nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQOL+YR3XnWyZAxwQixURb+FA74PA==
+LEAFLET_DIR := static/vendor/leaflet
+
+$(LEAFLET_DIR)/.version-$(LEAFLET_VERSION):
+	@set -euo pipefail; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	url=https://registry.npmjs.org/leaflet/-/leaflet-$(LEAFLET_VERSION).tgz; \
+	echo "Vendoring Leaflet $(LEAFLET_VERSION) from $$url"; \
+	curl -fsSL --retry 3 -o "$$tmp/leaflet.tgz" "$$url"; \
+	got=$$($(PYTHON) -c 'import base64, hashlib, sys; print("sha512-" + base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$$tmp/leaflet.tgz"); \
+	if [ "$$got" != "$(LEAFLET_INTEGRITY)" ]; then \
+	  echo "leaflet-$(LEAFLET_VERSION).tgz does not match the registry's integrity hash (got $$got): not installed" >&2; exit 1; \
+	fi; \
+	tar -xzf "$$tmp/leaflet.tgz" -C "$$tmp" package/dist package/LICENSE; \
+	rm -rf $(LEAFLET_DIR); mkdir -p $(LEAFLET_DIR); \
+	cp "$$tmp/package/dist/leaflet.js" "$$tmp/package/dist/leaflet.css" "$$tmp/package/LICENSE" $(LEAFLET_DIR)/; \
+	cp -r "$$tmp/package/dist/images" $(LEAFLET_DIR)/; \
+	touch $@
+
+leaflet: $(LEAFLET_DIR)/.version-$(LEAFLET_VERSION)
+
 ## make run: install, migrate, load demo data on first start, build the search index, serve :5000
-run: $(VENV)/.installed translations
+run: $(VENV)/.installed translations leaflet
 	$(FLASK) db upgrade
 	$(FLASK) demo load
 	$(FLASK) search reindex
@@ -41,7 +64,7 @@ serve: $(VENV)/.installed translations
 	$(BIN)/gunicorn -c gunicorn.conf.py 'referralnet:create_app()'
 
 ## make test: the whole suite, browser tests included (installs Debian's chromium when missing and root)
-test: $(VENV)/.installed-dev browser-deps translations
+test: $(VENV)/.installed-dev browser-deps translations leaflet
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## make screenshots: PNGs of every page at 1280 px and the patient pages at 360 px, on the demo data,

@@ -93,11 +93,14 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"
+    from referralnet.geo.maps import csp_allowing_tiles
+
     ext.talisman.init_app(
         app,
         force_https=app.config["FORCE_HTTPS"],
         session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
-        content_security_policy=CSP,
+        # The map's tile host, when one is configured, and only then (referralnet.geo.maps).
+        content_security_policy=csp_allowing_tiles(CSP, app.config.get("MAP_TILE_URL")),
         referrer_policy="same-origin",
     )
 

@@ -70,6 +70,10 @@ def load_config(instance_path: Path) -> dict:
         "REPORT_MIN_CELL_SIZE": int(os.environ.get("REPORT_MIN_CELL_SIZE", "11")),
         # A listing not verified (HSDS assured_date) for this many days is due (portal.listings, reports.health).
         "LISTING_VERIFY_DAYS": int(os.environ.get("LISTING_VERIFY_DAYS", "180")),
+        # Map tiles for the search results and service pages (referralnet.geo.maps): a URL template with
+        # {z}, {x}, {y}; its host is added to the CSP's img-src. "" shows the markers without tiles.
+        "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+        "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors"),
         # The address patients and staff reach this site at, for links in messages sent by cron jobs.
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         # The patient's link: requests per minute to one link (its page and print page together), and

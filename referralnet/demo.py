@@ -31,6 +31,7 @@ class DemoUser:
     name: str
     role: str
     organization: str
+    phone: str | None = None
 
 
 DEMO_ORGANIZATIONS = [
@@ -43,8 +44,10 @@ DEMO_ORGANIZATIONS = [
 ]
 DEMO_USERS = [
     DemoUser("admin@referralnet.test", "Alex Admin", "admin", "ReferralNet Network Office"),
-    DemoUser("coordinator@referralnet.test", "Casey Coordinator", "coordinator", "Bayside Community Health Center"),
-    DemoUser("coordinator2@referralnet.test", "Jordan Lee", "coordinator", "Coastside Family Medicine"),
+    DemoUser("coordinator@referralnet.test", "Casey Coordinator", "coordinator", "Bayside Community Health Center",
+             "(650) 555-0142"),
+    DemoUser("coordinator2@referralnet.test", "Jordan Lee", "coordinator", "Coastside Family Medicine",
+             "(650) 555-0177 x12"),
     DemoUser("partner@referralnet.test", "Pat Partner", "partner", "Samaritan House"),
     DemoUser("partner2@referralnet.test", "Morgan Diaz", "partner", "Peninsula Family Service"),
 ]
@@ -67,7 +70,7 @@ def load_demo_data(echo=print) -> bool:
     orgs = {o.name: o for o in db.session.scalars(select(NetworkOrganization))}
     for user in DEMO_USERS:
         create_user(email=user.email, name=user.name, password=DEMO_PASSWORD, role=user.role,
-                    organization_id=orgs[user.organization].id)
+                    organization_id=orgs[user.organization].id, phone=user.phone)
     load_demo_referrals(echo=echo)
     return True
 

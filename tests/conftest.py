@@ -46,6 +46,7 @@ def app(tmp_path_factory):
         "RATELIMIT_ENABLED": True,
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "HSDS_RATE_LIMIT": "100000 per minute",
+        "MAP_TILE_URL": "",  # no tile host is contacted by the tests (tests/search/test_map.py sets one)
     })
     app.test_client_class = RequestIsolatedClient
     with app.app_context():

@@ -20,13 +20,15 @@ users_cli = AppGroup("users", help="Manage user accounts.")
 @click.option("--organization", "organization_name", required=True,
               help="Name of an existing member organization (see `flask users orgs`).")
 @click.password_option(help="Asked for when not given.")
-def create_user_command(email, name, role, organization_name, password):
+@click.option("--phone", default=None, help="A work phone number; agencies see it on the referrals the user sends.")
+def create_user_command(email, name, role, organization_name, password, phone):
     """Create a user in an existing organization."""
     org = db.session.scalar(select(NetworkOrganization).where(NetworkOrganization.name == organization_name))
     if org is None:
         raise click.ClickException(f"No organization named {organization_name!r}. Run `flask users orgs` to list them.")
     try:
-        user = services.create_user(email=email, name=name, password=password, role=role, organization_id=org.id)
+        user = services.create_user(email=email, name=name, password=password, role=role, organization_id=org.id,
+                                    phone=phone)
     except ValidationFailed as exc:
         db.session.rollback()
         details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())

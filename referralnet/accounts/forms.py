@@ -24,6 +24,7 @@ class UserForm(FlaskForm):
     name = StringField("Full name", validators=[DataRequired("Enter the person's name."), Length(max=200)])
     email = EmailField("Email", validators=[DataRequired("Enter an email address."),
                                             Email("Enter a valid email address.")])
+    phone = StringField("Work phone", validators=[Optional(), Length(max=32)])
     role = SelectField("Role", choices=[SelectChoice(r.value, r.label) for r in Role])
     organization_id = SelectField("Organization", coerce=int)
     password = PasswordField(

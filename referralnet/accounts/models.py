@@ -73,6 +73,8 @@ class User(UserMixin, TimestampMixin, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # A work number: the receiving agency sees it on the referrals this user sent, to call them back.
+    phone: Mapped[Optional[str]] = mapped_column(String(32))
     password_hash: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(16))
     organization_id: Mapped[int] = mapped_column(ForeignKey("network_organization.id"), index=True)

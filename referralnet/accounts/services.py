@@ -4,6 +4,8 @@ Every change is recorded in the audit log (`actor` None: the system, e.g. a CLI 
 """
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
@@ -58,9 +60,26 @@ def create_organization(*, name: str, kind: str, directory_organization_id: str 
     return org
 
 
+_PHONE_CHARACTERS = re.compile(r"^\+?[0-9 ().\-]+(?:\s*(?:x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
+
+
+def check_work_phone(phone: str | None) -> tuple[str | None, str | None]:
+    """A staff member's work phone as typed, cleaned: (number or None, None), or (None, why it is refused).
+    Digits with the usual separators, a leading +, an extension ("x123", "ext. 123"); 7 to 15 digits."""
+    phone = " ".join((phone or "").split())
+    if not phone:
+        return None, None
+    digits = sum(ch.isdigit() for ch in re.split(r"x|ext", phone, maxsplit=1, flags=re.IGNORECASE)[0])
+    if len(phone) > 32 or not _PHONE_CHARACTERS.match(phone) or not 7 <= digits <= 15:
+        return None, (f"“{phone[:40]}” is not a phone number: use digits, spaces, dashes or brackets, "
+                      "with 7 to 15 digits (an extension as “x123”).")
+    return phone, None
+
+
 def create_user(*, email: str, name: str, password: str, role: str, organization_id: int,
-                actor: User | None = None) -> User:
-    """Add a user. Raises ValidationFailed naming each bad field; nothing is written then."""
+                actor: User | None = None, phone: str | None = None) -> User:
+    """Add a user (`phone`: an optional work number). Raises ValidationFailed naming each bad field;
+    nothing is written then."""
     email = normalize_email(email or "")
     errors: dict[str, list[str]] = {}
     if "@" not in email or email.startswith("@") or email.endswith("@"):
@@ -80,9 +99,12 @@ def create_user(*, email: str, name: str, password: str, role: str, organization
         errors["organization_id"] = ["Partner staff must belong to a partner agency."]
     elif role == Role.COORDINATOR.value and org.kind == OrgKind.PARTNER.value:
         errors["organization_id"] = ["Care coordinators belong to a referring organization, not a partner agency."]
+    phone, phone_error = check_work_phone(phone)
+    if phone_error:
+        errors["phone"] = [phone_error]
     if errors:
         raise ValidationFailed("The user could not be created.", errors)
-    user = User(email=email, name=name.strip(), role=role, organization=org, active=True)
+    user = User(email=email, name=name.strip(), role=role, organization=org, active=True, phone=phone)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()

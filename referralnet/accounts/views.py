@@ -237,7 +237,7 @@ def new_user():
         try:
             user = services.create_user(email=form.email.data, name=form.name.data, password=form.password.data,
                                         role=form.role.data, organization_id=form.organization_id.data,
-                                        actor=current_user)
+                                        actor=current_user, phone=form.phone.data)
         except ValidationFailed as exc:
             attach_errors(form, exc)
         else:

@@ -44,6 +44,14 @@ class PlaceView:
     def confidential(self) -> bool:
         return bool(self.location and self.location.address_confidential)
 
+    @property
+    def coordinates(self) -> tuple[float, float] | None:
+        """Where to put the place on a map; never for a confidential place."""
+        loc = self.location
+        if loc is None or loc.address_confidential or loc.latitude is None or loc.longitude is None:
+            return None
+        return loc.latitude, loc.longitude
+
 
 @dataclass
 class ServiceView:

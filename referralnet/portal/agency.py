@@ -26,7 +26,8 @@ from referralnet.referrals.actors import AgencyLinkActor
 from referralnet.referrals.agency_links import find_link, touch
 from referralnet.referrals.forms import MessageForm
 from referralnet.referrals.models import Status
-from referralnet.referrals.states import NEEDS_OUTCOME, REASONS, allowed_moves
+from referralnet.referrals.progress import progress_of
+from referralnet.referrals.states import offered_moves
 from referralnet.referrals.views import ACTION_LABELS, apply_move, move_forms
 from referralnet.web import attach_errors
 
@@ -78,11 +79,11 @@ def _render(token: str, actor: AgencyLinkActor, status: int = 200, forms: dict |
     if status == 200:  # a view; an error re-render is rolled back with the request anyway
         services.mark_viewed(actor, referral)
         touch(actor.link)
-    moves = allowed_moves(referral, actor)
+    moves = offered_moves(referral, actor)
     action_forms = move_forms(referral, moves, forms or {})
     return render_template(
         "portal/agency_page.html", token=token, link=actor.link, referral=referral, client=referral.client,
-        moves=moves, action_forms=action_forms, labels=ACTION_LABELS, reasons=REASONS, needs_outcome=NEEDS_OUTCOME,
+        moves=moves, action_forms=action_forms, labels=ACTION_LABELS, progress=progress_of(referral),
         message_form=message_form or MessageForm(formdata=None, prefix="message"),
         join_form=join_form or JoinForm(formdata=None, prefix="join"),
         join_pending=join.pending_request(referral.receiving_organization_id) is not None,

@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from referralnet.accounts.models import Role
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.referrals.models import CONSENT_METHODS, PRIORITIES
-from referralnet.referrals.states import OUTCOME_LABELS, REASON_LABELS, REASONS, Status
+from referralnet.referrals.states import OUTCOME_LABELS, REASON_LABELS, REASONS, Status, outcomes_for
 from referralnet.referrals.worklists import Filters
 from referralnet.forms import LANGUAGES, MultiCheckboxField
 
@@ -94,11 +94,16 @@ class TransitionForm(FlaskForm):
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=4000)])
     submit = SubmitField(_l("Save"))
 
-    def for_status(self, status: Status) -> "TransitionForm":
-        """Narrow the reason choices to the ones this status allows."""
-        allowed = REASONS.get(status, ())
+    def for_status(self, status: Status, reasons: tuple[str, ...] | None = None,
+                   outcomes: tuple[str, ...] | None = None) -> "TransitionForm":
+        """Narrow the reason and outcome choices to the ones this move allows: `reasons` and `outcomes`
+        as states.offered_moves gives them for the actor, or every one the status takes."""
+        allowed = REASONS.get(status, ()) if reasons is None else reasons
         self.reason.choices = [SelectChoice("", _("Choose a reason"))] + \
             [SelectChoice(code, REASON_LABELS[code]) for code in allowed]
+        fitting = outcomes_for(status) if outcomes is None else outcomes
+        self.outcome.choices = [SelectChoice("", _("Choose the outcome"))] + \
+            [SelectChoice(code, OUTCOME_LABELS[code]) for code in fitting]
         return self
 
 

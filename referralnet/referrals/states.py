@@ -25,6 +25,7 @@ coordinator may record the agency's moves for it (`actors.OnBehalf`), as the rec
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
@@ -43,7 +44,8 @@ from referralnet.referrals.models import (CANCEL_REASONS, CONSENT_WITHDRAWN, FAI
 __all__ = [
     "Status", "TERMINAL", "TRANSITIONS", "MAY_SET", "Party", "REASONS", "REJECT_REASONS", "CANCEL_REASONS",
     "HOLD_REASONS", "FAIL_REASONS", "OUTCOMES", "REASON_LABELS", "OUTCOME_LABELS", "NEEDS_OUTCOME",
-    "SETTABLE", "parties_of", "allowed_moves", "details_for", "transition", "mark_requested", "flush_or_conflict",
+    "SETTABLE", "OUTCOMES_FOR", "PARTNER_CANCEL_REASONS", "Move", "parties_of", "allowed_moves", "offered_moves",
+    "reasons_for", "outcomes_for", "details_for", "transition", "mark_requested", "flush_or_conflict",
     "cancel_for_withdrawn_consent", "CONSENT_WITHDRAWN",
 ]
 
@@ -97,7 +99,19 @@ _NOT_A_PARTY = ("Only coordinators of the sending organization and staff of the 
 REASONS: dict[Status, tuple[str, ...]] = {
     S.REJECTED: REJECT_REASONS, S.CANCELLED: CANCEL_REASONS, S.ON_HOLD: HOLD_REASONS, S.FAILED: FAIL_REASONS,
 }
-NEEDS_OUTCOME: frozenset[Status] = frozenset({S.COMPLETED, S.FAILED})
+# A reason that is one side's to give: "referred elsewhere" is the coordinator's decision, so the
+# receiving agency cancels for the client's request, a duplicate, no longer needed, or other.
+PARTNER_CANCEL_REASONS = tuple(r for r in CANCEL_REASONS if r != "referred-elsewhere")
+_PARTY_REASONS: dict[Party, dict[Status, tuple[str, ...]]] = {
+    Party.RECEIVING_PARTNER: {S.CANCELLED: PARTNER_CANCEL_REASONS},
+}
+# The outcomes that fit each move: an agency that could not help ("failed") never records "got help".
+OUTCOMES_FOR: dict[Status, tuple[str, ...]] = {S.COMPLETED: OUTCOMES, S.FAILED: ("partly", "did-not-get-help")}
+NEEDS_OUTCOME: frozenset[Status] = frozenset(OUTCOMES_FOR)
+# The order moves are offered in: forward first, then the moves aside, the destructive ones last.
+_FORWARD = (S.ACCEPTED, S.IN_PROGRESS, S.COMPLETED)
+_OFFER_ORDER = _FORWARD + (S.ON_HOLD, S.REJECTED, S.FAILED, S.CANCELLED, S.ENTERED_IN_ERROR)
+DESTRUCTIVE: frozenset[Status] = frozenset({S.CANCELLED, S.ENTERED_IN_ERROR})
 
 REASON_LABELS = {
     "not-eligible": "Not eligible", "no-capacity": "No capacity", "out-of-service-area": "Out of service area",
@@ -142,6 +156,41 @@ def allowed_moves(referral: Referral, user: Actor) -> list[Status]:
     """The statuses `user` may move `referral` to now (for offering buttons; transition() re-checks)."""
     parties = parties_of(user, referral)
     return [to for to in Status if to in TRANSITIONS[Status(referral.status)] and parties & MAY_SET[to]]
+
+
+def reasons_for(to: Status, parties: frozenset[Party]) -> tuple[str, ...]:
+    """The reasons a move to `to` may give when made for `parties` (empty: the move takes no reason).
+    A side with its own list (the agency's cancel reasons) gets that list; the union for both sides."""
+    general = REASONS.get(to, ())
+    lists = [_PARTY_REASONS.get(party, {}).get(to, general) for party in parties] or [general]
+    return tuple(r for r in general if any(r in allowed for allowed in lists))
+
+
+def outcomes_for(to: Status) -> tuple[str, ...]:
+    """The outcomes a move to `to` offers and accepts (empty: it takes none)."""
+    return OUTCOMES_FOR.get(to, ())
+
+
+@dataclass(frozen=True)
+class Move:
+    """One move offered to an actor: where it goes and what its small form asks for."""
+
+    to: Status
+    reasons: tuple[str, ...]
+    outcomes: tuple[str, ...]
+    takes_reason_text: bool
+    kind: str  # "forward" (the next step), "aside" (hold, decline, could not help) or "destructive"
+
+
+def offered_moves(referral: Referral, actor: Actor) -> list[Move]:
+    """The moves `actor` may make on `referral` now, in the order to offer them (the next step first,
+    cancel and entered-in-error last), each with the reasons and outcomes that fit it and this actor."""
+    parties = parties_of(actor, referral)
+    allowed = set(allowed_moves(referral, actor))
+    return [Move(to=to, reasons=reasons_for(to, parties), outcomes=outcomes_for(to),
+                 takes_reason_text="reason_text" in details_for(to),
+                 kind="forward" if to in _FORWARD else "destructive" if to in DESTRUCTIVE else "aside")
+            for to in _OFFER_ORDER if to in allowed]
 
 
 def details_for(to: Status) -> frozenset[str]:
@@ -195,7 +244,7 @@ def transition(referral: Referral, to: Status | str, actor: Actor, *, reason: Op
             raise InvalidTransition(f"This referral is already {current.label}.")
         raise InvalidTransition(f"A referral that is {current.label} cannot be moved to {to.label}.")
     reason, reason_text, outcome, note = _check_details(to, reason, reason_text, outcome, note,
-                                                        system=_system_reason)
+                                                        system=_system_reason, parties=parties)
 
     now = now or utcnow()
     referral.status = to.value
@@ -253,13 +302,14 @@ def _actor_kind(parties: frozenset[Party]) -> str:
     return "coordinator" if Party.SENDING_COORDINATOR in parties else "partner"
 
 
-def _check_details(to: Status, reason, reason_text, outcome, note, *, system: bool = False):
-    """Reason and outcome rules for a move to `to`; returns them cleaned or raises ValidationFailed.
-    With `system`, the reasons only the system gives (SYSTEM_REASONS) are accepted too."""
+def _check_details(to: Status, reason, reason_text, outcome, note, *, system: bool = False,
+                   parties: frozenset[Party] = frozenset()):
+    """Reason and outcome rules for a move to `to` made for `parties`; returns them cleaned or raises
+    ValidationFailed. With `system`, the reasons only the system gives (SYSTEM_REASONS) are accepted too."""
     errors: dict[str, list[str]] = {}
     reason, reason_text, note, outcome = (clean_text(reason), clean_text(reason_text), clean_text(note),
                                           clean_text(outcome))
-    allowed = REASONS.get(to)
+    allowed = reasons_for(to, parties) if to in REASONS else None
     if allowed and system:
         allowed = allowed + SYSTEM_REASONS.get(to, ())
     if allowed:
@@ -278,9 +328,10 @@ def _check_details(to: Status, reason, reason_text, outcome, note, *, system: bo
             errors["reason_text"] = [f"A referral moved to {to.label} takes no reason; use the note."]
     if to in NEEDS_OUTCOME:
         if outcome is None:
-            errors["outcome"] = [f"Choose an outcome ({', '.join(OUTCOMES)})."]
-        elif outcome not in OUTCOMES:
-            errors["outcome"] = [f"“{outcome}” is not an outcome; choose one of: {', '.join(OUTCOMES)}."]
+            errors["outcome"] = [f"Choose an outcome ({', '.join(OUTCOMES_FOR[to])})."]
+        elif outcome not in OUTCOMES_FOR[to]:
+            errors["outcome"] = [f"“{outcome}” is not an outcome for {to.label.lower()}; choose one of: "
+                                 f"{', '.join(OUTCOMES_FOR[to])}."]
     elif outcome is not None:
         errors["outcome"] = [f"An outcome is recorded only when a referral is completed or failed, "
                              f"not {to.label.lower()}."]

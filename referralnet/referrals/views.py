@@ -23,8 +23,9 @@ from referralnet.referrals.forms import (CONSENT_LABELS, CONTACT_LABELS, PRIORIT
                                          AgencyLinkForm, ClientForm, ClientReportForm, CloseLoopForm, ConsentForm,
                                          ListFilterForm, MessageForm, SendForm, TransitionForm, language_label)
 from referralnet.referrals.models import Client, Referral
-from referralnet.referrals.states import (NEEDS_OUTCOME, OUTCOME_LABELS, REASON_LABELS, REASONS, SETTABLE, Status,
-                                          allowed_moves, details_for)
+from referralnet.referrals.progress import progress_of
+from referralnet.referrals.states import (OUTCOME_LABELS, REASON_LABELS, SETTABLE, Move, Status, details_for,
+                                          offered_moves)
 from referralnet.web import attach_errors, page_arg
 
 bp = Blueprint("referrals", __name__)
@@ -262,7 +263,7 @@ def _render_referral(item: Referral, status: int = 200, forms: dict | None = Non
                      close_form=None):
     if status == 200:  # a view of the page; an error re-render is rolled back with the request anyway
         services.mark_viewed(current_user, item)
-    moves = allowed_moves(item, current_user)
+    moves = offered_moves(item, current_user)
     forms = forms or {}
     action_forms = move_forms(item, moves, forms)
     is_sender = current_user.role == Role.COORDINATOR.value
@@ -272,7 +273,7 @@ def _render_referral(item: Referral, status: int = 200, forms: dict | None = Non
     offnet = _offnet_context(item, is_sender, forms)
     return render_template(
         "referrals/referral.html", referral=item, client=item.client, moves=moves, action_forms=action_forms,
-        labels=ACTION_LABELS, reasons=REASONS, needs_outcome=NEEDS_OUTCOME,
+        labels=ACTION_LABELS, progress=progress_of(item),
         message_form=message_form or MessageForm(formdata=None, prefix="message"),
         close_form=close_form or CloseLoopForm(formdata=None, prefix="close"),
         can_close=can_close, can_refer_elsewhere=can_refer_elsewhere, followups=followups, is_sender=is_sender,
@@ -287,7 +288,7 @@ def _offnet_context(item: Referral, is_sender: bool, forms: dict) -> dict | None
         return None
     from referralnet.referrals import agency_links
 
-    moves = allowed_moves(item, OnBehalf(current_user, "agency"))
+    moves = offered_moves(item, OnBehalf(current_user, "agency"))
     posted = {key[1]: form for key, form in forms.items() if isinstance(key, tuple) and key[0] == "behalf"}
     action_forms = move_forms(item, moves, posted, prefix="behalf-")
     return {"moves": moves, "action_forms": action_forms,
@@ -302,15 +303,16 @@ def _patient_url(item: Referral):
     return status_url(item)
 
 
-def move_forms(referral: Referral, moves, posted: dict, prefix: str = "") -> dict:
-    """A TransitionForm for each move offered (the one just posted keeps its input and errors),
-    all at the referral's current version."""
+def move_forms(referral: Referral, moves: list[Move], posted: dict, prefix: str = "") -> dict:
+    """A TransitionForm for each move offered (states.offered_moves), with the reasons and outcomes
+    that fit it; the one just posted keeps its input and errors. All at the referral's current version."""
     forms = {}
-    for to in moves:
-        form = posted.get(to) or TransitionForm(formdata=None, prefix=prefix + to.value, version=referral.version)
-        form.for_status(to)
+    for move in moves:
+        form = posted.get(move.to) or TransitionForm(formdata=None, prefix=prefix + move.to.value,
+                                                     version=referral.version)
+        form.for_status(move.to, move.reasons, move.outcomes)
         form.version.data = referral.version
-        forms[to] = form
+        forms[move.to] = form
     return forms
 
 
@@ -330,7 +332,10 @@ def apply_move(referral: Referral, to_value: str, actor, render, prefix: str = "
         flash(_("Choose one of the actions offered on the page."), "error")
         return render(400, {})
     form = TransitionForm(prefix=prefix + to.value)
-    form.for_status(to)
+    # The choices of the move as offered to this actor; a move not offered keeps every choice, and
+    # the state machine says why it is refused (not yours, not from this status).
+    offered = next((move for move in offered_moves(referral, actor) if move.to == to), None)
+    form.for_status(to, *((offered.reasons, offered.outcomes) if offered else ()))
     if not form.validate_on_submit():
         return render(400, {to: form})
     given = {"reason": form.reason.data or None, "reason_text": form.reason_text.data,

@@ -1,7 +1,7 @@
 """Coordinator pages: search the directory, and a service's full listing."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
@@ -11,6 +11,7 @@ from referralnet.accounts.routes import expected_routes
 from referralnet.directory.public import get_service_view
 from referralnet.errors import ValidationFailed
 from referralnet.forms import LANGUAGES
+from referralnet.geo.maps import check_tile_url, directions_url
 from referralnet.search.forms import SearchForm
 from referralnet.search.service import SearchQuery, search
 from referralnet.search.signals import announce_search
@@ -49,6 +50,16 @@ def _query_from(form: SearchForm) -> SearchQuery:
         accepting_only=bool(form.accepting.data), free_only=bool(form.free.data), age=form.age.data,
         sort=form.sort.data if near else "relevance", page=_page_number(), per_page=PER_PAGE,
     )
+
+
+@bp.app_template_global()
+def map_settings() -> dict:
+    """What the map on the results and service pages needs: its tiles (None: markers only) and their credit."""
+    return {"tiles": check_tile_url(current_app.config.get("MAP_TILE_URL")),
+            "attribution": current_app.config.get("MAP_TILE_ATTRIBUTION", "")}
+
+
+bp.add_app_template_global(directions_url, "directions_url")
 
 
 @bp.get("/search")

@@ -327,7 +327,7 @@ def test_other_organizations_cannot_record_moves_for_the_agency(web, db, make_re
 
 def _cards(html: str) -> dict[str, str]:
     """Each search result's card, by service name."""
-    cards = re.findall(r'<li class="result">.*?</li>\s*</ul>.*?</li>', html, re.S)
+    cards = re.findall(r'<li class="result"[^>]*>.*?</li>\s*</ul>.*?</li>', html, re.S)
     return {re.search(r'<h3><a [^>]*>([^<]+)</a>', c).group(1): c for c in cards}
 
 

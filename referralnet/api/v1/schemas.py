@@ -23,7 +23,7 @@ from referralnet.directory.sdoh import sdoh_terms
 from referralnet.portal.listings import MAX_CAPACITY, MAX_CAPACITY_DESCRIPTION, MAX_UNIT_LENGTH
 from referralnet.referrals import states
 from referralnet.referrals.access import client_details_shared
-from referralnet.referrals.models import (CONSENT_METHODS, CONTACT_PREFERENCES, MAX_TEXT, OUTCOMES, PRIORITIES,
+from referralnet.referrals.models import (CONSENT_METHODS, CONTACT_PREFERENCES, MAX_TEXT, PRIORITIES,
                                           VERIFIED_OUTCOMES, Status)
 from referralnet.referrals.services import MAX_AGE_YEARS, MAX_NAME
 from referralnet.search.service import MAX_RADIUS_MILES
@@ -531,7 +531,7 @@ def _transition_rule(to: Status) -> dict:
     return {
         "reason": (list(reasons), True) if reasons else (BLANK_OR_NULL, False),
         "reason_text": (None, False) if "reason_text" in states.details_for(to) else (BLANK_OR_NULL, False),
-        "outcome": (list(OUTCOMES), True) if needs_outcome else (BLANK_OR_NULL, False),
+        "outcome": (list(states.outcomes_for(to)), True) if needs_outcome else (BLANK_OR_NULL, False),
     }
 
 
