@@ -59,7 +59,7 @@ run: $(VENV)/.installed translations leaflet
 ## make serve: production serving: migrate the configured DATABASE_URL, then gunicorn (gunicorn.conf.py:
 ## WEB_CONCURRENCY workers on GUNICORN_BIND, JSON request logs). Build the search index first on a new host
 ## (`flask search reindex`); /readyz answers 503 until it is there.
-serve: $(VENV)/.installed translations
+serve: $(VENV)/.installed translations leaflet
 	$(FLASK) db upgrade
 	$(BIN)/gunicorn -c gunicorn.conf.py 'referralnet:create_app()'
 
@@ -69,7 +69,7 @@ test: $(VENV)/.installed-dev browser-deps translations leaflet
 
 ## make screenshots: PNGs of every page at 1280 px and the patient pages at 360 px, on the demo data,
 ## into build/screenshots/ (SCREENSHOTS_ARGS="--out DIR --only NAME" to change)
-screenshots: $(VENV)/.installed-dev browser-deps translations
+screenshots: $(VENV)/.installed-dev browser-deps translations leaflet
 	$(BIN)/python -m tests.browser.screenshots $(SCREENSHOTS_ARGS)
 
 ## Compile the gettext catalogs (referralnet/translations/*/LC_MESSAGES/messages.po -> .mo).
