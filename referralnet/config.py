@@ -32,6 +32,8 @@ def load_config(instance_path: Path) -> dict:
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SEARCH_INDEX_DIR": os.environ.get("SEARCH_INDEX_DIR") or str(instance_path / "search-index"),
+        # "whoosh" (an index per host) or "postgres" (rows of the database); default: postgres on PostgreSQL.
+        "SEARCH_BACKEND": os.environ.get("SEARCH_BACKEND") or None,
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         # Two-factor sign-in (accounts.two_factor): always for admins; for every staff account when 1.

@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from referralnet import create_app
 from referralnet.extensions import db as _db
+from referralnet.search.backend import current_backend
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -45,6 +46,9 @@ def app(tmp_path_factory):
         "RATELIMIT_ENABLED": True,
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "HSDS_RATE_LIMIT": "100000 per minute",
+        # The search backend: the database's default (whoosh on SQLite, postgres on PostgreSQL) unless
+        # TEST_SEARCH_BACKEND names one (CI also runs the PostgreSQL suite with whoosh).
+        "SEARCH_BACKEND": os.environ.get("TEST_SEARCH_BACKEND") or None,
     })
     app.test_client_class = RequestIsolatedClient
     with app.app_context():
@@ -65,9 +69,8 @@ def db(app):
             _db.session.execute(table.delete())
         _db.session.commit()
         _db.session.remove()
-        from referralnet.search.index import clear_index
-
-        clear_index()
+        current_backend().clear()
+        _db.session.remove()
 
 
 @pytest.fixture()
