@@ -74,6 +74,15 @@ def db(app):
 
 
 @pytest.fixture()
+def whoosh_only(app):
+    """Skip a test of the Whoosh backend's internals (engine.py, index.py) when another backend is active."""
+    with app.app_context():
+        name = current_backend().name
+    if name != "whoosh":
+        pytest.skip(f"tests the Whoosh index's internals; the active search backend is {name}")
+
+
+@pytest.fixture()
 def client(app, db):
     return app.test_client()
 

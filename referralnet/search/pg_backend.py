@@ -484,7 +484,7 @@ def _open_now_sql(session: Session, p: _Params, now: datetime) -> str:
     parts = []
     for zone in zones:
         local = now.astimezone(ZoneInfo(zone)) if "/" in zone or zone == "UTC" else now
-        parts.append(f"(d.tz = {p(zone)} AND d.slots @> ARRAY[{p(slot_key(local.weekday(), local.hour * 60 + local.minute))}]::text[])")
+        parts.append(f"(d.tz = {p(zone)} AND d.slots @> ARRAY[CAST({p(slot_key(local.weekday(), local.hour * 60 + local.minute))} AS text)])")
     if not parts:
         return "false"
     slot_open = "(" + " OR ".join(parts) + ")"
@@ -500,9 +500,9 @@ def _filters_sql(session: Session, p: _Params, q, place: Place | None, now: date
     """Every filter but the domain filter, as SQL conditions on search_document d."""
     out = []
     if q.term_ids is not None and q.term_ids:
-        out.append(f"d.term_ids && {p(list(q.term_ids))}::text[]")
+        out.append(f"d.term_ids && CAST({p(list(q.term_ids))} AS text[])")
     if q.language:
-        out.append(f"d.languages @> ARRAY[{p(q.language.strip().lower())}]::text[]")
+        out.append(f"d.languages @> ARRAY[CAST({p(q.language.strip().lower())} AS text)]")
     if q.accepting_only:
         out.append("d.accepting")
     if q.free_only:
@@ -512,9 +512,9 @@ def _filters_sql(session: Session, p: _Params, q, place: Place | None, now: date
     if q.organization_id:
         out.append(f"d.organization_id = {p(q.organization_id)}")
     if q.service_ids is not None:
-        out.append(f"d.service_id = ANY({p(list(q.service_ids))}::text[])")
+        out.append(f"d.service_id = ANY(CAST({p(list(q.service_ids))} AS text[]))")
     if q.open_at is not None:
-        out.append(f"d.slots @> ARRAY[{p(slot_key(*q.open_at))}]::text[]")
+        out.append(f"d.slots @> ARRAY[CAST({p(slot_key(*q.open_at))} AS text)]")
     elif q.open_now:
         out.append(_open_now_sql(session, p, now))
     if place is not None and (q.radius_miles or q.sort == "distance"):
@@ -549,7 +549,7 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
         score, share = _score_sql(p, clauses)
     dist = _distance_sql(p, place) if place is not None else "NULL::float8"
     cond = " AND ".join(where) or "true"
-    domains = f"f.domains && {p(list(q.domains))}::text[]" if q.domains else "true"
+    domains = f"f.domains && CAST({p(list(q.domains))} AS text[])" if q.domains else "true"
     best = "true"
     if clauses and q.sort == "distance" and len(clauses) > 1:
         # Nearest first lists what matches the most of what was asked (as the Whoosh backend).
@@ -593,7 +593,7 @@ def explanations(session: Session, found: Found, plan: QueryPlan, ids: list[str]
     checks = [(ci, need_id, f"d.vector @@ {p.tsq(q)}")
               for ci, c in enumerate(found.clauses) for need_id, q in c.alternatives]
     sql = f"SELECT d.id, ARRAY[{', '.join(c for _, _, c in checks)}] AS hits FROM search_document d " \
-          f"WHERE d.id = ANY({p(list(ids))}::text[])"
+          f"WHERE d.id = ANY(CAST({p(list(ids))} AS text[]))"
     out: dict[str, list[str]] = {}
     for row in session.execute(text(sql), p.values):
         why, done = [], set()
