@@ -167,8 +167,12 @@ def write_services(session: Session, service_ids: Iterable[str]) -> int:
     ids = sorted(set(service_ids))
     if not ids:
         return 0
+    mine = delete(search_document).where(search_document.c.service_id.in_(ids))
+    # Deleting first waits for a concurrent transaction rewriting the same services to commit, so
+    # the documents are then built from what it committed too (each statement sees the latest commits).
+    session.execute(mine)
     docs = list(documents_for(ids, session))
-    session.execute(delete(search_document).where(search_document.c.service_id.in_(ids)))
+    session.execute(mine)  # rows such a transaction inserted meanwhile
     _insert(session, docs)
     return len(docs)
 
@@ -176,7 +180,10 @@ def write_services(session: Session, service_ids: Iterable[str]) -> int:
 def _insert(session: Session, docs: list[dict]) -> None:
     if not docs:
         return
-    session.execute(search_document.insert(), [_row(d) for d in docs])
+    stmt = pg_insert(search_document)
+    stmt = stmt.on_conflict_do_update(index_elements=[search_document.c.id],
+                                      set_={c.name: stmt.excluded[c.name] for c in search_document.c if c.name != "id"})
+    session.execute(stmt, [_row(d) for d in docs])
     words = sorted(set().union(*(spelling_words(d) for d in docs)))
     if words:  # sorted: concurrent transactions take the words' locks in the same order
         session.execute(pg_insert(search_word).on_conflict_do_nothing(), [{"word": w} for w in words])
