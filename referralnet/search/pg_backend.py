@@ -218,9 +218,12 @@ def rebuild(session: Session, progress=None) -> int:
 def _enabled(session: Session) -> bool:
     if not has_app_context() or not current_app.config.get("SEARCH_AUTO_INDEX", True):
         return False
-    from referralnet.search.backend import backend_name
+    from referralnet.search.backend import BackendMisconfigured, backend_name
 
-    return backend_name() == "postgres"
+    try:
+        return backend_name() == "postgres"
+    except BackendMisconfigured:  # searches say so (and /readyz); saving directory data must still work
+        return False
 
 
 def _mark(session: Session, marks) -> None:
