@@ -124,9 +124,12 @@ def _after_commit(session: Session) -> None:
 
 
 def _backend_name() -> str:
-    from referralnet.search.backend import backend_name
+    from referralnet.search.backend import BackendMisconfigured, backend_name
 
-    return backend_name()
+    try:
+        return backend_name()
+    except BackendMisconfigured:  # reported by searches and readiness, never by a commit
+        return ""
 
 
 def _reindex(marks: set[tuple[str, str]]) -> None:
