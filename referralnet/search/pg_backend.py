@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from datetime import datetime
 from typing import Iterable
 from zoneinfo import ZoneInfo
@@ -459,42 +458,14 @@ def plan_for(session: Session, text_: str) -> QueryPlan:
     return understand(text_, known=known, vocabulary=vocabulary, weight=weight)
 
 
-STATS_SECONDS = 300.0  # how long a term's document frequency is reused (it only weighs the ranking)
-_stats: dict[tuple[str, str], tuple[float, float]] = {}  # (database, tsquery) -> (value, when)
-
-
-def _idf(session: Session, part: str) -> float:
-    """A part's inverse document frequency (BM25's, as Whoosh scores): ts_rank knows only term
-    frequencies, so without it a common word weighs as much as a rare one. Counts are kept a few
-    minutes per process: they change the ranking by a hair, never what is found."""
-    now = time.monotonic()
-    where = str(session.get_bind().url)
-
-    def stat(key: str, count) -> float:
-        cached = _stats.get((where, key))
-        if cached is None or now - cached[1] > STATS_SECONDS:
-            if len(_stats) > 20000:
-                _stats.clear()
-            cached = (float(count()), now)
-            _stats[(where, key)] = cached
-        return cached[0]
-
-    n = stat("", lambda: document_count(session))
-    df = stat(part, lambda: session.scalar(text(
-        "SELECT count(*) FROM search_document WHERE vector @@ CAST(:q AS tsquery)"), {"q": part}))
-    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-
-
-def _score_sql(session: Session, p: _Params, clauses: list[_Clause]) -> tuple[str, str]:
-    """(score, share of the clause weight matched) as SQL over search_document d: per clause, its best
-    part (boost x idf x ts_rank), as service.TextQuery takes a clause's best part."""
+def _score_sql(p: _Params, clauses: list[_Clause]) -> tuple[str, str]:
+    """(score, share of the clause weight matched) as SQL over search_document d."""
     from referralnet.search.service import COORDINATION, RELATED_BOOST
 
     total_weight = sum(c.weight for c in clauses) or 1.0
     scores, shares = [], []
     for c in clauses:
-        ranks = [f"{boost * _idf(session, part)!r} * ts_rank('{RANK_WEIGHTS}', d.vector, {p.tsq(part)})"
-                 for boost, parts in c.groups for part in parts]
+        ranks = [f"{boost!r} * ts_rank('{RANK_WEIGHTS}', d.vector, {p.tsq(_or(parts))})" for boost, parts in c.groups]
         scores.append(f"{c.weight!r} * " + (f"GREATEST({', '.join(ranks)})" if len(ranks) > 1 else ranks[0]))
         full = c.full
         credit = f"WHEN d.vector @@ {p.tsq(_or(full))} THEN 1.0 " if full else ""
@@ -585,7 +556,7 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     score, share = ("0.0", "1.0")
     if clauses:
         where.append(f"d.vector @@ {p.tsq(_or([c.match for c in clauses]))}")
-        score, share = _score_sql(session, p, clauses)
+        score, share = _score_sql(p, clauses)
     dist = _distance_sql(p, place) if place is not None else "NULL::float8"
     cond = " AND ".join(where) or "true"
     domains = f"f.domains && CAST({p(list(q.domains))} AS text[])" if q.domains else "true"
