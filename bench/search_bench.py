@@ -15,7 +15,12 @@ the real importer, then:
    client; reported as not available when that endpoint does not answer 200);
 3. builds the same documents into a SQLite FTS5 (porter) + R*Tree database and runs the same mix
    as the baseline;
-4. prints p50/p95 latency per class and path, hit rates, and the Whoosh/FTS5 ratio.
+4. with `--database-url postgresql+psycopg://...` (a scratch database: its schema is recreated),
+   imports the same package into PostgreSQL, builds the postgres search backend's rows
+   (`flask search reindex`'s path) and runs the same mix through the search service with
+   SEARCH_BACKEND=postgres, and again with one service's rows rewritten and committed before each
+   query ("pg after commit");
+5. prints p50/p95 latency per class and path, hit rates, and the Whoosh/FTS5 ratio.
 
 `--profile` also runs class (c) under cProfile at the largest size and prints the top functions.
 Nothing outside the temp folder is written.
@@ -924,6 +929,8 @@ class SizeResult:
     http_note: str = ""
     agreement: dict[str, tuple[int, int]] = field(default_factory=dict)
     oddities: list[str] = field(default_factory=list)
+    pg_documents: int = 0
+    pg_build_s: float = 0.0
 
 
 def log(msg: str) -> None:
@@ -948,8 +955,74 @@ def timed_class(label: str, queries: list[Q], fn, budget_s: float) -> ClassResul
     return result
 
 
+def run_postgres(res: SizeResult, url: str, folder: Path, pg_updates, queries: dict[str, list[Q]], seed: int,
+                 budget_s: float) -> None:
+    """The same package in PostgreSQL, searched through the postgres backend (paths "postgres service"
+    and "pg after commit")."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from referralnet.search import pg_backend
+    from referralnet.search.backend import current_backend
+    from referralnet.search.documents import active_service_ids
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SEARCH_BACKEND": "postgres", "SEARCH_AUTO_INDEX": False,
+                      "SEARCH_INDEX_DIR": str(folder.parent / "unused-index"), "RATELIMIT_ENABLED": False,
+                      "TESTING": True})
+    with app.app_context():
+        db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        db.session.commit()
+        upgrade()
+        log("  PostgreSQL: importing the same package")
+        start = time.perf_counter()
+        import_path(DOMAINS_FILE)
+        db.session.commit()
+        import_path(folder)
+        db.session.commit()
+        not_accepting, confidential = pg_updates
+        if not_accepting:
+            db.session.execute(text("UPDATE service SET accepting_referrals = :f WHERE id = :id"),
+                               [{"f": False, "id": i} for i in not_accepting])
+        if confidential:
+            db.session.execute(text("UPDATE location SET address_confidential = :t WHERE id = :id"),
+                               [{"t": True, "id": i} for i in confidential])
+        db.session.commit()
+        log(f"  PostgreSQL import: {time.perf_counter() - start:.1f} s; building the search rows")
+        start = time.perf_counter()
+        res.pg_documents = current_backend().rebuild()
+        res.pg_build_s = time.perf_counter() - start
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        log(f"  postgres rows: {res.pg_documents:,} documents in {res.pg_build_s:.1f} s "
+            f"({res.pg_documents / res.pg_build_s:,.0f} docs/s)")
+        ids = active_service_ids()
+        rng = random.Random(seed)
+
+        def service(q: Q) -> Outcome:
+            try:
+                return run_service(q)
+            finally:
+                db.session.rollback()  # as a request ends
+
+        def after_commit(q: Q) -> Outcome:
+            pg_backend.write_services(db.session, [rng.choice(ids)])
+            db.session.commit()
+            return service(q)
+
+        res.paths["postgres service"] = {}
+        res.paths["pg after commit"] = {}
+        for cls, qs in queries.items():
+            log(f"  postgres service, class {CLASS_NAMES[cls]}")
+            res.paths["postgres service"][cls] = timed_class("postgres service", qs, service, budget_s)
+        for cls, qs in queries.items():
+            log(f"  postgres after a commit, class {CLASS_NAMES[cls]}")
+            res.paths["pg after commit"][cls] = timed_class("pg after commit", qs, after_commit, budget_s)
+        db.session.remove()
+        db.engine.dispose()
+
+
 def run_size(services: int, n_queries: int, seed: int, zips: list[dict], profile: bool,
-             budget_s: float) -> SizeResult:
+             budget_s: float, pg_url: str | None = None) -> SizeResult:
     from flask_migrate import upgrade
 
     from referralnet.search.documents import active_service_ids, documents_for
@@ -970,6 +1043,7 @@ def run_size(services: int, n_queries: int, seed: int, zips: list[dict], profile
             start = time.perf_counter()
             load_directory(pkg, tmp / "pkg")
             res.import_s = time.perf_counter() - start
+            pg_updates = (list(pkg.not_accepting), list(pkg.confidential_locations))
             del pkg
             gc.collect()
             log(f"  imported in {res.import_s:.1f} s; building the Whoosh index")
@@ -1039,6 +1113,8 @@ def run_size(services: int, n_queries: int, seed: int, zips: list[dict], profile
                 for cls in ("c", "a"):
                     profile_service(queries[cls][WARMUP:WARMUP + 40], cls, after_commit)
             fts.con.close()
+        if pg_url:
+            run_postgres(res, pg_url, tmp / "pkg", pg_updates, queries, seed, budget_s)
 
         ok, note = probe_http(app)
         res.http_note = note
@@ -1127,6 +1203,9 @@ def report(results: list[SizeResult], sqlite_note: str) -> None:
         print(f"Whoosh rebuild_index(): {r.build_s:.1f} s = {r.documents / r.build_s:,.0f} docs/s "
               f"(of which loading documents from the DB ~ {r.fts_docs_s:.1f} s, measured in the FTS5 pass)")
         print(f"FTS5 + R*Tree build: {r.fts_insert_s:.1f} s of SQLite inserts (+ the same document loading)")
+        if r.pg_build_s:
+            print(f"postgres rows (flask search reindex): {r.pg_documents:,} documents in {r.pg_build_s:.1f} s = "
+                  f"{r.pg_documents / r.pg_build_s:,.0f} docs/s")
         print(f"{'class':<36}{'path':<17}{'p50 ms':>9}{'p95 ms':>9}{'n':>5}{'hit rate':>10}{'median total':>14}  note")
         for cls in ("a", "b", "c"):
             for path, by_cls in r.paths.items():
@@ -1144,6 +1223,13 @@ def report(results: list[SizeResult], sqlite_note: str) -> None:
                 target = "  MEETS p95<=50ms" if w.pct(95) <= TARGET_P95_MS else "  MISSES p95<=50ms target"
             print(f"{'':<36}{'ratio W/FTS5':<17}{w.pct(50) / f.pct(50):>8.1f}x{w.pct(95) / f.pct(95):>8.1f}x"
                   f"   same total in {same}/{n} queries{target}")
+            pg = r.paths.get("postgres service", {}).get(cls)
+            if pg is not None and pg.outcomes:
+                same_pg = sum(1 for x, y in zip(w.outcomes, pg.outcomes) if x.total == y.total)
+                verdict = "MEETS" if pg.pct(95) <= TARGET_P95_MS else "MISSES"
+                print(f"{'':<36}{'ratio PG/FTS5':<17}{pg.pct(50) / f.pct(50):>8.1f}x{pg.pct(95) / f.pct(95):>8.1f}x"
+                      f"   same total as whoosh in {same_pg}/{min(len(w.outcomes), len(pg.outcomes))} queries"
+                      f"  postgres {verdict} p95<=50ms")
         for note in r.oddities:
             print(f"  note: {note}")
     print("=" * 100)
@@ -1183,6 +1269,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S,
                         help="seconds per class and path before the rest of its queries are skipped")
     parser.add_argument("--profile", action="store_true", help="cProfile the service (classes c and a), largest size")
+    parser.add_argument("--database-url", default=None,
+                        help="a scratch PostgreSQL database: also measure the postgres search backend (schema recreated)")
     args = parser.parse_args()
     sizes = [2000] if args.quick else [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     n_queries = 50 if args.quick else args.queries
@@ -1193,7 +1281,8 @@ def main() -> None:
     results = []
     started = time.perf_counter()
     for size in sizes:
-        results.append(run_size(size, n_queries, args.seed, zips, args.profile and size == max(sizes), args.budget))
+        results.append(run_size(size, n_queries, args.seed, zips, args.profile and size == max(sizes), args.budget,
+                                args.database_url))
         gc.collect()
     report(results, note)
     print(f"total run time {time.perf_counter() - started:.0f} s")

@@ -3,6 +3,7 @@
     .venv/bin/python bench/search_quality.py                 # every query set in bench/queries/
     .venv/bin/python bench/search_quality.py --failures      # + the build half's misses, for tuning
     .venv/bin/python bench/search_quality.py --datasets demo
+    .venv/bin/python bench/search_quality.py --backend both --database-url postgresql+psycopg://...
 
 The judged queries (bench/queries/*.csv: id, dataset, query, expected, note) are written as
 patients and coordinators speak, each with every record a coordinator would accept as a right
@@ -20,6 +21,11 @@ prints success@5 (a right service in the first five), MRR@10 and the zero-result
 search service (`search_matches`: services ranked as the HSDS API and REST list them, one entry
 per service) and for a plain BM25 baseline over the same documents (SQLite FTS5, porter
 tokenizer, the query's words OR'd, same field weights), in the same run.
+
+`--backend whoosh|postgres|both` chooses the search backend (search/backend.py): whoosh runs on
+SQLite as above; postgres imports the dataset into the PostgreSQL database of `--database-url`
+(its schema is dropped and recreated: use a scratch database) and searches its rows. With both,
+each backend is scored on the same queries and the difference in success@5 is printed.
 """
 from __future__ import annotations
 
@@ -140,30 +146,36 @@ def outcome(ranked: list[tuple[str, str, str]], right: set[str]) -> Outcome:
     return Outcome(rank, len(ranked), [name for _, _, name in ranked[:TOP]])
 
 
-def run_dataset(name: str, queries: list[Judged]) -> dict[str, tuple[Outcome, Outcome]]:
+def run_dataset(name: str, queries: list[Judged], backend: str = "whoosh",
+                database_url: str | None = None) -> dict[str, tuple[Outcome, Outcome]]:
     from flask_migrate import upgrade
+    from sqlalchemy import text
 
     from referralnet.directory.importer import import_path
     from referralnet.extensions import db
+    from referralnet.search.backend import current_backend
     from referralnet.search.documents import active_service_ids, documents_for
-    from referralnet.search.index import rebuild_index
     from referralnet.search.service import SearchQuery, search_matches
 
     out = {}
     with tempfile.TemporaryDirectory(prefix=f"search-quality-{name}-") as tmp:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(tmp) / 'q.db'}",
+        url = database_url if backend == "postgres" else f"sqlite:///{Path(tmp) / 'q.db'}"
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SEARCH_BACKEND": backend,
                           "SEARCH_INDEX_DIR": str(Path(tmp) / "index"), "SEARCH_AUTO_INDEX": False,
                           "RATELIMIT_ENABLED": False, "TESTING": True})
         with app.app_context():
+            if backend == "postgres":
+                db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+                db.session.commit()
             upgrade()
             start = time.perf_counter()
             for source in DATASETS[name]:
                 import_path(source)
                 db.session.commit()
-            documents = rebuild_index()
+            documents = current_backend().rebuild()
             fts = Fts(documents_for(active_service_ids()))
-            print(f"  {name}: {documents} documents imported and indexed in {time.perf_counter() - start:.0f} s",
-                  file=sys.stderr)
+            print(f"  {name} [{backend}]: {documents} documents imported and indexed in "
+                  f"{time.perf_counter() - start:.0f} s", file=sys.stderr)
             times = []
             for q in queries:
                 right = expected_ids(name, q.expected)
@@ -175,8 +187,10 @@ def run_dataset(name: str, queries: list[Judged]) -> dict[str, tuple[Outcome, Ou
                 out[q.id] = (outcome(ranked, right), outcome(fts.search(q.query), right))
             times.sort()
             if times:
-                print(f"  {name}: {len(times)} queries, p50 {times[len(times) // 2] * 1000:.1f} ms, "
+                print(f"  {name} [{backend}]: {len(times)} queries, p50 {times[len(times) // 2] * 1000:.1f} ms, "
                       f"p95 {times[int(len(times) * 0.95)] * 1000:.1f} ms through search_matches", file=sys.stderr)
+            db.session.remove()
+            db.engine.dispose()
     return out
 
 
@@ -211,23 +225,48 @@ def summarize(queries: list[Judged], results: dict[str, tuple[Outcome, Outcome]]
     return lines
 
 
+def success_at_top(queries: list[Judged], results: dict[str, tuple[Outcome, Outcome]]) -> dict[tuple[str, str], float]:
+    """success@5 of the search service per (language, half), "all" included."""
+    groups: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
+    for q in queries:
+        if q.id in results:
+            for half in (q.half, "all"):
+                groups[(q.language, half)].append(results[q.id][0])
+    return {k: sum(o.rank is not None and o.rank <= TOP for o in v) / len(v) for k, v in groups.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=list(DATASETS))
     ap.add_argument("--queries", type=Path, default=QUERIES_DIR, help="folder of judged query CSV files")
     ap.add_argument("--failures", action="store_true",
                     help="list the build half's misses (never the held half's: it stays unseen while tuning)")
+    ap.add_argument("--backend", choices=["whoosh", "postgres", "both"], default="whoosh",
+                    help="the search backend scored (both: each, on the same queries)")
+    ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"),
+                    help="a scratch PostgreSQL database for the postgres backend (its schema is recreated)")
     args = ap.parse_args()
+    backends = ["whoosh", "postgres"] if args.backend == "both" else [args.backend]
+    if "postgres" in backends and not (args.database_url or "").startswith("postgresql"):
+        ap.error("--backend postgres needs --database-url postgresql+psycopg://... (or BENCH_DATABASE_URL)")
     queries = [q for q in load_queries(args.queries) if q.dataset in args.datasets]
-    results: dict[str, tuple[Outcome, Outcome]] = {}
-    for name in args.datasets:
-        subset = [q for q in queries if q.dataset == name]
-        if subset:
-            results.update(run_dataset(name, subset))
-    print(f"search quality: {len(results)} judged queries ({', '.join(args.datasets)}); "
-          f"search service (left) vs plain BM25-OR over FTS5 (right)")
-    for line in summarize(queries, results):
-        print(line)
+    scores: dict[str, dict[tuple[str, str], float]] = {}
+    for backend in backends:
+        results: dict[str, tuple[Outcome, Outcome]] = {}
+        for name in args.datasets:
+            subset = [q for q in queries if q.dataset == name]
+            if subset:
+                results.update(run_dataset(name, subset, backend, args.database_url))
+        print(f"search quality [{backend} backend]: {len(results)} judged queries ({', '.join(args.datasets)}); "
+              f"search service (left) vs plain BM25-OR over FTS5 (right)")
+        for line in summarize(queries, results):
+            print(line)
+        scores[backend] = success_at_top(queries, results)
+    if len(backends) == 2:
+        print("success@5 whoosh vs postgres (difference):")
+        for key in sorted(scores["whoosh"], key=lambda k: (k[0], ["build", "held", "all"].index(k[1]))):
+            a, b = scores["whoosh"][key], scores["postgres"].get(key, 0.0)
+            print(f"  {key[0]:8} {key[1]:5} {a:.3f} vs {b:.3f} ({b - a:+.3f}){'' if abs(b - a) <= 0.03 else '  > 0.03'}")
     if args.failures:
         print("\nbuild-half misses (search service): id, dataset, query -> first results")
         for q in queries:

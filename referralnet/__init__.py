@@ -125,6 +125,9 @@ def register_extensions(app: Flask) -> None:
     from referralnet.search.hooks import register_search_hooks
 
     register_search_hooks(db.session)
+    from referralnet.search.pg_backend import register_pg_hooks
+
+    register_pg_hooks(db.session)  # search rows written in the change's transaction (postgres backend)
     # The outbox subscribes to referral events (referrals.events.event_recorded) when imported.
     from referralnet.notifications import outbox  # noqa: F401
     # Reports count the searches that found nothing (search.signals.search_found_nothing).

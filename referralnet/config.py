@@ -34,6 +34,8 @@ def load_config(instance_path: Path) -> dict:
         "SEARCH_INDEX_DIR": os.environ.get("SEARCH_INDEX_DIR") or str(instance_path / "search-index"),
         # Where rate-limit counters live. memory:// counts per process: with more than one gunicorn worker
         # or host, point every one at the same Redis (redis://host:6379/0) so a limit is one limit.
+        # "whoosh" (an index per host) or "postgres" (rows of the database); default: postgres on PostgreSQL.
+        "SEARCH_BACKEND": os.environ.get("SEARCH_BACKEND") or None,
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         # If that Redis is unreachable, each process counts in memory until it is back: limits stay on
         # (per process) and sign-in keeps working, instead of every limited page answering 500.

@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from referralnet import create_app
 from referralnet.extensions import db as _db
+from referralnet.search.backend import current_backend
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -47,6 +48,9 @@ def app(tmp_path_factory):
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "HSDS_RATE_LIMIT": "100000 per minute",
         "MAP_TILE_URL": "",  # no tile host is contacted by the tests (tests/search/test_map.py sets one)
+        # The search backend: the database's default (whoosh on SQLite, postgres on PostgreSQL) unless
+        # TEST_SEARCH_BACKEND names one (CI also runs the PostgreSQL suite with whoosh).
+        "SEARCH_BACKEND": os.environ.get("TEST_SEARCH_BACKEND") or None,
     })
     app.test_client_class = RequestIsolatedClient
     with app.app_context():
@@ -67,9 +71,17 @@ def db(app):
             _db.session.execute(table.delete())
         _db.session.commit()
         _db.session.remove()
-        from referralnet.search.index import clear_index
+        current_backend().clear()
+        _db.session.remove()
 
-        clear_index()
+
+@pytest.fixture()
+def whoosh_only(app):
+    """Skip a test of the Whoosh backend's internals (engine.py, index.py) when another backend is active."""
+    with app.app_context():
+        name = current_backend().name
+    if name != "whoosh":
+        pytest.skip(f"tests the Whoosh index's internals; the active search backend is {name}")
 
 
 _demo_rows: dict = {}  # table name -> rows; "<index>" -> the saved search index
@@ -110,10 +122,12 @@ def demo(db, tmp_path_factory):
 
     Loading it takes seconds, and dozens of tests need it: it is loaded once per test session,
     its rows and search index saved, and both copied into the clean database and index of each
-    test that asks. `tests/core/test_demo_data.py` tests the loader itself."""
+    test that asks (the postgres search backend's rows are rebuilt from the copied data).
+    `tests/core/test_demo_data.py` tests the loader itself."""
     from referralnet.demo import load_demo_data
     from referralnet.search.index import index_dir
 
+    whoosh = current_backend().name == "whoosh"
     if not _demo_rows:
         assert load_demo_data(echo=lambda *_: None)
         db.session.commit()
@@ -121,13 +135,18 @@ def demo(db, tmp_path_factory):
         for table in _db.metadata.sorted_tables:
             _demo_rows[table.name] = [dict(row) for row in conn.execute(table.select()).mappings()]
         db.session.commit()
-        saved = tmp_path_factory.mktemp("demo-index")
-        _copy_index(index_dir(), saved)
-        _demo_rows["<index>"] = saved
+        if whoosh:
+            saved = tmp_path_factory.mktemp("demo-index")
+            _copy_index(index_dir(), saved)
+            _demo_rows["<index>"] = saved
     else:
         _restore_rows(db.session, _demo_rows)
         db.session.commit()
-        _copy_index(_demo_rows["<index>"], index_dir())
+        if whoosh:
+            _copy_index(_demo_rows["<index>"], index_dir())
+        else:
+            current_backend().rebuild()
+            db.session.commit()
     return db
 
 

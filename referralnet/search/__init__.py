@@ -1,4 +1,5 @@
-"""Directory search: a Whoosh index derived from the database, and the one search service.
+"""Directory search: documents derived from the database (a Whoosh index per host, or rows of the
+PostgreSQL database), and the one search service.
 
 - `schema.py`    the index schema (one document per service-at-location)
 - `documents.py` builds documents from the database (what may be shown, and nothing else)
@@ -10,6 +11,10 @@
 - `engine.py`    fast evaluation of Whoosh queries on in-memory bitsets, BM25F as Whoosh scores
 - `service.py`   SearchQuery -> SearchResults: the plan's clauses, filters, distance, hours,
                  facets, ranking with coordination, paging, why each result matched
+- `backend.py`   the seam: which backend answers (SEARCH_BACKEND: whoosh, or postgres by default
+                 on PostgreSQL), readiness, rebuild
+- `pg_backend.py` the postgres backend: search rows in the database, written in the directory
+                 change's own transaction; the plan as tsqueries, filters, distance and facets in SQL
 
 The coordinator pages, the HSDS API and the REST API all call `service.search`.
 """

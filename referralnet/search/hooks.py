@@ -115,10 +115,21 @@ def _after_commit(session: Session) -> None:
     marks = session.info.pop(KEY, None)
     if not marks or not has_app_context() or not current_app.config.get("SEARCH_AUTO_INDEX", True):
         return
+    if _backend_name() != "whoosh":  # the postgres backend wrote its rows in the transaction itself
+        return
     try:
         _reindex(marks)
     except Exception:  # noqa: BLE001 - the commit stands; `flask search reindex` repairs the index
         log.exception("search index update failed after commit; run `flask search reindex`")
+
+
+def _backend_name() -> str:
+    from referralnet.search.backend import BackendMisconfigured, backend_name
+
+    try:
+        return backend_name()
+    except BackendMisconfigured:  # reported by searches and readiness, never by a commit
+        return ""
 
 
 def _reindex(marks: set[tuple[str, str]]) -> None:

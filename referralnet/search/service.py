@@ -579,21 +579,31 @@ def search(q: SearchQuery) -> SearchResults:
     """Run a directory search. Raises ValidationFailed for bad parameters (e.g. an unknown ZIP code).
 
     Misspelt words (not real words, see understanding.py) are searched corrected, and the
-    results say so (`corrected_from`, `did_you_mean`)."""
+    results say so (`corrected_from`, `did_you_mean`). The active backend (search/backend.py)
+    answers the understood query."""
+    from referralnet.search.backend import current_backend
+
     q.validate()
     place = _resolve_place(q)
     now = q.now or datetime.now(timezone.utc)
+    results = current_backend().search(q, place, now)
+    plan = results.plan
+    results.expanded = [(c.text, [n.label_en for n in c.needs]) for c in plan.clauses if c.needs]
+    results.crisis = plan.crisis
+    if plan.corrected:
+        results.corrected_from = q.text
+        results.did_you_mean = plan.corrected
+    return results
+
+
+def whoosh_search(q: SearchQuery, place: Place | None, now: datetime) -> SearchResults:
+    """The Whoosh backend's answer to a validated query: the page, total, facets, plan and why each hit matched."""
     s = searcher()
     snap = snapshot(s)
     zones = _zones(snap, q)
     text_q, plan = _text_query(snap, q.text)
     results = _run(s, q, text_q, place, zones, now)
     results.plan = plan
-    results.expanded = [(c.text, [n.label_en for n in c.needs]) for c in plan.clauses if c.needs]
-    results.crisis = plan.crisis
-    if plan.corrected:
-        results.corrected_from = q.text
-        results.did_you_mean = plan.corrected
     if text_q is not None:
         for hit in results.hits:
             hit.why = text_q.explain(snap, hit.docnum, plan)
@@ -627,9 +637,16 @@ def search_matches(q: SearchQuery) -> list[Match]:
     hours decoration. For callers that page on their own terms (the HSDS API collapses places
     into services). The text is understood as `search` understands it (misspelt words corrected).
     Each match says why it matched. Raises ValidationFailed like `search`."""
+    from referralnet.search.backend import current_backend
+
     q.validate()
     place = _resolve_place(q)
     now = q.now or datetime.now(timezone.utc)
+    return current_backend().matches(q, place, now)
+
+
+def whoosh_matches(q: SearchQuery, place: Place | None, now: datetime) -> list[Match]:
+    """The Whoosh backend's every match of a validated query, in order."""
     s = searcher()
     snap = snapshot(s)
     text_q, plan = _text_query(snap, q.text)
@@ -676,7 +693,11 @@ def _run(s, q: SearchQuery, text_q: Query | None, place: Place | None, zones: li
 
 def _really_open(s, docnum: int, now: datetime) -> bool:
     """Slot terms describe a typical week; holiday closures and special hours need the exact check."""
-    card = s.stored_fields(docnum)["card"]
+    return _really_open_card(s.stored_fields(docnum)["card"], now)
+
+
+def _really_open_card(card: dict, now: datetime) -> bool:
+    """Whether a result card's place is open at `now`, holiday closures and special hours included."""
     if not card.get("has_exceptions"):
         return True
     return build_hours(_schedule_rows(card), iana=card.get("tz")).is_open(now)

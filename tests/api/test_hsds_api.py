@@ -77,13 +77,14 @@ def directory(app):
         s.remove()
     yield info
     with app.app_context():
-        from referralnet.search.index import clear_index
+        from referralnet.search.backend import current_backend
 
         for table in reversed(_db.metadata.sorted_tables):
             _db.session.execute(table.delete())
         _db.session.commit()
         _db.session.remove()
-        clear_index()
+        current_backend().clear()
+        _db.session.remove()
 
 
 @pytest.fixture()

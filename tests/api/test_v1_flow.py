@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from referralnet.api.tokens import create_api_token
 from referralnet.audit.models import AuditLog
 from referralnet.referrals.models import Referral
-from referralnet.search.index import rebuild_index
+from referralnet.search.backend import current_backend
 from tests.referrals.conftest import consent_for, make_client, world  # noqa: F401  (fixtures)
 
 ALL = ["directory:read", "referrals:read", "referrals:write"]
@@ -34,7 +34,7 @@ def api(app, db, world):
                               ("read_only", world.clinic, ["directory:read", "referrals:read"])):
         _, tokens[name] = create_api_token(world.admin, org, name=f"{name} system", scopes=scopes)
     db.session.commit()
-    rebuild_index()
+    current_backend().rebuild()
 
     def call(who: str | None, method: str, path: str, **kwargs):
         headers = dict(kwargs.pop("headers", {}) or {})

@@ -19,6 +19,10 @@ from referralnet.search.schema import TEXT_FIELDS
 from referralnet.search.service import SearchQuery, search, search_matches
 
 
+# engine.py's bitsets and BM25F tables against Whoosh itself: meaningless for another backend.
+pytestmark = pytest.mark.usefixtures("whoosh_only")
+
+
 def _docs(s, q) -> set[int]:
     return set(q.docs(s))
 

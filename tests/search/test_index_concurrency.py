@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import multiprocessing
 
+import pytest
 from sqlalchemy import select
 
 from referralnet.directory import models as m
 from referralnet.search.index import document_count, rebuild_index, searcher
+
+# Concurrent writers of a Whoosh index folder; the postgres backend writes rows in transactions.
+pytestmark = pytest.mark.usefixtures("whoosh_only")
 
 
 def _worker(config: dict, service_ids: list[str], rounds: int, queue) -> None:

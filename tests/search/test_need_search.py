@@ -91,7 +91,7 @@ def test_the_page_shows_crisis_lines_explanations_and_corrections(client, demo, 
 
 
 @pytest.mark.parametrize("text", ["cheap dentist", "help paying rent", "no tengo para comer", "rides dialysis okapi"])
-def test_scoring_only_the_found_documents_ranks_as_scoring_the_whole_index(demo, monkeypatch, text):
+def test_scoring_only_the_found_documents_ranks_as_scoring_the_whole_index(demo, monkeypatch, text, whoosh_only):
     from referralnet.search import service
     from referralnet.search.engine import clear_caches
     from referralnet.search.index import forget_searchers

@@ -11,7 +11,7 @@ from referralnet.directory import models as m
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import ValidationFailed
 from referralnet.geo import distance_miles, locate
-from referralnet.search.index import document_count, rebuild_index
+from referralnet.search.backend import current_backend
 from referralnet.search.service import SearchQuery, search
 
 
@@ -27,7 +27,7 @@ def all_hits(**kwargs):
 
 def test_import_commit_indexes_every_active_service(demo):
     active = demo.session.scalars(select(m.Service).where(m.Service.status == "active")).all()
-    assert document_count() >= len(active)
+    assert current_backend().document_count() >= len(active)
     indexed = {h.service_id for h in all_hits().hits} | {
         h.service_id for page in range(2, 4) for h in search(SearchQuery(per_page=100, page=page)).hits}
     assert {s.id for s in active} == indexed
@@ -276,7 +276,7 @@ def test_reindex_gives_the_same_results(demo):
     queries = [SearchQuery(text="food"), SearchQuery(domains=["homelessness"]),
                SearchQuery(near="94401", radius_miles=5, sort="distance"), SearchQuery(text="legal", language="es")]
     before = [[h.doc_id for h in search(q).hits] for q in queries]
-    rebuild_index()
+    current_backend().rebuild()
     after = [[h.doc_id for h in search(q).hits] for q in queries]
     assert before == after
 

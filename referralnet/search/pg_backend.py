@@ -1,0 +1,646 @@
+"""The PostgreSQL search backend: search documents are rows of the database itself.
+
+Every host reads the same rows, so a change is searchable everywhere at commit, a restored
+database restores its search with it, and nothing is rebuilt per host.
+
+Writing. The rows of the services a transaction touched are rewritten inside that transaction,
+just before it commits (`before_commit`): the directory change and its search rows commit or roll
+back together. What a change touches is worked out as for the Whoosh index (hooks.SERVICE_LINKS
+and `_marks_for`: ORM objects flushed, ORM bulk statements, cascading deletes). The documents are
+the Whoosh index's (documents.py, same concept tags), stored as:
+
+- `vector`: a weighted tsvector of the text fields analyzed exactly as Whoosh's `body` field
+  analyzes them (same tokenizer, stop words and stemmer, so both backends find the same words):
+  name A, terms and the index-time concept tags (`~c:<meaning>`) and taxonomy code prefixes
+  (`~k:<code>`) B, organization and description C, eligibility D;
+- one column per filter (arrays with GIN indexes for domains, terms, languages and the
+  half-hour slots of a typical week in the place's own time zone), lat/lon with a B-tree for the
+  bounding box of a radius (the exact great-circle distance is then checked in SQL);
+- the result card (JSONB), so a page of results needs no second round trip.
+
+`search_word` keeps the directory's own (unstemmed) words for spelling: whether a word is known,
+and the candidates a misspelt word may be corrected to (pg_trgm similarity, GIN-indexed).
+
+Reading. The query layer's plan (understanding.understand, the same lexicon and spelling rules as
+Whoosh) is turned into tsqueries: a clause is the words typed OR each term and taxonomy code of
+the needs they were taken to mean; a document matches when it matches any clause; its score is
+the weighted sum of each clause's best part (ts_rank with the A/B/C/D weights, need parts boosted
+as in service.py) times the coordination factor of service.py. Total, facet counts and the page
+come from one statement; why each result matched is one more for the page shown.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime
+from typing import Iterable
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, Table, Text, delete, event, func, select,
+                        text)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, insert as pg_insert
+from sqlalchemy.orm import Session
+
+from referralnet.directory import models as m
+from referralnet.directory.hours import slot_key
+from referralnet.geo import Place
+from referralnet.search.concepts import concept_queries
+from referralnet.search.documents import active_service_ids, documents_for
+from referralnet.search.hooks import SERVICE_LINKS, _marks_for
+from referralnet.search.schema import document_schema
+from referralnet.search.understanding import QueryPlan, understand
+
+log = logging.getLogger(__name__)
+
+metadata = MetaData()  # not the models' metadata: these tables belong to the search backend (migration 0011)
+
+search_document = Table(
+    "search_document", metadata,
+    Column("id", Text, primary_key=True),  # service_at_location id, or "service:<id>"
+    Column("service_id", Text, nullable=False),
+    Column("organization_id", Text, nullable=False),
+    Column("location_id", Text, nullable=False),
+    Column("name_sort", Text, nullable=False),
+    Column("vector", TSVECTOR, nullable=False),
+    Column("domains", ARRAY(Text), nullable=False),
+    Column("term_ids", ARRAY(Text), nullable=False),
+    Column("languages", ARRAY(Text), nullable=False),
+    Column("accepting", Boolean, nullable=False),
+    Column("free", Boolean, nullable=False),
+    Column("min_age", Integer, nullable=False),
+    Column("max_age", Integer, nullable=False),
+    Column("tz", Text, nullable=False),
+    Column("slots", ARRAY(Text), nullable=False),
+    Column("has_exceptions", Boolean, nullable=False),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("card", JSONB, nullable=False),
+)
+search_word = Table("search_word", metadata, Column("word", Text, primary_key=True))
+TABLES = ("search_document", "search_word")
+
+
+def not_search_table(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic's include_object: autogenerate leaves the search backend's tables (migration 0011) alone."""
+    table = obj if type_ == "table" else getattr(obj, "table", None)
+    return getattr(table, "name", name if type_ == "table" else None) not in TABLES
+
+DIRTY = "pg_search_dirty"
+EVERYTHING = ("everything", "*")
+# Field -> tsvector weight. Whoosh's field boosts (name 3, terms 2, organization 1.5) in ts_rank's four classes.
+FIELD_WEIGHTS = (("name", "A"), ("terms", "B"), ("organization", "C"), ("description", "C"), ("eligibility", "D"))
+RANK_WEIGHTS = "{0.1, 0.3, 0.6, 1.0}"  # D, C, B, A
+SPELLING_FIELDS = ("name", "organization", "terms", "description")
+MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
+EARTH_RADIUS_MILES = 3958.7613
+MILES_PER_DEGREE = 69.05  # of latitude (the bounding box is widened a little, the exact check decides)
+
+
+# --- documents as rows ---------------------------------------------------------------------------
+
+def _lexeme(value: str) -> str:
+    """A quoted tsvector/tsquery lexeme."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def body_terms(value: str) -> list[str]:
+    """The words of `value` as Whoosh's `body` field indexes them (stop words out, stemmed)."""
+    from whoosh.analysis.tokenizers import default_pattern
+
+    words = " ".join(mt.group() for mt in default_pattern.finditer(value.lower()))
+    return [t.text for t in document_schema()["body"].analyzer(words)]
+
+
+def vector_literal(doc: dict) -> str:
+    """The document's weighted tsvector, as tsvector input text."""
+    positions: dict[str, list[str]] = {}
+    pos = 0
+
+    def add(lexeme: str, weight: str) -> None:
+        nonlocal pos
+        pos = min(pos + 1, MAX_POSITION)
+        held = positions.setdefault(lexeme, [])
+        if len(held) < 255:  # PostgreSQL keeps at most 256 positions per lexeme
+            held.append(f"{pos}{weight}")
+
+    for field, weight in FIELD_WEIGHTS:
+        if doc.get(field):
+            for term in body_terms(doc[field]):
+                add(term, weight)
+    for meaning in filter(None, (doc.get("concepts") or "").split(",")):
+        add("~c:" + meaning, "B")
+    for code in (doc.get("codes") or "").split():
+        add("~k:" + code.lower(), "B")
+    return " ".join(f"{_lexeme(lex)}:{','.join(p)}" for lex, p in positions.items())
+
+
+def spelling_words(doc: dict) -> set[str]:
+    """The unstemmed words of the spelling fields, as Whoosh's spelling fields keep them."""
+    schema = document_schema()
+    out: set[str] = set()
+    for field in SPELLING_FIELDS:
+        if doc.get(field):
+            out.update(t.text for t in schema[field].analyzer(doc[field], no_morph=True))
+    return out
+
+
+def _split(value: str) -> list[str]:
+    return [v for v in (value or "").split(",") if v]
+
+
+def _row(doc: dict) -> dict:
+    return {
+        "id": doc["id"], "service_id": doc["service_id"], "organization_id": doc["organization_id"],
+        "location_id": doc["location_id"], "name_sort": doc["name_sort"], "vector": vector_literal(doc),
+        "domains": _split(doc["domains"]), "term_ids": _split(doc["term_ids"]),
+        "languages": [v.lower() for v in _split(doc["languages"])],
+        "accepting": doc["accepting"], "free": doc["free"], "min_age": doc["min_age"], "max_age": doc["max_age"],
+        "tz": doc["tz"], "slots": doc["slots"].split(), "has_exceptions": doc["has_exceptions"],
+        "lat": doc.get("lat"), "lon": doc.get("lon"), "card": doc["card"],
+    }
+
+
+def write_services(session: Session, service_ids: Iterable[str]) -> int:
+    """Rewrite these services' rows from the database (inactive or deleted ones lose theirs), in the
+    session's transaction. Returns the documents written."""
+    ids = sorted(set(service_ids))
+    if not ids:
+        return 0
+    mine = delete(search_document).where(search_document.c.service_id.in_(ids))
+    # Deleting first waits for a concurrent transaction rewriting the same services to commit, so
+    # the documents are then built from what it committed too (each statement sees the latest commits).
+    session.execute(mine)
+    docs = list(documents_for(ids, session))
+    session.execute(mine)  # rows such a transaction inserted meanwhile
+    _insert(session, docs)
+    return len(docs)
+
+
+def _insert(session: Session, docs: list[dict]) -> None:
+    if not docs:
+        return
+    stmt = pg_insert(search_document)
+    stmt = stmt.on_conflict_do_update(index_elements=[search_document.c.id],
+                                      set_={c.name: stmt.excluded[c.name] for c in search_document.c if c.name != "id"})
+    session.execute(stmt, [_row(d) for d in docs])
+    words = sorted(set().union(*(spelling_words(d) for d in docs)))
+    if words:  # sorted: concurrent transactions take the words' locks in the same order
+        session.execute(pg_insert(search_word).on_conflict_do_nothing(), [{"word": w} for w in words])
+
+
+def rebuild(session: Session, progress=None) -> int:
+    """Recreate every row from the database, in the session's transaction (readers see the old rows
+    until it commits). Returns the documents written."""
+    session.execute(delete(search_document))
+    session.execute(delete(search_word))
+    ids = active_service_ids(session)
+    batch: list[dict] = []
+    written = 0
+    for doc in documents_for(ids, session):
+        batch.append(doc)
+        if len(batch) >= 1000:
+            _insert(session, batch)
+            written += len(batch)
+            batch = []
+            if progress:
+                progress(written, len(ids))
+    _insert(session, batch)
+    written += len(batch)
+    if progress:
+        progress(written, len(ids))
+    return written
+
+
+# --- keeping the rows current: in the same transaction --------------------------------------------
+
+def _enabled(session: Session) -> bool:
+    if not has_app_context() or not current_app.config.get("SEARCH_AUTO_INDEX", True):
+        return False
+    from referralnet.search.backend import BackendMisconfigured, backend_name
+
+    try:
+        return backend_name() == "postgres"
+    except BackendMisconfigured:  # searches say so (and /readyz); saving directory data must still work
+        return False
+
+
+def _mark(session: Session, marks) -> None:
+    session.info.setdefault(DIRTY, set()).update(marks)
+
+
+def _after_flush(session: Session, _ctx) -> None:
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if type(obj) in SERVICE_LINKS:
+            _mark(session, _marks_for(type(obj), obj))
+            if isinstance(obj, m.ServiceAtLocation):  # moved: the service's old place too
+                _mark(session, [("service", obj.service_id)])
+
+
+def _before_flush(session: Session, _ctx, _instances) -> None:
+    """Deleting a place or an organization cascades in the database: note its services first."""
+    locations = [o.id for o in session.deleted if isinstance(o, m.Location)]
+    orgs = [o.id for o in session.deleted if isinstance(o, m.Organization)]
+    if locations:
+        _mark(session, [("service", i) for i in session.scalars(
+            select(m.ServiceAtLocation.service_id).where(m.ServiceAtLocation.location_id.in_(locations)))])
+    if orgs:
+        _mark(session, [("service", i) for i in session.scalars(
+            select(m.Service.id).where(m.Service.organization_id.in_(orgs)))])
+
+
+def _orm_execute(state) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    entity = getattr(state.statement, "entity_description", None) or {}
+    model = entity.get("type") if isinstance(entity, dict) else None
+    mapper = getattr(state, "bind_mapper", None)  # a Core insert of a model's table (the importer)
+    model = model or (mapper.class_ if mapper is not None else None)
+    if model not in SERVICE_LINKS:
+        return
+    params = state.parameters
+    rows = params if isinstance(params, list) else [params] if params else []
+    marks = [mark for row in rows for mark in _marks_for(model, row)]
+    if marks:
+        _mark(state.session, marks)
+    elif state.is_update or state.is_delete:
+        _mark(state.session, [EVERYTHING])
+
+
+def _after_rollback(session: Session, previous_transaction=None) -> None:
+    if previous_transaction is not None and previous_transaction.nested:
+        return  # a savepoint: the transaction and what it touched go on
+    session.info.pop(DIRTY, None)
+
+
+def _before_commit(session: Session) -> None:
+    """Write the touched services' rows in the transaction about to commit (the outer one only)."""
+    if session.in_nested_transaction():
+        return
+    if not _enabled(session):
+        session.info.pop(DIRTY, None)
+        return
+    session.flush()  # the last changes, and what they touch
+    marks = session.info.pop(DIRTY, None)
+    if not marks:
+        return
+    if EVERYTHING in marks:
+        rebuild(session)
+    else:
+        write_services(session, _service_ids(session, marks))
+    session.info.pop(DIRTY, None)  # nothing the rewrite itself flushed needs writing again
+
+
+def _service_ids(session: Session, marks: set[tuple[str, str]]) -> set[str]:
+    by_kind: dict[str, set[str]] = {}
+    for kind, value in marks:
+        by_kind.setdefault(kind, set()).add(value)
+    ids = set(by_kind.get("service", ()))
+    lookups = {
+        "location": select(m.ServiceAtLocation.service_id).where(
+            m.ServiceAtLocation.location_id.in_(by_kind.get("location", ()))),
+        "sal": select(m.ServiceAtLocation.service_id).where(m.ServiceAtLocation.id.in_(by_kind.get("sal", ()))),
+        "organization": select(m.Service.id).where(m.Service.organization_id.in_(by_kind.get("organization", ()))),
+        "term": select(m.Attribute.link_id).where(m.Attribute.link_entity == "service",
+                                                  m.Attribute.taxonomy_term_id.in_(by_kind.get("term", ()))),
+    }
+    for kind, query in lookups.items():
+        if by_kind.get(kind):
+            ids.update(session.scalars(query))
+    ids.discard(None)
+    return ids
+
+
+def register_pg_hooks(session_factory) -> None:
+    """Attach the listeners to the app's session (once). They act only when the backend is postgres."""
+    if getattr(session_factory, "_referralnet_pg_search_hooks", False):
+        return
+    event.listen(session_factory, "before_flush", _before_flush)
+    event.listen(session_factory, "after_flush", _after_flush)
+    event.listen(session_factory, "do_orm_execute", _orm_execute)
+    event.listen(session_factory, "before_commit", _before_commit)
+    event.listen(session_factory, "after_soft_rollback", lambda s, t: _after_rollback(s, t))
+    session_factory._referralnet_pg_search_hooks = True
+
+
+# --- reading: the plan as SQL ---------------------------------------------------------------------
+
+class _Params:
+    """Bound parameters with generated names."""
+
+    def __init__(self):
+        self.values: dict = {}
+
+    def __call__(self, value) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return ":" + name
+
+    def tsq(self, query: str) -> str:
+        return f"CAST({self(query)} AS tsquery)"
+
+
+def _words_tsq(words: str) -> str | None:
+    """Some words as a tsquery: the concept tag of a multi-word lexicon term, else all their terms
+    (as service._make_words_query asks Whoosh)."""
+    if " " in words and words in concept_queries(document_schema()):
+        return _lexeme("~c:" + words)
+    terms = [_lexeme(t) for t in dict.fromkeys(body_terms(words))]
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else "(" + " & ".join(terms) + ")"
+
+
+def _need_groups(need) -> tuple[list[str], list[str]]:
+    """(term tsqueries, code tsqueries) of a need."""
+    terms = [q for q in (_words_tsq(t) for t in need.terms) if q]
+    codes = [_lexeme("~k:" + c) for c in need.codes]
+    return terms, codes
+
+
+def _or(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else "(" + " | ".join(parts) + ")"
+
+
+class _Clause:
+    """One clause of the plan as tsqueries: groups of parts scored with one boost each."""
+
+    def __init__(self, weight: float, source: int):
+        self.weight = weight
+        self.source = source  # its index in the plan's clauses
+        self.groups: list[tuple[float, list[str]]] = []  # (boost, parts)
+        self.related: list[str] = []  # parts that only partly count as matching the clause
+        self.alternatives: list[tuple[str | None, str]] = []  # (need id or None, tsquery) for explanations
+        self._seen: set[str] = set()
+
+    def add(self, need_id, groups: list[tuple[float, list[str]]], related: bool = False) -> None:
+        alt = []
+        for boost, parts in groups:
+            parts = [p for p in parts if p not in self._seen]
+            if parts:
+                self._seen.update(parts)
+                self.groups.append((boost, parts))
+                alt.extend(parts)
+                if related:
+                    self.related.extend(parts)
+        if alt:
+            self.alternatives.append((need_id, _or(alt)))
+
+    @property
+    def full(self) -> list[str]:
+        return [p for _, parts in self.groups for p in parts if p not in self.related]
+
+    @property
+    def match(self) -> str:
+        return _or([p for _, parts in self.groups for p in parts])
+
+
+def _count_at_least(session: Session, tsq: str, limit: int) -> int:
+    return session.scalar(text(
+        "SELECT count(*) FROM (SELECT 1 FROM search_document WHERE vector @@ CAST(:q AS tsquery) LIMIT :n) x"),
+        {"q": tsq, "n": limit})
+
+
+def _clauses(session: Session, plan: QueryPlan) -> list[_Clause]:
+    from referralnet.search.service import CODE_BOOST, NEED_BOOST, RELATED_BOOST, WIDEN_BELOW
+
+    out = []
+    for i, clause in enumerate(plan.clauses):
+        c = _Clause(clause.weight, i)
+        typed = _words_tsq(" ".join(clause.words))
+        if typed:
+            c.add(None, [(1.0, [typed])])
+        for need in clause.needs:
+            terms, codes = _need_groups(need)
+            c.add(need.id, [(NEED_BOOST, terms), (NEED_BOOST * CODE_BOOST, codes)])
+        if clause.related and (not c.groups or _count_at_least(session, c.match, WIDEN_BELOW) < WIDEN_BELOW):
+            for need in clause.related:
+                terms, codes = _need_groups(need)
+                c.add(need.id, [(NEED_BOOST * RELATED_BOOST, terms),
+                                (NEED_BOOST * CODE_BOOST * RELATED_BOOST, codes)], related=True)
+        if c.groups:
+            out.append(c)
+    return out
+
+
+def plan_for(session: Session, text_: str) -> QueryPlan:
+    """What the text asks for: understanding.understand, asking these rows what the directory knows."""
+    text_ = (text_ or "").strip()
+    if not text_:
+        return QueryPlan(text_)
+
+    def known(word: str) -> bool:
+        return session.scalar(text("SELECT EXISTS (SELECT 1 FROM search_word WHERE word = :w)"), {"w": word})
+
+    asked: dict[str, list[str]] = {}
+
+    def vocabulary() -> list[str]:
+        # The directory's words close to the text's unknown words (trigram similarity, indexed).
+        words = [w for w in dict.fromkeys(text_.lower().split()) if w.isalpha() and len(w) > 2 and not known(w)]
+        key = " ".join(words)
+        if key not in asked:
+            found: set[str] = set()
+            session.execute(text("SET LOCAL pg_trgm.similarity_threshold = 0.2"))
+            for w in words:
+                found.update(session.scalars(text(
+                    "SELECT word FROM search_word WHERE word % :w AND length(word) > 2 "
+                    "ORDER BY similarity(word, :w) DESC LIMIT 200"), {"w": w}))
+            asked[key] = sorted(x for x in found if x.isalpha())
+        return asked[key]
+
+    def weight(word: str) -> float:
+        terms = body_terms(word)
+        if not terms:
+            return 0.0
+        return math.log1p(session.scalar(text("SELECT count(*) FROM search_document WHERE vector @@ CAST(:q AS tsquery)"),
+                                          {"q": _lexeme(terms[0])}))
+
+    return understand(text_, known=known, vocabulary=vocabulary, weight=weight)
+
+
+def _score_sql(p: _Params, clauses: list[_Clause]) -> tuple[str, str]:
+    """(score, share of the clause weight matched) as SQL over search_document d."""
+    from referralnet.search.service import COORDINATION, RELATED_BOOST
+
+    total_weight = sum(c.weight for c in clauses) or 1.0
+    scores, shares = [], []
+    for c in clauses:
+        ranks = [f"{boost!r} * ts_rank('{RANK_WEIGHTS}', d.vector, {p.tsq(_or(parts))})" for boost, parts in c.groups]
+        scores.append(f"{c.weight!r} * " + (f"GREATEST({', '.join(ranks)})" if len(ranks) > 1 else ranks[0]))
+        full = c.full
+        credit = f"WHEN d.vector @@ {p.tsq(_or(full))} THEN 1.0 " if full else ""
+        if c.related:
+            credit += f"WHEN d.vector @@ {p.tsq(_or(c.related))} THEN {RELATED_BOOST!r} "
+        shares.append(f"{c.weight!r} * (CASE {credit}ELSE 0.0 END)")
+    share = "(" + " + ".join(shares) + ")"
+    score = "(" + " + ".join(scores) + ")"
+    if len(clauses) > 1:
+        score = f"{score} * power({share} / {total_weight!r}, {COORDINATION!r})"
+    return score, share
+
+
+def _distance_sql(p: _Params, place: Place) -> str:
+    lat, lon = p(place.latitude), p(place.longitude)
+    return (f"(2 * {EARTH_RADIUS_MILES} * asin(least(1.0, sqrt(power(sin(radians(d.lat - {lat}) / 2), 2) "
+            f"+ cos(radians({lat})) * cos(radians(d.lat)) * power(sin(radians(d.lon - {lon}) / 2), 2)))))")
+
+
+def _open_now_sql(session: Session, p: _Params, now: datetime) -> str:
+    """Open now in each place's own zone (the typical week's slots), holiday closures and special
+    hours checked exactly for the places that have them."""
+    from referralnet.search.service import _really_open_card
+
+    zones = list(session.scalars(text("SELECT DISTINCT tz FROM search_document")))
+    parts = []
+    for zone in zones:
+        local = now.astimezone(ZoneInfo(zone)) if "/" in zone or zone == "UTC" else now
+        parts.append(f"(d.tz = {p(zone)} AND d.slots @> ARRAY[CAST({p(slot_key(local.weekday(), local.hour * 60 + local.minute))} AS text)])")
+    if not parts:
+        return "false"
+    slot_open = "(" + " OR ".join(parts) + ")"
+    special = session.execute(text(f"SELECT id, card FROM search_document d WHERE d.has_exceptions AND {slot_open}"),
+                              p.values).all()
+    closed = [row.id for row in special if not _really_open_card(row.card, now)]
+    if closed:
+        return f"({slot_open} AND d.id <> ALL({p(closed)}))"
+    return slot_open
+
+
+def _filters_sql(session: Session, p: _Params, q, place: Place | None, now: datetime) -> list[str]:
+    """Every filter but the domain filter, as SQL conditions on search_document d."""
+    out = []
+    if q.term_ids is not None and q.term_ids:
+        out.append(f"d.term_ids && CAST({p(list(q.term_ids))} AS text[])")
+    if q.language:
+        out.append(f"d.languages @> ARRAY[CAST({p(q.language.strip().lower())} AS text)]")
+    if q.accepting_only:
+        out.append("d.accepting")
+    if q.free_only:
+        out.append("d.free")
+    if q.age is not None:
+        out.append(f"d.min_age <= {p(q.age)} AND d.max_age >= {p(q.age)}")
+    if q.organization_id:
+        out.append(f"d.organization_id = {p(q.organization_id)}")
+    if q.service_ids is not None:
+        out.append(f"d.service_id = ANY(CAST({p(list(q.service_ids))} AS text[]))")
+    if q.open_at is not None:
+        out.append(f"d.slots @> ARRAY[CAST({p(slot_key(*q.open_at))} AS text)]")
+    elif q.open_now:
+        out.append(_open_now_sql(session, p, now))
+    if place is not None and (q.radius_miles or q.sort == "distance"):
+        out.append("d.lat IS NOT NULL")
+    if place is not None and q.radius_miles:
+        dlat = q.radius_miles / MILES_PER_DEGREE * 1.01
+        dlon = dlat / max(0.01, math.cos(math.radians(min(89.0, abs(place.latitude) + dlat))))
+        out.append(f"d.lat BETWEEN {p(place.latitude - dlat)} AND {p(place.latitude + dlat)}")
+        out.append(f"d.lon BETWEEN {p(place.longitude - dlon)} AND {p(place.longitude + dlon)}")
+        out.append(f"{_distance_sql(p, place)} <= {p(float(q.radius_miles))}")
+    return out
+
+
+class Found:
+    """What a search found: the page (or every match) in order, with the total and facets."""
+
+    def __init__(self, rows, total: int, facets: dict[str, int], clauses: list[_Clause]):
+        self.rows, self.total, self.facets, self.clauses = rows, total, facets, clauses
+
+
+def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime, *, page: bool) -> Found:
+    """The plan and filters as one statement. `page`: only the page asked for, with the total and
+    facet counts (the search page); else every match in order (the HSDS API pages services itself)."""
+    p = _Params()
+    clauses = _clauses(session, plan)
+    where = _filters_sql(session, p, q, place, now)
+    if plan.clauses and not clauses:
+        where.append("false")  # words the directory has nowhere
+    score, share = ("0.0", "1.0")
+    if clauses:
+        where.append(f"d.vector @@ {p.tsq(_or([c.match for c in clauses]))}")
+        score, share = _score_sql(p, clauses)
+    dist = _distance_sql(p, place) if place is not None else "NULL::float8"
+    cond = " AND ".join(where) or "true"
+    domains = f"f.domains && CAST({p(list(q.domains))} AS text[])" if q.domains else "true"
+    best = "true"
+    if clauses and q.sort == "distance" and len(clauses) > 1:
+        # Nearest first lists what matches the most of what was asked (as the Whoosh backend).
+        best = "f.share >= f.best_share - 1e-9"
+    if q.sort == "distance":
+        order = "k.dist ASC NULLS LAST, k.id"
+    elif clauses:
+        order = "k.score DESC, k.id"
+    else:
+        order = "k.name_sort, k.id"
+    found_sql = (f"SELECT d.id, d.service_id, d.organization_id, d.name_sort, d.domains, {score} AS score, "
+                 f"{share} AS share, {dist} AS dist FROM search_document d WHERE {cond}")
+    head = (f"WITH found0 AS MATERIALIZED ({found_sql}), "
+            f"found AS MATERIALIZED (SELECT f.*, max(f.share) OVER () AS best_share FROM found0 f), "
+            f"kept AS MATERIALIZED (SELECT * FROM found f WHERE {domains} AND {best}) ")
+    if not page:
+        sql = head + f"SELECT k.id, k.service_id, k.organization_id, k.score, k.dist FROM kept k ORDER BY {order}"
+        rows = session.execute(text(sql), p.values).all()
+        return Found(rows, len(rows), {}, clauses)
+    limit, offset = p(q.per_page), p((q.page - 1) * q.per_page)
+    facet_best = best.replace("f.", "x.")
+    sql = head + (
+        f"SELECT 0 AS kind, n, k.id, k.score, k.dist, d.card, NULL::text AS domain FROM "
+        f"(SELECT k.*, row_number() OVER (ORDER BY {order}) AS n FROM kept k ORDER BY {order} "
+        f"LIMIT {limit} OFFSET {offset}) k JOIN search_document d ON d.id = k.id "
+        f"UNION ALL SELECT 1, count(*), NULL, NULL, NULL, NULL, NULL FROM kept "
+        f"UNION ALL SELECT 2, count(*), NULL, NULL, NULL, NULL, dom FROM found x, unnest(x.domains) dom "
+        f"WHERE {facet_best} GROUP BY dom")
+    rows = session.execute(text(sql), p.values).all()
+    hits = sorted((r for r in rows if r.kind == 0), key=lambda r: r.n)
+    total = next((r.n for r in rows if r.kind == 1), 0)
+    facets = {r.domain: r.n for r in rows if r.kind == 2 and r.domain}
+    return Found(hits, total, facets, clauses)
+
+
+def explanations(session: Session, found: Found, plan: QueryPlan, ids: list[str]) -> dict[str, list[str]]:
+    """Why each of these documents matched: each clause it matches, with what the words were taken to mean."""
+    if not found.clauses or not ids:
+        return {}
+    p = _Params()
+    checks = [(ci, need_id, f"d.vector @@ {p.tsq(q)}")
+              for ci, c in enumerate(found.clauses) for need_id, q in c.alternatives]
+    sql = f"SELECT d.id, ARRAY[{', '.join(c for _, _, c in checks)}] AS hits FROM search_document d " \
+          f"WHERE d.id = ANY(CAST({p(list(ids))} AS text[]))"
+    out: dict[str, list[str]] = {}
+    for row in session.execute(text(sql), p.values):
+        why, done = [], set()
+        for (ci, need_id, _), hit in zip(checks, row.hits):
+            if hit and ci not in done:
+                clause = plan.clauses[found.clauses[ci].source]
+                need = next((n for n in clause.needs + clause.related if n.id == need_id), None)
+                why.append(clause.explain(need))
+                done.add(ci)
+        out[row.id] = why
+    return out
+
+
+# --- state ----------------------------------------------------------------------------------------
+
+def tables_exist(session: Session) -> bool:
+    return bool(session.scalar(text("SELECT to_regclass('search_document') IS NOT NULL")))
+
+
+def document_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(search_document))
+
+
+def is_ready(session: Session) -> tuple[bool, str]:
+    """Whether search can answer from these rows: the tables exist and hold the active services."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False, "SEARCH_BACKEND=postgres needs a PostgreSQL database"
+    if not tables_exist(session):
+        return False, "search tables missing: run `flask db upgrade`"
+    documents = document_count(session)
+    if not documents and session.scalar(select(m.Service.id).where(m.Service.status == "active").limit(1)):
+        return False, "search rows empty while the directory has active services: run `flask search reindex`"
+    return True, f"postgres search: {documents} documents"
+
+
+def clear(session: Session) -> None:
+    """Remove every row (tests)."""
+    if tables_exist(session):
+        session.execute(delete(search_document))
+        session.execute(delete(search_word))
