@@ -32,6 +32,13 @@ def load_config(instance_path: Path) -> dict:
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SEARCH_INDEX_DIR": os.environ.get("SEARCH_INDEX_DIR") or str(instance_path / "search-index"),
+        # The Whoosh index follows the search_change table (search/sync.py): "background" (a thread per
+        # process, woken after commits, polling every SEARCH_POLL_SECONDS for other processes' changes)
+        # or "inline" (right after the commit, in the committing thread: tests and scripts).
+        "SEARCH_SYNC": os.environ.get("SEARCH_SYNC", "background"),
+        "SEARCH_POLL_SECONDS": float(os.environ.get("SEARCH_POLL_SECONDS", "3")),
+        # Processes that build the documents of a full rebuild (directories of 2,000 services or more).
+        "SEARCH_REBUILD_PROCS": int(os.environ.get("SEARCH_REBUILD_PROCS", "2")),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         # Two-factor sign-in (accounts.two_factor): always for admins; for every staff account when 1.
