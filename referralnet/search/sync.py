@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Optional
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 from whoosh.index import LockError
@@ -218,8 +218,10 @@ def notify(start: bool = True) -> None:
 
 
 def ensure_applier() -> None:
-    """Start this process's applier if it is not running (the first search of a worker calls this)."""
-    if not background_enabled():
+    """Start this process's applier if it is not running: the first search or readiness check of a
+    process serving requests calls this. Outside a request (a CLI command such as `flask search
+    status`, a script) nothing is started: those only read the index, or apply inline."""
+    if not background_enabled() or not has_request_context():
         return
     applier = _appliers.get(_key())
     if applier is None or not applier.alive():
