@@ -119,11 +119,17 @@ def rebuild_reason(session: Session, state: Optional[IndexState], position: Posi
     return None
 
 
-def pending_changes(session: Session, state: IndexState, limit: Optional[int] = None):
+def _unapplied(state: IndexState):
     """Change rows the index has not applied: newer than its last one, or filling one of its holes."""
     where = SearchChange.id > state.last_id
     if state.holes:
         where = where | SearchChange.id.in_([int(i) for i in state.holes])
+    return where
+
+
+def pending_changes(session: Session, state: IndexState, limit: Optional[int] = None):
+    """The change rows the index has not applied, oldest first (at most `limit`)."""
+    where = _unapplied(state)
     query = select(SearchChange.id, SearchChange.service_id, SearchChange.changed_at).where(where) \
         .order_by(SearchChange.id)
     if limit is not None:
@@ -133,9 +139,7 @@ def pending_changes(session: Session, state: IndexState, limit: Optional[int] = 
 
 def lag(session: Session, state: IndexState) -> tuple[int, Optional[float]]:
     """How many change rows wait for this index, and the oldest one's age in seconds."""
-    where = SearchChange.id > state.last_id
-    if state.holes:
-        where = where | SearchChange.id.in_([int(i) for i in state.holes])
+    where = _unapplied(state)
     count = session.scalar(select(func.count(SearchChange.id)).where(where))
     if not count:
         return 0, None
