@@ -143,7 +143,7 @@ def lag(session: Session, state: IndexState) -> tuple[int, Optional[float]]:
     count = session.scalar(select(func.count(SearchChange.id)).where(where))
     if not count:
         return 0, None
-    oldest = session.scalar(select(SearchChange.changed_at).where(where).order_by(SearchChange.id).limit(1))
+    oldest = session.scalar(select(SearchChange.changed_at).where(where).order_by(SearchChange.changed_at).limit(1))
     return count, max(0.0, (utcnow() - oldest).total_seconds())
 
 

@@ -282,3 +282,26 @@ def test_a_parallel_rebuild_builds_the_same_index(app, db, monkeypatch):
     assert len(open_index()._read_toc().segments) == 2  # one per worker
     assert {h.service_id for h in search(SearchQuery(per_page=100, text="pantry")).hits} == serial
     assert sync.index_status().current
+
+
+def test_is_ready_for_the_load_balancer(db):
+    from datetime import timedelta
+
+    from referralnet.db import utcnow
+
+    small_directory(db)
+    ready, why = sync.is_ready()
+    assert ready, why
+    db.session.add(SearchChange(service_id="sync-svc-0", changed_at=utcnow() - timedelta(seconds=5)))
+    db.session.commit()
+    assert sync.is_ready()[0]  # a few seconds behind is still serving
+    db.session.add(SearchChange(service_id="sync-svc-1", changed_at=utcnow() - timedelta(minutes=2)))
+    db.session.commit()
+    ready, why = sync.is_ready()
+    assert not ready and "behind: 2 changes waiting" in why
+    sync.apply_pending()
+    assert sync.is_ready()[0]
+    db.session.execute(update(SearchState).values(generation="f" * 32))
+    db.session.commit()
+    ready, why = sync.is_ready()
+    assert not ready and "rebuilt" in why
