@@ -32,10 +32,17 @@ def load_config(instance_path: Path) -> dict:
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SEARCH_INDEX_DIR": os.environ.get("SEARCH_INDEX_DIR") or str(instance_path / "search-index"),
-        # Where rate-limit counters live. memory:// counts per process: with more than one gunicorn worker
-        # or host, point every one at the same Redis (redis://host:6379/0) so a limit is one limit.
         # "whoosh" (an index per host) or "postgres" (rows of the database); default: postgres on PostgreSQL.
         "SEARCH_BACKEND": os.environ.get("SEARCH_BACKEND") or None,
+        # The Whoosh index follows the search_change table (search/sync.py): "background" (a thread per
+        # process, woken after commits, polling every SEARCH_POLL_SECONDS for other processes' changes)
+        # or "inline" (right after the commit, in the committing thread: tests and scripts).
+        "SEARCH_SYNC": os.environ.get("SEARCH_SYNC", "background"),
+        "SEARCH_POLL_SECONDS": float(os.environ.get("SEARCH_POLL_SECONDS", "3")),
+        # Processes that build the documents of a full rebuild (directories of 2,000 services or more).
+        "SEARCH_REBUILD_PROCS": int(os.environ.get("SEARCH_REBUILD_PROCS", "2")),
+        # Where rate-limit counters live. memory:// counts per process: with more than one gunicorn worker
+        # or host, point every one at the same Redis (redis://host:6379/0) so a limit is one limit.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         # If that Redis is unreachable, each process counts in memory until it is back: limits stay on
         # (per process) and sign-in keeps working, instead of every limited page answering 500.

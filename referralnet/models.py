@@ -7,3 +7,4 @@ from referralnet.notifications import models as notifications_models  # noqa: F4
 from referralnet.api import models as api_models  # noqa: F401
 from referralnet.portal import models as portal_models  # noqa: F401
 from referralnet.reports import models as reports_models  # noqa: F401
+from referralnet.search import models as search_models  # noqa: F401

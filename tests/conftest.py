@@ -44,6 +44,10 @@ def app(tmp_path_factory):
         "SQLALCHEMY_DATABASE_URI": url,
         "SECRET_KEY": "test-secret",
         "SEARCH_INDEX_DIR": str(tmp / "index"),
+        # whooshsync: the index applies the change table right after each commit, in the committing
+        # thread, so a test searches what it just wrote; tests/search/test_sync.py runs the real
+        # background applier (SEARCH_SYNC="background", the default) in apps of its own.
+        "SEARCH_SYNC": "inline",
         "RATELIMIT_ENABLED": True,
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "HSDS_RATE_LIMIT": "100000 per minute",

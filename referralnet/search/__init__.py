@@ -4,7 +4,10 @@ PostgreSQL database), and the one search service.
 - `schema.py`    the index schema (one document per service-at-location)
 - `documents.py` builds documents from the database (what may be shown, and nothing else)
 - `index.py`     opening, writing (locked, several processes safe) and rebuilding the index
-- `hooks.py`     keeps the index current after each commit that changes directory data
+- `hooks.py`     records what each directory change touched as `search_change` rows, in its transaction
+- `models.py`    the change table and the database's search generation
+- `state.py`     which database state an index reflects (restored or replaced databases told apart)
+- `sync.py`      the background applier that follows the change table; status, readiness, waiting
 - `understanding.py` query understanding, above any index: spelling (real words never corrected),
                  the need lexicon (seed_data/need_lexicon.csv, need_concepts.csv), crisis lines
 - `concepts.py`  multi-word lexicon terms tagged at index time (one term instead of a phrase query)
@@ -24,16 +27,10 @@ from __future__ import annotations
 def ready() -> tuple[bool, str]:
     """Whether this process's search backend can answer queries: (ok, a short reason for /readyz).
 
-    The one readiness seam for the load balancer's check (home.readyz). Today the backend is this
-    host's Whoosh index, ready when it exists and opens; a host whose index was never built (or was
-    wiped) answers every search with nothing, so it must not take traffic until `flask search reindex`.
+    The one readiness seam for the load balancer's check (home.readyz): the active backend's own
+    answer (`backend.is_ready`): the Whoosh index exists, reflects this database and is not lagging;
+    or the postgres backend's rows are built.
     """
-    from referralnet.search.index import index_dir, open_index
+    from referralnet.search.backend import is_ready
 
-    try:
-        ix = open_index(create_if_missing=False)
-    except Exception as exc:  # noqa: BLE001 — a corrupt or unreadable index is "not ready", said why
-        return False, f"search index at {index_dir()} cannot be opened ({type(exc).__name__})"
-    if ix is None:
-        return False, f"no search index at {index_dir()}: run `flask search reindex`"
-    return True, "whoosh index open"
+    return is_ready()

@@ -74,13 +74,9 @@ class WhooshBackend:
         clear_index()
 
     def is_ready(self) -> tuple[bool, str]:
-        from referralnet.search.index import index_dir, open_index
+        from referralnet.search import sync
 
-        try:
-            count = open_index().doc_count()
-        except Exception as exc:  # noqa: BLE001 - the reason is the answer
-            return False, f"whoosh index at {index_dir()} cannot be opened: {exc}"
-        return True, f"whoosh index at {index_dir()}: {count} documents"
+        return sync.is_ready()
 
     def where(self) -> str:
         from referralnet.search.index import index_dir

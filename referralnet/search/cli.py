@@ -2,10 +2,12 @@
 
 With the Whoosh backend it rebuilds this host's index; with the postgres backend the database's
 search rows (in one transaction: searches see the old rows until it commits), for every host.
-`flask search status` says which backend answers and whether it is ready.
+`flask search backend` says which backend answers and whether it is ready; `flask search status`
+says which database state this host's Whoosh index reflects and how far behind it is (exit 1 if stale).
 """
 from __future__ import annotations
 
+import sys
 import time
 
 import click
@@ -27,8 +29,10 @@ def reindex_command():
 
     backend = current_backend()
     count = backend.rebuild(progress=progress)
+    elapsed = time.perf_counter() - start
     click.echo("", err=True)
-    click.echo(f"Indexed {count} documents in {time.perf_counter() - start:.1f} s into {backend.where()}.")
+    click.echo(f"Indexed {count} documents in {elapsed:.1f} s ({count / elapsed if elapsed else 0:.0f} documents/s) "
+               f"into {backend.where()}.")
 
 
 @search_cli.command("backend")
@@ -39,3 +43,33 @@ def backend_command():
     click.echo(f"{backend.name}: {'ready' if ready else 'NOT READY'} ({why})")
     if not ready:
         raise SystemExit(1)
+
+
+@search_cli.command("status")
+def status_command():
+    """Show how current this host's search index is; exit 1 if it is stale."""
+    from referralnet.search.sync import index_status
+
+    st = index_status()
+    age = f", oldest {st.oldest_pending_age:.1f} s old" if st.oldest_pending_age is not None else ""
+    lines = [
+        ("index", st.path),
+        ("exists", "yes" if st.exists else "no"),
+        ("schema version", "current" if st.schema_current else "out of date (rebuild needed)"),
+        ("documents", "-" if st.documents is None else str(st.documents)),
+        ("database generation", "matches" if st.generation_matches else "differs (rebuild needed)"),
+        ("last applied change", "-" if st.last_applied_id is None else str(st.last_applied_id)),
+        ("newest change", str(st.newest_change_id)),
+        ("pending changes", f"{st.pending}{age}"),
+        ("last applied at", st.applied_at or "-"),
+    ]
+    width = max(len(label) for label, _ in lines)
+    for label, value in lines:
+        click.echo(f"{label + ':':<{width + 1}} {value}")
+    if st.current:
+        click.echo(f"{'state:':<{width + 1}} current")
+        return
+    why = st.rebuild_reason or ("index missing" if not st.exists else
+                                "schema out of date" if not st.schema_current else f"{st.pending} changes not applied")
+    click.echo(f"{'state:':<{width + 1}} STALE: {why}")
+    sys.exit(1)

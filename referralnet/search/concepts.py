@@ -125,15 +125,29 @@ def _needed(q: Query) -> frozenset:
 
 
 @lru_cache(maxsize=4)
-def _prepared(schema_key) -> list[tuple[str, Query, frozenset]]:
-    return [(m, q, _needed(q)) for m, q in sorted(_concept_queries(schema_key).items())]
+def _prepared(schema_key) -> tuple[dict[str, list[tuple[str, Query, frozenset]]], list[tuple[str, Query, frozenset]]]:
+    """The meanings' queries, filed under one word each of them needs (its rarest-looking: the
+    longest), and those that need no particular word: a document is only tested against the
+    meanings filed under its own words, not against every meaning of the lexicon."""
+    by_word: dict[str, list[tuple[str, Query, frozenset]]] = {}
+    always = []
+    for m, q in sorted(_concept_queries(schema_key).items()):
+        needed = _needed(q)
+        if needed:
+            by_word.setdefault(max(sorted(needed), key=len), []).append((m, q, needed))
+        else:
+            always.append((m, q, needed))
+    return by_word, always
 
 
 def concepts_for(schema, doc: dict) -> list[str]:
     """The multi-word meanings whose phrase query matches this document."""
-    prepared = _prepared(_SchemaKey(schema))
-    if not prepared:
+    by_word, always = _prepared(_SchemaKey(schema))
+    if not by_word and not always:
         return []
     positions = _positions(schema, doc)
     words = set().union(*positions.values())
-    return [m for m, q, needed in prepared if needed <= words and _matches(q, positions)]
+    candidates = list(always)
+    for word in words:
+        candidates.extend(by_word.get(word, ()))
+    return sorted(m for m, q, needed in candidates if needed <= words and _matches(q, positions))

@@ -1,24 +1,35 @@
-"""Keep the index current: after a commit that changed directory data, re-index what it touched.
+"""Record what a directory change touched, in its own transaction, for the search index to apply.
 
 Changes are noticed in three ways, none of which the directory code has to know about:
 ORM objects flushed (admin pages, services), ORM bulk INSERT/UPDATE statements (the
-importer), and deletes. The affected services are worked out and re-indexed after
-the commit succeeds; a rolled-back transaction indexes nothing. If indexing fails
-the commit still stands (the database is the truth), the error is logged, and
-`flask search reindex` repairs the index.
+importer), and deletes. The affected services are worked out inside the transaction and
+written as `search_change` rows (search/models.py) on the same connection: they commit or
+roll back with the change itself, so a committed change is never lost and a rolled-back one
+indexes nothing. A bulk statement whose rows cannot be told (or that touches more than
+`MARKER_THRESHOLD` services) writes one "rebuild everything" row instead.
+
+Nothing is indexed inside the request: after the commit the index applier (search/sync.py)
+is woken and applies the rows in the background (`SEARCH_SYNC="inline"` applies them right
+after the commit instead, for tests and one-off scripts). Other processes and hosts pick the
+rows up when they poll. If applying fails the commit still stands (the database is the truth).
 """
 from __future__ import annotations
 
 import logging
 
-from flask import current_app, has_app_context
-from sqlalchemy import event, select
+from flask import current_app, has_app_context, has_request_context
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
+from referralnet.db import utcnow
 from referralnet.directory import models as m
+from referralnet.search.models import SearchChange
 
 log = logging.getLogger(__name__)
-KEY = "search_dirty"
+KEY = "search_dirty"  # marks noticed, not yet written as change rows
+RECORDED = "search_recorded"  # service ids written as change rows in this transaction
+MARKER_THRESHOLD = 5000  # more services than this in one write: one "rebuild everything" row
+EVERYTHING = ("everything", "*")
 
 # For each directory model: how a changed row leads to the services whose documents show it.
 SERVICE_LINKS = {
@@ -64,6 +75,7 @@ def _after_flush(session: Session, _ctx) -> None:
             _mark(session, _marks_for(type(obj), obj))
             if isinstance(obj, m.ServiceAtLocation):  # a moved service: re-index the old place too
                 _mark(session, [("service", obj.service_id)])
+    _record(session)
 
 
 def _before_flush(session: Session, _ctx, _instances) -> None:
@@ -96,68 +108,103 @@ def _orm_execute(state) -> None:
     if marks:
         _mark(state.session, marks)
     elif state.is_update or state.is_delete:
-        _mark(state.session, [("everything", "*")])
+        _mark(state.session, [EVERYTHING])
+
+
+def _services_for(connection, marks: set[tuple[str, str]]) -> set[str] | None:
+    """The services whose documents show what these marks name; None: everything."""
+    if EVERYTHING in marks:
+        return None
+    by_kind: dict[str, set[str]] = {}
+    for kind, value in marks:
+        by_kind.setdefault(kind, set()).add(value)
+    ids = set(by_kind.get("service", ()))
+    queries = []
+    if by_kind.get("location"):
+        queries.append(select(m.ServiceAtLocation.service_id)
+                       .where(m.ServiceAtLocation.location_id.in_(by_kind["location"])))
+    if by_kind.get("sal"):
+        queries.append(select(m.ServiceAtLocation.service_id).where(m.ServiceAtLocation.id.in_(by_kind["sal"])))
+    if by_kind.get("organization"):
+        queries.append(select(m.Service.id).where(m.Service.organization_id.in_(by_kind["organization"])))
+    if by_kind.get("term"):
+        queries.append(select(m.Attribute.link_id).where(
+            m.Attribute.link_entity == "service", m.Attribute.taxonomy_term_id.in_(by_kind["term"])))
+    for query in queries:
+        ids.update(connection.execute(query).scalars())
+    ids.discard(None)
+    return ids
+
+
+def _record(session: Session) -> None:
+    """Write the marks noticed so far as change rows, on the session's own connection (its transaction)."""
+    marks = session.info.pop(KEY, None)
+    if not marks or _backend_name() != "whoosh":  # the postgres backend writes its own rows (pg_backend)
+        return
+    connection = session.connection()
+    ids = _services_for(connection, marks)
+    recorded = session.info.setdefault(RECORDED, set())
+    if ids is not None:
+        ids -= recorded
+        if not ids:
+            return
+    now = utcnow()
+    if ids is None or len(ids) > MARKER_THRESHOLD:
+        connection.execute(insert(SearchChange), [{"service_id": None, "changed_at": now}])
+    else:
+        connection.execute(insert(SearchChange), [{"service_id": i, "changed_at": now} for i in sorted(ids)])
+        recorded.update(ids)
+    session.info["search_changed"] = True
+
+
+def _before_commit(session: Session) -> None:
+    # Bulk statements mark without a flush after them: write their rows now (the commit's own
+    # flush, which follows, writes the rest from _after_flush).
+    _record(session)
 
 
 def _after_rollback(session: Session, previous_transaction=None) -> None:
-    # A savepoint rolled back (bookkeeping that could not get a lock, db.bookkeeping) leaves the
-    # transaction and its marks alive: only a rollback of the whole transaction forgets them.
+    # A savepoint rolled back (bookkeeping that could not get a lock, db.bookkeeping) took its change
+    # rows with it but leaves the transaction alive: forget which services were recorded (they are
+    # written again if marked again); only a rollback of the whole transaction forgets everything.
+    session.info.pop(RECORDED, None)
     if previous_transaction is not None and previous_transaction.nested:
         return
     session.info.pop(KEY, None)
+    session.info.pop("search_changed", None)
 
 
 def _after_commit(session: Session) -> None:
     # SQLAlchemy also calls this when a savepoint is released; the transaction goes on, its changes
-    # are not committed yet (another connection would not see them): index at the real commit only.
+    # are not committed yet (another connection would not see them): wake the applier at the real commit.
     if session.in_nested_transaction():
         return
-    marks = session.info.pop(KEY, None)
-    if not marks or not has_app_context() or not current_app.config.get("SEARCH_AUTO_INDEX", True):
+    session.info.pop(RECORDED, None)
+    changed = session.info.pop("search_changed", False)
+    if not changed or not has_app_context() or not current_app.config.get("SEARCH_AUTO_INDEX", True):
         return
-    if _backend_name() != "whoosh":  # the postgres backend wrote its rows in the transaction itself
-        return
+    from referralnet.search import sync
+
     try:
-        _reindex(marks)
-    except Exception:  # noqa: BLE001 - the commit stands; `flask search reindex` repairs the index
-        log.exception("search index update failed after commit; run `flask search reindex`")
+        if current_app.config.get("SEARCH_SYNC", "background") == "inline":
+            sync.apply_pending()
+        else:
+            # A process that serves requests keeps an applier running; a CLI command or script wakes
+            # one only if it has one (the serving processes poll the change table and catch up).
+            sync.notify(start=has_request_context())
+    except Exception:  # noqa: BLE001 - the commit stands; the applier retries, `flask search reindex` repairs
+        log.exception("search index update failed after commit; it is retried, or run `flask search reindex`")
 
 
 def _backend_name() -> str:
     from referralnet.search.backend import BackendMisconfigured, backend_name
 
+    if not has_app_context():
+        return "whoosh"
     try:
         return backend_name()
     except BackendMisconfigured:  # reported by searches and readiness, never by a commit
         return ""
-
-
-def _reindex(marks: set[tuple[str, str]]) -> None:
-    from referralnet.extensions import db
-    from referralnet.search.index import rebuild_index, update_services
-
-    by_kind: dict[str, set[str]] = {}
-    for kind, value in marks:
-        by_kind.setdefault(kind, set()).add(value)
-    with Session(db.engine) as s:  # a fresh session: the committed one must not run SQL here
-        if ("everything", "*") in marks:
-            rebuild_index(session=s)
-            return
-        ids = set(by_kind.get("service", ()))
-        if by_kind.get("location"):
-            ids.update(s.scalars(select(m.ServiceAtLocation.service_id)
-                                 .where(m.ServiceAtLocation.location_id.in_(by_kind["location"]))))
-        if by_kind.get("sal"):
-            ids.update(s.scalars(select(m.ServiceAtLocation.service_id)
-                                 .where(m.ServiceAtLocation.id.in_(by_kind["sal"]))))
-        if by_kind.get("organization"):
-            ids.update(s.scalars(select(m.Service.id).where(m.Service.organization_id.in_(by_kind["organization"]))))
-        if by_kind.get("term"):
-            ids.update(s.scalars(select(m.Attribute.link_id).where(
-                m.Attribute.link_entity == "service", m.Attribute.taxonomy_term_id.in_(by_kind["term"]))))
-        ids.discard(None)
-        if ids:
-            update_services(ids, session=s)
 
 
 def register_search_hooks(session_factory) -> None:
@@ -167,6 +214,7 @@ def register_search_hooks(session_factory) -> None:
     event.listen(session_factory, "before_flush", _before_flush)
     event.listen(session_factory, "after_flush", _after_flush)
     event.listen(session_factory, "do_orm_execute", _orm_execute)
+    event.listen(session_factory, "before_commit", _before_commit)
     event.listen(session_factory, "after_commit", _after_commit)
     event.listen(session_factory, "after_soft_rollback", lambda s, t: _after_rollback(s, t))
     session_factory._referralnet_search_hooks = True

@@ -22,12 +22,17 @@ from whoosh import index as whoosh_index
 from whoosh.query import Term
 from whoosh.writing import CLEAR
 
+from referralnet.db import utcnow
 from referralnet.search import _whoosh_patch  # noqa: F401  (indexing speed fix)
+from referralnet.search import state
 from referralnet.search.documents import active_service_ids, documents_for
 from referralnet.search.schema import build_schema, index_version
 
 log = logging.getLogger(__name__)
 WRITE_LOCK_TIMEOUT = 60.0
+REBUILD_LIMIT_MB = 256  # a rebuild writer's posting buffer (per process)
+REBUILD_CHUNK = 2000  # services loaded per read transaction during a rebuild
+PARALLEL_MIN_SERVICES = 2000  # fewer services: rebuilt in this process (starting workers costs more)
 _VERSION_FILE = "referralnet-schema-version"
 _lock = threading.RLock()
 _searchers: dict[str, tuple[int, object]] = {}
@@ -70,6 +75,9 @@ def _open_index(path: Path, create_if_missing: bool):
 
 def searcher():
     """A per-process searcher, reopened when any writer (this process or another) committed since."""
+    from referralnet.search.sync import ensure_applier
+
+    ensure_applier()  # a serving process follows the change table from its first search on
     key = str(index_dir())
     with _lock:
         ix = open_index()
@@ -165,7 +173,10 @@ def forget_searchers() -> None:
 
 
 def update_services(service_ids: Iterable[str], session=None) -> int:
-    """Re-index these services: delete their documents and add current ones. Returns documents written."""
+    """Re-index these services: delete their documents and add current ones. Returns documents written.
+
+    Does not move the index's recorded database state (search/state.py): the change applier
+    (search/sync.py) calls `write_services` with the writer it holds instead."""
     ids = sorted(set(service_ids))
     if not ids:
         return 0
@@ -173,36 +184,163 @@ def update_services(service_ids: Iterable[str], session=None) -> int:
     ix = open_index()
     writer = ix.writer(timeout=WRITE_LOCK_TIMEOUT)
     try:
-        for service_id in ids:
-            writer.delete_by_term("service_id", service_id)
-        for doc in docs:
-            writer.add_document(**doc)
+        written = write_services(writer, ids, docs)
     except BaseException:
         writer.cancel()
         raise
     writer.commit()
+    return written
+
+
+def write_services(writer, ids: list[str], docs: list[dict]) -> int:
+    for service_id in ids:
+        writer.delete_by_term("service_id", service_id)
+    for doc in docs:
+        writer.add_document(**doc)
     return len(docs)
 
 
-def rebuild_index(progress: Callable[[int, int], None] | None = None, session=None) -> int:
-    """Recreate every document from the database. Returns the number of documents."""
-    ix = open_index()
-    ids = active_service_ids(session)
-    writer = ix.writer(timeout=WRITE_LOCK_TIMEOUT, procs=1, limitmb=256)
-    written = 0
+def commit_holding_lock(writer, then: Callable[[], None], **commit_args) -> None:
+    """Commit `writer`, then call `then()` before Whoosh's write lock is released: what `then` records
+    about the commit (search/state.py) is written by the one process that made it, never interleaved."""
+    lock, writer.writelock = writer.writelock, None
     try:
-        for done, doc in enumerate(documents_for(ids, session), start=1):
-            writer.add_document(**doc)
-            written += 1
-            if progress and done % 1000 == 0:
-                progress(done, len(ids))
-    except BaseException:
+        writer.commit(**commit_args)
+        then()
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def cancel_writer(writer) -> None:
+    if not writer.is_closed:
         writer.cancel()
+
+
+_ANY = object()
+
+
+def rebuild_index(progress: Callable[[int, int], None] | None = None, session=None, expect=_ANY) -> int | None:
+    """Recreate every document from the database and record the database state it reflects.
+
+    Takes Whoosh's write lock for the whole rebuild (other writers wait; readers see the old
+    index until the new one is committed). The change table's newest row is read before any
+    document: changes committed meanwhile are applied again afterwards (re-indexing a service
+    is idempotent). Large directories are built by SEARCH_REBUILD_PROCS processes at once, each
+    loading its share of the services and writing its own segment. Returns the number of documents;
+    None when `expect` (an IndexState, or None) is given and, once the lock is held, the recorded
+    state is no longer it (another process rebuilt or applied meanwhile: nothing was done)."""
+    from sqlalchemy.orm import Session
+
+    from referralnet.extensions import db
+
+    ix = open_index()
+    writer = ix.writer(timeout=WRITE_LOCK_TIMEOUT, limitmb=REBUILD_LIMIT_MB)
+    if expect is not _ANY and state.read_state(index_dir()) != expect:
+        writer.cancel()
+        return None
+    own = session is None
+    s = Session(db.engine) if own else session
+    try:
+        position = state.database_position(s)
+        holes = state.holes_below(s, position.max_id) if state.tracks_holes(s) else {}
+        ids = active_service_ids(s)
+        if own:
+            s.rollback()  # no read transaction held open for the whole rebuild
+        procs = max(1, int(current_app.config.get("SEARCH_REBUILD_PROCS", 2)))
+        if procs > 1 and len(ids) >= PARALLEL_MIN_SERVICES:
+            written = _rebuild_parallel(writer, ids, procs, progress)
+        else:
+            written = _rebuild_serial(writer, ids, s, progress, own)
+    except BaseException:
+        cancel_writer(writer)
         raise
-    writer.commit(mergetype=CLEAR)
+    finally:
+        if own:
+            s.close()
+
+    def record() -> None:
+        state.write_state(index_dir(), state.IndexState(
+            position.generation, position.max_id, position.max_at, holes,
+            applied_at=utcnow().isoformat(), documents=written))
+
+    if getattr(writer, "_referralnet_segments", None) is not None:
+        _commit_segments(writer, record)
+    else:
+        commit_holding_lock(writer, record, mergetype=CLEAR)
     if progress:
         progress(len(ids), len(ids))
     return written
+
+
+def _rebuild_serial(writer, ids, session, progress, end_reads: bool) -> int:
+    written = 0
+    for start in range(0, len(ids), REBUILD_CHUNK):
+        for doc in documents_for(ids[start:start + REBUILD_CHUNK], session):
+            writer.add_document(**doc)
+            written += 1
+            if progress and written % 1000 == 0:
+                progress(written, len(ids))
+        if end_reads:
+            session.rollback()  # between chunks: SQLite's WAL can be checkpointed, PostgreSQL vacuumed
+    return written
+
+
+def _rebuild_parallel(writer, ids, procs: int, progress) -> int:
+    """Build the documents in `procs` fresh processes, each writing one segment of its share; the
+    caller's writer (which holds the lock) then commits a table of contents of those segments."""
+    import multiprocessing
+
+    config = {k: v for k, v in current_app.config.items() if isinstance(v, (str, int, float, bool, type(None)))}
+    config["SEARCH_AUTO_INDEX"] = False
+    shares = [ids[i::procs] for i in range(procs)]
+    ctx = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited locks, threads or connections
+    with ctx.Pool(procs) as pool:
+        results = pool.starmap(_build_segment, [(config, share) for share in shares])
+    segments = [segment for segment, _ in results if segment is not None]
+    written = sum(count for _, count in results)
+    if progress:
+        progress(written, len(ids))
+    writer._referralnet_segments = segments
+    return written
+
+
+def _build_segment(config: dict, ids: list[str]):
+    """In a worker process: write the documents of `ids` as one new segment (not yet in the index's table
+    of contents: the parent, holding the write lock, commits it). Returns (segment or None, documents)."""
+    from sqlalchemy.orm import Session
+    from whoosh.writing import SegmentWriter
+
+    from referralnet import create_app
+    from referralnet.extensions import db
+
+    app = create_app(config)
+    with app.app_context(), Session(db.engine) as s:
+        ix = whoosh_index.open_dir(config["SEARCH_INDEX_DIR"])
+        writer = SegmentWriter(ix, _lk=False, limitmb=REBUILD_LIMIT_MB)
+        written = 0
+        for start in range(0, len(ids), REBUILD_CHUNK):
+            for doc in documents_for(ids[start:start + REBUILD_CHUNK], s):
+                writer.add_document(**doc)
+                written += 1
+            s.rollback()
+        if not written:
+            writer.cancel()
+            return None, 0
+        return writer._finalize_segment(), written
+
+
+def _commit_segments(writer, then: Callable[[], None]) -> None:
+    """Replace every segment of the index by the workers' segments (a CLEAR commit of them)."""
+    lock, writer.writelock = writer.writelock, None
+    try:
+        writer._close_segment()
+        writer._commit_toc(writer._referralnet_segments)
+        writer._finish()
+        then()
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def document_count() -> int:
@@ -210,10 +348,10 @@ def document_count() -> int:
 
 
 def clear_index() -> None:
-    """Remove every document (tests and `reindex` of an empty database)."""
+    """Remove every document (tests). The index then records no database state: the applier rebuilds it."""
     ix = open_index()
     writer = ix.writer(timeout=WRITE_LOCK_TIMEOUT)
-    writer.commit(mergetype=CLEAR)
+    commit_holding_lock(writer, lambda: state.forget_state(index_dir()), mergetype=CLEAR)
 
 
 def has_service(service_id: str) -> bool:
