@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context, request
 
 
 def _secret_key(instance_path: Path) -> str:
@@ -60,8 +60,10 @@ def load_config(instance_path: Path) -> dict:
         # Reports shared outside the network office show counts from 1 to this minus one as "fewer than N"
         # (the CMS cell-size rule: 11). 0 or 1 shows every count.
         "REPORT_MIN_CELL_SIZE": int(os.environ.get("REPORT_MIN_CELL_SIZE", "11")),
-        # The address patients and staff reach this site at, for links in messages sent by cron jobs.
-        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # The address patients and staff reach this site at. Unset: the address of the request being
+        # served (so `make run PORT=8000` links to :8000); set it for messages sent by cron jobs, which
+        # run outside any request (public_base_url()).
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or None,
         # The patient's link: requests per minute to one link (its page and print page together), and
         # failed lookups (unknown, revoked links) per client address; a valid link never counts as one.
         "STATUS_RATE_LIMIT": os.environ.get("STATUS_RATE_LIMIT", "30 per minute"),
@@ -96,3 +98,17 @@ def network_timezone() -> ZoneInfo:
     """The network's own time zone (DEFAULT_TIMEZONE): business days, and the dates admins type, are local."""
     name = current_app.config.get("DEFAULT_TIMEZONE") if has_app_context() else None
     return ZoneInfo(name or FALLBACK_TIMEZONE)
+
+
+# Outside any request with PUBLIC_BASE_URL unset (a cron job on a development machine): where
+# `make run` serves by default.
+FALLBACK_BASE_URL = "http://127.0.0.1:5000"
+
+
+def public_base_url() -> str:
+    """The site's address for absolute links (patient links, QR codes, messages), without a trailing slash:
+    PUBLIC_BASE_URL when set, else the address of the request being served, else FALLBACK_BASE_URL."""
+    base = current_app.config.get("PUBLIC_BASE_URL") if has_app_context() else None
+    if not base and has_request_context():
+        base = request.host_url
+    return (base or FALLBACK_BASE_URL).rstrip("/")

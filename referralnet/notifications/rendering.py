@@ -16,6 +16,7 @@ from typing import Optional
 
 from flask import current_app, has_request_context
 
+from referralnet.config import public_base_url
 from referralnet.extensions import db
 from referralnet.notifications.models import Notification
 from referralnet.notifications.outbox import AGENCY_LINK, STATUS_LINK, patient_channel
@@ -87,6 +88,5 @@ def _in_request(build, item) -> Optional[str]:
     if has_request_context():
         return build(item)
     # Delivery runs from cron, outside any request; url_for needs one to build the path.
-    base = current_app.config.get("PUBLIC_BASE_URL") or "http://localhost"
-    with current_app.test_request_context(base_url=base):
+    with current_app.test_request_context(base_url=public_base_url()):
         return build(item)

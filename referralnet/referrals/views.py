@@ -7,9 +7,10 @@ not see), call one service function and render or redirect. The request's one co
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
 
 from referralnet.accounts.models import Role
 from referralnet.accounts.permissions import role_required
@@ -303,8 +304,9 @@ def _patient_url(item: Referral):
 
 
 def move_forms(referral: Referral, moves, posted: dict, prefix: str = "") -> dict:
-    """A TransitionForm for each move offered (the one just posted keeps its input and errors),
+    """A TransitionForm for each move offered (the one just refused keeps its input and errors),
     all at the referral's current version."""
+    posted = {**_refused_move(referral, prefix), **posted}
     forms = {}
     for to in moves:
         form = posted.get(to) or TransitionForm(formdata=None, prefix=prefix + to.value, version=referral.version)
@@ -314,25 +316,59 @@ def move_forms(referral: Referral, moves, posted: dict, prefix: str = "") -> dic
     return forms
 
 
-def apply_move(referral: Referral, to_value: str, actor, render, prefix: str = ""):
+# A move refused for its input goes back to the page (a redirect: the address is the page's again,
+# and a reload does not post twice); what was typed and what was wrong wait in the session for it.
+_REFUSED_MOVE = "refused_move"
+
+
+def _remember_refused_move(referral: Referral, to: Status, prefix: str, form: TransitionForm) -> None:
+    names = {f"{prefix}{to.value}-{name}" for name in ("reason", "reason_text", "outcome", "note")}
+    session[_REFUSED_MOVE] = {"referral": referral.id, "to": to.value, "prefix": prefix,
+                              "data": {k: v for k, v in request.form.items() if k in names},
+                              "errors": {name: list(field.errors) for name, field in form._fields.items()
+                                         if field.errors}}
+
+
+def _refused_move(referral: Referral, prefix: str) -> dict:
+    """The form of the move refused just before (once), when it was this referral's, with its errors."""
+    kept = session.get(_REFUSED_MOVE)
+    if not kept or kept.get("referral") != referral.id or kept.get("prefix") != prefix:
+        return {}
+    session.pop(_REFUSED_MOVE)
+    to = Status(kept["to"])
+    form = TransitionForm(formdata=MultiDict(kept["data"]), prefix=prefix + to.value, meta={"csrf": False})
+    form.for_status(to)
+    for name, errors in kept["errors"].items():
+        if name in form._fields:
+            form._fields[name].errors = list(errors)
+    return {to: form}
+
+
+def apply_move(referral: Referral, to_value: str, actor, page_url: str, prefix: str = ""):
     """The body of every status-move view (this page's, on the agency's behalf, the agency's link page).
 
     Reads the posted TransitionForm for `to_value`, calls services.change_status as `actor` and
-    returns the Status it moved to; or, when refused, flashes or attaches why and returns
-    `render(status, posted_forms)` (400, 403, 409...), the page to show again. A refusal changes
-    nothing: a concurrent change that won is re-read by the state machine, the request rolls back.
+    returns the Status it moved to; or, when refused, flashes why (keeping the form's input and errors
+    for the page) and returns a redirect to `page_url`, the page the move was made from. A refusal
+    changes nothing: a concurrent change that won is re-read by the state machine, and the request
+    commits nothing of the move.
     """
+    back = redirect(page_url, 303)
     try:
         to = Status(to_value)
     except ValueError:
         to = None
     if to is None or to not in SETTABLE:
         flash(_("Choose one of the actions offered on the page."), "error")
-        return render(400, {})
+        return back
     form = TransitionForm(prefix=prefix + to.value)
     form.for_status(to)
     if not form.validate_on_submit():
-        return render(400, {to: form})
+        if form.csrf_token.errors:  # a forged or expired form: nothing of it is kept
+            abort(400)
+        flash(_("%(action)s: nothing was saved; see what to correct below.", action=ACTION_LABELS[to][0]), "error")
+        _remember_refused_move(referral, to, prefix, form)
+        return back
     given = {"reason": form.reason.data or None, "reason_text": form.reason_text.data,
              "outcome": form.outcome.data or None}
     try:
@@ -342,13 +378,15 @@ def apply_move(referral: Referral, to_value: str, actor, render, prefix: str = "
         flash(_("%(problem)s It is now %(status)s; nothing you entered was saved. "
                 "Check the timeline, then act again if you still need to.",
                 problem=exc.message, status=Status(referral.status).label), "error")
-        return render(409, {})
+        return back
     except ValidationFailed as exc:
         attach_errors(form, exc)
-        return render(400, {to: form})
+        flash(_("%(action)s: nothing was saved; see what to correct below.", action=ACTION_LABELS[to][0]), "error")
+        _remember_refused_move(referral, to, prefix, form)
+        return back
     except (InvalidTransition, NotPermitted) as exc:
         flash(exc.message, "error")
-        return render(exc.status, {})
+        return back
     return to
 
 
@@ -357,7 +395,7 @@ def apply_move(referral: Referral, to_value: str, actor, render, prefix: str = "
 def change_status(referral_id, to: str):
     """One move of the state machine. A stale page (someone else changed it) gets 409 and the current state."""
     item = get_visible_referral_or_404(current_user, referral_id)
-    moved = apply_move(item, to, current_user, lambda status, forms: _render_referral(item, status, forms=forms))
+    moved = apply_move(item, to, current_user, url_for(".referral", referral_id=item.id))
     if not isinstance(moved, Status):
         return moved
     flash(str(ACTION_LABELS[moved][1]), "success")
@@ -410,8 +448,8 @@ def close_loop(referral_id):
 def change_status_on_behalf(referral_id, to: str):
     """The coordinator records a move the agency told them about (referrals outside the network)."""
     item = get_visible_referral_or_404(current_user, referral_id)
-    moved = apply_move(item, to, OnBehalf(current_user, "agency"), prefix="behalf-", render=lambda status, forms:
-                       _render_referral(item, status, forms={("behalf", k): v for k, v in forms.items()}))
+    moved = apply_move(item, to, OnBehalf(current_user, "agency"), url_for(".referral", referral_id=item.id),
+                       prefix="behalf-")
     if not isinstance(moved, Status):
         return moved
     flash(_("Recorded for the agency: %(status)s.", status=moved.label.lower()), "success")
