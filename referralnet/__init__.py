@@ -201,6 +201,16 @@ def register_template_helpers(app: Flask) -> None:
     def inject_roles():
         return {"Role": Role}
 
+    @app.template_global("miles_label")
+    def miles_label(miles) -> str:
+        """A distance as people say it: '1 mile', '0.4 miles', '2.5 miles' (one decimal; '1.0' is '1')."""
+        from flask_babel import format_decimal, ngettext
+
+        value = round(float(miles), 1)
+        # The plural form is chosen on the number; the text shows it rounded as people read it.
+        return ngettext("%(distance)s mile", "%(distance)s miles", 1 if value == 1 else 2,
+                        distance=format_decimal(value, format="#,##0.#"))
+
     @app.template_filter("time_label")
     def time_label(value) -> str:
         """An aware datetime in the place's own zone -> 'Tue 9:00 AM'."""

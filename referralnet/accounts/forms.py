@@ -39,6 +39,7 @@ class OrganizationForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Enter the organization's name."), Length(max=200)])
     kind = SelectField("Kind", choices=[SelectChoice(k.value, k.label) for k in OrgKind])
     directory_organization_id = SelectField("Directory listing (partner agencies)", validators=[Optional()])
+    phone = StringField("Phone for patients", validators=[Optional(), Length(max=32)])
     submit = SubmitField("Create organization")
 
 

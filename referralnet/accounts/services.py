@@ -4,6 +4,8 @@ Every change is recorded in the audit log (`actor` None: the system, e.g. a CLI 
 """
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
@@ -15,6 +17,7 @@ from referralnet.errors import ValidationFailed
 from referralnet.extensions import db
 
 MIN_PASSWORD_LENGTH = 10
+_PHONE = re.compile(r"\+?[0-9 ().-]{7,24}( ?(ext\.?|x) ?[0-9]{1,6})?", re.IGNORECASE)
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
@@ -36,10 +39,14 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def create_organization(*, name: str, kind: str, directory_organization_id: str | None = None,
-                        actor: User | None = None) -> NetworkOrganization:
-    """Add a member organization. Raises ValidationFailed for a duplicate name, unknown kind or listing."""
+                        phone: str | None = None, actor: User | None = None) -> NetworkOrganization:
+    """Add a member organization (`phone`: the number its patients call, shown on their status pages).
+    Raises ValidationFailed for a duplicate name, unknown kind or listing, or a phone that is not one."""
     name = (name or "").strip()
     errors = {}
+    phone = (phone or "").strip() or None
+    if phone is not None and not _PHONE.fullmatch(phone):
+        errors["phone"] = ["Enter a phone number (digits, spaces, + ( ) - . and “ext.”), like (650) 555-0100."]
     if not name:
         errors["name"] = ["Enter the organization's name."]
     elif db.session.scalar(select(NetworkOrganization).where(func.lower(NetworkOrganization.name) == name.lower())):
@@ -50,7 +57,8 @@ def create_organization(*, name: str, kind: str, directory_organization_id: str 
         errors["directory_organization_id"] = ["No directory organization has this id."]
     if errors:
         raise ValidationFailed("The organization could not be created.", errors)
-    org = NetworkOrganization(name=name, kind=kind, directory_organization_id=directory_organization_id or None)
+    org = NetworkOrganization(name=name, kind=kind, directory_organization_id=directory_organization_id or None,
+                              phone=phone)
     db.session.add(org)
     db.session.flush()
     audit(actor, "organization.create", "network_organization", org.id, kind=kind,

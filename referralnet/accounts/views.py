@@ -286,7 +286,7 @@ def new_organization():
         try:
             org = services.create_organization(name=form.name.data, kind=form.kind.data,
                                                directory_organization_id=form.directory_organization_id.data or None,
-                                               actor=current_user)
+                                               phone=form.phone.data, actor=current_user)
         except ValidationFailed as exc:
             attach_errors(form, exc)
         else:

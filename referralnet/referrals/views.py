@@ -20,13 +20,14 @@ from referralnet.referrals import services, worklists
 from referralnet.referrals.access import client_details_shared, get_visible_client_or_404, get_visible_referral_or_404
 from referralnet.accounts.routes import DeliveryRoute, expected_routes
 from referralnet.referrals.actors import OnBehalf
-from referralnet.referrals.forms import (CONSENT_LABELS, CONTACT_LABELS, PRIORITY_LABELS, VERIFIED_OUTCOME_LABELS,
+from referralnet.referrals.forms import (CONSENT_LABELS, CONTACT_LABELS, PATIENT_REPORT_LABELS, PRIORITY_LABELS,
+                                         VERIFIED_OUTCOME_LABELS,
                                          AgencyLinkForm, ClientForm, ClientReportForm, CloseLoopForm, ConsentForm,
                                          ListFilterForm, MessageForm, SendForm, TransitionForm, language_label)
 from referralnet.referrals.models import Client, Referral
 from referralnet.referrals.states import (NEEDS_OUTCOME, OUTCOME_LABELS, REASON_LABELS, REASONS, SETTABLE, Status,
                                           allowed_moves, details_for)
-from referralnet.web import attach_errors, page_arg
+from referralnet.web import attach_errors, page_arg, search_return_url
 
 bp = Blueprint("referrals", __name__)
 CLIENTS_PER_PAGE = 25
@@ -49,6 +50,7 @@ def referral_labels():
     return {"REASON_LABELS": REASON_LABELS, "OUTCOME_LABELS": OUTCOME_LABELS, "PRIORITY_LABELS": PRIORITY_LABELS,
             "CONTACT_LABELS": CONTACT_LABELS, "CONSENT_LABELS": CONSENT_LABELS,
             "VERIFIED_OUTCOME_LABELS": VERIFIED_OUTCOME_LABELS, "language_label": language_label,
+            "PATIENT_REPORT_LABELS": PATIENT_REPORT_LABELS,
             "domain_name": lambda code: sdoh_terms().get(code, {}).get("name", code),
             "is_overdue": services.is_overdue}
 
@@ -62,7 +64,8 @@ def clients():
     q = request.args.get("q", "").strip()
     result, open_counts = services.find_clients(current_user, q, request.args.get("page"), per_page=CLIENTS_PER_PAGE)
     return render_template("referrals/clients.html", clients=result.items, q=q, page=result.page, pages=result.pages,
-                           total=result.total, open_counts=open_counts, service_ids=request.args.getlist("service"))
+                           total=result.total, open_counts=open_counts, service_ids=request.args.getlist("service"),
+                           need=_need_arg())
 
 
 @bp.route("/clients/new", methods=["GET", "POST"])
@@ -84,11 +87,11 @@ def new_client():
             else:
                 flash(_("%(name)s was added.", name=client.full_name), "success")
                 if service_ids:
-                    return redirect(url_for(".send", client_id=client.id, service=service_ids))
+                    return redirect(url_for(".send", client_id=client.id, service=service_ids, need=_need_arg()))
                 return redirect(url_for(".client", client_id=client.id))
     status = 400 if form.errors else 200
     return render_template("referrals/client_form.html", form=form, client=None, duplicates=duplicates,
-                           service_ids=service_ids), status
+                           service_ids=service_ids, need=_need_arg()), status
 
 
 @bp.get("/clients/<client_id>")
@@ -146,8 +149,21 @@ def choose_client():
     """From a service page or search results: pick the client to refer (or add one)."""
     service_ids = [s for s in request.args.getlist("service") if s]
     if not service_ids:
-        return redirect(url_for("search.search_page"))
-    return redirect(url_for(".clients", service=service_ids))
+        return _nothing_ticked(None)
+    return redirect(url_for(".clients", service=service_ids, need=_need_arg()))
+
+
+def _need_arg() -> str | None:
+    """The need the search was about (`need`, an SDOH domain code), carried to the referral form."""
+    need = request.values.get("need")
+    return need if need in sdoh_terms() else None
+
+
+def _nothing_ticked(person: Client | None):
+    """"Refer" with no service ticked: back to the search as it was (its words and filters kept)."""
+    flash(_("Choose the services to refer to: tick the ones that fit, then “Refer”."), "info")
+    back = search_return_url(request.args.get("back"))
+    return redirect(back or url_for("search.search_page", client=person.id if person else None))
 
 
 @bp.route("/clients/<client_id>/refer", methods=["GET", "POST"])
@@ -170,6 +186,8 @@ def send(client_id):
         if previous is not None:
             form.category.data, form.priority.data, form.previous.data = \
                 previous.category, previous.priority, str(previous.id)
+        elif _need_arg():
+            form.category.data = _need_arg()
     if form.validate_on_submit():
         result = _send(person, form, previous)
         if result is not None:
@@ -178,8 +196,7 @@ def send(client_id):
             return redirect(url_for(".client", client_id=person.id) if len(result) > 1
                             else url_for(".referral", referral_id=result[0].id))
     if not options and request.method == "GET":
-        flash(_("Choose the services to refer to: search, tick the ones that fit, then “Refer”."), "info")
-        return redirect(url_for("search.search_page", client=person.id))
+        return _nothing_ticked(person)
     return render_template("referrals/send.html", form=form, client=person, options=options, orgs=orgs,
                            consented=consented, previous=previous, routes=routes, delivery=_delivery_choices(options),
                            route_errors=getattr(form, "route_errors", {})), 400 if form.errors else 200

@@ -24,6 +24,16 @@ from tests.conftest import PASSWORD, complete_second_factor, csrf_token_from
 from tests.referrals.test_pages import FAST_HASH, count, prefixed_token, text
 
 
+@pytest.fixture(autouse=True)
+def fresh_limits(app):
+    """Each test starts with the link pages' per-address budgets untouched (they are per minute, and the
+    tests of this file together make more than one minute's worth of requests from one address)."""
+    from referralnet.extensions import limiter
+
+    with app.app_context():
+        limiter.reset()
+
+
 @pytest.fixture()
 def linked(app, db, world, make_client):
     """A referral to Unlisted Aid (not a member; email on file) by secure link, committed; and the link's token."""
