@@ -211,6 +211,16 @@ def register_template_helpers(app: Flask) -> None:
         return ngettext("%(distance)s mile", "%(distance)s miles", 1 if value == 1 else 2,
                         distance=format_decimal(value, format="#,##0.#"))
 
+    @app.template_global("local_time_label")
+    def local_time_label(value, tz=None) -> str:
+        """An aware UTC datetime in a place's own zone (`tz`; else the network's): 'Nov 23, 2026, 9:05 AM PST'."""
+        from zoneinfo import ZoneInfo
+
+        if not value:
+            return ""
+        local = value.astimezone(tz or ZoneInfo(app.config.get("DEFAULT_TIMEZONE") or "UTC"))
+        return local.strftime("%b %-d, %Y, %-I:%M %p %Z").strip()
+
     @app.template_filter("time_label")
     def time_label(value) -> str:
         """An aware datetime in the place's own zone -> 'Tue 9:00 AM'."""

@@ -550,4 +550,5 @@ def worklist():
     result = worklists.listing(current_user, worklists.WORKLIST, request.args.get("view"), form.filters(current_user),
                                page_arg())
     return render_template("referrals/list.html", form=form, result=result, title=_("Worklist"),
-                           endpoint=".worklist", attention=worklists.ATTENTION_KEYS)
+                           endpoint=".worklist", attention=worklists.ATTENTION_KEYS,
+                           finished_views=worklists.FINISHED_VIEWS)
