@@ -87,7 +87,9 @@ def load_command():
     if load_demo_data(echo=click.echo):
         db.session.commit()
         services = db.session.scalar(select(func.count()).select_from(Service))
-        click.echo(f"Demo data loaded: {services} services.")
+        active = db.session.scalar(select(func.count()).select_from(Service).where(Service.status == "active"))
+        # Counted as `search reindex` counts them: the active services are the ones it indexes.
+        click.echo(f"Demo data loaded: {active} active services ({services - active} inactive).")
     else:
         click.echo("Database already has users; demo data not loaded.")
     click.echo(demo_logins_text())

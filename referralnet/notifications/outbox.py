@@ -125,7 +125,8 @@ def enqueue_for_event(event: ReferralEvent) -> list[Notification]:
     session.add_all(added)
     session.flush()
     if added:
-        log.info("queued notifications %s for referral event %s", [r.id for r in added], event.id)
+        # Per event: DEBUG, so that bulk work (the demo load, imports) does not fill the console.
+        log.debug("queued notifications %s for referral event %s", [r.id for r in added], event.id)
     return added
 
 

@@ -185,7 +185,8 @@ def update_services(service_ids: Iterable[str], session=None) -> int:
 
 
 def rebuild_index(progress: Callable[[int, int], None] | None = None, session=None) -> int:
-    """Recreate every document from the database. Returns the number of documents."""
+    """Recreate every document from the database. Returns the number of documents. `progress(documents,
+    services)` is told the documents written so far and the number of active services being indexed."""
     ix = open_index()
     ids = active_service_ids(session)
     writer = ix.writer(timeout=WRITE_LOCK_TIMEOUT, procs=1, limitmb=256)
@@ -201,7 +202,7 @@ def rebuild_index(progress: Callable[[int, int], None] | None = None, session=No
         raise
     writer.commit(mergetype=CLEAR)
     if progress:
-        progress(len(ids), len(ids))
+        progress(written, len(ids))
     return written
 
 

@@ -91,7 +91,7 @@ def test_bad_client_details_name_the_field_and_save_nothing(web, db):
         "csrf_token": token(http, "/clients/new")})
     page = text(response)
     assert response.status_code == 400
-    assert "Enter the date of birth as a date" in page and "Enter a phone number to contact the client by text" in page
+    assert "Enter the date of birth as month/day/year" in page and "Enter a phone number to contact the client by text" in page
     assert count(db, Client) == before
 
 
