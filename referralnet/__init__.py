@@ -121,6 +121,8 @@ def register_extensions(app: Flask) -> None:
     register_search_hooks(db.session)
     # The outbox subscribes to referral events (referrals.events.event_recorded) when imported.
     from referralnet.notifications import outbox  # noqa: F401
+    # Account emails (accounts.passwords.account_email_wanted) likewise.
+    from referralnet.notifications import account_mail  # noqa: F401
     # Reports count the searches that found nothing (search.signals.search_found_nothing).
     from referralnet.reports import recording  # noqa: F401
 

@@ -36,6 +36,14 @@ def load_config(instance_path: Path) -> dict:
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         # Two-factor sign-in (accounts.two_factor): always for admins; for every staff account when 1.
         "REQUIRE_TWO_FACTOR": os.environ.get("REQUIRE_TWO_FACTOR", "0") == "1",
+        # Staff sessions end after this many minutes without a request (PHI systems: 15); a page warns
+        # two minutes before and offers to stay signed in.
+        "IDLE_TIMEOUT_MINUTES": float(os.environ.get("IDLE_TIMEOUT_MINUTES", "15")),
+        # One-time links to set a password: "forgot password" and an admin's reset link, and invitations.
+        "RESET_LINK_HOURS": float(os.environ.get("RESET_LINK_HOURS", "1")),
+        "INVITE_LINK_DAYS": int(os.environ.get("INVITE_LINK_DAYS", "7")),
+        # "Forgot password" requests: per client address, and per email address asked about.
+        "PASSWORD_RESET_RATE_LIMIT": os.environ.get("PASSWORD_RESET_RATE_LIMIT", "5 per hour"),
         "HSDS_RATE_LIMIT": os.environ.get("HSDS_RATE_LIMIT", "120 per minute"),
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
         # Seconds a request waits for a lock another writer holds (SQLite's busy timeout, PostgreSQL's

@@ -5,18 +5,19 @@ Every change is recorded in the audit log (`actor` None: the system, e.g. a CLI 
 from __future__ import annotations
 
 import re
+import secrets
 
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
-from referralnet.accounts.models import NetworkOrganization, OrgKind, Role, User, normalize_email
+from referralnet.accounts.models import NetworkOrganization, OrgKind, User, normalize_email
+from referralnet.accounts.passwords import MIN_PASSWORD_LENGTH, password_problems, role_problems  # noqa: F401
 from referralnet.audit.services import audit
 from referralnet.db import get_or_404, utcnow
 from referralnet.directory.models import Organization
 from referralnet.errors import ValidationFailed
 from referralnet.extensions import db
 
-MIN_PASSWORD_LENGTH = 10
 _PHONE = re.compile(r"\+?[0-9 ().-]{7,24}( ?(ext\.?|x) ?[0-9]{1,6})?", re.IGNORECASE)
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -66,9 +67,10 @@ def create_organization(*, name: str, kind: str, directory_organization_id: str 
     return org
 
 
-def create_user(*, email: str, name: str, password: str, role: str, organization_id: int,
+def create_user(*, email: str, name: str, password: str | None, role: str, organization_id: int,
                 actor: User | None = None) -> User:
-    """Add a user. Raises ValidationFailed naming each bad field; nothing is written then."""
+    """Add a user; `password` None for an invitation (accounts.passwords.invite_user). Raises
+    ValidationFailed naming each bad field; nothing is written then."""
     email = normalize_email(email or "")
     errors: dict[str, list[str]] = {}
     if "@" not in email or email.startswith("@") or email.endswith("@"):
@@ -77,21 +79,19 @@ def create_user(*, email: str, name: str, password: str, role: str, organization
         errors["email"] = [f"A user with the email {email} already exists."]
     if not (name or "").strip():
         errors["name"] = ["Enter the person's name."]
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        errors["password"] = [f"The password must be at least {MIN_PASSWORD_LENGTH} characters long."]
-    if role not in {r.value for r in Role}:
-        errors["role"] = [f"Role must be one of: {', '.join(r.value for r in Role)}."]
+    if password is not None and (problems := password_problems(password)):
+        errors["password"] = problems
     org = db.session.get(NetworkOrganization, organization_id) if organization_id else None
-    if org is None:
-        errors["organization_id"] = ["Choose an existing organization."]
-    elif role == Role.PARTNER.value and org.kind != OrgKind.PARTNER.value:
-        errors["organization_id"] = ["Partner staff must belong to a partner agency."]
-    elif role == Role.COORDINATOR.value and org.kind == OrgKind.PARTNER.value:
-        errors["organization_id"] = ["Care coordinators belong to a referring organization, not a partner agency."]
+    role_error, org_error = role_problems(role, org)
+    if role_error:
+        errors["role"] = [role_error]
+    if org_error:
+        errors["organization_id"] = [org_error]
     if errors:
         raise ValidationFailed("The user could not be created.", errors)
     user = User(email=email, name=name.strip(), role=role, organization=org, active=True)
-    user.set_password(password)
+    # Without a password (an invitation): a random one nobody knows, until they set theirs from the link.
+    user.set_password(password if password is not None else secrets.token_urlsafe(32))
     db.session.add(user)
     db.session.flush()
     audit(actor, "user.create", "user", user.id, role=role, organization_id=org.id)

@@ -18,6 +18,7 @@ from flask import current_app, has_request_context
 
 from referralnet.config import public_base_url
 from referralnet.extensions import db
+from referralnet.notifications.account_mail import ACCOUNT_LINK, account_link
 from referralnet.notifications.models import Notification
 from referralnet.notifications.outbox import AGENCY_LINK, STATUS_LINK, patient_channel
 from referralnet.referrals import agency_links, patient_links
@@ -76,6 +77,8 @@ def render(row: Notification) -> OutgoingMessage:
         body = body.replace(STATUS_LINK, link)
     if agency_link is not None:
         body = body.replace(AGENCY_LINK, agency_link)
+    if ACCOUNT_LINK in body:
+        body = body.replace(ACCOUNT_LINK, account_link(row, _in_request))
     return OutgoingMessage(notification_id=row.id, channel=row.channel, to=to, subject=row.subject, body=body,
                            language=row.language)
 
