@@ -18,9 +18,12 @@ from referralnet.accounts.permissions import role_required
 from referralnet.directory.models import Organization
 from referralnet.errors import DomainError, NotFound, ValidationFailed
 from referralnet.extensions import db, limiter
+from referralnet.logs import register_token_path
 from referralnet.web import attach_errors
 
 bp = Blueprint("accounts", __name__)
+# The one-time password links hold their token in the path: never in a log line.
+register_token_path("/account/set-password/")
 
 
 def _safe_next(target: str | None) -> str | None:
