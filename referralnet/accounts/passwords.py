@@ -125,11 +125,7 @@ def update_user(actor: User, user: User, *, name: str, role: str, organization_i
     elif len(name) > 200:
         errors["name"] = ["Keep the name under 200 characters."]
     org = db.session.get(NetworkOrganization, organization_id) if organization_id else None
-    role_error, org_error = role_problems(role, org)
-    if role_error:
-        errors["role"] = [role_error]
-    if org_error:
-        errors["organization_id"] = [org_error]
+    errors.update(role_problems(role, org))
     if user.id == actor.id and role != user.role:
         errors["role"] = ["You cannot change your own role; ask another admin."]
     if errors:
@@ -143,17 +139,17 @@ def update_user(actor: User, user: User, *, name: str, role: str, organization_i
     return user
 
 
-def role_problems(role: str, org: Optional[NetworkOrganization]) -> tuple[Optional[str], Optional[str]]:
-    """(role error, organization error) for a user with `role` in `org`: the rules of creating and editing."""
+def role_problems(role: str, org: Optional[NetworkOrganization]) -> dict[str, list[str]]:
+    """The field errors of a user with `role` in `org` (empty: none): the rules of creating and editing."""
     if role not in {r.value for r in Role}:
-        return f"Role must be one of: {', '.join(r.value for r in Role)}.", None
+        return {"role": [f"Role must be one of: {', '.join(r.value for r in Role)}."]}
     if org is None:
-        return None, "Choose an existing organization."
+        return {"organization_id": ["Choose an existing organization."]}
     if role == Role.PARTNER.value and org.kind != OrgKind.PARTNER.value:
-        return None, "Partner staff must belong to a partner agency."
+        return {"organization_id": ["Partner staff must belong to a partner agency."]}
     if role == Role.COORDINATOR.value and org.kind == OrgKind.PARTNER.value:
-        return None, "Care coordinators belong to a referring organization, not a partner agency."
-    return None, None
+        return {"organization_id": ["Care coordinators belong to a referring organization, not a partner agency."]}
+    return {}
 
 
 def record_session_timeout(user: User) -> None:

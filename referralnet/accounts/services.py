@@ -82,11 +82,7 @@ def create_user(*, email: str, name: str, password: str | None, role: str, organ
     if password is not None and (problems := password_problems(password)):
         errors["password"] = problems
     org = db.session.get(NetworkOrganization, organization_id) if organization_id else None
-    role_error, org_error = role_problems(role, org)
-    if role_error:
-        errors["role"] = [role_error]
-    if org_error:
-        errors["organization_id"] = [org_error]
+    errors.update(role_problems(role, org))
     if errors:
         raise ValidationFailed("The user could not be created.", errors)
     user = User(email=email, name=name.strip(), role=role, organization=org, active=True)

@@ -14,7 +14,7 @@ from referralnet.notifications.models import Notification
 from referralnet.notifications.rendering import render
 from referralnet.referrals.models import Referral
 from referralnet.referrals.patient_links import token_for
-from tests.browser.conftest import pass_second_factor
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 NEW = "a-brand-new-passphrase"
@@ -28,15 +28,6 @@ def demo(db, app):
     db.session.commit()
     with app.app_context():
         limiter.reset()
-
-
-def sign_in(page, email, password=DEMO_PASSWORD):
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-    pass_second_factor(page, email)
 
 
 def latest_link(db, email: str) -> str:

@@ -20,7 +20,7 @@ from referralnet.errors import ValidationFailed
 from referralnet.referrals import services as sv
 from referralnet.referrals.models import Client, Referral, Status
 from tests.conftest import csrf_token_from
-from tests.referrals.test_pages import FAST_HASH, act, text, token, web  # noqa: F401  (fixture)
+from tests.referrals.test_pages import act, text, web  # noqa: F401  (web: a fixture)
 
 
 # --- search -> refer ---------------------------------------------------------------------------
