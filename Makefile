@@ -91,13 +91,14 @@ browser-deps:
 	  fi; \
 	fi
 
-## Regenerate seed_data/san-mateo-hsds from the Ohana CSV in ../shared (HSDS 3.0 JSON).
+## Regenerate seed_data/san-mateo-hsds from the Ohana CSV in ../shared (HSDS 3.0 JSON), without its placeholder records.
 seed-san-mateo: $(VENV)/.installed
 	rm -rf /tmp/referralnet-seed && mkdir -p /tmp/referralnet-seed
 	DATABASE_URL=sqlite:////tmp/referralnet-seed/seed.db $(FLASK) db upgrade
 	DATABASE_URL=sqlite:////tmp/referralnet-seed/seed.db $(FLASK) directory import ../shared/datasets/ohana-san-mateo
 	rm -rf seed_data/san-mateo-hsds/*.json
 	DATABASE_URL=sqlite:////tmp/referralnet-seed/seed.db $(FLASK) directory export seed_data/san-mateo-hsds --format json
+	$(BIN)/python seed_data/drop_placeholders.py seed_data/san-mateo-hsds
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -130,6 +130,8 @@ def register_extensions(app: Flask) -> None:
     register_pg_hooks(db.session)  # search rows written in the change's transaction (postgres backend)
     # The outbox subscribes to referral events (referrals.events.event_recorded) when imported.
     from referralnet.notifications import outbox  # noqa: F401
+    # Account emails (accounts.passwords.account_email_wanted) likewise.
+    from referralnet.notifications import account_mail  # noqa: F401
     # Reports count the searches that found nothing (search.signals.search_found_nothing).
     from referralnet.reports import recording  # noqa: F401
 
@@ -211,6 +213,26 @@ def register_template_helpers(app: Flask) -> None:
     @app.context_processor
     def inject_roles():
         return {"Role": Role}
+
+    @app.template_global("miles_label")
+    def miles_label(miles) -> str:
+        """A distance as people say it: '1 mile', '0.4 miles', '2.5 miles' (one decimal; '1.0' is '1')."""
+        from flask_babel import format_decimal, ngettext
+
+        value = round(float(miles), 1)
+        # The plural form is chosen on the number; the text shows it rounded as people read it.
+        return ngettext("%(distance)s mile", "%(distance)s miles", 1 if value == 1 else 2,
+                        distance=format_decimal(value, format="#,##0.#"))
+
+    @app.template_global("local_time_label")
+    def local_time_label(value, tz=None) -> str:
+        """An aware UTC datetime in a place's own zone (`tz`; else the network's): 'Nov 23, 2026, 9:05 AM PST'."""
+        from zoneinfo import ZoneInfo
+
+        if not value:
+            return ""
+        local = value.astimezone(tz or ZoneInfo(app.config.get("DEFAULT_TIMEZONE") or "UTC"))
+        return local.strftime("%b %-d, %Y, %-I:%M %p %Z").strip()
 
     @app.template_filter("time_label")
     def time_label(value) -> str:

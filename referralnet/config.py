@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context, request
 
 
 def _secret_key(instance_path: Path) -> str:
@@ -53,6 +53,14 @@ def load_config(instance_path: Path) -> dict:
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         # Two-factor sign-in (accounts.two_factor): always for admins; for every staff account when 1.
         "REQUIRE_TWO_FACTOR": os.environ.get("REQUIRE_TWO_FACTOR", "0") == "1",
+        # Staff sessions end after this many minutes without a request (PHI systems: 15); a page warns
+        # two minutes before and offers to stay signed in.
+        "IDLE_TIMEOUT_MINUTES": float(os.environ.get("IDLE_TIMEOUT_MINUTES", "15")),
+        # One-time links to set a password: "forgot password" and an admin's reset link, and invitations.
+        "RESET_LINK_HOURS": float(os.environ.get("RESET_LINK_HOURS", "1")),
+        "INVITE_LINK_DAYS": int(os.environ.get("INVITE_LINK_DAYS", "7")),
+        # "Forgot password" requests: per client address, and per email address asked about.
+        "PASSWORD_RESET_RATE_LIMIT": os.environ.get("PASSWORD_RESET_RATE_LIMIT", "5 per hour"),
         "HSDS_RATE_LIMIT": os.environ.get("HSDS_RATE_LIMIT", "120 per minute"),
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
         # Seconds a request waits for a lock another writer holds (SQLite's busy timeout, PostgreSQL's
@@ -83,8 +91,10 @@ def load_config(instance_path: Path) -> dict:
         # {z}, {x}, {y}; its host is added to the CSP's img-src. "" shows the markers without tiles.
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
         "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors"),
-        # The address patients and staff reach this site at, for links in messages sent by cron jobs.
-        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # The address patients and staff reach this site at. Unset: the address of the request being
+        # served (so `make run PORT=8000` links to :8000); set it for messages sent by cron jobs, which
+        # run outside any request (public_base_url()).
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or None,
         # The patient's link: requests per minute to one link (its page and print page together), and
         # failed lookups (unknown, revoked links) per client address; a valid link never counts as one.
         "STATUS_RATE_LIMIT": os.environ.get("STATUS_RATE_LIMIT", "30 per minute"),
@@ -119,3 +129,17 @@ def network_timezone() -> ZoneInfo:
     """The network's own time zone (DEFAULT_TIMEZONE): business days, and the dates admins type, are local."""
     name = current_app.config.get("DEFAULT_TIMEZONE") if has_app_context() else None
     return ZoneInfo(name or FALLBACK_TIMEZONE)
+
+
+# Outside any request with PUBLIC_BASE_URL unset (a cron job on a development machine): where
+# `make run` serves by default.
+FALLBACK_BASE_URL = "http://127.0.0.1:5000"
+
+
+def public_base_url() -> str:
+    """The site's address for absolute links (patient links, QR codes, messages), without a trailing slash:
+    PUBLIC_BASE_URL when set, else the address of the request being served, else FALLBACK_BASE_URL."""
+    base = current_app.config.get("PUBLIC_BASE_URL") if has_app_context() else None
+    if not base and has_request_context():
+        base = request.host_url
+    return (base or FALLBACK_BASE_URL).rstrip("/")

@@ -35,12 +35,12 @@ class DemoUser:
 
 
 DEMO_ORGANIZATIONS = [
-    # (name, kind, directory organization name or None)
-    ("ReferralNet Network Office", "network", None),
-    ("Bayside Community Health Center", "referrer", None),
-    ("Coastside Family Medicine", "referrer", None),
-    ("Samaritan House", "partner", "Samaritan House"),
-    ("Peninsula Family Service", "partner", "Peninsula Family Service"),
+    # (name, kind, directory organization name or None, the phone patients call; fictional 555-01xx numbers)
+    ("ReferralNet Network Office", "network", None, None),
+    ("Bayside Community Health Center", "referrer", None, "(650) 555-0140"),
+    ("Coastside Family Medicine", "referrer", None, "(650) 555-0141"),
+    ("Samaritan House", "partner", "Samaritan House", None),
+    ("Peninsula Family Service", "partner", "Peninsula Family Service", None),
 ]
 DEMO_USERS = [
     DemoUser("admin@referralnet.test", "Alex Admin", "admin", "ReferralNet Network Office"),
@@ -63,10 +63,10 @@ def load_demo_data(echo=print) -> bool:
         if source.exists():
             report = import_path(source)
             echo(f"  {source.name}: {sum(report.created.values())} records")
-    for name, kind, listing_name in DEMO_ORGANIZATIONS:
+    for name, kind, listing_name, phone in DEMO_ORGANIZATIONS:
         listing = db.session.scalar(select(Organization.id).where(Organization.name == listing_name)) \
             if listing_name else None
-        create_organization(name=name, kind=kind, directory_organization_id=listing)
+        create_organization(name=name, kind=kind, directory_organization_id=listing, phone=phone)
     orgs = {o.name: o for o in db.session.scalars(select(NetworkOrganization))}
     for user in DEMO_USERS:
         create_user(email=user.email, name=user.name, password=DEMO_PASSWORD, role=user.role,
@@ -90,7 +90,9 @@ def load_command():
     if load_demo_data(echo=click.echo):
         db.session.commit()
         services = db.session.scalar(select(func.count()).select_from(Service))
-        click.echo(f"Demo data loaded: {services} services.")
+        active = db.session.scalar(select(func.count()).select_from(Service).where(Service.status == "active"))
+        # Counted as `search reindex` counts them: the active services are the ones it indexes.
+        click.echo(f"Demo data loaded: {active} active services ({services - active} inactive).")
     else:
         click.echo("Database already has users; demo data not loaded.")
     click.echo(demo_logins_text())

@@ -1,6 +1,8 @@
 """Small helpers shared by the HTML views of every package (core: imports no feature package)."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import flash, request
 
 from referralnet.errors import ValidationFailed
@@ -34,3 +36,14 @@ def spreadsheet_safe(value) -> str:
     """A CSV cell that a spreadsheet will not run as a formula (names are typed by people)."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def search_return_url(raw: str | None) -> str | None:
+    """`raw` when it is a search page of this site (a path under /search with its query), else None:
+    where "Back to search" and a "Refer" with nothing ticked go, never another site (an open redirect)."""
+    if not raw or len(raw) > 2000 or "\\" in raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme or parts.netloc or parts.path != "/search":
+        return None
+    return raw

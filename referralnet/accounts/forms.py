@@ -5,7 +5,6 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from referralnet.accounts.models import OrgKind, Role
-from referralnet.accounts.services import MIN_PASSWORD_LENGTH
 
 
 class LoginForm(FlaskForm):
@@ -21,25 +20,49 @@ class CodeForm(FlaskForm):
 
 
 class UserForm(FlaskForm):
+    """A new user: they get an invitation link by email and choose their own password."""
+
     name = StringField("Full name", validators=[DataRequired("Enter the person's name."), Length(max=200)])
     email = EmailField("Email", validators=[DataRequired("Enter an email address."),
                                             Email("Enter a valid email address.")])
     phone = StringField("Work phone", validators=[Optional(), Length(max=32)])
     role = SelectField("Role", choices=[SelectChoice(r.value, r.label) for r in Role])
     organization_id = SelectField("Organization", coerce=int)
-    password = PasswordField(
-        "Initial password",
-        validators=[DataRequired("Enter an initial password."),
-                    Length(min=MIN_PASSWORD_LENGTH,
-                           message=f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.")],
-    )
-    submit = SubmitField("Create user")
+    submit = SubmitField("Create user and send the invitation")
+
+
+class EditUserForm(FlaskForm):
+    """An admin corrects a user's name, role and organization (never their password)."""
+
+    name = StringField("Full name", validators=[DataRequired("Enter the person's name."), Length(max=200)])
+    role = SelectField("Role", choices=[SelectChoice(r.value, r.label) for r in Role])
+    organization_id = SelectField("Organization", coerce=int)
+    submit = SubmitField("Save changes")
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
+    new_password = PasswordField("New password", validators=[DataRequired("Enter a new password.")])
+    confirm_password = PasswordField("New password again", validators=[DataRequired("Enter the new password again.")])
+    submit = SubmitField("Change password")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
+    submit = SubmitField("Email me a link")
+
+
+class SetPasswordForm(FlaskForm):
+    new_password = PasswordField("New password", validators=[DataRequired("Enter a new password.")])
+    confirm_password = PasswordField("New password again", validators=[DataRequired("Enter the new password again.")])
+    submit = SubmitField("Set password")
 
 
 class OrganizationForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Enter the organization's name."), Length(max=200)])
     kind = SelectField("Kind", choices=[SelectChoice(k.value, k.label) for k in OrgKind])
     directory_organization_id = SelectField("Directory listing (partner agencies)", validators=[Optional()])
+    phone = StringField("Phone for patients", validators=[Optional(), Length(max=32)])
     submit = SubmitField("Create organization")
 
 

@@ -55,6 +55,8 @@ class NetworkOrganization(TimestampMixin, Base):
         ID, ForeignKey("organization.id", ondelete="SET NULL"), index=True
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The number patients call to reach their care team (shown on the patient's status page).
+    phone: Mapped[Optional[str]] = mapped_column(String(32))
 
     directory_organization: Mapped[Optional[Organization]] = relationship()
     users: Mapped[list["User"]] = relationship(back_populates="organization", order_by="User.email")
@@ -124,6 +126,25 @@ class RecoveryCode(Base):
     used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(back_populates="recovery_codes")
+
+
+class AccountToken(Base):
+    """A one-time link to set a password: "reset" (forgot password, or sent by an admin) or "invite" (a new
+    account's first password). Only the token's sha256 is kept; it expires, and is good once."""
+
+    __tablename__ = "account_token"
+    __table_args__ = (CheckConstraint("purpose IN ('reset', 'invite')", name="purpose"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(10))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 def normalize_email(email: str) -> str:

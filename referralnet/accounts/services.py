@@ -5,18 +5,20 @@ Every change is recorded in the audit log (`actor` None: the system, e.g. a CLI 
 from __future__ import annotations
 
 import re
+import secrets
 
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
-from referralnet.accounts.models import NetworkOrganization, OrgKind, Role, User, normalize_email
+from referralnet.accounts.models import NetworkOrganization, OrgKind, User, normalize_email
+from referralnet.accounts.passwords import MIN_PASSWORD_LENGTH, password_problems, role_problems  # noqa: F401
 from referralnet.audit.services import audit
 from referralnet.db import get_or_404, utcnow
 from referralnet.directory.models import Organization
 from referralnet.errors import ValidationFailed
 from referralnet.extensions import db
 
-MIN_PASSWORD_LENGTH = 10
+_PHONE = re.compile(r"\+?[0-9 ().-]{7,24}( ?(ext\.?|x) ?[0-9]{1,6})?", re.IGNORECASE)
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
@@ -38,10 +40,14 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def create_organization(*, name: str, kind: str, directory_organization_id: str | None = None,
-                        actor: User | None = None) -> NetworkOrganization:
-    """Add a member organization. Raises ValidationFailed for a duplicate name, unknown kind or listing."""
+                        phone: str | None = None, actor: User | None = None) -> NetworkOrganization:
+    """Add a member organization (`phone`: the number its patients call, shown on their status pages).
+    Raises ValidationFailed for a duplicate name, unknown kind or listing, or a phone that is not one."""
     name = (name or "").strip()
     errors = {}
+    phone = (phone or "").strip() or None
+    if phone is not None and not _PHONE.fullmatch(phone):
+        errors["phone"] = ["Enter a phone number (digits, spaces, + ( ) - . and “ext.”), like (650) 555-0100."]
     if not name:
         errors["name"] = ["Enter the organization's name."]
     elif db.session.scalar(select(NetworkOrganization).where(func.lower(NetworkOrganization.name) == name.lower())):
@@ -52,7 +58,8 @@ def create_organization(*, name: str, kind: str, directory_organization_id: str 
         errors["directory_organization_id"] = ["No directory organization has this id."]
     if errors:
         raise ValidationFailed("The organization could not be created.", errors)
-    org = NetworkOrganization(name=name, kind=kind, directory_organization_id=directory_organization_id or None)
+    org = NetworkOrganization(name=name, kind=kind, directory_organization_id=directory_organization_id or None,
+                              phone=phone)
     db.session.add(org)
     db.session.flush()
     audit(actor, "organization.create", "network_organization", org.id, kind=kind,
@@ -76,10 +83,11 @@ def check_work_phone(phone: str | None) -> tuple[str | None, str | None]:
     return phone, None
 
 
-def create_user(*, email: str, name: str, password: str, role: str, organization_id: int,
+def create_user(*, email: str, name: str, password: str | None, role: str, organization_id: int,
                 actor: User | None = None, phone: str | None = None) -> User:
-    """Add a user (`phone`: an optional work number). Raises ValidationFailed naming each bad field;
-    nothing is written then."""
+    """Add a user (`phone`: an optional work number); `password` None for an invitation
+    (accounts.passwords.invite_user). Raises ValidationFailed naming each bad field; nothing is
+    written then."""
     email = normalize_email(email or "")
     errors: dict[str, list[str]] = {}
     if "@" not in email or email.startswith("@") or email.endswith("@"):
@@ -88,24 +96,18 @@ def create_user(*, email: str, name: str, password: str, role: str, organization
         errors["email"] = [f"A user with the email {email} already exists."]
     if not (name or "").strip():
         errors["name"] = ["Enter the person's name."]
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        errors["password"] = [f"The password must be at least {MIN_PASSWORD_LENGTH} characters long."]
-    if role not in {r.value for r in Role}:
-        errors["role"] = [f"Role must be one of: {', '.join(r.value for r in Role)}."]
+    if password is not None and (problems := password_problems(password)):
+        errors["password"] = problems
     org = db.session.get(NetworkOrganization, organization_id) if organization_id else None
-    if org is None:
-        errors["organization_id"] = ["Choose an existing organization."]
-    elif role == Role.PARTNER.value and org.kind != OrgKind.PARTNER.value:
-        errors["organization_id"] = ["Partner staff must belong to a partner agency."]
-    elif role == Role.COORDINATOR.value and org.kind == OrgKind.PARTNER.value:
-        errors["organization_id"] = ["Care coordinators belong to a referring organization, not a partner agency."]
+    errors.update(role_problems(role, org))
     phone, phone_error = check_work_phone(phone)
     if phone_error:
         errors["phone"] = [phone_error]
     if errors:
         raise ValidationFailed("The user could not be created.", errors)
     user = User(email=email, name=name.strip(), role=role, organization=org, active=True, phone=phone)
-    user.set_password(password)
+    # Without a password (an invitation): a random one nobody knows, until they set theirs from the link.
+    user.set_password(password if password is not None else secrets.token_urlsafe(32))
     db.session.add(user)
     db.session.flush()
     audit(actor, "user.create", "user", user.id, role=role, organization_id=org.id)

@@ -6,19 +6,24 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, current_app, flash, make_response, redirect, render_template, request, session,
                    url_for)
 from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.security import generate_password_hash
 from sqlalchemy import select
 from wtforms.fields import SelectChoice
 
-from referralnet.accounts import services, two_factor
-from referralnet.accounts.forms import CodeForm, LoginForm, OrganizationForm, ToggleForm, UserForm
+from referralnet.accounts import passwords, services, two_factor
+from referralnet.accounts.forms import (ChangePasswordForm, CodeForm, EditUserForm, ForgotPasswordForm, LoginForm,
+                                        OrganizationForm, SetPasswordForm, ToggleForm, UserForm)
 from referralnet.accounts.models import NetworkOrganization, Role, User
 from referralnet.accounts.permissions import role_required
 from referralnet.directory.models import Organization
-from referralnet.errors import DomainError, ValidationFailed
+from referralnet.errors import DomainError, NotFound, ValidationFailed
 from referralnet.extensions import db, limiter
+from referralnet.logs import register_token_path
 from referralnet.web import attach_errors
 
 bp = Blueprint("accounts", __name__)
+# The one-time password links hold their token in the path: never in a log line.
+register_token_path("/account/set-password/")
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -206,6 +211,127 @@ def reset_two_factor(user_id: int):
     return redirect(url_for("accounts.users"))
 
 
+# --- passwords: your own, forgotten, and the one-time links (accounts.passwords) ------------------
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_login_limit, methods=["POST"])
+def change_password():
+    """Change your own password (the current one is required)."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            passwords.change_password(current_user, form.current_password.data, form.new_password.data,
+                                      form.confirm_password.data)
+        except ValidationFailed as exc:
+            attach_errors(form, exc)
+            return render_template("accounts/change_password.html", form=form), 400
+        flash("Your password is changed.", "success")
+        return redirect(url_for("main.home"))
+    return render_template("accounts/change_password.html", form=form), 400 if form.errors else 200
+
+
+def _reset_limit() -> str:
+    return current_app.config.get("PASSWORD_RESET_RATE_LIMIT", "5 per hour")
+
+
+def _asked_email_key() -> str:
+    """The per-address budget of "forgot password": keyed by a hash of the address asked about, never the
+    address itself, and the same whether or not an account uses it."""
+    email = (request.form.get("email") or "").strip().lower()
+    return "reset:" + passwords.hash_token(email)[:32]
+
+
+@bp.route("/login/forgot", methods=["GET", "POST"])
+@limiter.limit(_reset_limit, methods=["POST"])
+@limiter.limit(_reset_limit, methods=["POST"], key_func=_asked_email_key, scope="password-reset-email")
+def forgot_password():
+    """Ask for a link to set a new password. The answer is the same whether or not the address has an
+    account (and the time spent too: the email is written by the outbox, not sent here)."""
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.change_password"))
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        if passwords.request_password_reset(form.email.data) is None:
+            generate_password_hash("not-a-real-password")  # about the time a real request's bookkeeping takes
+        return render_template("accounts/forgot_password.html", form=None, sent=True)
+    return render_template("accounts/forgot_password.html", form=form, sent=False), 400 if form.errors else 200
+
+
+@bp.route("/account/set-password/<token>", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def set_password(token: str):
+    """The page a one-time link opens (forgot password, an admin's reset link, an invitation)."""
+    if passwords.find_account_token(token) is None:
+        return render_template("accounts/set_password_gone.html"), 404
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = passwords.set_password_with_token(token, form.new_password.data, form.confirm_password.data)
+        except NotFound:
+            return render_template("accounts/set_password_gone.html"), 404
+        except ValidationFailed as exc:
+            attach_errors(form, exc)
+            return render_template("accounts/set_password.html", form=form), 400
+        logout_user()
+        session.clear()
+        flash(f"Your password is set. Sign in with {user.email} and your new password.", "success")
+        return redirect(url_for("accounts.login"))
+    response = make_response(render_template("accounts/set_password.html", form=form), 400 if form.errors else 200)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token never leaves in a Referer
+    return response
+
+
+# --- idle staff sessions end (IDLE_TIMEOUT_MINUTES) ------------------------------------------------
+
+LAST_SEEN = "last_seen"  # session key: when this signed-in session last made a request (epoch seconds)
+# Requests that are not the person at work: they neither keep the session alive nor count as activity.
+_NOT_ACTIVITY = {"notifications.unread_json", "static"}
+
+
+def idle_timeout_seconds() -> float:
+    return float(current_app.config.get("IDLE_TIMEOUT_MINUTES", 15)) * 60
+
+
+@bp.before_app_request
+def _end_idle_sessions():
+    """A staff session that made no request for IDLE_TIMEOUT_MINUTES is signed out, whatever the page's
+    script did or did not do; the next request goes to the sign-in page (and back after it)."""
+    if not current_user.is_authenticated or request.path.startswith(("/api/", "/hsds", "/fhir", "/s/", "/a/")):
+        return None
+    import time
+
+    now = time.time()
+    last = session.get(LAST_SEEN)
+    if last is not None and now - float(last) > idle_timeout_seconds():
+        user = current_user._get_current_object()
+        logout_user()
+        session.clear()
+        passwords.record_session_timeout(user)
+        flash("You were signed out after a while without activity. Sign in again to continue.", "info")
+        if request.method == "GET" and request.endpoint not in _NOT_ACTIVITY:
+            return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+        if request.accept_mimetypes.best == "application/json" or request.endpoint in _NOT_ACTIVITY:
+            return {"signed_out": True}, 401
+        return redirect(url_for("accounts.login"))
+    if request.endpoint not in _NOT_ACTIVITY:
+        session[LAST_SEEN] = now
+    return None
+
+
+@bp.post("/account/keepalive")
+@login_required
+def keepalive():
+    """"Stay signed in" from the idle warning: the request itself renews the session (see above)."""
+    return {"idle_timeout_seconds": idle_timeout_seconds()}
+
+
+@bp.app_context_processor
+def _idle_settings():
+    return {"idle_timeout_seconds": idle_timeout_seconds}
+
+
 @bp.post("/logout")
 @login_required
 def logout():
@@ -235,16 +361,51 @@ def new_user():
     form.organization_id.choices = _organization_choices()
     if form.validate_on_submit():
         try:
-            user = services.create_user(email=form.email.data, name=form.name.data, password=form.password.data,
-                                        role=form.role.data, organization_id=form.organization_id.data,
-                                        actor=current_user, phone=form.phone.data)
+            user = passwords.invite_user(email=form.email.data, name=form.name.data, role=form.role.data,
+                                         organization_id=form.organization_id.data, actor=current_user,
+                                         phone=form.phone.data)
         except ValidationFailed as exc:
             attach_errors(form, exc)
         else:
-            flash(f"User {user.email} created.", "success")
+            flash(f"User {user.email} created. They were emailed an invitation link to choose their password.",
+                  "success")
             return redirect(url_for("accounts.users"))
     status = 400 if form.errors else 200
     return render_template("accounts/user_form.html", form=form), status
+
+
+@bp.route("/admin/users/<int:user_id>/edit", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def edit_user(user_id: int):
+    """Correct a user's name, role and organization; their password is theirs (send a reset link)."""
+    user = services.get_user(user_id)
+    form = EditUserForm(obj=user) if request.method == "GET" else EditUserForm()
+    form.organization_id.choices = _organization_choices()
+    if form.validate_on_submit():
+        try:
+            passwords.update_user(current_user, user, name=form.name.data, role=form.role.data,
+                                  organization_id=form.organization_id.data)
+        except ValidationFailed as exc:
+            attach_errors(form, exc)
+        else:
+            flash(f"{user.email} saved.", "success")
+            return redirect(url_for("accounts.users"))
+    return render_template("accounts/user_edit.html", form=form, user=user, toggle=ToggleForm()), \
+        400 if form.errors else 200
+
+
+@bp.post("/admin/users/<int:user_id>/reset-link")
+@role_required(Role.ADMIN)
+def send_reset_link(user_id: int):
+    """Email the user a one-time link to set a new password (admins never set one for them)."""
+    user = services.get_user(user_id)
+    try:
+        passwords.send_reset_link(current_user, user)
+    except ValidationFailed as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"A link to set a new password was emailed to {user.email}.", "success")
+    return redirect(url_for("accounts.edit_user", user_id=user.id))
 
 
 @bp.post("/admin/users/<int:user_id>/active")
@@ -286,7 +447,7 @@ def new_organization():
         try:
             org = services.create_organization(name=form.name.data, kind=form.kind.data,
                                                directory_organization_id=form.directory_organization_id.data or None,
-                                               actor=current_user)
+                                               phone=form.phone.data, actor=current_user)
         except ValidationFailed as exc:
             attach_errors(form, exc)
         else:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Optional
@@ -191,8 +192,40 @@ def _render(filters: AuditFilters, errors: dict[str, list[str]], page: Optional[
     return render_template(
         "audit/log.html", filters=filters, errors=errors, page=page, users=users, organizations=organizations,
         org_names=organization_names(), actions=distinct_actions(), object_types=distinct_object_types(),
-        csv_max_rows=CSV_MAX_ROWS, system=SYSTEM, when=_when, details_text=_details_text,
+        csv_max_rows=CSV_MAX_ROWS, system=SYSTEM, when=_when, details_text=_details_text, action_label=action_label,
         query_args=filters.query_args())
+
+
+# Each action as words (the log stores codes; the filter and the table show these). An action without a
+# label here still reads as words: "referral.agency_link.issue" -> "Referral agency link issue".
+ACTION_LABELS = {
+    "api_token.create": "API token created", "api_token.revoke": "API token revoked", "api_token.use": "API token used",
+    "audit.export": "Audit log exported", "client.create": "Client added", "client.update": "Client updated",
+    "client.view": "Client viewed", "consent.record": "Consent recorded", "consent.revoke": "Consent withdrawn",
+    "directory.import": "Directory imported", "directory.location.create": "Location added",
+    "directory.location.update": "Location updated", "directory.organization.create": "Directory organization added",
+    "directory.organization.update": "Directory organization updated", "directory.service.create": "Service added",
+    "directory.service.update": "Service updated", "join_request.approve": "Request to join approved",
+    "join_request.create": "Request to join received", "join_request.decline": "Request to join declined",
+    "listing.update": "Listing updated by its agency",
+    "organization.activate": "Organization reactivated", "organization.create": "Organization added",
+    "organization.deactivate": "Organization deactivated", "organization.update": "Organization updated",
+    "referral.agency_link.issue": "Agency link sent", "referral.agency_link.revoke": "Agency link revoked",
+    "referral.close": "Loop closed", "referral.message": "Message sent", "referral.patient_link.issue": "Patient link issued",
+    "referral.patient_link.revoke": "Patient link revoked", "referral.patient_report": "Patient report",
+    "referral.remind": "Reminder sent", "referral.send": "Referral sent", "referral.transition": "Status changed",
+    "referral.view": "Referral viewed", "user.activate": "User reactivated", "user.create": "User added",
+    "user.deactivate": "User deactivated", "user.update": "User updated", "user.invite": "Invitation sent",
+    "user.password_change": "Password changed", "user.password_reset_request": "Password reset link sent",
+    "user.password_reset": "Password set from a link", "user.recovery_code_use": "Recovery code used",
+    "user.recovery_codes_regenerate": "Recovery codes renewed", "user.two_factor_enroll": "Two-factor sign-in set up",
+    "user.two_factor_reset": "Two-factor sign-in reset", "user.session_timeout": "Signed out after idle time",
+}
+
+
+def action_label(action: str) -> str:
+    """The action as words."""
+    return ACTION_LABELS.get(action) or re.sub(r"[._]+", " ", action).strip().capitalize()
 
 
 def _when(at: datetime) -> str:

@@ -68,6 +68,11 @@ class ServiceView:
     domains: list[dict] = field(default_factory=list)
     other_terms: list[m.TaxonomyTerm] = field(default_factory=list)
 
+    @property
+    def timezone(self):
+        """The agency's own time zone (its first place's): times such as "capacity updated" are its local time."""
+        return self.places[0].hours.tz if self.places else None
+
 
 def get_service_view(service_id: str, now: datetime | None = None) -> ServiceView:
     """The coordinator's view of an active service. Raises NotFound for unknown or inactive services."""

@@ -51,6 +51,7 @@ from sqlalchemy.orm import object_session
 
 from referralnet.accounts.models import NetworkOrganization, Role, User
 from referralnet.accounts.routes import DeliveryRoute
+from referralnet.config import public_base_url
 from referralnet.db import utcnow
 from referralnet.directory.models import Phone
 from referralnet.extensions import db
@@ -124,7 +125,8 @@ def enqueue_for_event(event: ReferralEvent) -> list[Notification]:
     session.add_all(added)
     session.flush()
     if added:
-        log.info("queued notifications %s for referral event %s", [r.id for r in added], event.id)
+        # Per event: DEBUG, so that bulk work (the demo load, imports) does not fill the console.
+        log.debug("queued notifications %s for referral event %s", [r.id for r in added], event.id)
     return added
 
 
@@ -246,9 +248,8 @@ def _key(event: ReferralEvent, channel: str, recipient: str) -> str:
 
 
 def referral_url(referral: Referral) -> str:
-    """The staff referral page, on PUBLIC_BASE_URL (messages are read outside the app)."""
-    base = (_config("PUBLIC_BASE_URL", "") or "").rstrip("/")
-    return f"{base}/referrals/{referral.id}"
+    """The staff referral page, absolute on config.public_base_url() (messages are read outside the app)."""
+    return f"{public_base_url()}/referrals/{referral.id}"
 
 
 # --- texts (rendered in the locale forced by the caller) -------------------------------------------

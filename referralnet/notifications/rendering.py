@@ -16,7 +16,9 @@ from typing import Optional
 
 from flask import current_app, has_request_context
 
+from referralnet.config import public_base_url
 from referralnet.extensions import db
+from referralnet.notifications.account_mail import ACCOUNT_LINK, account_link
 from referralnet.notifications.models import Notification
 from referralnet.notifications.outbox import AGENCY_LINK, STATUS_LINK, patient_channel
 from referralnet.referrals import agency_links, patient_links
@@ -75,6 +77,8 @@ def render(row: Notification) -> OutgoingMessage:
         body = body.replace(STATUS_LINK, link)
     if agency_link is not None:
         body = body.replace(AGENCY_LINK, agency_link)
+    if ACCOUNT_LINK in body:
+        body = body.replace(ACCOUNT_LINK, account_link(row, _in_request))
     return OutgoingMessage(notification_id=row.id, channel=row.channel, to=to, subject=row.subject, body=body,
                            language=row.language)
 
@@ -87,6 +91,5 @@ def _in_request(build, item) -> Optional[str]:
     if has_request_context():
         return build(item)
     # Delivery runs from cron, outside any request; url_for needs one to build the path.
-    base = current_app.config.get("PUBLIC_BASE_URL") or "http://localhost"
-    with current_app.test_request_context(base_url=base):
+    with current_app.test_request_context(base_url=public_base_url()):
         return build(item)

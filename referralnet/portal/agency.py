@@ -98,7 +98,7 @@ def change_status(token: str, to: str):
     link, actor = _open(token)
     if link is None:
         return _not_found()
-    moved = apply_move(link.referral, to, actor, lambda status, forms: _render(token, actor, status, forms=forms))
+    moved = apply_move(link.referral, to, actor, url_for(".page", token=token))
     if not isinstance(moved, Status):
         return moved
     flash(str(ACTION_LABELS[moved][1]), "success")

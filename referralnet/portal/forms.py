@@ -57,6 +57,10 @@ class CapacityForm(FlaskForm):
         return {name: self[name].data for name in self.FIELDS}
 
 
+_CLOCK = {"inputmode": "numeric", "pattern": "([01]?[0-9]|2[0-4]):[0-5][0-9]", "placeholder": "HH:MM",
+          "maxlength": "5", "size": "5", "autocomplete": "off"}
+
+
 class HoursRowForm(Form):
     """One time range. A plain Form: the CSRF token belongs to the enclosing HoursForm."""
 
@@ -64,8 +68,9 @@ class HoursRowForm(Form):
     day = SelectField("Day", validate_choice=False,
                       choices=[SelectChoice("", "Choose a day")]
                       + [SelectChoice(code, name) for code, name in zip(DAYS, DAY_NAMES)])
-    opens = StringField("Opens", render_kw={"type": "time"})
-    closes = StringField("Closes", render_kw={"type": "time"})
+    # Text, not type="time": browsers show that on the user's 12-hour clock, and the page promises a 24-hour one.
+    opens = StringField("Opens", render_kw=_CLOCK)
+    closes = StringField("Closes", render_kw=_CLOCK)
 
 
 class HoursForm(FlaskForm):
@@ -78,6 +83,13 @@ class HoursForm(FlaskForm):
         if not form.is_submitted():
             form = cls(rows=list(rows or []) + [{}] * BLANK_HOURS_ROWS)
         return form
+
+    def add_row(self, limit: int) -> bool:
+        """One more blank row ("Add another row"), up to `limit` rows; False when there are that many already."""
+        if len(self.rows.entries) >= limit:
+            return False
+        self.rows.append_entry({})
+        return True
 
     def values(self) -> list[dict[str, str | None]]:
         """The `rows` argument of set_weekly_hours, in the order shown."""

@@ -132,6 +132,11 @@ class Listing:
     def capacity(self) -> Optional[ServiceCapacity]:
         return self.capacities[0] if self.capacities else None
 
+    @property
+    def timezone(self):
+        """The agency's own time zone (its first place's), for the times the page shows."""
+        return self.places[0].hours.tz if self.places else None
+
 
 def get_capacity(actor: User, service_id: Any) -> ServiceCapacity | None:
     """The latest capacity row of one of the actor's services (the one the search shows), if any. Raises NotFound."""
@@ -151,6 +156,19 @@ def _default_tz() -> str:
 
 def _tz_name(hours: WeeklyHours) -> str:
     return getattr(hours.tz, "key", None) or str(hours.tz)
+
+
+def service_timezone(service: Service):
+    """The agency's own time zone for `service`: its first place's (by its ZIP code), else the network's."""
+    from zoneinfo import ZoneInfo
+
+    links = db.session.scalars(select(ServiceAtLocation).where(ServiceAtLocation.service_id == service.id)
+                               .order_by(ServiceAtLocation.id)).all()
+    for link in links:
+        iana = _iana_for(db.session.get(Location, link.location_id)) if link.location_id else None
+        if iana:
+            return ZoneInfo(iana)
+    return ZoneInfo(_default_tz())
 
 
 def _iana_for(location: Location | None, addresses: Iterable[Address] | None = None) -> str | None:

@@ -50,7 +50,8 @@ def inbox():
     result = worklists.listing(current_user, worklists.INBOX, request.args.get("view"), form.filters(current_user),
                                page_arg())
     return render_template("referrals/list.html", form=form, result=result, title=_("Referral inbox"),
-                           endpoint=".inbox", attention=worklists.INBOX_ATTENTION_KEYS)
+                           endpoint=".inbox", attention=worklists.INBOX_ATTENTION_KEYS,
+                           finished_views=worklists.FINISHED_VIEWS)
 
 
 @bp.get("/partner/listings")
@@ -105,7 +106,8 @@ def capacity(service_id: str):
         else:
             flash(f"Capacity of “{service.name}” saved.", "success")
             return _back()
-    return _render_form("portal/capacity_form.html", form, service=service, current=current)
+    return _render_form("portal/capacity_form.html", form, service=service, current=current,
+                        timezone=own.service_timezone(service))
 
 
 @bp.route("/partner/listings/<service_id>/hours", methods=["GET", "POST"], defaults={"location_id": None})
@@ -115,6 +117,13 @@ def hours(service_id: str, location_id: str | None):
     """Edit a service's weekly hours at one of its locations, or service-wide."""
     current = own.get_hours_for_edit(current_user, service_id, location_id)
     form = HoursForm.build(current.rows)
+    if request.method == "POST" and "add_row" in request.form:
+        # "Add another row": the same rows, typed so far, plus a blank one; nothing is saved yet.
+        if form.validate_on_submit():  # the CSRF token (the rows are checked when saved)
+            if not form.add_row(own.MAX_HOURS_ROWS):
+                flash(_("A schedule has at most %(num)s rows.", num=own.MAX_HOURS_ROWS), "error")
+            return render_template("portal/hours_form.html", form=form, current=current,
+                                   focus_row=len(form.rows.entries))
     if form.validate_on_submit():
         try:
             own.set_weekly_hours(current_user, service_id, form.values(), location_id=location_id)

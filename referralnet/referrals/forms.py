@@ -120,6 +120,14 @@ class CloseLoopForm(FlaskForm):
     submit = SubmitField(_l("Close the loop"))
 
 
+# What the patient says from their status page, in their words (the page's buttons; the staff timeline
+# quotes them: "Patient: I have not heard back").
+PATIENT_REPORT_LABELS = {
+    "contacted": _l("The agency contacted me"),
+    "got-help": _l("I got help"),
+    "not-heard-back": _l("I have not heard back"),
+    "no-longer-needed": _l("I no longer need this"),
+}
 CLIENT_REPORT_LABELS = {"contacted": _l("The agency contacted them"), "got-help": _l("They got help"),
                         "not-heard-back": _l("They have not heard back"),
                         "no-longer-needed": _l("They no longer need this")}
@@ -172,4 +180,4 @@ class ListFilterForm(FlaskForm):
 __all__ = ["ClientForm", "SendForm", "ClientReportForm", "AgencyLinkForm", "CLIENT_REPORT_LABELS", "TransitionForm",
            "MessageForm", "CloseLoopForm", "ConsentForm",
            "ListFilterForm", "CONSENT_METHODS", "PRIORITIES", "CONTACT_LABELS", "PRIORITY_LABELS",
-           "CONSENT_LABELS", "VERIFIED_OUTCOME_LABELS", "language_label"]
+           "CONSENT_LABELS", "VERIFIED_OUTCOME_LABELS", "language_label", "PATIENT_REPORT_LABELS"]

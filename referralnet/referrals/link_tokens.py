@@ -14,6 +14,8 @@ import secrets
 
 from flask import current_app, url_for
 
+from referralnet.config import public_base_url
+
 TOKEN_PATTERN = r"[A-Za-z0-9_-]{43}"  # 32 bytes, base64url without padding
 MAX_TOKEN_LENGTH = 64  # longer input is refused before any lookup
 
@@ -45,9 +47,7 @@ def same_token(expected: str, given: str) -> bool:
 
 
 def public_url(endpoint: str, token: str) -> str:
-    """The absolute address of a link's page: on PUBLIC_BASE_URL when set (messages are rendered
-    outside any request, by `flask notifications deliver`), else on the current request's host."""
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return base.rstrip("/") + url_for(endpoint, token=token, _external=False)
-    return url_for(endpoint, token=token, _external=True)
+    """The absolute address of a link's page, on config.public_base_url(): PUBLIC_BASE_URL when set
+    (messages are rendered outside any request, by `flask notifications deliver`), else the current
+    request's host."""
+    return public_base_url() + url_for(endpoint, token=token, _external=False)

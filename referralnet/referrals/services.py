@@ -170,7 +170,19 @@ def _as_date(value) -> Optional[date]:
         return value.date()
     if isinstance(value, date):
         return value
-    return date.fromisoformat(str(value).strip())
+    text = str(value).strip()
+    # As US staff type it (month first: 04/23/1980, 4/23/1980, 04-23-1980), or ISO (1980-04-23).
+    # A two-digit year is refused: 04/23/80 could be 1880, 1980 or 2080.
+    if match := _US_DATE.fullmatch(text):
+        month, day, year = (int(part) for part in match.groups())
+        return date(year, month, day)
+    if not _ISO_DATE.fullmatch(text):
+        raise ValueError(text)
+    return date.fromisoformat(text)
+
+
+_US_DATE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _clean_client(values: dict) -> dict:
@@ -188,7 +200,8 @@ def _clean_client(values: dict) -> dict:
     try:
         dob = _as_date(values.get("date_of_birth"))
     except ValueError:
-        dob, errors["date_of_birth"] = None, ["Enter the date of birth as a date, like 1980-04-23."]
+        dob, errors["date_of_birth"] = None, ["Enter the date of birth as month/day/year with a 4-digit year, like 04/23/1980 "
+                                                "(or 1980-04-23)."]
     else:
         today = utcnow().date()
         if dob is None:

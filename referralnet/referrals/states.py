@@ -302,6 +302,11 @@ def _actor_kind(parties: frozenset[Party]) -> str:
     return "coordinator" if Party.SENDING_COORDINATOR in parties else "partner"
 
 
+def _words(codes, labels: dict) -> str:
+    """The choices as their labels: “Got help”, “Partly helped”... (never the codes)."""
+    return ", ".join(f"“{labels.get(code, code)}”" for code in codes)
+
+
 def _check_details(to: Status, reason, reason_text, outcome, note, *, system: bool = False,
                    parties: frozenset[Party] = frozenset()):
     """Reason and outcome rules for a move to `to` made for `parties`; returns them cleaned or raises
@@ -313,11 +318,12 @@ def _check_details(to: Status, reason, reason_text, outcome, note, *, system: bo
     if allowed and system:
         allowed = allowed + SYSTEM_REASONS.get(to, ())
     if allowed:
+        # Reasons and outcomes are named in words, as the form offers them (the API's codes are in its docs).
         if reason is None:
-            errors["reason"] = [f"Choose a reason ({', '.join(allowed)})."]
+            errors["reason"] = ["Choose a reason."]
         elif reason not in allowed:
             errors["reason"] = [f"“{reason}” is not a reason for {to.label.lower()}; choose one of: "
-                                f"{', '.join(allowed)}."]
+                                f"{_words(allowed, REASON_LABELS)}."]
         elif reason == "other" and reason_text is None:
             errors["reason_text"] = ["Say what the reason is when you choose “other”."]
     else:
@@ -328,10 +334,10 @@ def _check_details(to: Status, reason, reason_text, outcome, note, *, system: bo
             errors["reason_text"] = [f"A referral moved to {to.label} takes no reason; use the note."]
     if to in NEEDS_OUTCOME:
         if outcome is None:
-            errors["outcome"] = [f"Choose an outcome ({', '.join(OUTCOMES_FOR[to])})."]
+            errors["outcome"] = ["Choose an outcome."]
         elif outcome not in OUTCOMES_FOR[to]:
-            errors["outcome"] = [f"“{outcome}” is not an outcome for {to.label.lower()}; choose one of: "
-                                 f"{', '.join(OUTCOMES_FOR[to])}."]
+            errors["outcome"] = [f"“{OUTCOME_LABELS.get(outcome, outcome)}” is not an outcome for "
+                                 f"{to.label.lower()}; choose one of: {_words(OUTCOMES_FOR[to], OUTCOME_LABELS)}."]
     elif outcome is not None:
         errors["outcome"] = [f"An outcome is recorded only when a referral is completed or failed, "
                              f"not {to.label.lower()}."]

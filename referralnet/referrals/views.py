@@ -7,9 +7,10 @@ not see), call one service function and render or redirect. The request's one co
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
 
 from referralnet.accounts.models import Role
 from referralnet.accounts.permissions import role_required
@@ -19,14 +20,15 @@ from referralnet.referrals import services, worklists
 from referralnet.referrals.access import client_details_shared, get_visible_client_or_404, get_visible_referral_or_404
 from referralnet.accounts.routes import DeliveryRoute, expected_routes
 from referralnet.referrals.actors import OnBehalf
-from referralnet.referrals.forms import (CONSENT_LABELS, CONTACT_LABELS, PRIORITY_LABELS, VERIFIED_OUTCOME_LABELS,
+from referralnet.referrals.forms import (CONSENT_LABELS, CONTACT_LABELS, PATIENT_REPORT_LABELS, PRIORITY_LABELS,
+                                         VERIFIED_OUTCOME_LABELS,
                                          AgencyLinkForm, ClientForm, ClientReportForm, CloseLoopForm, ConsentForm,
                                          ListFilterForm, MessageForm, SendForm, TransitionForm, language_label)
 from referralnet.referrals.models import Client, Referral
 from referralnet.referrals.progress import progress_of
 from referralnet.referrals.states import (OUTCOME_LABELS, REASON_LABELS, SETTABLE, Move, Status, details_for,
                                           offered_moves)
-from referralnet.web import attach_errors, page_arg
+from referralnet.web import attach_errors, page_arg, search_return_url
 
 bp = Blueprint("referrals", __name__)
 CLIENTS_PER_PAGE = 25
@@ -49,6 +51,7 @@ def referral_labels():
     return {"REASON_LABELS": REASON_LABELS, "OUTCOME_LABELS": OUTCOME_LABELS, "PRIORITY_LABELS": PRIORITY_LABELS,
             "CONTACT_LABELS": CONTACT_LABELS, "CONSENT_LABELS": CONSENT_LABELS,
             "VERIFIED_OUTCOME_LABELS": VERIFIED_OUTCOME_LABELS, "language_label": language_label,
+            "PATIENT_REPORT_LABELS": PATIENT_REPORT_LABELS,
             "domain_name": lambda code: sdoh_terms().get(code, {}).get("name", code),
             "is_overdue": services.is_overdue}
 
@@ -62,7 +65,8 @@ def clients():
     q = request.args.get("q", "").strip()
     result, open_counts = services.find_clients(current_user, q, request.args.get("page"), per_page=CLIENTS_PER_PAGE)
     return render_template("referrals/clients.html", clients=result.items, q=q, page=result.page, pages=result.pages,
-                           total=result.total, open_counts=open_counts, service_ids=request.args.getlist("service"))
+                           total=result.total, open_counts=open_counts, service_ids=request.args.getlist("service"),
+                           need=_need_arg())
 
 
 @bp.route("/clients/new", methods=["GET", "POST"])
@@ -84,11 +88,11 @@ def new_client():
             else:
                 flash(_("%(name)s was added.", name=client.full_name), "success")
                 if service_ids:
-                    return redirect(url_for(".send", client_id=client.id, service=service_ids))
+                    return redirect(url_for(".send", client_id=client.id, service=service_ids, need=_need_arg()))
                 return redirect(url_for(".client", client_id=client.id))
     status = 400 if form.errors else 200
     return render_template("referrals/client_form.html", form=form, client=None, duplicates=duplicates,
-                           service_ids=service_ids), status
+                           service_ids=service_ids, need=_need_arg()), status
 
 
 @bp.get("/clients/<client_id>")
@@ -146,8 +150,21 @@ def choose_client():
     """From a service page or search results: pick the client to refer (or add one)."""
     service_ids = [s for s in request.args.getlist("service") if s]
     if not service_ids:
-        return redirect(url_for("search.search_page"))
-    return redirect(url_for(".clients", service=service_ids))
+        return _nothing_ticked(None)
+    return redirect(url_for(".clients", service=service_ids, need=_need_arg()))
+
+
+def _need_arg() -> str | None:
+    """The need the search was about (`need`, an SDOH domain code), carried to the referral form."""
+    need = request.values.get("need")
+    return need if need in sdoh_terms() else None
+
+
+def _nothing_ticked(person: Client | None):
+    """"Refer" with no service ticked: back to the search as it was (its words and filters kept)."""
+    flash(_("Choose the services to refer to: tick the ones that fit, then “Refer”."), "info")
+    back = search_return_url(request.args.get("back"))
+    return redirect(back or url_for("search.search_page", client=person.id if person else None))
 
 
 @bp.route("/clients/<client_id>/refer", methods=["GET", "POST"])
@@ -170,6 +187,8 @@ def send(client_id):
         if previous is not None:
             form.category.data, form.priority.data, form.previous.data = \
                 previous.category, previous.priority, str(previous.id)
+        elif _need_arg():
+            form.category.data = _need_arg()
     if form.validate_on_submit():
         result = _send(person, form, previous)
         if result is not None:
@@ -178,8 +197,7 @@ def send(client_id):
             return redirect(url_for(".client", client_id=person.id) if len(result) > 1
                             else url_for(".referral", referral_id=result[0].id))
     if not options and request.method == "GET":
-        flash(_("Choose the services to refer to: search, tick the ones that fit, then “Refer”."), "info")
-        return redirect(url_for("search.search_page", client=person.id))
+        return _nothing_ticked(person)
     return render_template("referrals/send.html", form=form, client=person, options=options, orgs=orgs,
                            consented=consented, previous=previous, routes=routes, delivery=_delivery_choices(options),
                            route_errors=getattr(form, "route_errors", {})), 400 if form.errors else 200
@@ -305,7 +323,9 @@ def _patient_url(item: Referral):
 
 def move_forms(referral: Referral, moves: list[Move], posted: dict, prefix: str = "") -> dict:
     """A TransitionForm for each move offered (states.offered_moves), with the reasons and outcomes
-    that fit it; the one just posted keeps its input and errors. All at the referral's current version."""
+    that fit it; the one just posted or refused keeps its input and errors. All at the referral's
+    current version."""
+    posted = {**_refused_move(referral, prefix), **posted}
     forms = {}
     for move in moves:
         form = posted.get(move.to) or TransitionForm(formdata=None, prefix=prefix + move.to.value,
@@ -316,28 +336,62 @@ def move_forms(referral: Referral, moves: list[Move], posted: dict, prefix: str 
     return forms
 
 
-def apply_move(referral: Referral, to_value: str, actor, render, prefix: str = ""):
+# A move refused for its input goes back to the page (a redirect: the address is the page's again,
+# and a reload does not post twice); what was typed and what was wrong wait in the session for it.
+_REFUSED_MOVE = "refused_move"
+
+
+def _remember_refused_move(referral: Referral, to: Status, prefix: str, form: TransitionForm) -> None:
+    names = {f"{prefix}{to.value}-{name}" for name in ("reason", "reason_text", "outcome", "note")}
+    session[_REFUSED_MOVE] = {"referral": referral.id, "to": to.value, "prefix": prefix,
+                              "data": {k: v for k, v in request.form.items() if k in names},
+                              "errors": {name: list(field.errors) for name, field in form._fields.items()
+                                         if field.errors}}
+
+
+def _refused_move(referral: Referral, prefix: str) -> dict:
+    """The form of the move refused just before (once), when it was this referral's, with its errors."""
+    kept = session.get(_REFUSED_MOVE)
+    if not kept or kept.get("referral") != referral.id or kept.get("prefix") != prefix:
+        return {}
+    session.pop(_REFUSED_MOVE)
+    to = Status(kept["to"])
+    form = TransitionForm(formdata=MultiDict(kept["data"]), prefix=prefix + to.value, meta={"csrf": False})
+    form.for_status(to)
+    for name, errors in kept["errors"].items():
+        if name in form._fields:
+            form._fields[name].errors = list(errors)
+    return {to: form}
+
+
+def apply_move(referral: Referral, to_value: str, actor, page_url: str, prefix: str = ""):
     """The body of every status-move view (this page's, on the agency's behalf, the agency's link page).
 
     Reads the posted TransitionForm for `to_value`, calls services.change_status as `actor` and
-    returns the Status it moved to; or, when refused, flashes or attaches why and returns
-    `render(status, posted_forms)` (400, 403, 409...), the page to show again. A refusal changes
-    nothing: a concurrent change that won is re-read by the state machine, the request rolls back.
+    returns the Status it moved to; or, when refused, flashes why (keeping the form's input and errors
+    for the page) and returns a redirect to `page_url`, the page the move was made from. A refusal
+    changes nothing: a concurrent change that won is re-read by the state machine, and the request
+    commits nothing of the move.
     """
+    back = redirect(page_url, 303)
     try:
         to = Status(to_value)
     except ValueError:
         to = None
     if to is None or to not in SETTABLE:
         flash(_("Choose one of the actions offered on the page."), "error")
-        return render(400, {})
+        return back
     form = TransitionForm(prefix=prefix + to.value)
     # The choices of the move as offered to this actor; a move not offered keeps every choice, and
     # the state machine says why it is refused (not yours, not from this status).
     offered = next((move for move in offered_moves(referral, actor) if move.to == to), None)
     form.for_status(to, *((offered.reasons, offered.outcomes) if offered else ()))
     if not form.validate_on_submit():
-        return render(400, {to: form})
+        if form.csrf_token.errors:  # a forged or expired form: nothing of it is kept
+            abort(400)
+        flash(_("%(action)s: nothing was saved; see what to correct below.", action=ACTION_LABELS[to][0]), "error")
+        _remember_refused_move(referral, to, prefix, form)
+        return back
     given = {"reason": form.reason.data or None, "reason_text": form.reason_text.data,
              "outcome": form.outcome.data or None}
     try:
@@ -347,13 +401,15 @@ def apply_move(referral: Referral, to_value: str, actor, render, prefix: str = "
         flash(_("%(problem)s It is now %(status)s; nothing you entered was saved. "
                 "Check the timeline, then act again if you still need to.",
                 problem=exc.message, status=Status(referral.status).label), "error")
-        return render(409, {})
+        return back
     except ValidationFailed as exc:
         attach_errors(form, exc)
-        return render(400, {to: form})
+        flash(_("%(action)s: nothing was saved; see what to correct below.", action=ACTION_LABELS[to][0]), "error")
+        _remember_refused_move(referral, to, prefix, form)
+        return back
     except (InvalidTransition, NotPermitted) as exc:
         flash(exc.message, "error")
-        return render(exc.status, {})
+        return back
     return to
 
 
@@ -362,7 +418,7 @@ def apply_move(referral: Referral, to_value: str, actor, render, prefix: str = "
 def change_status(referral_id, to: str):
     """One move of the state machine. A stale page (someone else changed it) gets 409 and the current state."""
     item = get_visible_referral_or_404(current_user, referral_id)
-    moved = apply_move(item, to, current_user, lambda status, forms: _render_referral(item, status, forms=forms))
+    moved = apply_move(item, to, current_user, url_for(".referral", referral_id=item.id))
     if not isinstance(moved, Status):
         return moved
     flash(str(ACTION_LABELS[moved][1]), "success")
@@ -415,8 +471,8 @@ def close_loop(referral_id):
 def change_status_on_behalf(referral_id, to: str):
     """The coordinator records a move the agency told them about (referrals outside the network)."""
     item = get_visible_referral_or_404(current_user, referral_id)
-    moved = apply_move(item, to, OnBehalf(current_user, "agency"), prefix="behalf-", render=lambda status, forms:
-                       _render_referral(item, status, forms={("behalf", k): v for k, v in forms.items()}))
+    moved = apply_move(item, to, OnBehalf(current_user, "agency"), url_for(".referral", referral_id=item.id),
+                       prefix="behalf-")
     if not isinstance(moved, Status):
         return moved
     flash(_("Recorded for the agency: %(status)s.", status=moved.label.lower()), "success")
@@ -500,4 +556,5 @@ def worklist():
     result = worklists.listing(current_user, worklists.WORKLIST, request.args.get("view"), form.filters(current_user),
                                page_arg())
     return render_template("referrals/list.html", form=form, result=result, title=_("Worklist"),
-                           endpoint=".worklist", attention=worklists.ATTENTION_KEYS)
+                           endpoint=".worklist", attention=worklists.ATTENTION_KEYS,
+                           finished_views=worklists.FINISHED_VIEWS)

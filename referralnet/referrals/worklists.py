@@ -181,10 +181,14 @@ def listing(user: User, views: tuple[View, ...], key: Optional[str], filters: Fi
     return Listing(views, view_counts, current, list(db.session.scalars(query)), page, pages, total)
 
 
+# Views of finished referrals: no response is due any more (their lists show how each one ended instead).
+FINISHED_VIEWS = frozenset({"closed", "finished", "to-close", "refer-elsewhere"})
+
+
 def _ordering(key: str):
     if key in ("overdue", "new", "follow-up"):
         return (Referral.response_due_at, Referral.id)
-    if key in ("closed", "finished", "to-close", "refer-elsewhere"):
+    if key in FINISHED_VIEWS:
         return (Referral.updated_at.desc(), Referral.id.desc())
     return (Referral.requested_at.desc(), Referral.id.desc())
 

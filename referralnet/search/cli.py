@@ -22,17 +22,21 @@ search_cli = AppGroup("search", help="The directory search index.")
 def reindex_command():
     """Rebuild the search documents from the database."""
     start = time.perf_counter()
+    services = {"total": 0}
 
     def progress(done: int, total: int) -> None:
-        # `done` counts documents (one per service at each of its places), `total` services.
-        click.echo(f"\r  indexed {done} documents for {total} services", nl=False, err=True)
+        # `done` counts documents (one per service at each of its places), `total` active services.
+        services["total"] = total
+        click.echo(f"\r  {done} documents so far...", nl=False, err=True)
 
     backend = current_backend()
     count = backend.rebuild(progress=progress)
     elapsed = time.perf_counter() - start
-    click.echo("", err=True)
-    click.echo(f"Indexed {count} documents in {elapsed:.1f} s ({count / elapsed if elapsed else 0:.0f} documents/s) "
-               f"into {backend.where()}.")
+    click.echo("\r" + " " * 40 + "\r", nl=False, err=True)
+    # One line, one count of each: documents (a service at each of its places) for the active services.
+    click.echo(f"Indexed {count} documents for {services['total']} active services "
+               f"(one per service at each of its places) in {elapsed:.1f} s "
+               f"({count / elapsed if elapsed else 0:.0f} documents/s) into {backend.where()}.")
 
 
 @search_cli.command("backend")

@@ -19,7 +19,7 @@ class SearchForm(FlaskForm):
 
     q = StringField("What does the person need?")
     near = StringField("Near (ZIP code, address or city)")
-    radius = SelectField("Within", default="", choices=[SelectChoice(r, f"{r} miles" if r else "Any distance") for r in RADII])
+    radius = SelectField("Within", default="", choices=[SelectChoice(r, (f"{r} mile" if r == "1" else f"{r} miles") if r else "Any distance") for r in RADII])
     domain = MultiCheckboxField("Type of need", choices=[])
     language = SelectField("Language spoken", default="", choices=[SelectChoice(v, label) for v, label in LANGUAGES])
     when = RadioField("When", default="any", choices=[SelectChoice("any", "Any time"), SelectChoice("now", "Open now"),

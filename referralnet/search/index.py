@@ -269,7 +269,7 @@ def rebuild_index(progress: Callable[[int, int], None] | None = None, session=No
     else:
         commit_holding_lock(writer, record, mergetype=CLEAR)
     if progress:
-        progress(len(ids), len(ids))
+        progress(written, len(ids))
     return written
 
 

@@ -15,7 +15,7 @@ from referralnet.geo.maps import check_tile_url, directions_url
 from referralnet.search.forms import SearchForm
 from referralnet.search.service import SearchQuery, search
 from referralnet.search.signals import announce_search
-from referralnet.web import attach_errors
+from referralnet.web import attach_errors, search_return_url
 
 bp = Blueprint("search", __name__)
 PER_PAGE = 20
@@ -95,7 +95,20 @@ def search_page():
             status = 400
     routes = expected_routes([hit.service_id for hit in results.hits]) if results is not None else {}
     return render_template("search/search.html", form=form, results=results, searched=searched,
-                           for_client=for_client, routes=routes), status
+                           for_client=for_client, routes=routes, search_need=_search_need(form, results),
+                           back_to=request.full_path.rstrip("?")), status
+
+
+def _search_need(form: SearchForm, results) -> str | None:
+    """The SDOH domain this search is about, to preselect on the referral form: the one domain ticked,
+    else the one domain every need understood in the words belongs to (None when it is not one)."""
+    ticked = [d for d in (form.domain.data or []) if d]
+    if len(ticked) == 1:
+        return ticked[0]
+    if ticked or results is None or results.plan is None:
+        return None
+    domains = {need.domains[0] for _, need in results.plan.needs if need.domains}
+    return domains.pop() if len(domains) == 1 else None
 
 
 def _client_context():
@@ -114,4 +127,5 @@ def service(service_id: str):
     """A service's full listing: eligibility, documents, fees, hours, every location and phone."""
     view = get_service_view(service_id)
     return render_template("search/service.html", view=view, for_client=_client_context(),
+                           back_to=search_return_url(request.args.get("back")),
                            route=expected_routes([view.service.id]).get(view.service.id))

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Optional
 
 from babel.dates import get_day_names
-from flask_babel import format_date, format_datetime, gettext as _, lazy_gettext as _l
+from flask_babel import format_date, format_datetime, format_time, gettext as _, lazy_gettext as _l
 from sqlalchemy import select, update
 
 from referralnet.db import utcnow
@@ -21,16 +21,13 @@ from referralnet.directory.public import PlaceView, ServiceView, get_service_vie
 from referralnet.errors import NotFound, ValidationFailed
 from referralnet.extensions import db
 from referralnet.referrals.events import record_event
+from referralnet.referrals.forms import PATIENT_REPORT_LABELS
 from referralnet.referrals.models import PATIENT_REPORTS, Referral, ReferralEvent, Status
+from referralnet.referrals.states import TERMINAL
 from referralnet.audit.services import audit
 from referralnet.referrals.services import is_overdue
 
-REPORT_LABELS = {
-    "contacted": _l("The agency contacted me"),
-    "got-help": _l("I got help"),
-    "not-heard-back": _l("I have not heard back"),
-    "no-longer-needed": _l("I no longer need this"),
-}
+REPORT_LABELS = PATIENT_REPORT_LABELS  # the page's buttons
 REPORT_THANKS = {
     "contacted": _l("Thank you. We told your care team that the agency contacted you."),
     "got-help": _l("Thank you. We are glad you got help; your care team will see your message."),
@@ -39,7 +36,9 @@ REPORT_THANKS = {
 }
 # The same report again within this time is the same report (recorded once).
 REPORT_REPEAT_WINDOW = timedelta(days=1)
-REPORTS_SHOWN_FROM = frozenset(s for s in Status if s != Status.ENTERED_IN_ERROR)
+# A finished referral (completed, failed, declined, cancelled) takes no more reports: there is nothing
+# left for the agency to do, and the care team talks with the patient about what comes next.
+REPORTS_SHOWN_FROM = frozenset(s for s in Status if s not in TERMINAL)
 
 
 @dataclass
@@ -90,7 +89,8 @@ def record_report(referral: Referral, code: str, *, now: Optional[datetime] = No
     if code not in PATIENT_REPORTS:
         raise ValidationFailed("Choose one of the buttons.", {"report": ["Choose one of the buttons."]})
     if Status(referral.status) not in REPORTS_SHOWN_FROM:
-        raise NotFound("No such page.")
+        raise ValidationFailed("This referral is finished: call your care team to tell them about it.",
+                               {"report": ["This referral is finished."]})
     now = now or utcnow()
     _lock_referral(referral)
     earlier = db.session.scalar(
@@ -130,7 +130,7 @@ def _plain_status(referral: Referral, agency: str, now: datetime) -> tuple[str, 
                     _("%(agency)s should have contacted you by now. If they have not, tell us below.", agency=agency))
         return (_("Sent to %(agency)s", agency=agency),
                 _("%(agency)s should contact you by %(day)s.", agency=agency,
-                  day=format_date(referral.response_due_at, "EEEE, MMMM d")))
+                  day=patient_date(referral.response_due_at)))
     messages = {
         Status.ACCEPTED: (_("Accepted"), _("%(agency)s accepted your referral and will contact you.", agency=agency)),
         Status.IN_PROGRESS: (_("In progress"), _("%(agency)s is working with you.", agency=agency)),
@@ -199,3 +199,14 @@ def _clock(minutes: int, locale: str) -> str:
 
 def when_label(at: datetime) -> str:
     return format_datetime(at, "EEE d MMM, h:mm a") if at else ""
+
+
+def patient_date(at) -> str:
+    """A date as staff pages show it ("Nov 24, 2026"), in the page's language ("24 nov 2026")."""
+    return format_date(at, "medium") if at else ""
+
+
+def patient_datetime(at: datetime) -> str:
+    """A time as staff pages show it ("Nov 24, 2026, 9:05 AM"), in the page's language ("24 nov 2026, 9:05");
+    in the network's time zone, as on staff pages."""
+    return f"{format_date(at, 'medium')}, {format_time(at, 'short')}" if at else ""

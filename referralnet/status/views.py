@@ -20,7 +20,9 @@ from referralnet.accounts.permissions import role_required
 from referralnet.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, use_locale
 from referralnet.referrals.access import get_visible_referral_or_404
 from referralnet.referrals.patient_links import find_referral, hash_token, status_url
-from referralnet.status.service import REPORT_LABELS, REPORT_THANKS, localized_hours, record_report, view_for
+from referralnet.errors import ValidationFailed
+from referralnet.status.service import (REPORT_LABELS, REPORT_THANKS, localized_hours, patient_datetime, record_report,
+                                        view_for)
 
 bp = Blueprint("status", __name__)
 
@@ -88,16 +90,22 @@ def status_page(token: str):
         code = request.form.get("report", "")
         if code not in REPORT_LABELS:
             return _not_found()
-        report = record_report(referral, code)
+        try:
+            report = record_report(referral, code)
+        except ValidationFailed:  # finished since the page was shown
+            flash(_("This referral is finished. If you need to tell your care team something, call them."),
+                  "info")
+            return redirect(url_for(".status_page", token=token, lang=locale))
         if report.already_sent:
             flash(_("You already told us this today; your care team has it. No need to send it again."), "info")
         else:
             flash(str(REPORT_THANKS[code]), "success")
-        return redirect(url_for(".status_page", token=token, lang=locale, _anchor="report"))
+        # No anchor: the thank-you is at the top of the page, where the patient lands.
+        return redirect(url_for(".status_page", token=token, lang=locale))
     view = view_for(referral)
     return render_template("status/page.html", view=view, token=token, locale=locale,
                            hours=localized_hours(view.place.hours, locale) if view.place else [],
-                           reports=REPORT_LABELS, languages=LANGUAGE_NAMES)
+                           reports=REPORT_LABELS, languages=LANGUAGE_NAMES, patient_datetime=patient_datetime)
 
 
 @bp.get("/s/<token>/print")

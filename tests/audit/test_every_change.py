@@ -107,7 +107,7 @@ READ_ONLY = {
                   "list_organization_listings", "list_sdoh_domain_terms", "list_services", "physical_address",
                   "raise_if_errors", "whole_number"},
     "listings": {"clean_weekly_rows", "get_capacity", "get_hours_for_edit", "get_own_service",
-                 "list_own_listings", "own_directory_organization"},
+                 "list_own_listings", "own_directory_organization", "service_timezone"},
     "tokens": {"authenticate_token", "get_api_token", "hash_token", "is_service_account", "list_api_tokens",
                "may_manage_tokens", "parse_bearer", "service_account_email", "token_state"},
 }

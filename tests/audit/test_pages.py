@@ -107,8 +107,10 @@ def test_rows_are_newest_first(client, admin, log):
     rows = body_rows(client.get(URL).get_data(as_text=True))
     times = [re.search(r'datetime="([^"]+)"', r).group(1) for r in rows]
     assert times == sorted(times, reverse=True)
-    assert [re.search(r"<code>(.*?)</code>", r).group(1) for r in rows] == \
-        ["referral.remind", "referral.send", "client.view", "referral.send"]
+    # Actions read as words, on one line (the code is the cell's title).
+    assert [re.search(r'<td class="audit-action" title="([^"]+)">([^<]+)</td>', r).groups() for r in rows] == \
+        [("referral.remind", "Reminder sent"), ("referral.send", "Referral sent"), ("client.view", "Client viewed"),
+         ("referral.send", "Referral sent")]
 
 
 @pytest.mark.parametrize("query, expected", [

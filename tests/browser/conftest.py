@@ -71,13 +71,14 @@ def axe():
     return check
 
 
-def sign_in(page, email: str) -> None:
-    """Sign in through the login form as a demo user (and through the second step, if it asks)."""
+def sign_in(page, email: str, password: str | None = None) -> None:
+    """Sign in through the login form as a demo user (and through the second step, if it asks), with the
+    demo password unless `password` is given."""
     from referralnet.demo import DEMO_PASSWORD
 
     page.goto("/login")
     page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_label("Password").fill(password or DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
     pass_second_factor(page, email)

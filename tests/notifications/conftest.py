@@ -24,7 +24,7 @@ def status_page_link(app, monkeypatch):
     if "status.status_page" not in app.view_functions:
         def fake_status_url(referral):
             token = patient_links.token_for(referral)
-            return None if token is None else f"{app.config['PUBLIC_BASE_URL']}/s/{token}"
+            return None if token is None else f"{app.config['PUBLIC_BASE_URL'] or 'http://127.0.0.1:5000'}/s/{token}"
 
         monkeypatch.setattr(patient_links, "status_url", fake_status_url)
 

@@ -12,6 +12,7 @@ import pytest
 
 from referralnet.db import utcnow
 from referralnet.notifications import delivery
+from referralnet.config import FALLBACK_BASE_URL
 from referralnet.notifications.delivery import backoff, claim_next, deliver
 from referralnet.notifications.models import Notification
 from referralnet.referrals import patient_links
@@ -22,7 +23,8 @@ LEASE = timedelta(seconds=601)
 
 
 def link_of(app, referral) -> str:
-    with app.test_request_context(base_url=app.config["PUBLIC_BASE_URL"]):
+    # Delivery runs outside any request: on PUBLIC_BASE_URL, or the fallback when it is unset.
+    with app.test_request_context(base_url=app.config["PUBLIC_BASE_URL"] or FALLBACK_BASE_URL):
         return patient_links.status_url(referral)
 
 

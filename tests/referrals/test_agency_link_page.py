@@ -24,6 +24,16 @@ from tests.conftest import PASSWORD, complete_second_factor, csrf_token_from
 from tests.referrals.test_pages import FAST_HASH, count, prefixed_token, text
 
 
+@pytest.fixture(autouse=True)
+def fresh_limits(app):
+    """Each test starts with the link pages' per-address budgets untouched (they are per minute, and the
+    tests of this file together make more than one minute's worth of requests from one address)."""
+    from referralnet.extensions import limiter
+
+    with app.app_context():
+        limiter.reset()
+
+
 @pytest.fixture()
 def linked(app, db, world, make_client):
     """A referral to Unlisted Aid (not a member; email on file) by secure link, committed; and the link's token."""
@@ -103,7 +113,8 @@ def test_the_page_shows_no_client_data_beyond_the_portals(app, client, db, linke
 def test_accept_then_complete_through_the_link_same_as_a_member(client, db, linked):
     assert _act(client, linked.token, "accepted").status_code == 302
     refused = _act(client, linked.token, "completed")
-    assert refused.status_code == 400 and "Choose an outcome" in text(refused)
+    assert refused.status_code == 303 and refused.headers["Location"] == f"/a/{linked.token}"
+    assert "Choose an outcome." in text(client.get(refused.headers["Location"]))
     assert _act(client, linked.token, "completed", outcome="got-help", note="Groceries delivered.").status_code == 302
     referral = _fresh(db, linked)
     assert (referral.status, referral.outcome) == ("completed", "got-help")
@@ -119,7 +130,8 @@ def test_accept_then_complete_through_the_link_same_as_a_member(client, db, link
 
 def test_decline_needs_a_reason(client, db, linked):
     refused = _act(client, linked.token, "rejected")
-    assert refused.status_code == 400 and "Choose a reason" in text(refused)
+    assert refused.status_code == 303 and refused.headers["Location"] == f"/a/{linked.token}"
+    assert "Choose a reason." in text(client.get(refused.headers["Location"]))
     assert _fresh(db, linked).status == "requested"
     assert _act(client, linked.token, "rejected", reason="no-capacity").status_code == 302
     referral = _fresh(db, linked)
@@ -129,7 +141,8 @@ def test_decline_needs_a_reason(client, db, linked):
 def test_hold_needs_a_reason_and_work_resumes(client, db, linked):
     assert _act(client, linked.token, "accepted").status_code == 302
     refused = _act(client, linked.token, "on-hold")
-    assert refused.status_code == 400 and "Choose a reason" in text(refused)
+    assert refused.status_code == 303 and refused.headers["Location"] == f"/a/{linked.token}"
+    assert "Choose a reason." in text(client.get(refused.headers["Location"]))
     assert _act(client, linked.token, "on-hold", reason="waitlist").status_code == 302
     assert (_fresh(db, linked).status, _fresh(db, linked).status_reason_code) == ("on-hold", "waitlist")
     assert _act(client, linked.token, "in-progress").status_code == 302
@@ -160,7 +173,8 @@ def test_a_stale_page_is_told_and_changes_nothing(client, db, linked):
     db.session.commit()
     data = {"accepted-csrf_token": prefixed_token(page, "accepted"), "accepted-version": "1"}
     response = client.post(f"/a/{linked.token}/status/accepted", data=data)
-    assert response.status_code == 409
+    assert response.status_code == 303
+    assert "nothing you entered was saved" in text(client.get(response.headers["Location"]))
     assert _fresh(db, linked).status == "cancelled"
 
 
