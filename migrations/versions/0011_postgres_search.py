@@ -5,7 +5,7 @@ revision changes nothing. After upgrading an existing PostgreSQL database, run
 `flask search reindex` once to fill the rows (afterwards every directory change writes its own).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-01 12:30:00
 
 """
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """search change table and database generation: the Whoosh index follows changes outside the request
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-01 12:15:00
 
 """
@@ -16,7 +16,7 @@ import referralnet.db
 
 # revision identifiers, used by Alembic.
 revision = '0012'
-down_revision = '0009'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """accounts people can manage: one-time password-reset and invitation links (hashed), the care team's phone
 
-Revision ID: 0013
-Revises: 0009
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-01 12:20:00
 
 """
@@ -12,8 +12,8 @@ import referralnet.db
 
 
 # revision identifiers, used by Alembic.
-revision = '0013'
-down_revision = '0009'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
