@@ -161,8 +161,10 @@ def test_outcomes_offered_fit_the_move(web, db, make_referral):
     # Posting "got help" with "could not help" anyway: refused on the form, nothing changed, that form open.
     response = act(partner, referral.id, "failed", page=page, version=referral.version,
                    reason="no-capacity", outcome="got-help")
-    assert response.status_code == 400
-    assert re.search(r'<details class="move move-aside" id="move-failed" open>', text(response))
+    # Refused: back to the referral page (its address again), the move's form open with what was wrong.
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/referrals/{referral.id}")
+    assert re.search(r'<details class="move move-aside" id="move-failed" open>',
+                     text(partner.get(response.headers["Location"])))
     db.session.expire_all()
     assert db.session.get(Referral, referral.id).status == "in-progress"
 
@@ -182,7 +184,8 @@ def test_a_partner_cannot_post_a_partner_less_reason(web, db, make_referral):
     db.session.commit()
     partner = web.as_(web.partner)
     response = act(partner, referral.id, "cancelled", version=referral.version, reason="referred-elsewhere")
-    assert response.status_code == 400 and "Not a valid choice" in text(response)
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/referrals/{referral.id}")
+    assert "Not a valid choice" in text(partner.get(response.headers["Location"]))
     db.session.expire_all()
     assert db.session.get(Referral, referral.id).status == "accepted"
 
@@ -196,7 +199,7 @@ def test_a_partner_cannot_see_or_post_coordinator_only_moves(web, db, make_refer
     response = partner.post(f"/referrals/{referral.id}/status/entered-in-error", data={
         "entered-in-error-csrf_token": prefixed_token(page, "cancelled"),
         "entered-in-error-version": str(referral.version), "entered-in-error-reason_text": "wrong client"})
-    assert response.status_code == 403
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/referrals/{referral.id}")
     db.session.expire_all()
     assert db.session.get(Referral, referral.id).status == "accepted"
 

@@ -17,6 +17,7 @@ def test_reindex_command(runner, db, demo, app):
 
 
 def test_backend_command_says_which_and_whether_ready(runner, db, app):
+    current_backend().rebuild()  # built from this database (a Whoosh index records which state it reflects)
     result = runner.invoke(args=["search", "backend"])
     assert result.exit_code == 0, result.output
     expected = "postgres" if db.engine.dialect.name == "postgresql" else "whoosh"

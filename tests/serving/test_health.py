@@ -6,6 +6,7 @@ from sqlalchemy import text
 
 from referralnet import create_app
 from referralnet.extensions import db as _db
+from referralnet.search.backend import current_backend
 from referralnet.search.index import open_index
 
 
@@ -24,7 +25,7 @@ def test_healthz_is_up_even_when_the_database_is_not(tmp_path):
 
 def test_readyz_is_ready_when_database_migrations_and_search_are(app, client):
     with app.app_context():
-        open_index()  # the host's index exists (flask search reindex)
+        current_backend().rebuild()  # the host's search is built (flask search reindex)
     response = client.get("/readyz")
     assert response.status_code == 200, response.json
     assert response.json["status"] == "ready"
@@ -50,7 +51,7 @@ def test_readyz_is_503_when_the_database_is_down(tmp_path, url):
 
 def test_readyz_is_503_when_the_schema_is_behind_the_code(app, client, db):
     with app.app_context():
-        open_index()
+        current_backend().rebuild()
     head = db.session.scalar(text("SELECT version_num FROM alembic_version"))
     db.session.execute(text("UPDATE alembic_version SET version_num = '0008'"))
     db.session.commit()
@@ -78,14 +79,14 @@ def test_readyz_is_503_on_a_database_never_migrated(tmp_path):
 
 def test_readyz_is_503_until_this_hosts_search_index_is_built(app, db, tmp_path):
     other_host = _app_with(tmp_path, SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
-                           SEARCH_INDEX_DIR=str(tmp_path / "never-built"))
+                           SEARCH_INDEX_DIR=str(tmp_path / "never-built"), SEARCH_BACKEND="whoosh")
     response = other_host.test_client().get("/readyz")
     assert response.status_code == 503
     search = response.json["checks"]["search"]
     assert search["ok"] is False and "flask search reindex" in search["detail"]
     assert response.json["checks"]["migrations"]["ok"] is True
     with other_host.app_context():
-        open_index()
+        current_backend().rebuild()
     assert other_host.test_client().get("/readyz").status_code == 200
 
 
@@ -97,7 +98,7 @@ def test_health_checks_are_not_redirected_to_https(app, client, monkeypatch):
     from referralnet.extensions import talisman
 
     with app.app_context():
-        open_index()
+        current_backend().rebuild()
     monkeypatch.setattr(talisman, "force_https", True)
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200
