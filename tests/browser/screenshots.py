@@ -79,7 +79,7 @@ def _pages_for(role: str) -> list[tuple[str, str]]:
                 ("service", f"/services/{service.id}"), ("referral-open", f"/referrals/{referral.id}"),
                 ("referral-print", f"/referrals/{referral.id}/print"),
                 ("reports", "/reports"), ("reports-monthly", "/reports/monthly"), ("notifications", "/notifications"),
-                ("two-factor", "/account/two-factor")] + \
+                ("two-factor", "/account/two-factor"), ("password", "/account/password")] + \
             ([("referral-closed", f"/referrals/{closed.id}")] if closed else [])
     if role == "partner":
         me = _first(select(User).where(User.email == "partner@referralnet.test"))
@@ -96,6 +96,7 @@ def _pages_for(role: str) -> list[tuple[str, str]]:
             pages.insert(3, ("referral", f"/referrals/{referral.id}"))
         return pages
     organization = _first(select(Organization).order_by(Organization.name))
+    coordinator = _first(select(User).where(User.email == "coordinator@referralnet.test"))
     service = _first(select(Service).order_by(Service.name))
     location = _first(select(Location).order_by(Location.name))
     return [("home", "/"), ("directory-organizations", "/admin/directory/organizations"),
@@ -108,6 +109,7 @@ def _pages_for(role: str) -> list[tuple[str, str]]:
             ("directory-location", f"/admin/directory/locations/{location.id}"),
             ("directory-location-new", "/admin/directory/locations/new"),
             ("users", "/admin/users"), ("user-new", "/admin/users/new"),
+            ("user-edit", f"/admin/users/{coordinator.id}/edit"),
             ("organizations", "/admin/organizations"), ("organization-new", "/admin/organizations/new"),
             ("join-requests", "/admin/join-requests"), ("audit-log", "/admin/audit"),
             ("tokens", "/admin/tokens"), ("token-new", "/admin/tokens/new"),
@@ -124,7 +126,7 @@ def _patient_pages() -> list[tuple[str, str]]:
                                             Referral.patient_token_hash.is_not(None)).order_by(Referral.id))
     done = _first(select(Referral).where(Referral.status == Status.COMPLETED.value,
                                          Referral.patient_token_hash.is_not(None)).order_by(Referral.id))
-    pages = [("login", "/login")]
+    pages = [("login", "/login"), ("forgot-password", "/login/forgot")]
     for name, referral in (("status-waiting", waiting), ("status-completed", done)):
         token = token_for(referral) if referral is not None else None
         if token:
