@@ -56,6 +56,21 @@ def directory(app):
         place = s.scalar(select(m.Location).where(m.Location.name == CONFIDENTIAL_PLACE))
         assert place.latitude is not None and place.addresses
         place.address_confidential = True
+        # The demo directory holds no defunct service and none tagged with an Open Eligibility term (those
+        # were the Ohana sample's placeholder records, dropped from it): one of each, made here.
+        kept = ("CalFresh Application Help", "Emergency Rental Assistance")
+        active = list(s.scalars(select(m.Service).where(m.Service.status == "active", m.Service.name.not_in(kept))
+                                .order_by(m.Service.id).limit(2)))
+        active[0].status = "defunct"
+        open_eligibility = s.scalar(select(m.Taxonomy).where(m.Taxonomy.name == "Open Eligibility")) or \
+            m.Taxonomy(name="Open Eligibility", description="Open Eligibility human services taxonomy")
+        term = m.TaxonomyTerm(code="1102", name="Food Pantry", description="Food pantries", taxonomy=None,
+                              taxonomy_id=None)
+        s.add_all([open_eligibility, term])
+        s.flush()
+        term.taxonomy_id = open_eligibility.id
+        s.add(m.Attribute(link_id=active[1].id, link_entity="service", link_type="service",
+                          taxonomy_term_id=term.id))
         s.commit()
         # updated_at is set in every statement: otherwise its onupdate default would make it "now".
         s.execute(update(m.Service).values(updated_at=OLD, last_modified=None))
@@ -471,7 +486,7 @@ def test_list_pages_load_children_in_batches(app, api):
             with counted_queries(engine) as statements:
                 body = hsds(api, f"{url}&per_page={per_page}" if "?" in url else f"{url}?per_page={per_page}")
             counts.append(len(statements))
-        assert body["size"] >= 29  # the big page really is big
+        assert body["size"] >= 20  # the big page really is big
         assert counts[1] <= 60 and counts[1] - counts[0] <= 35, (url, counts)
 
 
