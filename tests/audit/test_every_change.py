@@ -80,6 +80,8 @@ CHANGES = {
         "directory.location.update", "location", "admin"),
     "listings.set_accepting": (
         lambda w: listings.set_accepting(w.partner, "svc-pantry", False), "listing.update", "service", "partner"),
+    "listings.confirm_listing": (
+        lambda w: listings.confirm_listing(w.partner, "svc-pantry"), "listing.update", "service", "partner"),
     "listings.update_capacity": (
         lambda w: (listings.update_capacity(w.partner, "svc-pantry", available=3, maximum=10), w.pantry)[1],
         "listing.update", "service", "partner"),
@@ -100,14 +102,18 @@ CHANGES = {
 READ_ONLY = {
     "accounts": {"get_organization", "get_user",
                  # A sign-in sets last_login_at only; it changes nothing an admin manages.
-                 "authenticate"},
+                 "authenticate",
+                 # Cleans a typed phone number; writes nothing.
+                 "check_work_phone"},
     "directory": {"clean_text", "get_location", "get_location_details", "get_organization_details",
                   "get_organization_listing", "get_service", "get_service_details", "get_service_location_ids",
                   "get_service_sdoh_term_ids", "list_location_choices", "list_locations", "list_organization_choices",
                   "list_organization_listings", "list_sdoh_domain_terms", "list_services", "physical_address",
                   "raise_if_errors", "whole_number"},
     "listings": {"clean_weekly_rows", "get_capacity", "get_hours_for_edit", "get_own_service",
-                 "list_own_listings", "own_directory_organization", "service_timezone"},
+                 "list_own_listings", "own_directory_organization", "service_timezone",
+                 # the home page's "listings to verify" and its settings
+                 "listings_to_verify", "listing_verify_days", "verify_cutoff"},
     "tokens": {"authenticate_token", "get_api_token", "hash_token", "is_service_account", "list_api_tokens",
                "may_manage_tokens", "parse_bearer", "service_account_email", "token_state"},
 }
