@@ -95,6 +95,9 @@ def _restore_rows(session, rows_by_table: dict[str, list[dict]]) -> None:
     """Insert saved rows table by table (parents first), below the ORM so no session hook runs,
     and move PostgreSQL's id sequences past the copied ids."""
     conn = session.connection()
+    for table in reversed(_db.metadata.sorted_tables):  # rows written since the test began (search state...)
+        if table.name in rows_by_table:
+            conn.execute(table.delete())
     for table in _db.metadata.sorted_tables:
         rows = rows_by_table.get(table.name)
         if rows:
@@ -115,7 +118,7 @@ def _copy_index(source: Path, target: Path) -> None:
 
     forget_searchers()
     for path in target.iterdir() if target.exists() else ():
-        path.unlink()
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
     shutil.copytree(source, target, dirs_exist_ok=True)
     forget_searchers()
 

@@ -356,7 +356,8 @@ def _refused_move(referral: Referral, prefix: str) -> dict:
         return {}
     session.pop(_REFUSED_MOVE)
     to = Status(kept["to"])
-    form = TransitionForm(formdata=MultiDict(kept["data"]), prefix=prefix + to.value, meta={"csrf": False})
+    # A new form token: the refused form is shown again to be sent again.
+    form = TransitionForm(formdata=MultiDict(kept["data"]), prefix=prefix + to.value)
     form.for_status(to)
     for name, errors in kept["errors"].items():
         if name in form._fields:
