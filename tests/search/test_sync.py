@@ -22,6 +22,13 @@ from referralnet.search.service import SearchQuery, search
 from tests import factories as f
 
 
+@pytest.fixture(autouse=True)
+def whoosh_backend(app, monkeypatch):
+    """These are the Whoosh backend's tests: on PostgreSQL too (where the postgres backend is the
+    default), the suite's app searches and records changes through Whoosh here."""
+    monkeypatch.setitem(app.config, "SEARCH_BACKEND", "whoosh")
+
+
 def names(**kwargs) -> set[str]:
     return {h.service_name for h in search(SearchQuery(per_page=100, **kwargs)).hits}
 
@@ -45,7 +52,7 @@ def bg_app(app, db, tmp_path):
         "TESTING": True, "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
         "SEARCH_INDEX_DIR": str(tmp_path / "bg-index"),
-        "SEARCH_SYNC": "background", "SEARCH_POLL_SECONDS": 0.2,
+        "SEARCH_SYNC": "background", "SEARCH_POLL_SECONDS": 0.2, "SEARCH_BACKEND": "whoosh",
     })
 
     @other.get("/_test/close-everything")
@@ -140,7 +147,7 @@ def _write_from_another_process(url: str, service_id: str, name: str, queue) -> 
 
     try:
         other = make_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x", "SEARCH_AUTO_INDEX": False,
-                          "SEARCH_INDEX_DIR": "/nonexistent/never-opened"})
+                          "SEARCH_INDEX_DIR": "/nonexistent/never-opened", "SEARCH_BACKEND": "whoosh"})
         with other.app_context():
             _db.session.get(m.Service, service_id).name = name
             _db.session.commit()

@@ -36,7 +36,10 @@ pytestmark = pytest.mark.skipif(
 
 def _host(tmp_path: Path, name: str):
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": URL, "SECRET_KEY": "test-secret",
-                      "SEARCH_INDEX_DIR": str(tmp_path / f"index-{name}"), "RATELIMIT_ENABLED": False})
+                      "SEARCH_INDEX_DIR": str(tmp_path / f"index-{name}"), "RATELIMIT_ENABLED": True,
+                      # Flask-Limiter is one object per process: a second app must not switch it off for
+                      # the session's app (the suite's limit tests would then see no limits).
+                      "HSDS_RATE_LIMIT": "100000 per minute"})
     return app
 
 
