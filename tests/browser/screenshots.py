@@ -35,14 +35,17 @@ def demo_server(workdir: Path) -> Iterator[tuple[object, str]]:
     from referralnet import create_app
     from referralnet.demo import load_demo_data
     from referralnet.extensions import db
+    from referralnet.search.backend import current_backend
 
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'screenshots.db'}",
                       "SECRET_KEY": "screenshots", "SEARCH_INDEX_DIR": str(workdir / "index"),
-                      "LOGIN_RATE_LIMIT": "1000 per minute"})
+                      "LOGIN_RATE_LIMIT": "1000 per minute",
+                      "MAP_TILE_URL": ""})  # no tile host: nothing is fetched from another host
     with app.app_context():
         upgrade()
         load_demo_data(echo=lambda *_: None)
         db.session.commit()
+        current_backend().rebuild()  # as `make run` does (`flask search reindex`) before serving
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
