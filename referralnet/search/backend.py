@@ -76,7 +76,8 @@ class WhooshBackend:
     def is_ready(self) -> tuple[bool, str]:
         from referralnet.search import sync
 
-        return sync.is_ready()
+        ready, why = sync.is_ready()
+        return ready, f"whoosh: {why}"
 
     def where(self) -> str:
         from referralnet.search.index import index_dir
