@@ -19,6 +19,7 @@ from sqlalchemy import text
 from referralnet import create_app
 from referralnet.extensions import db as _db
 from referralnet.search.backend import current_backend
+from referralnet.search.sync import stop_appliers
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -67,9 +68,14 @@ def app(tmp_path_factory):
 
 @pytest.fixture()
 def db(app):
-    """A clean database for each test (rows deleted child-first), inside an app context."""
+    """A clean database for each test (rows deleted child-first), inside an app context.
+
+    A background index applier left running by a test (another app on this database and index,
+    built without SEARCH_SYNC="inline") would keep writing into the index while later tests copy
+    and clear it: every one is stopped here."""
     with app.app_context():
         yield _db
+        stop_appliers()
         _db.session.rollback()
         for table in reversed(_db.metadata.sorted_tables):
             _db.session.execute(table.delete())

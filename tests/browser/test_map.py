@@ -91,7 +91,8 @@ def tiled_server(app, live_server):
 
     tile_origin = live_server.replace("127.0.0.1", "localhost")
     tiled = create_app({key: app.config[key] for key in ("TESTING", "SQLALCHEMY_DATABASE_URI", "SECRET_KEY",
-                                                         "SEARCH_INDEX_DIR", "LOGIN_RATE_LIMIT")}
+                                                         "SEARCH_INDEX_DIR", "SEARCH_SYNC", "SEARCH_BACKEND",
+                                                         "LOGIN_RATE_LIMIT")}
                        | {"MAP_TILE_URL": tile_origin + "/static/vendor/leaflet/images/layers.png?z={z}&x={x}&y={y}",
                           "MAP_TILE_ATTRIBUTION": "Test tiles"})
     server = make_server("127.0.0.1", 0, tiled, threaded=True)

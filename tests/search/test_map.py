@@ -38,7 +38,8 @@ def test_tile_url_is_checked_and_its_host_is_the_only_source_added():
 
 
 def _csp_of(app_config: dict, tile_url) -> str:
-    config = {key: app_config[key] for key in ("SQLALCHEMY_DATABASE_URI", "SEARCH_INDEX_DIR")}
+    config = {key: app_config[key] for key in ("SQLALCHEMY_DATABASE_URI", "SEARCH_INDEX_DIR", "SEARCH_SYNC",
+                                                      "SEARCH_BACKEND")}
     other = create_app({"TESTING": True, "SECRET_KEY": "x", **config, "MAP_TILE_URL": tile_url})
     return other.test_client().get("/login").headers["Content-Security-Policy"]
 
