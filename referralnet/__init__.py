@@ -49,6 +49,9 @@ def create_app(config: dict | None = None) -> Flask:
     from referralnet.requestlog import install_request_log
 
     install_request_log(app)  # after the request's commit hook: see requestlog.install_request_log
+    from referralnet.profiling import install_profiling
+
+    install_profiling(app)  # only with REQUEST_PROFILE_DIR (finding slow code, never in production)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
