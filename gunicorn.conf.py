@@ -46,5 +46,9 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """Each worker's access log, after gunicorn has set up its handlers."""
+    """Each worker's access log, after gunicorn has set up its handlers; and the search's need lexicon
+    built before the worker takes requests (about a second of CPU: otherwise its first searches wait)."""
     _redact_logs()
+    from referralnet.search.understanding import lexicon
+
+    lexicon()
