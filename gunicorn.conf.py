@@ -46,9 +46,13 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """Each worker's access log, after gunicorn has set up its handlers; and the search's need lexicon
-    built before the worker takes requests (about a second of CPU: otherwise its first searches wait)."""
+    """Each worker's access log, after gunicorn has set up its handlers; and its caches built before it
+    takes requests (referralnet.warm_caches: templates, search's lexicon, the ZIP tables; about 6 s of
+    CPU that the worker's first searches and pages would otherwise wait for)."""
     _redact_logs()
-    from referralnet.search.understanding import lexicon
+    from flask import Flask
 
-    lexicon()
+    from referralnet import warm_caches
+
+    if isinstance(worker.wsgi, Flask):  # else the app failed to load: gunicorn serves the error
+        warm_caches(worker.wsgi)

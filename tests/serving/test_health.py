@@ -104,3 +104,20 @@ def test_health_checks_are_not_redirected_to_https(app, client, monkeypatch):
     assert client.get("/readyz").status_code == 200
     login = client.get("/login")
     assert login.status_code in (301, 302) and login.headers["Location"].startswith("https://")
+
+
+def test_a_worker_builds_its_caches_before_taking_requests(app):
+    """gunicorn.conf.py's post_worker_init calls warm_caches: afterwards the templates are compiled and the
+    search lexicon and ZIP table are loaded, so a fresh worker's first requests do not build them."""
+    from referralnet import warm_caches
+    from referralnet.geo import zip_place
+    from referralnet.search.understanding import lexicon
+
+    lexicon.cache_clear()
+    zip_place.cache_clear()
+    app.jinja_env.cache.clear()
+    warm_caches(app)
+    assert lexicon.cache_info().currsize == 1
+    assert zip_place.cache_info().currsize >= 1
+    compiled = {key[1] for key in app.jinja_env.cache.keys()}
+    assert {"base.html", "status/page.html", "search/search.html"} <= compiled

@@ -31,7 +31,7 @@ def test_each_request_is_profiled_into_a_file_named_by_its_endpoint(tmp_path):
     out = io.StringIO()
     summarize(folder, "main.healthz", out=out)
     text = out.getvalue()
-    assert "===== main.healthz: 2 requests" in text and "healthz" in text
+    assert "===== main.healthz: 2 requests" in text and "CPU per request" in text and "healthz" in text
     assert "status." not in text  # only the endpoint asked for
 
 
