@@ -54,5 +54,6 @@ def post_worker_init(worker):
 
     from referralnet import warm_caches
 
-    if isinstance(worker.wsgi, Flask):  # else the app failed to load: gunicorn serves the error
-        warm_caches(worker.wsgi)
+    app = getattr(worker, "wsgi", None)
+    if isinstance(app, Flask):  # else the app failed to load: gunicorn serves the error
+        warm_caches(app, alive=worker.notify)
