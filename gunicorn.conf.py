@@ -47,8 +47,8 @@ def on_starting(server):
 
 def post_worker_init(worker):
     """Each worker's access log, after gunicorn has set up its handlers; and its caches built before it
-    takes requests (referralnet.warm_caches: templates, search's lexicon, the ZIP tables; about 6 s of
-    CPU that the worker's first searches and pages would otherwise wait for)."""
+    takes requests (referralnet.warm_caches: search's lexicon and concept phrases, the ZIP and city
+    tables; about 3.5 s of CPU that the worker's first search would otherwise wait for)."""
     _redact_logs()
     from flask import Flask
 
