@@ -1,37 +1,46 @@
 """Two gunicorn hosts on one PostgreSQL under a mixed load: is anything lost, stale or failing?
 
     .venv/bin/python bench/load_bench.py [--duration 300] [--services 10000] [--referrals 5000]
-                                         [--users 10] [--seed 7] [--keep]
+                                         [--seed 7] [--pg-port N] [--keep] [--profile]
 
-Run as root (it starts its own PostgreSQL as the `postgres` user, like .ci/run, on a free port;
-and its own Redis when Debian's redis-server is installed, so rate limits are shared as in
-production). It then
+Run as root (it starts its own PostgreSQL as the `postgres` user, like .ci/run, on --pg-port or a
+free port; and its own Redis when Debian's redis-server is installed, so rate limits are shared as
+in production). It then
 
 1. builds the database in this process: migrations, a network of --referrals referrals over 20
    clinics and 50 agencies with their staff (bench/referrals_bench.py's builder), a directory of
    --services synthetic services (bench/search_bench.py's generator, imported through the HSDS
    importer), an API token for an EHR, patient links, an agency that joins the network for one of
-   the directory's services, and the search index, copied to the second host (each host has its
-   own, as deployed);
+   the directory's services, and the search documents of the backend PostgreSQL gets by default
+   (`postgres`: rows in the database both hosts read; SEARCH_BACKEND=whoosh in the environment
+   builds a Whoosh index instead, copied to each host);
 2. starts two gunicorn "hosts" (gunicorn.conf.py, 2 workers each) on loopback ports, with the same
-   DATABASE_URL and SECRET_KEY and a search index each, as two app servers behind a load balancer;
+   DATABASE_URL and SECRET_KEY, as two app servers behind a load balancer; each host's /readyz must
+   name the backend that was built (the output says which);
 3. drives a bounded mix for --duration seconds, every request to a host picked at random (the
    load balancer), each simulated person waiting 0.1-0.5 s between requests:
    - coordinators search the directory, register clients and send referrals (bench/concurrent_users.py);
    - a coordinator works the worklist (opens referrals and clients, writes messages);
    - partner staff accept, start and complete referrals sent to them; every transition the server
      confirmed (a redirect) is remembered, and a 409 (someone else changed it first) is expected;
-   - patients open status pages and print pages, and report back now and then;
+   - patients open status pages and print pages, and report back when the page offers it;
    - an EHR polls FHIR Tasks with its API token and reads one now and then;
    - a consistency checker, as partner staff, switches one of the agency's services between
      "accepting" and "not accepting" through one host and at once searches for it, accepting only,
      through the OTHER host: a result that does not match the state just set is a stale read
-     (the same search through the host that made the change is checked too, as a control).
+     (the same search through the host that made the change is checked too, as a control);
 4. checks the final states in the database: every referral's status is the last transition the
-   server confirmed for it, the switched service's state is the last one set (else a lost update).
+   server confirmed for it, the switched service's state is the last one set (else a lost update);
+5. reads the hosts' own request logs (referralnet.requestlog): every 5xx and logged traceback of the
+   hosts' whole life, warm-up included, is an error; per route, the server's CPU per request (the
+   serving thread's, which a busy machine does not inflate the way it does wall-clock times), SQL
+   statements and time waiting for them.
 
-Prints per-route requests/s and p50/p95/p99 (ms), the errors (5xx, dropped connections, 4xx not
-asked for), expected 409s, stale reads and lost updates, and whether page routes met p95 <= 250 ms.
+Prints per-route requests/s and p50/p95/p99 (ms) as the simulated people saw them, the server-side
+table, the errors (5xx, dropped connections, 4xx not asked for, server errors), expected 409s, stale
+reads and lost updates, and whether page routes met p95 <= 250 ms; exits 1 unless all of it is clean.
+--profile also writes a cProfile of every request (referralnet/profiling.py; add them up with
+`python -m referralnet.profiling FOLDER [endpoint]`).
 """
 from __future__ import annotations
 
