@@ -268,7 +268,8 @@ def patient(user: User, shared: Shared, stop: threading.Event, _email: str) -> N
         if roll < 0.3:
             user.call("GET", link + "/print", "GET /s/<token>/print")
             user.think()
-        elif roll < 0.45 and page is not None and page.status_code == 200:
+        elif roll < 0.45 and page is not None and page.status_code == 200 and 'name="report"' in page.text:
+            # Only while the page offers the buttons (a finished referral's page has none)
             report = user.rng.choice(["contacted", "not-heard-back", "got-help"])
             user.call("POST", link, "POST /s/<token>", expect=(302,),
                       data={"report": report, "csrf_token": csrf(page.text)})

@@ -1,37 +1,46 @@
 """Two gunicorn hosts on one PostgreSQL under a mixed load: is anything lost, stale or failing?
 
     .venv/bin/python bench/load_bench.py [--duration 300] [--services 10000] [--referrals 5000]
-                                         [--users 10] [--seed 7] [--keep]
+                                         [--seed 7] [--pg-port N] [--keep] [--profile]
 
-Run as root (it starts its own PostgreSQL as the `postgres` user, like .ci/run, on a free port;
-and its own Redis when Debian's redis-server is installed, so rate limits are shared as in
-production). It then
+Run as root (it starts its own PostgreSQL as the `postgres` user, like .ci/run, on --pg-port or a
+free port; and its own Redis when Debian's redis-server is installed, so rate limits are shared as
+in production). It then
 
 1. builds the database in this process: migrations, a network of --referrals referrals over 20
    clinics and 50 agencies with their staff (bench/referrals_bench.py's builder), a directory of
    --services synthetic services (bench/search_bench.py's generator, imported through the HSDS
    importer), an API token for an EHR, patient links, an agency that joins the network for one of
-   the directory's services, and the search index, copied to the second host (each host has its
-   own, as deployed);
+   the directory's services, and the search documents of the backend PostgreSQL gets by default
+   (`postgres`: rows in the database both hosts read; SEARCH_BACKEND=whoosh in the environment
+   builds a Whoosh index instead, copied to each host);
 2. starts two gunicorn "hosts" (gunicorn.conf.py, 2 workers each) on loopback ports, with the same
-   DATABASE_URL and SECRET_KEY and a search index each, as two app servers behind a load balancer;
+   DATABASE_URL and SECRET_KEY, as two app servers behind a load balancer; each host's /readyz must
+   name the backend that was built (the output says which);
 3. drives a bounded mix for --duration seconds, every request to a host picked at random (the
    load balancer), each simulated person waiting 0.1-0.5 s between requests:
    - coordinators search the directory, register clients and send referrals (bench/concurrent_users.py);
    - a coordinator works the worklist (opens referrals and clients, writes messages);
    - partner staff accept, start and complete referrals sent to them; every transition the server
      confirmed (a redirect) is remembered, and a 409 (someone else changed it first) is expected;
-   - patients open status pages and print pages, and report back now and then;
+   - patients open status pages and print pages, and report back when the page offers it;
    - an EHR polls FHIR Tasks with its API token and reads one now and then;
    - a consistency checker, as partner staff, switches one of the agency's services between
      "accepting" and "not accepting" through one host and at once searches for it, accepting only,
      through the OTHER host: a result that does not match the state just set is a stale read
-     (the same search through the host that made the change is checked too, as a control).
+     (the same search through the host that made the change is checked too, as a control);
 4. checks the final states in the database: every referral's status is the last transition the
-   server confirmed for it, the switched service's state is the last one set (else a lost update).
+   server confirmed for it, the switched service's state is the last one set (else a lost update);
+5. reads the hosts' own request logs (referralnet.requestlog): every 5xx and logged traceback of the
+   hosts' whole life, warm-up included, is an error; per route, the server's CPU per request (the
+   serving thread's, which a busy machine does not inflate the way it does wall-clock times), SQL
+   statements and time waiting for them.
 
-Prints per-route requests/s and p50/p95/p99 (ms), the errors (5xx, dropped connections, 4xx not
-asked for), expected 409s, stale reads and lost updates, and whether page routes met p95 <= 250 ms.
+Prints per-route requests/s and p50/p95/p99 (ms) as the simulated people saw them, the server-side
+table, the errors (5xx, dropped connections, 4xx not asked for, server errors), expected 409s, stale
+reads and lost updates, and whether page routes met p95 <= 250 ms; exits 1 unless all of it is clean.
+--profile also writes a cProfile of every request (referralnet/profiling.py; add them up with
+`python -m referralnet.profiling FOLDER [endpoint]`).
 """
 from __future__ import annotations
 
@@ -83,14 +92,14 @@ def free_port() -> int:
 class Postgres:
     """A throw-away PostgreSQL cluster on a free loopback port, as .ci/run starts one."""
 
-    def __init__(self):
+    def __init__(self, port: int = 0):
         if os.geteuid() != 0:
             raise SystemExit("run as root: PostgreSQL is started as the postgres user (like .ci/run)")
         bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
         if not bins:
             raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
         self.bin = bins[-1].parent
-        self.port = free_port()
+        self.port = port or free_port()
         self.data = Path(tempfile.mkdtemp(prefix="referralnet-loadbench-pg."))
         shutil.chown(self.data, "postgres", "postgres")
         self._as_postgres(f"{self.bin}/initdb -D {self.data} -A trust -U postgres --encoding=UTF8 --locale=C.UTF-8")
@@ -128,7 +137,8 @@ class Redis:
             self.process.wait()
 
 
-def start_host(name: str, env: dict, workdir: Path) -> tuple[subprocess.Popen, str]:
+def start_host(name: str, env: dict, workdir: Path) -> tuple[subprocess.Popen, str, str]:
+    """A gunicorn host on a free port, once its /readyz answers 200: (process, base URL, its search check)."""
     port = free_port()
     host_env = dict(env, GUNICORN_BIND=f"127.0.0.1:{port}", SEARCH_INDEX_DIR=str(workdir / f"index-{name}"),
                     PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
@@ -141,7 +151,7 @@ def start_host(name: str, env: dict, workdir: Path) -> tuple[subprocess.Popen, s
         try:
             ready = requests.get(base + "/readyz", timeout=5)
             if ready.status_code == 200:
-                return process, base
+                return process, base, ready.json()["checks"]["search"]["detail"]
         except requests.RequestException:
             pass
         if process.poll() is not None:
@@ -169,7 +179,7 @@ def build(url: str, secret_key: str, workdir: Path, services: int, referrals: in
     from referralnet.extensions import db
     from referralnet.referrals.models import Referral
     from referralnet.referrals.patient_links import ensure_link
-    from referralnet.search.index import rebuild_index
+    from referralnet.search.backend import current_backend
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SEARCH_INDEX_DIR": str(workdir / "index-a"),
                       "SEARCH_AUTO_INDEX": False, "SECRET_KEY": secret_key, "RATELIMIT_ENABLED": False})
@@ -203,15 +213,19 @@ def build(url: str, secret_key: str, workdir: Path, services: int, referrals: in
         db.session.add(joined)
         db.session.add(User(email=SWITCHER, name="Switching Partner", role="partner", organization=joined,
                             password_hash=generate_password_hash(referrals_bench.PASSWORD, method="pbkdf2:sha256:1000")))
+        switched_id = switched.id
         db.session.commit()
         started = time.perf_counter()
-        count = rebuild_index()
-        log(f"search index: {count:,} documents ({time.perf_counter() - started:.0f} s), copied to host b")
+        backend = current_backend()
+        count = backend.rebuild()
+        log(f"search ({backend.name} backend): {count:,} documents ({time.perf_counter() - started:.0f} s)"
+            + (", index copied to host b" if backend.name == "whoosh" else ", in the database both hosts share"))
     people.PASSWORD = referrals_bench.PASSWORD  # the simulated people sign in as referrals_bench's users
-    shutil.copytree(workdir / "index-a", workdir / "index-b")
+    if backend.name == "whoosh":
+        shutil.copytree(workdir / "index-a", workdir / "index-b")
     return {"agencies": agencies, "ehr_token": ehr_token, "links": [f"/s/{t}" for t in links],
-            "switched": (switched.id, "Loadbench Harbor Pantry"), "coordinators": ["coord0@bench.test", "coord1@bench.test"],
-            "partners": [f"partner{a}@bench.test" for a in range(PARTNER_AGENCIES)]}
+            "switched": (switched_id, "Loadbench Harbor Pantry"), "coordinators": ["coord0@bench.test", "coord1@bench.test"],
+            "partners": [f"partner{a}@bench.test" for a in range(PARTNER_AGENCIES)], "backend": backend.name}
 
 
 # --- the simulated people -----------------------------------------------------------------------------
@@ -361,7 +375,57 @@ def final_check(url: str, ledger: Ledger, switched_id: str) -> list[str]:
     return lost
 
 
-def report(stats: Stats, duration: float, lost: list[str], checked: int, backend: str) -> bool:
+def server_side(logs: list[Path], window: tuple[float, float]) -> tuple[dict[str, list[dict]], list[str]]:
+    """The hosts' own request lines (referralnet.requestlog) in the measured window, by route; and every
+    server error of the hosts' whole life (warm-up included): 5xx lines and logged tracebacks."""
+    import json
+    from datetime import datetime
+
+    routes: dict[str, list[dict]] = defaultdict(list)
+    errors = []
+    for path in logs:
+        for line in path.read_text(errors="replace").splitlines():
+            if "Traceback (most recent call last)" in line:
+                errors.append(f"{path.name}: a traceback (see the log)")
+            if not line.startswith("{"):
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("logger") != "referralnet.request":
+                if entry.get("level") in ("ERROR", "CRITICAL"):
+                    errors.append(f"{path.name}: {entry.get('logger')}: {str(entry.get('message'))[:160]}")
+                continue
+            if entry["status"] >= 500:
+                errors.append(f"{path.name}: {entry['method']} {entry['route']} answered {entry['status']}")
+            at = datetime.fromisoformat(entry["timestamp"]).timestamp()
+            if window[0] <= at <= window[1] and entry.get("route"):
+                routes[f"{entry['method']} {entry['route']}"].append(entry)
+    return routes, errors
+
+
+def print_server_side(routes: dict[str, list[dict]]) -> None:
+    """Per route, what the server spent: CPU of the serving thread (not inflated by a busy machine the
+    way wall-clock times are), SQL statements and the time waiting for them, and its own duration."""
+    print()
+    print("server side (the hosts' request log, same window): per request")
+    print(f"{'route':48} {'cpu mean':>9} {'cpu p95':>8} {'queries':>8} {'max':>4} {'db ms':>7} {'dur p95':>8}")
+    total_cpu = 0.0
+    for route in sorted(routes):
+        lines = routes[route]
+        cpu = [line.get("cpu_ms") or 0.0 for line in lines]
+        queries = [line.get("db_queries") or 0 for line in lines]
+        total_cpu += sum(cpu)
+        print(f"{route:48} {sum(cpu) / len(cpu):9.1f} {percentile(cpu, 0.95):8.1f} "
+              f"{sum(queries) / len(queries):8.1f} {max(queries):4d} "
+              f"{sum(line.get('db_ms') or 0.0 for line in lines) / len(lines):7.1f} "
+              f"{percentile([line['duration_ms'] for line in lines], 0.95):8.0f}")
+    print(f"{'CPU of all requests (s)':48} {total_cpu / 1000:9.1f}")
+
+
+def report(stats: Stats, duration: float, lost: list[str], checked: int, backend: str,
+           server_errors: list[str]) -> bool:
     print()
     print(f"{'route':44} {'requests':>8} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     page_p95 = {}
@@ -377,6 +441,10 @@ def report(stats: Stats, duration: float, lost: list[str], checked: int, backend
     print(f"errors (5xx, dropped connections, 4xx not asked for): {len(stats.errors)}")
     for line in stats.errors[:10]:
         print(f"  {line}")
+    print(f"server errors (5xx answered, tracebacks and errors logged by the hosts, warm-up included): "
+          f"{len(server_errors)}")
+    for line in server_errors[:10]:
+        print(f"  {line}")
     print(f"expected conflicts (409, someone else changed it first): {stats.conflicts}")
     print(f"stale reads (change through one host, search through the other at once): {len(stats.stale)} "
           f"of {stats.checks} checks  [search backend: {backend}]")
@@ -389,7 +457,7 @@ def report(stats: Stats, duration: float, lost: list[str], checked: int, backend
     slow = {route: p95 for route, p95 in page_p95.items() if p95 > PAGE_P95_BUDGET_MS}
     print(f"page routes p95 <= {PAGE_P95_BUDGET_MS} ms: " + ("yes" if not slow else "NO: " + ", ".join(
         f"{route} {p95:.0f} ms" for route, p95 in sorted(slow.items()))))
-    return not (stats.errors or stats.stale or lost or slow)
+    return not (stats.errors or server_errors or stats.stale or lost or slow)
 
 
 def main() -> int:
@@ -398,13 +466,17 @@ def main() -> int:
     parser.add_argument("--services", type=int, default=10_000)
     parser.add_argument("--referrals", type=int, default=5_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--pg-port", type=int, default=0, help="port for its PostgreSQL (default: a free one)")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile every request on the hosts (REQUEST_PROFILE_DIR, referralnet/profiling.py): "
+                             "slower, for finding where time goes; implies --keep")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (host logs) afterwards")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="referralnet-loadbench."))
     postgres, redis_server, hosts = None, None, []
     try:
-        postgres = Postgres()
+        postgres = Postgres(args.pg_port)
         redis_server = Redis()
         log(f"PostgreSQL on port {postgres.port}; rate limits in {redis_server.url}")
         secret_key = secrets.token_hex(32)
@@ -412,10 +484,17 @@ def main() -> int:
         env = dict(os.environ, DATABASE_URL=postgres.url, SECRET_KEY=secret_key, PYTHONPATH=str(ROOT),
                    WEB_CONCURRENCY="2", GUNICORN_THREADS="4", GUNICORN_TIMEOUT="120",
                    RATELIMIT_STORAGE_URI=redis_server.url, LOG_FORMAT="json", **LIMITS)
+        if args.profile:
+            args.keep = True
+            env["REQUEST_PROFILE_DIR"] = str(workdir / "profiles")
         for name in ("a", "b"):
             hosts.append(start_host(name, env, workdir))
-        bases = [base for _, base in hosts]
-        backend = os.environ.get("SEARCH_BACKEND") or "this code's default (each host's own Whoosh index unless the postgres backend exists)"
+        bases = [base for _, base, _ in hosts]
+        backend = setup["backend"]
+        for (_, base, search_check) in hosts:  # each host says which backend answers its searches
+            log(f"host {base}: /readyz search: {search_check}")
+            if not search_check.startswith(backend):
+                raise SystemExit(f"host {base} answers search with another backend than the {backend} one built")
         log(f"hosts {', '.join(bases)} (2 workers each); driving the mix for {args.duration:.0f} s")
 
         warm_up(bases, setup["coordinators"][0])
@@ -442,6 +521,7 @@ def main() -> int:
             lambda: consistency_checker(person(), stats, stop, SWITCHER, setup["switched"], ledger),
         ]
         threads = [threading.Thread(target=role, daemon=True) for role in roles]
+        window_start = time.time()
         started = time.monotonic()
         for thread in threads:
             thread.start()
@@ -452,12 +532,16 @@ def main() -> int:
         elapsed = time.monotonic() - started
         lost = final_check(postgres.url, ledger, setup["switched"][0])
         checked = len(ledger.transitions) + (1 if ledger.switch else 0)
-        ok = report(stats, elapsed, lost, checked, backend)
+        time.sleep(1)  # the hosts' last log lines
+        routes, server_errors = server_side([workdir / "host-a.log", workdir / "host-b.log"],
+                                            (window_start, time.time()))
+        print_server_side(routes)
+        ok = report(stats, elapsed, lost, checked, backend, server_errors)
         return 0 if ok else 1
     finally:
-        for process, _ in hosts:
+        for process, _, _ in hosts:
             process.terminate()
-        for process, _ in hosts:
+        for process, _, _ in hosts:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -468,6 +552,8 @@ def main() -> int:
             postgres.stop()
         if args.keep:
             print(f"work folder kept: {workdir}")
+            if args.profile:
+                print(f"profiles: {sys.executable} -m referralnet.profiling {workdir / 'profiles'} [endpoint]")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 

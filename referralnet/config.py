@@ -50,6 +50,7 @@ def load_config(instance_path: Path) -> dict:
         # The per-request log line (referralnet.requestlog): "json" (one object a line, for log
         # collectors; gunicorn.conf.py makes it the default under gunicorn) or "text" (development).
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+        "REQUEST_PROFILE_DIR": os.environ.get("REQUEST_PROFILE_DIR") or None,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         # Two-factor sign-in (accounts.two_factor): always for admins; for every staff account when 1.
         "REQUIRE_TWO_FACTOR": os.environ.get("REQUIRE_TWO_FACTOR", "0") == "1",

@@ -10,8 +10,10 @@ When the response is ready, the logger "referralnet.request" writes one line:
 - LOG_FORMAT=json (the default under gunicorn, see gunicorn.conf.py): one JSON object per line with
   timestamp (UTC, ISO 8601), request_id, method, route (the URL rule, e.g. "/s/<token>", never the
   raw path, so no link token reaches the log), endpoint, status, duration_ms, and who asked:
-  user_id and org_id for a signed-in person, token_id and org_id for an API token. Nothing else: no
-  query string, no form field, no patient data;
+  user_id and org_id for a signed-in person, token_id and org_id for an API token; and what the
+  request cost: cpu_ms (CPU time of the thread that served it, so a busy machine does not inflate it
+  as it does duration_ms), db_queries and db_ms (SQL statements and the time spent waiting for their
+  results). Nothing else: no query string, no form field, no patient data;
 - LOG_FORMAT=text (the default for `flask run`): the same facts on one readable line.
 
 A request that matched no route is logged with route null (its path may be a mistyped link).
@@ -26,7 +28,9 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 log = logging.getLogger("referralnet.request")
 
@@ -98,6 +102,8 @@ def install_request_log(app: Flask) -> None:
     @app.before_request
     def start_request_clock():
         g.request_started = time.perf_counter()
+        g.request_cpu_started = time.thread_time()
+        g.request_db = [0, 0.0]  # statements, seconds
         request_id()
 
     @app.after_request
@@ -143,9 +149,31 @@ def request_fields(status: int) -> dict:
         "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
     }
+    cpu_started, spent = g.get("request_cpu_started"), g.get("request_db")
+    if cpu_started is not None:
+        fields["cpu_ms"] = round((time.thread_time() - cpu_started) * 1000, 1)
+    if spent is not None:
+        fields["db_queries"], fields["db_ms"] = spent[0], round(spent[1] * 1000, 1)
     actor = g.get("request_actor")
     fields.update(actor if actor is not None else _actor_ids())
     return fields
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _statement_started(conn, _cursor, _statement, _parameters, _context, _executemany):
+    conn.info["statement_started"] = time.perf_counter()
+
+
+@event.listens_for(Engine, "after_cursor_execute")
+def _statement_done(conn, _cursor, _statement, _parameters, _context, _executemany):
+    """Count a request's SQL statements and the time it waited for them (any engine, its thread only)."""
+    started = conn.info.pop("statement_started", None)
+    if started is None or not has_request_context():
+        return
+    spent = g.get("request_db")
+    if spent is not None:
+        spent[0] += 1
+        spent[1] += time.perf_counter() - started
 
 
 def _actor_ids() -> dict:
@@ -161,5 +189,7 @@ def _actor_ids() -> dict:
 
 def _summary(fields: dict) -> str:
     who = " ".join(f"{k}={fields[k]}" for k in ("user_id", "token_id", "org_id") if k in fields)
-    return (f"{fields['method']} {fields['route'] or '(no route)'} {fields['status']} {fields['duration_ms']} ms "
-            f"request_id={fields['request_id']}" + (f" {who}" if who else ""))
+    cost = (f" cpu={fields['cpu_ms']} ms db={fields['db_queries']} queries/{fields['db_ms']} ms"
+            if "cpu_ms" in fields and "db_queries" in fields else "")
+    return (f"{fields['method']} {fields['route'] or '(no route)'} {fields['status']} {fields['duration_ms']} ms"
+            f"{cost} request_id={fields['request_id']}" + (f" {who}" if who else ""))

@@ -6,6 +6,7 @@ the place's own time zone (from its ZIP code), like the search index does.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -89,26 +90,33 @@ def get_service_view(service_id: str, now: datetime | None = None) -> ServiceVie
         m.Schedule.location_id.in_([sal.location_id for sal in sals if sal.location_id])))))
     service_languages = [lang.name for lang in s.scalars(select(m.Language).where(m.Language.service_id == service.id))
                          if lang.name]
+    # Each place's location, address, phones and languages: one query each for all places, not per place.
+    location_ids = list(dict.fromkeys(sal.location_id for sal in sals if sal.location_id))
+    locations, addresses = {}, {}
+    place_phones: dict[str, list[m.Phone]] = defaultdict(list)
+    place_langs: dict[str, list[str]] = defaultdict(list)
+    if location_ids:
+        locations = {loc.id: loc for loc in s.scalars(select(m.Location).where(m.Location.id.in_(location_ids)))}
+        for address in s.scalars(select(m.Address).where(m.Address.location_id.in_(location_ids),
+                                                         m.Address.address_type == "physical")):
+            addresses.setdefault(address.location_id, address)
+        for phone in s.scalars(select(m.Phone).where(m.Phone.location_id.in_(location_ids),
+                                                     m.Phone.service_id.is_(None))):
+            place_phones[phone.location_id].append(phone)
+        for lang in s.scalars(select(m.Language).where(m.Language.location_id.in_(location_ids))):
+            if lang.name:
+                place_langs[lang.location_id].append(lang.name)
     places = []
     for sal in sals or [None]:
-        loc = s.get(m.Location, sal.location_id) if sal and sal.location_id else None
-        address = None
-        if loc is not None and not loc.address_confidential:
-            address = s.scalar(select(m.Address).where(m.Address.location_id == loc.id,
-                                                       m.Address.address_type == "physical"))
+        loc = locations.get(sal.location_id) if sal and sal.location_id else None
+        address = addresses.get(loc.id) if loc is not None and not loc.address_confidential else None
         rows, _ = schedules.applicable(service.id, sal.id if sal else None, loc.id if loc else None)
         hours = build_hours(rows, iana=timezone_for_zip(address.postal_code) if address else None,
                             default_tz=default_tz)
-        phones = []
-        if loc is not None:
-            phones = s.scalars(select(m.Phone).where(m.Phone.location_id == loc.id,
-                                                     m.Phone.service_id.is_(None))).all()
-        loc_langs = [lang.name for lang in s.scalars(select(m.Language).where(m.Language.location_id == loc.id))
-                     if lang.name] if loc is not None else []
-        places.append(PlaceView(loc, address, list(phones), hours,
+        places.append(PlaceView(loc, address, list(place_phones[loc.id]) if loc is not None else [], hours,
                                 hours.is_open(now) if hours.known else None,
                                 None if not hours.known or hours.is_open(now) else hours.next_open(now),
-                                loc_langs))
+                                list(place_langs[loc.id]) if loc is not None else []))
     phones = s.scalars(select(m.Phone).where(or_(m.Phone.service_id == service.id,
                                                  (m.Phone.organization_id == service.organization_id)
                                                  & m.Phone.service_id.is_(None) & m.Phone.location_id.is_(None))
@@ -116,7 +124,10 @@ def get_service_view(service_id: str, now: datetime | None = None) -> ServiceVie
     costs = s.scalars(select(m.CostOption).where(m.CostOption.service_id == service.id)).all()
     attrs = s.scalars(select(m.Attribute).where(m.Attribute.link_entity == "service",
                                                 m.Attribute.link_id == service.id)).all()
-    terms = [s.get(m.TaxonomyTerm, a.taxonomy_term_id) for a in attrs if a.taxonomy_term_id]
+    term_ids = [a.taxonomy_term_id for a in attrs if a.taxonomy_term_id]
+    found_terms = {t.id: t for t in s.scalars(select(m.TaxonomyTerm).where(m.TaxonomyTerm.id.in_(term_ids)))} \
+        if term_ids else {}
+    terms = [found_terms.get(term_id) for term_id in term_ids]
     sdoh_ids = {t["id"]: t for t in sdoh_terms().values()}
     return ServiceView(
         service=service, organization=org, places=places, phones=list(phones),

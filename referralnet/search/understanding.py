@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -109,7 +110,7 @@ def words_of(text: str) -> list[str]:
 
 STOP_WORDS = frozenset(fold(w) for w in _STOP_TEXT.split())
 
-_ES_STEMMER = snowballstemmer.stemmer("spanish")
+_ES_STEMMERS = threading.local()  # a snowball stemmer keeps the word it works on: one per thread
 
 
 def stem_en(word: str) -> str:
@@ -117,7 +118,11 @@ def stem_en(word: str) -> str:
 
 
 def stem_es(word: str) -> str:
-    return _ES_STEMMER.stemWord(word)
+    """The Spanish snowball stem; safe from any number of threads (gunicorn's threads share the module)."""
+    stemmer = getattr(_ES_STEMMERS, "stemmer", None)
+    if stemmer is None:
+        stemmer = _ES_STEMMERS.stemmer = snowballstemmer.stemmer("spanish")
+    return stemmer.stemWord(word)
 
 
 STEMMERS: dict[str, Callable[[str], str]] = {"en": stem_en, "es": stem_es}

@@ -143,3 +143,36 @@ def test_a_phrasing_widens_only_within_its_kind_of_need():
     plan = understand("food for my kids")
     domains = {d for _, n in plan.needs for d in n.domains}
     assert plan.related and all(domains & set(n.domains) for _, n in plan.related)
+
+
+def test_spanish_stemming_is_safe_from_many_threads_at_once():
+    """gunicorn's threads share the module: one shared snowball stemmer gave "string index out of
+    range" (a 500 on /search) when two requests stemmed Spanish words at once (bench/load_bench.py)."""
+    import sys
+    import threading
+
+    from referralnet.search.understanding import stem_es
+
+    words = ["comida", "vivienda", "desalojo", "alquiler", "consejería", "inmigración", "trabajos",
+             "despensas", "abogados", "refugios", "facturas", "transportes"] * 40
+    expected = [stem_es(w) for w in words]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the race shows at once
+    failures = []
+
+    def stem_all():
+        try:
+            if [stem_es(w) for w in words] != expected:
+                failures.append("a different stem")
+        except Exception as exc:  # noqa: BLE001 - what went wrong is the finding
+            failures.append(repr(exc))
+
+    try:
+        threads = [threading.Thread(target=stem_all) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []

@@ -77,7 +77,7 @@ def gunicorn_host(app, tmp_path):
                                    stderr=subprocess.STDOUT)
         processes.append(process)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a busy 2-core machine: workers load the app and warm their caches
         while True:
             try:
                 with urllib.request.urlopen(base + "/healthz", timeout=2) as response:

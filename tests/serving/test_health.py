@@ -104,3 +104,19 @@ def test_health_checks_are_not_redirected_to_https(app, client, monkeypatch):
     assert client.get("/readyz").status_code == 200
     login = client.get("/login")
     assert login.status_code in (301, 302) and login.headers["Location"].startswith("https://")
+
+
+def test_a_worker_builds_its_caches_before_taking_requests(app):
+    """gunicorn.conf.py's post_worker_init calls warm_caches: afterwards the search lexicon, its concept
+    phrases and the ZIP and city tables are loaded, so a fresh worker's first search does not build them."""
+    from referralnet import warm_caches
+    from referralnet.geo import city_place, zip_place
+    from referralnet.search.understanding import lexicon
+
+    for cache in (lexicon, zip_place, city_place):
+        cache.cache_clear()
+    beats = []
+    warm_caches(app, alive=lambda: beats.append(1))
+    assert len(beats) == 4  # gunicorn hears from the worker after every step
+    assert lexicon.cache_info().currsize == 1
+    assert zip_place.cache_info().currsize == 1 and city_place.cache_info().currsize == 1

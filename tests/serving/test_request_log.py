@@ -55,7 +55,7 @@ def test_a_patient_link_is_logged_by_its_route_never_its_token_or_the_patient(cl
     assert [line["route"] for line in lines] == ["/s/<token>", "/s/<token>/print"]
     line = lines[0]
     assert set(line) == {"timestamp", "level", "logger", "request_id", "method", "route", "endpoint",
-                         "status", "duration_ms"}  # a patient is not signed in: no user ids
+                         "status", "duration_ms", "cpu_ms", "db_queries", "db_ms"}  # not signed in: no user ids
     assert line["method"] == "GET" and line["status"] == 200 and line["endpoint"] == "status.status_page"
     assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
     assert line["timestamp"].endswith("+00:00")
@@ -85,6 +85,26 @@ def test_an_api_token_is_logged_by_its_id(app, db, world, json_log, monkeypatch)
     assert lines[-1]["route"] == "/fhir/Task"
     assert lines[-1]["token_id"] == token.id and lines[-1]["org_id"] == world.partner_org.id
     assert secret not in out
+
+
+def test_each_line_says_what_the_request_cost(client, json_log, login, world, coordinator):
+    """CPU time of the serving thread and the SQL statements it ran, counted per request (not per process)."""
+    from referralnet.extensions import db
+
+    json_log()
+    assert client.get("/healthz").status_code == 200  # as a load balancer asks: no session
+    assert login(coordinator).status_code == 302
+    assert client.get("/search?q=food").status_code == 200
+    db.session.execute(db.text("SELECT 1"))  # outside any request: counted nowhere
+    assert client.get("/worklist").status_code == 200
+    lines, _ = json_log()
+    health, search, worklist = lines[0], lines[-2], lines[-1]
+    assert [health["route"], search["route"], worklist["route"]] == ["/healthz", "/search", "/worklist"]
+    assert health["db_queries"] == 0 and health["db_ms"] == 0
+    for line in (search, worklist):
+        assert line["db_queries"] >= 2  # the signed-in user, then the page's own reads
+        assert 0 <= line["db_ms"] <= line["duration_ms"]
+        assert 0 < line["cpu_ms"]
 
 
 def test_a_request_id_is_honoured_echoed_or_made(client, json_log):
@@ -137,6 +157,7 @@ def test_text_format_is_one_readable_line(client, app, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert response.status_code == 200
     assert "GET /healthz 200" in out and "request_id=abc" in out and not out.lstrip().startswith("{")
+    assert "db=0 queries/0.0 ms" in out and "cpu=" in out
 
 
 def test_an_unknown_log_format_is_refused_at_start(tmp_path):
