@@ -26,7 +26,7 @@ from referralnet.db import utcnow
 from referralnet.search import _whoosh_patch  # noqa: F401  (indexing speed fix)
 from referralnet.search import state
 from referralnet.search.documents import active_service_ids, documents_for
-from referralnet.search.schema import build_schema, index_version
+from referralnet.search.schema import ANALYZED, AnalyzedTEXT, build_schema, index_version
 
 log = logging.getLogger(__name__)
 WRITE_LOCK_TIMEOUT = 60.0
@@ -196,8 +196,27 @@ def write_services(writer, ids: list[str], docs: list[dict]) -> int:
     for service_id in ids:
         writer.delete_by_term("service_id", service_id)
     for doc in docs:
-        writer.add_document(**doc)
+        add_document(writer, doc)
     return len(docs)
+
+
+def add_document(writer, doc: dict) -> None:
+    """Add one document from `documents_for`: its text fields go in as the analysis made when the
+    document was built (schema.Analyzed; the stored value stays the text), not analysed again."""
+    analyzed = doc.get(ANALYZED)
+    if not analyzed:
+        writer.add_document(**doc)
+        return
+    fields = dict(doc)
+    del fields[ANALYZED]
+    schema = writer.schema
+    for name, value in analyzed.items():
+        field = schema[name] if name in schema else None
+        if isinstance(field, AnalyzedTEXT):
+            if field.stored:
+                fields["_stored_" + name] = fields.get(name)
+            fields[name] = value
+    writer.add_document(**fields)
 
 
 def commit_holding_lock(writer, then: Callable[[], None], **commit_args) -> None:
@@ -277,7 +296,7 @@ def _rebuild_serial(writer, ids, session, progress, end_reads: bool) -> int:
     written = 0
     for start in range(0, len(ids), REBUILD_CHUNK):
         for doc in documents_for(ids[start:start + REBUILD_CHUNK], session):
-            writer.add_document(**doc)
+            add_document(writer, doc)
             written += 1
             if progress and written % 1000 == 0:
                 progress(written, len(ids))
@@ -321,7 +340,7 @@ def _build_segment(config: dict, ids: list[str]):
         written = 0
         for start in range(0, len(ids), REBUILD_CHUNK):
             for doc in documents_for(ids[start:start + REBUILD_CHUNK], s):
-                writer.add_document(**doc)
+                add_document(writer, doc)
                 written += 1
             s.rollback()
         if not written:
