@@ -268,7 +268,7 @@ def rebuild_index(progress: Callable[[int, int], None] | None = None, session=No
             s.rollback()  # no read transaction held open for the whole rebuild
         procs = max(1, int(current_app.config.get("SEARCH_REBUILD_PROCS", 2)))
         if procs > 1 and len(ids) >= PARALLEL_MIN_SERVICES:
-            written = _rebuild_parallel(writer, ids, procs, progress)
+            written = _rebuild_parallel(ix, writer, ids, procs, progress, s, own)
         else:
             written = _rebuild_serial(writer, ids, s, progress, own)
     except BaseException:
@@ -305,17 +305,21 @@ def _rebuild_serial(writer, ids, session, progress, end_reads: bool) -> int:
     return written
 
 
-def _rebuild_parallel(writer, ids, procs: int, progress) -> int:
-    """Build the documents in `procs` fresh processes, each writing one segment of its share; the
-    caller's writer (which holds the lock) then commits a table of contents of those segments."""
+def _rebuild_parallel(ix, writer, ids, procs: int, progress, session, end_reads: bool) -> int:
+    """Build the documents in `procs` processes, each writing one segment of its share: this one
+    (its app, lexicon and tables already loaded) and `procs - 1` fresh ones started meanwhile. The
+    caller's writer (which holds the lock) then commits a table of contents of those segments, in
+    share order (the same documents in the same order whichever process finished first)."""
     import multiprocessing
 
     config = {k: v for k, v in current_app.config.items() if isinstance(v, (str, int, float, bool, type(None)))}
     config["SEARCH_AUTO_INDEX"] = False
     shares = [ids[i::procs] for i in range(procs)]
     ctx = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited locks, threads or connections
-    with ctx.Pool(procs) as pool:
-        results = pool.starmap(_build_segment, [(config, share) for share in shares])
+    with ctx.Pool(procs - 1) as pool:
+        others = pool.starmap_async(_build_segment, [(config, share) for share in shares[1:]])
+        own = _write_segment(ix, shares[0], session, end_reads)
+        results = [own] + others.get()
     segments = [segment for segment, _ in results if segment is not None]
     written = sum(count for _, count in results)
     if progress:
@@ -325,28 +329,38 @@ def _rebuild_parallel(writer, ids, procs: int, progress) -> int:
 
 
 def _build_segment(config: dict, ids: list[str]):
-    """In a worker process: write the documents of `ids` as one new segment (not yet in the index's table
-    of contents: the parent, holding the write lock, commits it). Returns (segment or None, documents)."""
+    """In a worker process: write the documents of `ids` as one new segment (see `_write_segment`)."""
     from sqlalchemy.orm import Session
-    from whoosh.writing import SegmentWriter
 
     from referralnet import create_app
     from referralnet.extensions import db
 
     app = create_app(config)
     with app.app_context(), Session(db.engine) as s:
-        ix = whoosh_index.open_dir(config["SEARCH_INDEX_DIR"])
-        writer = SegmentWriter(ix, _lk=False, limitmb=REBUILD_LIMIT_MB)
-        written = 0
+        return _write_segment(whoosh_index.open_dir(config["SEARCH_INDEX_DIR"]), ids, s, True)
+
+
+def _write_segment(ix, ids: list[str], session, end_reads: bool):
+    """Write the documents of `ids` as one new segment, not yet in the index's table of contents (the
+    process holding the write lock commits it). Returns (segment or None, documents)."""
+    from whoosh.writing import SegmentWriter
+
+    writer = SegmentWriter(ix, _lk=False, limitmb=REBUILD_LIMIT_MB)
+    written = 0
+    try:
         for start in range(0, len(ids), REBUILD_CHUNK):
-            for doc in documents_for(ids[start:start + REBUILD_CHUNK], s):
+            for doc in documents_for(ids[start:start + REBUILD_CHUNK], session):
                 add_document(writer, doc)
                 written += 1
-            s.rollback()
-        if not written:
-            writer.cancel()
-            return None, 0
-        return writer._finalize_segment(), written
+            if end_reads:
+                session.rollback()
+    except BaseException:
+        writer._close_segment()  # not cancel(): that removes the temp folder the other processes write in
+        raise
+    if not written:
+        writer._close_segment()
+        return None, 0
+    return writer._finalize_segment(), written
 
 
 def _commit_segments(writer, then: Callable[[], None]) -> None:
