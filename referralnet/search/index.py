@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 
 from flask import current_app
 from whoosh import index as whoosh_index
+from whoosh.analysis import RegexTokenizer
 from whoosh.query import Term
 from whoosh.writing import CLEAR
 
@@ -33,6 +34,7 @@ WRITE_LOCK_TIMEOUT = 60.0
 REBUILD_LIMIT_MB = 256  # a rebuild writer's posting buffer (per process)
 REBUILD_CHUNK = 2000  # services loaded per read transaction during a rebuild
 PARALLEL_MIN_SERVICES = 2000  # fewer services: rebuilt in this process (starting workers costs more)
+PRESPLIT = ("slots", "cells")  # keyword fields with many words per document, split here (see add_document)
 _VERSION_FILE = "referralnet-schema-version"
 _lock = threading.RLock()
 _searchers: dict[str, tuple[int, object]] = {}
@@ -203,12 +205,8 @@ def write_services(writer, ids: list[str], docs: list[dict]) -> int:
 def add_document(writer, doc: dict) -> None:
     """Add one document from `documents_for`: its text fields go in as the analysis made when the
     document was built (schema.Analyzed; the stored value stays the text), not analysed again."""
-    analyzed = doc.get(ANALYZED)
-    if not analyzed:
-        writer.add_document(**doc)
-        return
     fields = dict(doc)
-    del fields[ANALYZED]
+    analyzed = fields.pop(ANALYZED, None) or {}
     schema = writer.schema
     for name, value in analyzed.items():
         field = schema[name] if name in schema else None
@@ -216,6 +214,11 @@ def add_document(writer, doc: dict) -> None:
             if field.stored:
                 fields["_stored_" + name] = fields.get(name)
             fields[name] = value
+    for name in PRESPLIT:
+        # Whoosh takes a list of words as the field's tokens: the words its tokenizer would find.
+        value, analyzer = fields.get(name), schema[name].analyzer if name in schema else None
+        if isinstance(value, str) and type(analyzer) is RegexTokenizer and not analyzer.gaps:
+            fields[name] = [m.group() for m in analyzer.expression.finditer(value)]
     writer.add_document(**fields)
 
 
