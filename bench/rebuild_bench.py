@@ -120,35 +120,9 @@ def child(folder: Path, procs: int, profile: bool, fingerprint: bool) -> None:
 
 
 def index_fingerprint() -> str:
-    """A digest of the index's contents, independent of document numbers and segment layout."""
-    import hashlib
+    from referralnet.search.index import content_digest, open_index
 
-    from referralnet.search.index import open_index
-
-    ix = open_index()
-    h = hashlib.sha256()
-    with ix.searcher() as s:
-        r = s.reader()
-        ids = {n: f["id"] for n, f in r.iter_docs()}
-        h.update(json.dumps(sorted((ids[n], sorted(f.items())) for n, f in r.iter_docs()), default=str).encode())
-        fields = sorted(r.indexed_field_names())
-        for name in fields:
-            lengths = sorted((ids[n], r.doc_field_length(n, name)) for n in ids)
-            h.update(f"{name} {lengths}".encode())
-            for term in r.lexicon(name):
-                m = r.postings(name, term)
-                has_pos = m.supports("positions")
-                rows = []
-                while m.is_active():
-                    rows.append((ids[m.id()], round(m.weight(), 6), m.value_as("positions") if has_pos else None))
-                    m.next()
-                rows.sort()
-                h.update(repr((name, term, rows)).encode())
-        for name in sorted(n for n in r.schema.names() if r.has_column(n)):
-            col = r.column_reader(name)
-            h.update(repr((name, sorted((ids[n], col[n]) for n in ids))).encode())
-        h.update(repr(sorted(r.schema.names())).encode())
-    return h.hexdigest()[:16]
+    return content_digest(open_index())
 
 
 def run(folder: Path, procs: int, profile: bool = False, fingerprint: bool = False) -> dict:

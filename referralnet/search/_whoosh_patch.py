@@ -26,6 +26,9 @@ if not getattr(whoosh3.W3PerDocReader, "_referralnet_patched", False):
     whoosh3.W3PerDocReader._referralnet_patched = True
 
 
+_original_pool_add = writing.PostingPool.__dict__.get("_referralnet_original", writing.PostingPool.add)
+
+
 def _pool_add(self, item):
     """PostingPool.add without its per-posting type assertions (the same size estimate, so the same
     spills): called once per posting, several hundred times per document of a rebuild."""
@@ -37,11 +40,13 @@ def _pool_add(self, item):
 
 
 if not getattr(writing.PostingPool, "_referralnet_patched", False):
+    writing.PostingPool._referralnet_original = writing.PostingPool.add
     writing.PostingPool.add = _pool_add
     writing.PostingPool._referralnet_patched = True
 
 
-_original_add_postings = whoosh3.W3FieldWriter.add_postings
+_original_add_postings = whoosh3.W3FieldWriter.__dict__.get("_referralnet_original",
+                                                             whoosh3.W3FieldWriter.add_postings)
 
 
 def _add_postings(self, schema, lengths, items):
@@ -109,5 +114,6 @@ def _add_posting_unchecked(self, id_, weight, vbytes, length=None):
 
 if not getattr(whoosh3.W3FieldWriter, "_referralnet_patched", False):
     whoosh3.W3PostingsWriter.add_posting_unchecked = _add_posting_unchecked
+    whoosh3.W3FieldWriter._referralnet_original = whoosh3.W3FieldWriter.add_postings
     whoosh3.W3FieldWriter.add_postings = _add_postings
     whoosh3.W3FieldWriter._referralnet_patched = True

@@ -379,6 +379,42 @@ def _commit_segments(writer, then: Callable[[], None]) -> None:
             lock.release()
 
 
+def content_digest(ix) -> str:
+    """A digest of everything the index holds: each field's terms with every document's weight and
+    positions, field lengths, stored fields and sortable columns, keyed by document id rather than
+    document number. Two indexes of the same documents have the same digest however many segments
+    or processes built them (bench/rebuild_bench.py, tests)."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    with ix.searcher() as s:
+        r = s.reader()
+        ids = {n: fields["id"] for n, fields in r.iter_docs()}
+        h.update(json.dumps(sorted((ids[n], sorted(fields.items())) for n, fields in r.iter_docs()),
+                            default=str).encode())
+        # A spelling field is a word list: its postings all name its segment's first document.
+        spelling = {field.spelling_fieldname(n) for n, field in r.schema.items() if field.separate_spelling()}
+        for name in sorted(r.indexed_field_names()):
+            if name in spelling:
+                h.update(repr((name, sorted(r.lexicon(name)))).encode())
+                continue
+            h.update(f"{name} {sorted((ids[n], r.doc_field_length(n, name)) for n in ids)}".encode())
+            for term in r.lexicon(name):
+                m = r.postings(name, term)
+                positions = m.supports("positions")
+                rows = []
+                while m.is_active():
+                    rows.append((ids[m.id()], round(m.weight(), 6), m.value_as("positions") if positions else None))
+                    m.next()
+                h.update(repr((name, term, sorted(rows))).encode())
+        for name in sorted(n for n in r.schema.names() if r.has_column(n)):
+            column = r.column_reader(name)
+            h.update(repr((name, sorted((ids[n], column[n]) for n in ids))).encode())
+        h.update(repr(sorted(r.schema.names())).encode())
+    return h.hexdigest()[:16]
+
+
 def document_count() -> int:
     return searcher().doc_count()
 
