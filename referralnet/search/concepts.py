@@ -22,7 +22,7 @@ from functools import lru_cache
 from whoosh.qparser import AndGroup, MultifieldParser
 from whoosh.query import And, NullQuery, Or, Phrase, Query, Term
 
-from referralnet.search.schema import TEXT_FIELDS
+from referralnet.search.schema import TEXT_FIELDS, analyze_text_fields
 from referralnet.search.understanding import lexicon
 CONCEPT_FIELD = "concepts"
 
@@ -81,16 +81,11 @@ def digest() -> str:
     return hashlib.sha1("\n".join(multiword_meanings()).encode()).hexdigest()[:10]
 
 
-def _positions(schema, doc: dict) -> dict[str, dict[str, list[int]]]:
-    out = {}
-    for name in TEXT_FIELDS:
-        value = doc.get(name)
-        words: dict[str, list[int]] = {}
-        if value:
-            for token in schema[name].analyzer(value, positions=True, mode="index"):
-                words.setdefault(token.text, []).append(token.pos)
-        out[name] = words
-    return out
+def _positions(schema, doc: dict, analyzed: dict | None = None) -> dict[str, dict[str, list[int]]]:
+    """{text field: {indexed word: its positions}}, from the fields' analysis when it was done already."""
+    if analyzed is None:
+        analyzed = analyze_text_fields(schema, doc)
+    return {name: analyzed[name].positions() if name in analyzed else {} for name in TEXT_FIELDS}
 
 
 def _matches(q: Query, positions: dict[str, dict[str, list[int]]]) -> bool:
@@ -140,12 +135,13 @@ def _prepared(schema_key) -> tuple[dict[str, list[tuple[str, Query, frozenset]]]
     return by_word, always
 
 
-def concepts_for(schema, doc: dict) -> list[str]:
-    """The multi-word meanings whose phrase query matches this document."""
+def concepts_for(schema, doc: dict, analyzed: dict | None = None) -> list[str]:
+    """The multi-word meanings whose phrase query matches this document. `analyzed`: the document's
+    text fields as `analyze_text_fields` made them (analysed here when not given)."""
     by_word, always = _prepared(_SchemaKey(schema))
     if not by_word and not always:
         return []
-    positions = _positions(schema, doc)
+    positions = _positions(schema, doc, analyzed)
     words = set().union(*positions.values())
     candidates = list(always)
     for word in words:

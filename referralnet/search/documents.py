@@ -20,7 +20,7 @@ from referralnet.directory.sdoh import sdoh_terms
 from referralnet.extensions import db
 from referralnet.geo import cells_for_point, timezone_for_zip
 from referralnet.search.concepts import concepts_for
-from referralnet.search.schema import body_text, document_schema
+from referralnet.search.schema import ANALYZED, analyze_text_fields, body_text, document_schema
 
 BATCH = 500
 SCHEDULE_FIELDS = ("freq", "byday", "opens_at", "closes_at", "valid_from", "valid_to", "timezone", "description")
@@ -186,6 +186,9 @@ def _batch(ids: list[str], s) -> Iterator[dict]:
                 "card": card,
                 **({"lat": lat, "lon": lon} if lat is not None else {}),
             }
-            doc["concepts"] = ",".join(concepts_for(document_schema(), doc))
-            doc["body"] = body_text(document_schema(), doc)
+            schema = document_schema()
+            analyzed = analyze_text_fields(schema, doc)
+            doc["concepts"] = ",".join(concepts_for(schema, doc, analyzed))
+            doc["body"] = body_text(schema, doc)
+            doc[ANALYZED] = analyzed  # for the Whoosh writer: the text is not analysed again (index.py)
             yield doc

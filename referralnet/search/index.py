@@ -5,7 +5,10 @@ Whoosh's lock file and wait for it (several worker processes may write);
 readers keep a per-process searcher that is refreshed when the index changed.
 The database is the source of truth: `rebuild_index` recreates every document
 from it in one writer transaction, so readers see the old index until the new
-one is complete.
+one is complete. A rebuild's cost is mostly per posting (a few hundred per
+document): each document's text is analysed once (schema.Analyzed), keyword
+fields with many words are handed over split, and _whoosh_patch.py trims
+Whoosh's per-posting work; `content_digest` shows the index is the same.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from typing import Callable, Iterable
 
 from flask import current_app
 from whoosh import index as whoosh_index
+from whoosh.analysis import RegexTokenizer
 from whoosh.query import Term
 from whoosh.writing import CLEAR
 
@@ -26,13 +30,14 @@ from referralnet.db import utcnow
 from referralnet.search import _whoosh_patch  # noqa: F401  (indexing speed fix)
 from referralnet.search import state
 from referralnet.search.documents import active_service_ids, documents_for
-from referralnet.search.schema import build_schema, index_version
+from referralnet.search.schema import ANALYZED, AnalyzedTEXT, build_schema, index_version
 
 log = logging.getLogger(__name__)
 WRITE_LOCK_TIMEOUT = 60.0
 REBUILD_LIMIT_MB = 256  # a rebuild writer's posting buffer (per process)
 REBUILD_CHUNK = 2000  # services loaded per read transaction during a rebuild
 PARALLEL_MIN_SERVICES = 2000  # fewer services: rebuilt in this process (starting workers costs more)
+PRESPLIT = ("slots", "cells")  # keyword fields with many words per document, split here (see add_document)
 _VERSION_FILE = "referralnet-schema-version"
 _lock = threading.RLock()
 _searchers: dict[str, tuple[int, object]] = {}
@@ -196,8 +201,28 @@ def write_services(writer, ids: list[str], docs: list[dict]) -> int:
     for service_id in ids:
         writer.delete_by_term("service_id", service_id)
     for doc in docs:
-        writer.add_document(**doc)
+        add_document(writer, doc)
     return len(docs)
+
+
+def add_document(writer, doc: dict) -> None:
+    """Add one document from `documents_for`: its text fields go in as the analysis made when the
+    document was built (schema.Analyzed; the stored value stays the text), not analysed again."""
+    fields = dict(doc)
+    analyzed = fields.pop(ANALYZED, None) or {}
+    schema = writer.schema
+    for name, value in analyzed.items():
+        field = schema[name] if name in schema else None
+        if isinstance(field, AnalyzedTEXT):
+            if field.stored:
+                fields["_stored_" + name] = fields.get(name)
+            fields[name] = value
+    for name in PRESPLIT:
+        # Whoosh takes a list of words as the field's tokens: the words its tokenizer would find.
+        value, analyzer = fields.get(name), schema[name].analyzer if name in schema else None
+        if isinstance(value, str) and type(analyzer) is RegexTokenizer and not analyzer.gaps:
+            fields[name] = [m.group() for m in analyzer.expression.finditer(value)]
+    writer.add_document(**fields)
 
 
 def commit_holding_lock(writer, then: Callable[[], None], **commit_args) -> None:
@@ -249,7 +274,7 @@ def rebuild_index(progress: Callable[[int, int], None] | None = None, session=No
             s.rollback()  # no read transaction held open for the whole rebuild
         procs = max(1, int(current_app.config.get("SEARCH_REBUILD_PROCS", 2)))
         if procs > 1 and len(ids) >= PARALLEL_MIN_SERVICES:
-            written = _rebuild_parallel(writer, ids, procs, progress)
+            written = _rebuild_parallel(ix, writer, ids, procs, progress, s, own)
         else:
             written = _rebuild_serial(writer, ids, s, progress, own)
     except BaseException:
@@ -277,7 +302,7 @@ def _rebuild_serial(writer, ids, session, progress, end_reads: bool) -> int:
     written = 0
     for start in range(0, len(ids), REBUILD_CHUNK):
         for doc in documents_for(ids[start:start + REBUILD_CHUNK], session):
-            writer.add_document(**doc)
+            add_document(writer, doc)
             written += 1
             if progress and written % 1000 == 0:
                 progress(written, len(ids))
@@ -286,17 +311,21 @@ def _rebuild_serial(writer, ids, session, progress, end_reads: bool) -> int:
     return written
 
 
-def _rebuild_parallel(writer, ids, procs: int, progress) -> int:
-    """Build the documents in `procs` fresh processes, each writing one segment of its share; the
-    caller's writer (which holds the lock) then commits a table of contents of those segments."""
+def _rebuild_parallel(ix, writer, ids, procs: int, progress, session, end_reads: bool) -> int:
+    """Build the documents in `procs` processes, each writing one segment of its share: this one
+    (its app, lexicon and tables already loaded) and `procs - 1` fresh ones started meanwhile. The
+    caller's writer (which holds the lock) then commits a table of contents of those segments, in
+    share order (the same documents in the same order whichever process finished first)."""
     import multiprocessing
 
     config = {k: v for k, v in current_app.config.items() if isinstance(v, (str, int, float, bool, type(None)))}
     config["SEARCH_AUTO_INDEX"] = False
     shares = [ids[i::procs] for i in range(procs)]
     ctx = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited locks, threads or connections
-    with ctx.Pool(procs) as pool:
-        results = pool.starmap(_build_segment, [(config, share) for share in shares])
+    with ctx.Pool(procs - 1) as pool:
+        others = pool.starmap_async(_build_segment, [(config, share) for share in shares[1:]])
+        own = _write_segment(ix, shares[0], session, end_reads)
+        results = [own] + others.get()
     segments = [segment for segment, _ in results if segment is not None]
     written = sum(count for _, count in results)
     if progress:
@@ -306,28 +335,38 @@ def _rebuild_parallel(writer, ids, procs: int, progress) -> int:
 
 
 def _build_segment(config: dict, ids: list[str]):
-    """In a worker process: write the documents of `ids` as one new segment (not yet in the index's table
-    of contents: the parent, holding the write lock, commits it). Returns (segment or None, documents)."""
+    """In a worker process: write the documents of `ids` as one new segment (see `_write_segment`)."""
     from sqlalchemy.orm import Session
-    from whoosh.writing import SegmentWriter
 
     from referralnet import create_app
     from referralnet.extensions import db
 
     app = create_app(config)
     with app.app_context(), Session(db.engine) as s:
-        ix = whoosh_index.open_dir(config["SEARCH_INDEX_DIR"])
-        writer = SegmentWriter(ix, _lk=False, limitmb=REBUILD_LIMIT_MB)
-        written = 0
+        return _write_segment(whoosh_index.open_dir(config["SEARCH_INDEX_DIR"]), ids, s, True)
+
+
+def _write_segment(ix, ids: list[str], session, end_reads: bool):
+    """Write the documents of `ids` as one new segment, not yet in the index's table of contents (the
+    process holding the write lock commits it). Returns (segment or None, documents)."""
+    from whoosh.writing import SegmentWriter
+
+    writer = SegmentWriter(ix, _lk=False, limitmb=REBUILD_LIMIT_MB)
+    written = 0
+    try:
         for start in range(0, len(ids), REBUILD_CHUNK):
-            for doc in documents_for(ids[start:start + REBUILD_CHUNK], s):
-                writer.add_document(**doc)
+            for doc in documents_for(ids[start:start + REBUILD_CHUNK], session):
+                add_document(writer, doc)
                 written += 1
-            s.rollback()
-        if not written:
-            writer.cancel()
-            return None, 0
-        return writer._finalize_segment(), written
+            if end_reads:
+                session.rollback()
+    except BaseException:
+        writer._close_segment()  # not cancel(): that removes the temp folder the other processes write in
+        raise
+    if not written:
+        writer._close_segment()
+        return None, 0
+    return writer._finalize_segment(), written
 
 
 def _commit_segments(writer, then: Callable[[], None]) -> None:
@@ -341,6 +380,42 @@ def _commit_segments(writer, then: Callable[[], None]) -> None:
     finally:
         if lock is not None:
             lock.release()
+
+
+def content_digest(ix) -> str:
+    """A digest of everything the index holds: each field's terms with every document's weight and
+    positions, field lengths, stored fields and sortable columns, keyed by document id rather than
+    document number. Two indexes of the same documents have the same digest however many segments
+    or processes built them (bench/rebuild_bench.py, tests)."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    with ix.searcher() as s:
+        r = s.reader()
+        ids = {n: fields["id"] for n, fields in r.iter_docs()}
+        h.update(json.dumps(sorted((ids[n], sorted(fields.items())) for n, fields in r.iter_docs()),
+                            default=str).encode())
+        # A spelling field is a word list: its postings all name its segment's first document.
+        spelling = {field.spelling_fieldname(n) for n, field in r.schema.items() if field.separate_spelling()}
+        for name in sorted(r.indexed_field_names()):
+            if name in spelling:
+                h.update(repr((name, sorted(r.lexicon(name)))).encode())
+                continue
+            h.update(f"{name} {sorted((ids[n], r.doc_field_length(n, name)) for n in ids)}".encode())
+            for term in r.lexicon(name):
+                m = r.postings(name, term)
+                positions = m.supports("positions")
+                rows = []
+                while m.is_active():
+                    rows.append((ids[m.id()], round(m.weight(), 6), m.value_as("positions") if positions else None))
+                    m.next()
+                h.update(repr((name, term, sorted(rows))).encode())
+        for name in sorted(n for n in r.schema.names() if r.has_column(n)):
+            column = r.column_reader(name)
+            h.update(repr((name, sorted((ids[n], column[n]) for n in ids))).encode())
+        h.update(repr(sorted(r.schema.names())).encode())
+    return h.hexdigest()[:16]
 
 
 def document_count() -> int:

@@ -4,12 +4,13 @@ from __future__ import annotations
 from functools import lru_cache
 
 from whoosh.analysis import (DelimitedAttributeFilter, LowercaseFilter, RegexTokenizer, StemFilter,
-                             StemmingAnalyzer, StopFilter)
+                             StemmingAnalyzer, StopFilter, Token)
 from whoosh.analysis.tokenizers import default_pattern
 from whoosh.fields import BOOLEAN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.util.text import utf8encode
 
 # Schema version: bump when fields change so that an old index is rebuilt instead of misread.
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 
 
 def index_version() -> str:
@@ -36,6 +37,94 @@ def body_analyzer():
             | StopFilter() | StemFilter())
 
 
+ANALYZED = "_analyzed"  # a document's key for its text fields' analysis (Whoosh ignores keys starting with "_")
+
+
+class Analyzed:
+    """A text field's value as its analyzer makes it, computed once when the document is built
+    (`analyze_text_fields`) and used three times: for the index-time concept tags (concepts.py),
+    for the field's postings and spelling words, and for the combined `body` field.
+
+    `tokens` are (text, position, boost) as the field's analyzer yields them at index time;
+    `spelling` the unstemmed words, as Whoosh's spelling field keeps them."""
+
+    __slots__ = ("tokens", "spelling")
+
+    def __init__(self, tokens: list[tuple[str, int, float]], spelling: frozenset = frozenset()):
+        self.tokens = tokens
+        self.spelling = spelling
+
+    def replay(self, value=None, positions=False, boosts=False, **_):
+        """The tokens again, as the field's analyzer yields them (an analyzer for Whoosh's formats)."""
+        t = Token(positions=positions, boosts=boosts)
+        for text, pos, boost in self.tokens:
+            t.text, t.pos, t.boost = text, pos, boost
+            yield t
+
+    def positions(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for text, pos, _ in self.tokens:
+            out.setdefault(text, []).append(pos)
+        return out
+
+
+class AnalyzedTEXT(TEXT):
+    """A TEXT field that also takes an `Analyzed` value: its postings and spelling words are then
+    made from the tokens already computed instead of analysing the text again (the same result:
+    the tokens are what this field's analyzer yields). A plain string is analysed as by TEXT."""
+
+    def index(self, value, **kwargs):
+        if not isinstance(value, Analyzed):
+            return super().index(value, **kwargs)
+        return ((utf8encode(text)[0], freq, weight, vbytes)
+                for text, freq, weight, vbytes in self.format.word_values(value, value.replay, mode="index"))
+
+    def spellable_words(self, value):
+        if not isinstance(value, Analyzed):
+            return super().spellable_words(value)
+        return iter(sorted(value.spelling))
+
+
+_stemmers: dict[int, tuple[Schema, dict]] = {}
+
+
+def _stemmers_for(schema: Schema) -> dict:
+    """{text field: its analyzer's stemming function (with the analyzer's own cache)}."""
+    hit = _stemmers.get(id(schema))
+    if hit is None or hit[0] is not schema:
+        fns = {name: next(item for item in schema[name].analyzer.items if getattr(item, "is_morph", False))._stem
+               for name in TEXT_FIELDS}
+        hit = _stemmers[id(schema)] = (schema, fns)
+    return hit[1]
+
+
+def analyze_text_fields(schema: Schema, doc: dict) -> dict[str, Analyzed]:
+    """Each text field of `doc` and `body` analysed once, for `AnalyzedTEXT` (see `Analyzed`).
+
+    A field's words are tokenized, lower-cased and stop-listed by its own analyzer without its
+    stemming stage (Whoosh's `no_morph`: what the spelling field keeps), then stemmed with that
+    analyzer's own (cached) stemming function: the tokens its full analysis would yield. `body`
+    is the same stems, each weighted by its field's boost (what `body_analyzer()` makes of
+    `body_text()`)."""
+    stemmers = _stemmers_for(schema)
+    out: dict[str, Analyzed] = {}
+    body: list[tuple[str, int, float]] = []
+    for name in TEXT_FIELDS:
+        value = doc.get(name)
+        if not value:
+            continue
+        field = schema[name]
+        stem = stemmers[name]
+        words = [(t.text, t.pos) for t in field.analyzer(value, positions=True, mode="index", no_morph=True)
+                 if not t.stopped]
+        tokens = [(stem(text), pos, 1.0) for text, pos in words]
+        out[name] = Analyzed(tokens, frozenset(text for text, _ in words))
+        boost = field.format.field_boost
+        body.extend((text, 0, boost) for text, _, _ in tokens)
+    out["body"] = Analyzed(body)
+    return out
+
+
 def body_text(schema: Schema, doc: dict) -> str:
     """The value of `body` for a document: every text field's words, each marked with the field's boost."""
     out = []
@@ -58,16 +147,16 @@ def build_schema() -> Schema:
         service_id=ID(stored=True, sortable=True),
         location_id=ID(stored=True),
         organization_id=ID(stored=True, sortable=True),
-        name=TEXT(analyzer=stem, field_boost=3.0, stored=True, spelling=True),
+        name=AnalyzedTEXT(analyzer=stem, field_boost=3.0, stored=True, spelling=True),
         name_sort=ID(sortable=True),
-        organization=TEXT(analyzer=stem, field_boost=1.5, stored=True, spelling=True),
-        description=TEXT(analyzer=stem, spelling=True),
-        eligibility=TEXT(analyzer=stem),
-        terms=TEXT(analyzer=stem, field_boost=2.0, spelling=True),
+        organization=AnalyzedTEXT(analyzer=stem, field_boost=1.5, stored=True, spelling=True),
+        description=AnalyzedTEXT(analyzer=stem, spelling=True),
+        eligibility=AnalyzedTEXT(analyzer=stem),
+        terms=AnalyzedTEXT(analyzer=stem, field_boost=2.0, spelling=True),
         # All five text fields in one, without positions: a searched word is one posting list here
         # (matched and scored as BM25F with field-boosted term frequencies). The fields above stay
         # for phrases, per-field queries and spelling.
-        body=TEXT(analyzer=body_analyzer(), phrase=False),
+        body=AnalyzedTEXT(analyzer=body_analyzer(), phrase=False),
         domains=KEYWORD(commas=True, stored=True),
         term_ids=KEYWORD(commas=True),
         # Taxonomy codes with every prefix ("bd-1800.2000" also as "bd-1800" and "bd"), so a need

@@ -1,0 +1,100 @@
+"""A full rebuild's shortcuts build the index plain Whoosh would build from the same documents.
+
+The rebuild analyses each document's text once (schema.Analyzed: concept tags, postings, spelling
+words and `body` from one analysis), hands some keyword fields over pre-split, writes postings
+through lighter code paths (search/_whoosh_patch.py) and builds shares in several processes.
+None of that may change what the index holds: these tests compare the index's content digest
+(every term, weight, position, field length, stored field and column, by document id) with an
+index built from the same documents by Whoosh's own analysis and writer.
+"""
+from __future__ import annotations
+
+import pytest
+from whoosh import index as whoosh_index
+from whoosh import writing
+from whoosh.codec import whoosh3
+
+from referralnet.search import _whoosh_patch, index
+from referralnet.search.concepts import _positions, concepts_for
+from referralnet.search.documents import active_service_ids, documents_for
+from referralnet.search.index import content_digest, open_index, rebuild_index
+from referralnet.search.schema import ANALYZED, TEXT_FIELDS, build_schema, document_schema
+
+
+@pytest.fixture(autouse=True)
+def whoosh_backend(app, monkeypatch, whoosh_only):
+    monkeypatch.setitem(app.config, "SEARCH_BACKEND", "whoosh")
+
+
+def plain_whoosh_index(path, monkeypatch):
+    """The same documents as text, through Whoosh's own analysis and unpatched writer code."""
+    with monkeypatch.context() as mp:
+        mp.setattr(whoosh3.W3FieldWriter, "add_postings", _whoosh_patch._original_add_postings)
+        mp.setattr(writing.PostingPool, "add", _whoosh_patch._original_pool_add)
+        path.mkdir()
+        ix = whoosh_index.create_in(str(path), build_schema())
+        writer = ix.writer()
+        for doc in documents_for(active_service_ids()):
+            doc.pop(ANALYZED)
+            writer.add_document(**doc)
+        writer.commit()
+    return ix
+
+
+def test_a_rebuild_indexes_what_whoosh_would_from_the_text(demo, tmp_path, monkeypatch):
+    documents = rebuild_index()
+    assert documents > 50
+    assert content_digest(open_index()) == content_digest(plain_whoosh_index(tmp_path / "plain", monkeypatch))
+
+
+def test_the_one_analysis_gives_the_fields_own_tokens_and_concept_tags(demo):
+    schema = document_schema()
+    tagged = 0
+    for doc in documents_for(active_service_ids()):
+        analyzed = doc[ANALYZED]
+        direct = {}
+        for name in TEXT_FIELDS:
+            words: dict[str, list[int]] = {}
+            for t in schema[name].analyzer(doc[name] or "", positions=True, mode="index"):
+                words.setdefault(t.text, []).append(t.pos)
+            direct[name] = words
+            if doc[name]:
+                spelling = {t.text for t in schema[name].analyzer(doc[name], no_morph=True)}
+                assert analyzed[name].spelling == spelling
+        assert _positions(schema, doc, analyzed) == direct
+        assert doc["concepts"] == ",".join(concepts_for(schema, {k: v for k, v in doc.items() if k != ANALYZED}))
+        body = {}
+        for t in schema["body"].analyzer(doc["body"], boosts=True):
+            body[t.text] = body.get(t.text, 0.0) + t.boost
+        mine = {}
+        for text, _, boost in analyzed["body"].tokens:
+            mine[text] = mine.get(text, 0.0) + boost
+        assert mine == body
+        tagged += bool(doc["concepts"])
+    assert tagged  # the demo directory has documents with multi-word meanings to tag
+
+
+def test_a_parallel_rebuild_holds_the_same_contents_as_a_serial_one(app, demo, monkeypatch):
+    serial = rebuild_index()
+    serial_digest = content_digest(open_index())
+    monkeypatch.setattr(index, "PARALLEL_MIN_SERVICES", 1)
+    monkeypatch.setitem(app.config, "SEARCH_REBUILD_PROCS", 2)
+    assert rebuild_index() == serial
+    assert len(open_index()._read_toc().segments) == 2  # this process's share and the worker's
+    assert content_digest(open_index()) == serial_digest
+    assert not (index.index_dir() / "MAIN.tmp").exists()  # the shared temp folder is removed at the end
+
+
+def test_a_plain_text_document_is_still_analysed_by_the_field(demo, tmp_path):
+    """A document without its analysis (an older caller) is indexed by the fields' own analyzers."""
+    doc = next(iter(documents_for(active_service_ids()[:1])))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    ix = whoosh_index.create_in(str(tmp_path / "a"), build_schema())
+    with ix.writer() as w:
+        index.add_document(w, doc)
+    plain = {k: v for k, v in doc.items() if k != ANALYZED}
+    ix2 = whoosh_index.create_in(str(tmp_path / "b"), build_schema())
+    with ix2.writer() as w:
+        index.add_document(w, plain)
+    assert content_digest(ix) == content_digest(ix2)
