@@ -124,7 +124,7 @@ def build(n: int, seed: int) -> dict:
     tz = network_timezone()
     for row in referral_rows:  # the columns the ORM would have derived (bulk INSERTs bypass it)
         row.update(durations(row["requested_at"], {end: row[end] for end in ENDS}, tz),
-                   sent_day=sent_day(row["requested_at"], tz),
+                   sent_day=sent_day(row["requested_at"], tz), client_zip_code="94401",
                    report_flags=flags({name: row.get(name) for name in FLAG_INPUTS}))
     s.execute(insert(Referral), referral_rows)
     closed_rows = s.execute(select(Referral.id, Referral.loop_closed_at, Referral.sender_id)

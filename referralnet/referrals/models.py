@@ -19,6 +19,7 @@ from typing import Any, Optional
 from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, event,
                         false, inspect)
 from sqlalchemy import literal as sa_literal
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referralnet.accounts.models import NetworkOrganization, User
@@ -178,6 +179,9 @@ class Referral(TimestampMixin, Base):
         # SQLite only: each duration in order, for the reports' percentiles (PostgreSQL has percentile_disc).
         *(Index(f"ix_referral_report_{column}", column, *DURATION_INDEX_COLUMNS).ddl_if(dialect="sqlite")
           for column in timing.COLUMNS if column != "business_seconds_to_close"),
+        # SQLite only: referrals by need and client ZIP code, grouped in order (the unmet-distance table).
+        Index("ix_referral_report_client_zip_code", "category", "client_zip_code",
+              *(c for c in DURATION_INDEX_COLUMNS if c != "category")).ddl_if(dialect="sqlite"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -215,6 +219,9 @@ class Referral(TimestampMixin, Base):
     # and the facts the reports count, one bit each (referrals.timing.FLAGS), written with them.
     sent_day: Mapped[Optional[int]] = mapped_column(Integer)
     report_flags: Mapped[Optional[int]] = mapped_column(Integer)
+    # The client's ZIP code, kept equal to it (set when sent; a change to the client's rewrites it on all
+    # their referrals): the reports' unmet-distance table counts referrals by it without a join.
+    client_zip_code: Mapped[Optional[str]] = mapped_column(String(10))
     previous_referral_id: Mapped[Optional[int]] = mapped_column(ForeignKey("referral.id"), index=True)
     # The patient's status-page link. The token is HMAC(SECRET_KEY, id, salt): the database holds
     # only the salt and sha256(token) for lookup, so a copy of the database alone opens no link.
@@ -377,6 +384,9 @@ event.listen(ReferralEvent, "before_delete", _append_only)
 def _timing_on_insert(mapper, connection, referral: Referral) -> None:
     for column, value in timing.changed_durations(referral, {"requested_at"}).items():
         setattr(referral, column, value)
+    if referral.client_zip_code is None:  # the client's, read by the INSERT itself
+        referral.client_zip_code = (sa_select(Client.zip_code).where(Client.id == referral.client_id)
+                                    .scalar_subquery())
     referral.report_flags = timing.flags({name: getattr(referral, name) for name in timing.FLAG_INPUTS})
 
 
@@ -400,5 +410,13 @@ def report_flags_after(changes: dict) -> Any:
     return timing.flags_expression(columns)
 
 
+def _client_zip_on_update(mapper, connection, client: Client) -> None:
+    """A client's new ZIP code goes to all their referrals (Referral.client_zip_code), in the same flush."""
+    if inspect(client).attrs["zip_code"].history.has_changes():
+        connection.execute(Referral.__table__.update().where(Referral.__table__.c.client_id == client.id)
+                           .values(client_zip_code=client.zip_code))
+
+
+event.listen(Client, "after_update", _client_zip_on_update)
 event.listen(Referral, "before_insert", _timing_on_insert)
 event.listen(Referral, "before_update", _timing_on_update)

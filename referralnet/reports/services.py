@@ -50,7 +50,7 @@ from referralnet.errors import NotFound, NotPermitted, ValidationFailed
 from referralnet.extensions import db
 from referralnet.geo import distance_miles, zip_place
 from referralnet.referrals.models import (CANCEL_REASONS, CLOSABLE_STATUSES, FAIL_REASONS, PATIENT_REPORTS,
-                                          PRIORITIES, REJECT_REASONS, VERIFIED_OUTCOMES, Client, Closure, Referral,
+                                          PRIORITIES, REJECT_REASONS, VERIFIED_OUTCOMES, Closure, Referral,
                                           ReferralEvent, Status)
 from referralnet.reports import sql
 from referralnet.reports.models import SearchGap
@@ -712,9 +712,10 @@ def _need_labels() -> dict[str, str]:
 
 
 def _unmet_distance(c: _Context) -> Table:
-    rows = db.session.execute(select(Referral.category, Client.zip_code, func.count().label("n"))
-                              .join(Client, Client.id == Referral.client_id).where(*c.where())
-                              .group_by(Referral.category, Client.zip_code)).all()
+    zip_code = Referral.client_zip_code  # the client's (kept equal by referrals.models)
+    rows = db.session.execute(select(Referral.category, zip_code.label("zip_code"), func.count().label("n"))
+                              .where(*c.where(by_day=True, day_indexed=False))
+                              .group_by(Referral.category, zip_code)).all()
     places_by_domain = _in_network_places()
     unmet: dict[tuple[str, str], int] = defaultdict(int)
     unknown_zip = 0

@@ -1,6 +1,7 @@
 """The report columns stored on each referral (referrals.timing: `sent_day`, `report_flags`) equal what the
 row's own timestamps and columns say, after every kind of write (the services, the first view's
-conditional UPDATE, timestamps set directly through the ORM, the recount and migration 0015's backfill).
+conditional UPDATE, timestamps set directly through the ORM, the recount and migration 0015's backfill);
+`client_zip_code` follows the client's.
 
 The expected values are worked out here from the row read back from the database, not with
 referrals.timing.
@@ -130,6 +131,7 @@ def test_the_recount_and_the_migration_give_the_live_values(app, db, world, send
     sv.mark_viewed(world.partner, answered, now=local(WEDNESDAY, 17))
     sv.change_status(answered, "accepted", world.partner, now=local(WEDNESDAY, 18))
     waiting = send(local(WEDNESDAY, 23, 45))
+    sv.update_client(world.coordinator, answered.client, zip_code="94110")
     ids = (answered.id, waiting.id)
     live = {r: stored(db, r) for r in ids}
     db.session.execute(update(Referral).values(sent_day=None, report_flags=None))
@@ -146,3 +148,35 @@ def test_the_recount_and_the_migration_give_the_live_values(app, db, world, send
     upgrade()
     assert {r: stored(db, r) for r in ids} == live
     assert_consistent(db, *ids)
+    assert db.session.scalars(select(Referral.client_zip_code).where(Referral.id.in_(ids))
+                              .order_by(Referral.id)).all() == ["94110", None]
+
+
+def zips(db, *referrals) -> list:
+    db.session.flush()
+    return [db.session.scalar(select(Referral.client_zip_code).where(Referral.id == r.id)) for r in referrals]
+
+
+def test_the_client_zip_code_follows_the_client(db, world):
+    """Referral.client_zip_code (the reports' unmet-distance table reads it) is the client's ZIP code now:
+    set when the referral is sent, rewritten on every referral of the client when it changes."""
+    client = sv.create_client(world.coordinator, given_name="Ana", family_name="Zip", date_of_birth=date(1985, 6, 1),
+                              phone="415-555-0101", zip_code="94110")
+    sv.record_consent(world.coordinator, client, world.pantry.organization_id, "verbal")
+    sv.record_consent(world.coordinator, client, world.housing.organization_id, "verbal")
+    first = sv.send_referral(world.coordinator, client, world.pantry.id, category="food-insecurity",
+                             now=local(WEDNESDAY, 10))
+    second = sv.send_referral(world.coordinator, client, world.housing.id, category="housing-instability",
+                              now=local(WEDNESDAY, 11))
+    other = sv.create_client(world.coordinator, given_name="Bo", family_name="Zip", date_of_birth=date(1990, 1, 1),
+                             phone="415-555-0102", zip_code="95014")
+    sv.record_consent(world.coordinator, other, world.pantry.organization_id, "verbal")
+    theirs = sv.send_referral(world.coordinator, other, world.pantry.id, category="food-insecurity",
+                              now=local(WEDNESDAY, 12))
+    assert zips(db, first, second, theirs) == ["94110", "94110", "95014"]
+    sv.update_client(world.coordinator, client, zip_code="94401")
+    assert zips(db, first, second, theirs) == ["94401", "94401", "95014"]
+    sv.update_client(world.coordinator, client, zip_code="")
+    assert zips(db, first, second, theirs) == [None, None, "95014"]
+    sv.update_client(world.coordinator, client, phone="415-555-0199")  # other changes leave it alone
+    assert zips(db, first, second, theirs) == [None, None, "95014"]
