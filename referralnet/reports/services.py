@@ -450,6 +450,7 @@ def _sum(condition, name: str):
 _COUNT_KEYS = ("sent", "viewed", "accepted", "completed", "completed_closed", "finished", "closed", "on_time", "due",
                "overdue", "follow_ups", "follow_ups_finished", "follow_ups_succeeded", "first_viewed", "answered")
 _FLAG = {name: bit for name, (bit, _) in FLAGS.items()}
+# The reports' index order (referrals.models.REPORT_INDEX_COLUMNS): grouped by these, no sort is needed.
 _GROUP_COLUMNS = (Referral.sent_day, Referral.status, Referral.category, Referral.status_reason_code,
                   Referral.report_flags)
 
@@ -478,29 +479,35 @@ def _group_counts(status: str, flags: int, n: int, overdue: int) -> dict[str, in
             for key, per_referral, per_overdue in _coefficients(status, flags)}
 
 
-def _flag_groups(where: list, now: datetime, by: tuple) -> Iterable[tuple[dict, dict[str, int]]]:
-    """The referrals `where` selects grouped by the columns `by` (status and report_flags among them):
-    for each group, ({column key: value}, its counts: _group_counts)."""
+def _grouped(where: list, now: datetime, by: tuple, fold: Callable[[list, str], Any]) -> dict[Any, dict[str, int]]:
+    """The referrals `where` selects, grouped by the columns `by` (status and report_flags among them, in an
+    index's order), each group's other values and status folded into a key by `fold` (a day into its
+    week...): {key: its counts}. Groups of the same key, status and flags are added up first, then counted."""
     overdue = _sum(and_(Referral.status == S.REQUESTED.value, Referral.response_due_at < now), "overdue")
-    keys = [column.key for column in by]
-    for row in db.session.execute(select(*by, func.count(), overdue).where(*where).group_by(*by)):
-        values = dict(zip(keys, row))
-        yield values, _group_counts(values["status"], values["report_flags"], row[-2], row[-1] or 0)
+    others = [column for column in by if column is not Referral.status and column is not Referral.report_flags]
+    stmt = select(*others, Referral.status, Referral.report_flags, func.count(), overdue).where(*where).group_by(*by)
+    sums: dict[tuple, list[int]] = {}
+    for *values, status, flags, n, late in db.session.execute(stmt):
+        found = sums.setdefault((fold(values, status), status, flags), [0, 0])
+        found[0] += n
+        found[1] += late or 0
+    merged: dict[tuple, dict[str, int]] = {}
+    for (key, status, flags), (n, late) in sums.items():
+        totals = merged.get(key)
+        if totals is None:
+            totals = merged[key] = dict.fromkeys(_COUNT_KEYS, 0)
+        for name, per_referral, per_overdue in _coefficients(status, flags):
+            totals[name] += n * per_referral + late * per_overdue
+    return merged
 
 
 def _counted(where: list, now: datetime, period: Period) -> list[dict]:
     """The referrals `where` selects in groups of (week, status, category, reason), with their counts."""
     first_monday = day_number(period.weeks()[0][0])
-    merged: dict[tuple, dict] = {}
-    for values, counts in _flag_groups(where, now, _GROUP_COLUMNS):
-        key = ((values["sent_day"] - first_monday) // 7, values["status"], values["category"],
-               values["status_reason_code"])
-        row = merged.get(key)
-        if row is None:
-            row = merged[key] = dict(zip(("week", "status", "category", "reason"), key), **dict.fromkeys(_COUNT_KEYS, 0))
-        for name, value in counts.items():
-            row[name] += value
-    return list(merged.values())
+    merged = _grouped(where, now, _GROUP_COLUMNS,  # (day, category, reason), status -> (week, status, ...)
+                      lambda v, status: ((v[0] - first_monday) // 7, status, v[1], v[2]))
+    return [dict(week=week, status=status, category=category, reason=reason, **counts)
+            for (week, status, category, reason), counts in merged.items()]
 
 
 # --- the sections ----------------------------------------------------------------------------------
@@ -765,12 +772,8 @@ def _in_network_places() -> dict[str, list[tuple[float, float]]]:
 def _comparison(c: _Context) -> Table:
     """The agency's key measures beside the median of every agency's (same period and filters)."""
     agency = Referral.receiving_organization_id
-    by_agency: dict[str, dict[str, int]] = {}
-    for values, counts in _flag_groups(c.where(skip={"receiving_organization"}, scoped=False, by_day=True), c.now,
-                                       (agency, Referral.status, Referral.report_flags)):
-        totals = by_agency.setdefault(values["receiving_organization_id"], dict.fromkeys(_COUNT_KEYS, 0))
-        for name, value in counts.items():
-            totals[name] += value
+    by_agency = _grouped(c.where(skip={"receiving_organization"}, scoped=False, by_day=True), c.now,
+                         (agency, Referral.status, Referral.report_flags), lambda v, status: v[0])
     rows = [SimpleNamespace(agency=a, **totals) for a, totals in by_agency.items()]
     response = sql.grouped_medians(Referral.seconds_to_answer, agency,
                                    c.where(skip={"receiving_organization"}, scoped=False),
