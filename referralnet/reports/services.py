@@ -139,11 +139,12 @@ class Scope:
     def fixed_dimensions(self) -> set[str]:
         return {"sent": {"sending_organization"}, "received": {"receiving_organization"}}.get(self.kind, set())
 
-    def conditions(self) -> list:
+    def conditions(self, column: Callable[[Any], Any] = lambda c: c) -> list:
+        """The scope as conditions on the referrals (each column passed through `column`)."""
         if self.kind == "sent":
-            return [Referral.sending_organization_id == self.organization_id]
+            return [column(Referral.sending_organization_id) == self.organization_id]
         if self.kind == "received":
-            return [Referral.receiving_organization_id == self.agency_id]
+            return [column(Referral.receiving_organization_id) == self.agency_id]
         return []
 
 
@@ -379,10 +380,14 @@ class _Context:
         """The period, the scope (unless not `scoped`) and every filter but those in `skip`.
 
         The period is the referrals sent from its first local midnight to the one after it; `by_day`, the
-        same referrals as a range of `sent_day` (the local date each was sent: the reports' index), as
-        `sent_day + 0` (which no index serves: see sql.duration_percentiles) unless `day_indexed`."""
+        same referrals as a range of `sent_day` (the local date each was sent), for the reports' indexes,
+        which hold the scope and filter columns too: on SQLite, which plans without statistics, those are
+        then given as expressions no index serves (sql.unindexed), so that the reports' index is the only
+        one it can take (the period's, or with `day_indexed` false the one that gives the order wanted)."""
+        column = (lambda c: c)
         if by_day:
-            day = Referral.sent_day if day_indexed else Referral.sent_day + 0
+            column = sql.unindexed
+            day = Referral.sent_day if day_indexed else sql.unindexed(Referral.sent_day)
             conditions = [day.between(day_number(self.period.start), day_number(self.period.end))]
         else:
             sent = Referral.requested_at if scoped and self.scope.kind != "network" \
@@ -390,10 +395,10 @@ class _Context:
             conditions = [sent >= self.period.start_utc, sent < self.period.end_utc]
         conditions.append(Referral.status != S.ENTERED_IN_ERROR.value)
         if scoped:
-            conditions += self.scope.conditions()
+            conditions += self.scope.conditions(column)
         for name, value in self.filters.values.items():
             if name not in skip:
-                conditions.append(DIMENSIONS[name].column == value)
+                conditions.append(sql.unindexed(DIMENSIONS[name].column) == value)  # never an index's lead
         return conditions
 
     @property

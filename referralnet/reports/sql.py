@@ -8,8 +8,8 @@ The same numbers on SQLite and PostgreSQL (the dialect is asked once per query):
   aggregate: there, the value at that rank read from the duration's own index (ix_referral_report_*:
   the duration, then the period and every filter), walking up to the rank from the smaller end or
   down from the larger one, whichever is shorter (the count n comes from the report flags: a
-  duration is stored exactly when its end is). The period is given to it as `sent_day + 0`, which
-  no index serves, or SQLite's planner (without statistics) would take the period's index and sort;
+  duration is stored exactly when its end is). The period and filters are given to it as expressions
+  no index serves (`unindexed`), or SQLite's planner (without statistics) would take another index and sort;
 - `grouped_medians`: the nearest-rank median of each group (the agency comparison).
 """
 from __future__ import annotations
@@ -31,6 +31,13 @@ def whole_table(column):
     Over the whole network a period holds most referrals, and reading them one index entry at a
     time is many times slower than one pass over the table; without statistics SQLite's planner
     takes the index anyway. PostgreSQL plans from its statistics and gets the column as it is."""
+    return func.coalesce(column, column) if dialect() == "sqlite" else column
+
+
+def unindexed(column):
+    """`column` as an expression no SQLite index serves (its value unchanged: coalesce of a column with
+    itself), so that SQLite's planner, which has no statistics, takes the index the query is written for.
+    PostgreSQL plans from its statistics and gets the column as it is."""
     return func.coalesce(column, column) if dialect() == "sqlite" else column
 
 
