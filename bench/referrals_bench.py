@@ -119,11 +119,13 @@ def build(n: int, seed: int) -> dict:
             first_viewed_at=sent + timedelta(hours=response_hours * rng.random()) if viewed else None,
             loop_closed_at=sent + timedelta(days=5 + rng.random() * 10) if closed else None,
             created_at=sent, updated_at=sent))
-    from referralnet.referrals.timing import ENDS, durations
+    from referralnet.referrals.timing import ENDS, FLAG_INPUTS, durations, flags, sent_day
 
     tz = network_timezone()
-    for row in referral_rows:  # the durations the ORM would have derived (bulk INSERTs bypass it)
-        row.update(durations(row["requested_at"], {end: row[end] for end in ENDS}, tz))
+    for row in referral_rows:  # the columns the ORM would have derived (bulk INSERTs bypass it)
+        row.update(durations(row["requested_at"], {end: row[end] for end in ENDS}, tz),
+                   sent_day=sent_day(row["requested_at"], tz), client_zip_code="94401",
+                   report_flags=flags({name: row.get(name) for name in FLAG_INPUTS}))
     s.execute(insert(Referral), referral_rows)
     closed_rows = s.execute(select(Referral.id, Referral.loop_closed_at, Referral.sender_id)
                             .where(Referral.loop_closed_at.is_not(None))).all()

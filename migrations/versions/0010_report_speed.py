@@ -34,7 +34,7 @@ def upgrade():
     with op.batch_alter_table('referral', schema=None) as batch_op:
         for column in timing.COLUMNS:
             batch_op.add_column(sa.Column(column, sa.Integer(), nullable=True))
-    timing.recount(op.get_bind())
+    timing.recount(op.get_bind(), report_columns=False)
     with op.batch_alter_table('referral', schema=None) as batch_op:
         batch_op.create_index(COMPARISON_INDEX, COMPARISON_COLUMNS, unique=False)
 

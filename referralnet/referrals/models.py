@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Optional
+from types import SimpleNamespace
+from typing import Any, Optional
 
 from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, event,
                         false, inspect)
+from sqlalchemy import literal as sa_literal
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referralnet.accounts.models import NetworkOrganization, User
@@ -137,6 +140,13 @@ class Consent(Base):
     recorded_by: Mapped[User] = relationship()
 
 
+# The reports' indexes: grouped by the first five columns, filtered by the rest; each duration with the filters.
+DURATION_INDEX_COLUMNS = ("sent_day", "status", "category", "priority", "sending_organization_id",
+                          "receiving_organization_id", "delivery_route")
+REPORT_INDEX_COLUMNS = ("sent_day", "status", "category", "status_reason_code", "report_flags", "priority",
+                        "sending_organization_id", "receiving_organization_id", "delivery_route", "response_due_at")
+
+
 class Referral(TimestampMixin, Base):
     """A referral of one client to one service (an SDOHCC Task for referral management).
 
@@ -163,6 +173,15 @@ class Referral(TimestampMixin, Base):
         Index("ix_referral_receiving_organization_id_seconds_to_answer", "receiving_organization_id",
               "seconds_to_answer", "requested_at", "status", "category", "priority", "sending_organization_id",
               "delivery_route"),
+        # The reports' counts (reports.services): one pass over this index, in its order, groups a period's
+        # referrals by day, status, need, reason and flags with no sort and no row of the table read.
+        Index("ix_referral_report", *REPORT_INDEX_COLUMNS),
+        # SQLite only: each duration in order, for the reports' percentiles (PostgreSQL has percentile_disc).
+        *(Index(f"ix_referral_report_{column}", column, *DURATION_INDEX_COLUMNS).ddl_if(dialect="sqlite")
+          for column in timing.COLUMNS if column != "business_seconds_to_close"),
+        # SQLite only: referrals by need and client ZIP code, grouped in order (the unmet-distance table).
+        Index("ix_referral_report_client_zip_code", "category", "client_zip_code",
+              *(c for c in DURATION_INDEX_COLUMNS if c != "category")).ddl_if(dialect="sqlite"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -196,6 +215,13 @@ class Referral(TimestampMixin, Base):
     business_seconds_to_answer: Mapped[Optional[int]] = mapped_column(Integer)
     seconds_to_close: Mapped[Optional[int]] = mapped_column(Integer)
     business_seconds_to_close: Mapped[Optional[int]] = mapped_column(Integer)
+    # The local date it was sent (days since 1970-01-01, network time zone), written with the durations;
+    # and the facts the reports count, one bit each (referrals.timing.FLAGS), written with them.
+    sent_day: Mapped[Optional[int]] = mapped_column(Integer)
+    report_flags: Mapped[Optional[int]] = mapped_column(Integer)
+    # The client's ZIP code, kept equal to it (set when sent; a change to the client's rewrites it on all
+    # their referrals): the reports' unmet-distance table counts referrals by it without a join.
+    client_zip_code: Mapped[Optional[str]] = mapped_column(String(10))
     previous_referral_id: Mapped[Optional[int]] = mapped_column(ForeignKey("referral.id"), index=True)
     # The patient's status-page link. The token is HMAC(SECRET_KEY, id, salt): the database holds
     # only the salt and sha256(token) for lookup, so a copy of the database alone opens no link.
@@ -358,6 +384,10 @@ event.listen(ReferralEvent, "before_delete", _append_only)
 def _timing_on_insert(mapper, connection, referral: Referral) -> None:
     for column, value in timing.changed_durations(referral, {"requested_at"}).items():
         setattr(referral, column, value)
+    if referral.client_zip_code is None:  # the client's, read by the INSERT itself
+        referral.client_zip_code = (sa_select(Client.zip_code).where(Client.id == referral.client_id)
+                                    .scalar_subquery())
+    referral.report_flags = timing.flags({name: getattr(referral, name) for name in timing.FLAG_INPUTS})
 
 
 def _timing_on_update(mapper, connection, referral: Referral) -> None:
@@ -366,7 +396,27 @@ def _timing_on_update(mapper, connection, referral: Referral) -> None:
     changed = {name for name in ("requested_at", *timing.ENDS) if state.attrs[name].history.has_changes()}
     for column, value in timing.changed_durations(referral, changed).items():
         setattr(referral, column, value)
+    flag_changes = {name: getattr(referral, name) for name in timing.FLAG_INPUTS
+                    if state.attrs[name].history.has_changes()}
+    if flag_changes:  # the UPDATE computes the flags from the row and the values it writes
+        referral.report_flags = report_flags_after(flag_changes)
 
 
+def report_flags_after(changes: dict) -> Any:
+    """report_flags as an expression for an UPDATE that writes `changes` ({FLAG_INPUTS name: new value}):
+    the new values bound, the row's own columns for the rest (an UPDATE's SET reads the old row)."""
+    columns = SimpleNamespace(**{name: sa_literal(changes[name], Referral.__table__.c[name].type)
+                                 if name in changes else Referral.__table__.c[name] for name in timing.FLAG_INPUTS})
+    return timing.flags_expression(columns)
+
+
+def _client_zip_on_update(mapper, connection, client: Client) -> None:
+    """A client's new ZIP code goes to all their referrals (Referral.client_zip_code), in the same flush."""
+    if inspect(client).attrs["zip_code"].history.has_changes():
+        connection.execute(Referral.__table__.update().where(Referral.__table__.c.client_id == client.id)
+                           .values(client_zip_code=client.zip_code))
+
+
+event.listen(Client, "after_update", _client_zip_on_update)
 event.listen(Referral, "before_insert", _timing_on_insert)
 event.listen(Referral, "before_update", _timing_on_update)

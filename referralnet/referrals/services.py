@@ -37,7 +37,7 @@ from referralnet.referrals.calendar import add_business_days
 from referralnet.referrals.events import record_event
 from referralnet.referrals.models import (CLOSABLE_STATUSES, CONSENT_METHODS, CONTACT_PREFERENCES, MAX_TEXT,
                                           PATIENT_REPORTS, PRIORITIES, VERIFIED_OUTCOMES, Client, Closure, Consent,
-                                          Referral, ReferralEvent, ReferralMessage)
+                                          Referral, ReferralEvent, ReferralMessage, report_flags_after)
 from referralnet.referrals.states import Party, Status, parties_of
 
 DEFAULT_RESPONSE_BUSINESS_DAYS = 2
@@ -664,9 +664,10 @@ def mark_viewed(actor: Actor, referral: Referral, *, now: Optional[datetime] = N
         return False
     result = db.session.execute(
         update(Referral).where(Referral.id == referral.id, Referral.first_viewed_at.is_(None))
-        .values(first_viewed_at=now, **timing.durations(referral.requested_at, {"first_viewed_at": now}))
+        .values(first_viewed_at=now, **timing.durations(referral.requested_at, {"first_viewed_at": now}),
+                report_flags=report_flags_after({"first_viewed_at": now}))
         .execution_options(synchronize_session=False))
-    db.session.expire(referral, ["first_viewed_at", "updated_at", *timing.ENDS["first_viewed_at"]])
+    db.session.expire(referral, ["first_viewed_at", "updated_at", "report_flags", *timing.ENDS["first_viewed_at"]])
     if result.rowcount != 1:
         return False
     record_event(referral, "viewed", actor=actor, actor_kind="partner", at=now, patient_visible=True)

@@ -17,12 +17,21 @@ Business time leaves Saturdays and Sundays out, in the network's time zone
 clock that runs only on weekdays: `business_clock(t)` is the weekday seconds from Monday
 1970-01-05 (local) to `t`'s local time, and a business duration is the difference of two clocks.
 Times are floored to the second, so a duration is the same whatever the sub-second parts.
+
+Two more columns serve the reports' counts (migration 0015):
+- `sent_day`: the local date the referral was sent (network time zone), as days since 1970-01-01,
+  written with the durations (and recounted with them): a report period of local dates is a range
+  of it, and a week is seven of them, with no time-zone arithmetic in SQL;
+- `report_flags`: one bit per fact the reports count (`FLAGS`), from the row's own columns: set
+  on insert (`flags()`), and on update as a SQL expression of the row's columns and the values
+  the update writes (`flags_expression`: exact even when the ORM has not loaded every column),
+  by the mapper events; the first view's conditional UPDATE and `recount()` write it too.
 """
 from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Any, Callable, Optional
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -41,6 +50,49 @@ ENDS: dict[str, tuple[str, str]] = {
     "loop_closed_at": ("seconds_to_close", "business_seconds_to_close"),
 }
 COLUMNS: tuple[str, ...] = tuple(column for pair in ENDS.values() for column in pair)
+_EPOCH_DAY = datetime(1970, 1, 1).date().toordinal()
+
+# report_flags: name -> (bit, the condition on the row's timestamps and columns). `flags_expression`
+# makes it SQL (the same on SQLite and PostgreSQL); `flags()` the same in Python.
+FLAG_INPUTS = ("first_viewed_at", "responded_at", "response_due_at", "loop_closed_at", "previous_referral_id",
+               "outcome")
+HELPED = ("got-help", "partly")
+FLAGS: dict[str, tuple[int, Callable[[Any], Any]]] = {
+    "viewed": (1, lambda c: sa.or_(c.first_viewed_at.is_not(None), c.responded_at.is_not(None))),
+    "answered": (2, lambda c: c.responded_at.is_not(None)),
+    "on_time": (4, lambda c: sa.and_(c.responded_at.is_not(None), c.responded_at <= c.response_due_at)),
+    "closed": (8, lambda c: c.loop_closed_at.is_not(None)),
+    "follow_up": (16, lambda c: c.previous_referral_id.is_not(None)),
+    "helped": (32, lambda c: sa.and_(c.outcome.is_not(None), c.outcome.in_(HELPED))),
+    "first_viewed": (64, lambda c: c.first_viewed_at.is_not(None)),
+}
+
+
+def flags_expression(columns: Any) -> Any:
+    """report_flags as a SQL expression over `columns` (an object with one attribute per FLAG_INPUTS
+    name: the referral's columns, or bound values where a write sets new ones)."""
+    return sum((sa.case((condition(columns), bit), else_=0) for bit, condition in FLAGS.values()), sa.literal(0))
+
+
+def flags(values: dict[str, Any]) -> int:
+    """report_flags of a referral whose FLAG_INPUTS are `values` (Python values)."""
+    viewed, answered = values["first_viewed_at"] is not None, values["responded_at"] is not None
+    found = {"viewed": viewed or answered, "answered": answered,
+             "on_time": answered and values["response_due_at"] is not None
+             and _utc(values["responded_at"]) <= _utc(values["response_due_at"]),
+             "closed": values["loop_closed_at"] is not None, "follow_up": values["previous_referral_id"] is not None,
+             "helped": values["outcome"] in HELPED, "first_viewed": viewed}
+    return sum(bit for name, (bit, _) in FLAGS.items() if found[name])
+
+
+def day_number(day) -> int:
+    """A date as days since 1970-01-01 (`sent_day`'s unit)."""
+    return day.toordinal() - _EPOCH_DAY
+
+
+def sent_day(requested_at: datetime, tz: ZoneInfo) -> int:
+    """The local date (in `tz`) of `requested_at`, as days since 1970-01-01."""
+    return day_number(_utc(requested_at).astimezone(tz).date())
 
 
 def _utc(value: datetime) -> datetime:
@@ -80,36 +132,47 @@ def durations(requested_at: Optional[datetime], ends: dict[str, Optional[datetim
 
 def changed_durations(referral, changed: set[str]) -> dict[str, Optional[int]]:
     """The durations to write when the timestamps in `changed` (attribute names) were set: all of them
-    when `requested_at` changed, else those of the ends that changed (none for other changes)."""
+    and `sent_day` when `requested_at` changed, else those of the ends that changed (none for other changes)."""
     ends = list(ENDS) if "requested_at" in changed else [end for end in ENDS if end in changed]
     if not ends:
         return {}
-    return durations(referral.requested_at, {end: getattr(referral, end) for end in ends})
+    tz = network_timezone()
+    found = durations(referral.requested_at, {end: getattr(referral, end) for end in ends}, tz)
+    if "requested_at" in changed:
+        found["sent_day"] = sent_day(referral.requested_at, tz) if referral.requested_at is not None else None
+    return found
 
 
 BATCH = 5000
 
 
-def recount(connection, tz: Optional[ZoneInfo] = None, batch: int = BATCH) -> int:
-    """Set every referral's durations from its timestamps, `batch` referrals per UPDATE; returns how many.
+def recount(connection, tz: Optional[ZoneInfo] = None, batch: int = BATCH, *, report_columns: bool = True) -> int:
+    """Set every referral's durations and (unless not `report_columns`) its `sent_day` from its timestamps,
+    `batch` referrals per UPDATE, then its `report_flags` in one UPDATE; returns how many.
 
-    Core statements over the table's columns (no ORM), so migration 0010 can run it on the schema it
-    has just made; also `flask referrals recount-durations`, after DEFAULT_TIMEZONE changes."""
+    Core statements over the table's columns (no ORM), so migrations 0010 (durations only: the report
+    columns come with 0015) and 0015 can run it on the schema they have just made; also
+    `flask referrals recount-durations`, after DEFAULT_TIMEZONE changes."""
     tz = tz or network_timezone()
+    day = ("sent_day",) if report_columns else ()
     referral = sa.table("referral", sa.column("id", sa.Integer()), sa.column("requested_at", UTCDateTime()),
                         *(sa.column(end, UTCDateTime()) for end in ENDS),
-                        *(sa.column(column, sa.Integer()) for column in COLUMNS))
+                        *(sa.column(column, sa.Integer()) for column in (*COLUMNS, *day, "report_flags")),
+                        sa.column("response_due_at", UTCDateTime()), sa.column("previous_referral_id", sa.Integer()),
+                        sa.column("outcome", sa.String()))
     update = sa.update(referral).where(referral.c.id == sa.bindparam("row_id")) \
-        .values({column: sa.bindparam(column) for column in COLUMNS})
+        .values({column: sa.bindparam(column) for column in (*COLUMNS, *day)})
     done, last = 0, 0
     while True:
         rows = connection.execute(
             sa.select(referral.c.id, referral.c.requested_at, *(referral.c[end] for end in ENDS))
             .where(referral.c.id > last).order_by(referral.c.id).limit(batch)).all()
         if not rows:
+            if report_columns:
+                connection.execute(sa.update(referral).values(report_flags=flags_expression(referral.c)))
             return done
-        connection.execute(update, [{"row_id": row.id, **durations(row.requested_at,
-                                                                    {end: row._mapping[end] for end in ENDS}, tz)}
+        connection.execute(update, [{"row_id": row.id, **({"sent_day": sent_day(row.requested_at, tz)} if day else {}),
+                                     **durations(row.requested_at, {end: row._mapping[end] for end in ENDS}, tz)}
                                     for row in rows])
         done += len(rows)
         last = rows[-1].id

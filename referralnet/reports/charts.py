@@ -9,11 +9,16 @@ Readable without colour: the trend lines differ by dash pattern as well as colou
 keep the legend's order from the bottom up (and the page says so), every bar and point carries
 its number, the palette is ordered by lightness, and each chart is followed by its table.
 Values hidden by the small-cell rule are left out of a chart (the table says "fewer than 11").
+
+Drawing is most of a chart's cost (tens of milliseconds each): an image is a pure function of
+its kind, labels and series, so the last few drawn are kept (`_data_url`, keyed by all of them) and
+a report looked at again with the same numbers is not drawn again.
 """
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional
 
 import pygal
@@ -50,7 +55,17 @@ def _config(**extra) -> dict:
     return config
 
 
-def _data_url(chart) -> str:
+# (label, values, stroke style as sorted items): hashable, for the cache of drawn charts.
+Series = tuple[str, tuple[Optional[float], ...], tuple]
+
+
+@lru_cache(maxsize=64)
+def _data_url(kind: str, config: tuple, x_labels: tuple, series: tuple[Series, ...]) -> str:
+    """A pygal chart of `kind` (the class name) with `config` (extra options as items), drawn as a `data:` URL."""
+    chart = getattr(pygal, kind)(**_config(**dict(config)))
+    chart.x_labels = list(x_labels)
+    for label, values, stroke in series:
+        chart.add(label, list(values), **({"stroke_style": dict(stroke)} if stroke else {}))
     svg = chart.render(is_unicode=True)
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
@@ -68,45 +83,42 @@ def weekly_status_chart(report: Report) -> Optional[Chart]:
     table = report.tables.get("volume-by-week")
     if table is None or not table.rows:
         return None
-    chart = pygal.StackedBar(**_config(x_label_rotation=30, show_legend=True))
-    chart.x_labels = [row[0].value for row in table.rows]
-    for key, label, _ in STATUS_GROUPS:
-        index = _column(table, key)
-        chart.add(label, [_number(row[index], report) for row in table.rows])
+    series = tuple((label, tuple(_number(row[_column(table, key)], report) for row in table.rows), ())
+                   for key, label, _ in STATUS_GROUPS)
     order = ", ".join(label for _, label, _ in STATUS_GROUPS)
     return Chart("chart-weekly-status", "Referrals sent each week, by status now",
                  f"Stacked bars, one per week; each bar stacks from the bottom: {order}.", table.id,
-                 _data_url(chart))
+                 _data_url("StackedBar", (("x_label_rotation", 30), ("show_legend", True)),
+                           tuple(row[0].value for row in table.rows), series))
 
 
 def trend_chart(report: Report) -> Optional[Chart]:
     table = report.tables.get("volume-by-week")
     if table is None or not table.rows:
         return None
-    chart = pygal.Line(**_config(x_label_rotation=30, dots_size=4, print_values=False))
-    chart.x_labels = [row[0].value for row in table.rows]
+    series = []
     for (key, label), dash in zip((("sent", "Sent"), ("accepted", "Accepted"), ("completed_now", "Completed")),
                                   DASHES):
         index = _column(table, key)
         style = {"width": 3, "dasharray": dash} if dash else {"width": 3}
-        chart.add(f"{label} ({'solid' if not dash else 'dashed' if dash == '8, 4' else 'dotted'} line)",
-                  [_number(row[index], report) for row in table.rows], stroke_style=style)
+        series.append((f"{label} ({'solid' if not dash else 'dashed' if dash == '8, 4' else 'dotted'} line)",
+                       tuple(_number(row[index], report) for row in table.rows), tuple(sorted(style.items()))))
     return Chart("chart-trend", "Weekly trend: sent, accepted and completed",
                  "Three lines over the weeks: sent (solid), accepted (dashed) and completed (dotted).", table.id,
-                 _data_url(chart))
+                 _data_url("Line", (("x_label_rotation", 30), ("dots_size", 4), ("print_values", False)),
+                           tuple(row[0].value for row in table.rows), tuple(series)))
 
 
 def funnel_chart(report: Report) -> Optional[Chart]:
     table = report.tables.get("funnel")
     if table is None:
         return None
-    chart = pygal.HorizontalBar(**_config(show_legend=False, height=300))
     rows = list(reversed(table.rows))  # pygal draws the first label at the bottom: sent goes on top
-    chart.x_labels = [row[0].value for row in rows]
-    chart.add("Referrals", [_number(row[1], report) for row in rows])
     return Chart("chart-funnel", "From sending to a closed loop",
                  "Horizontal bars, one per stage, from sent at the top to loop closed at the bottom.",
-                 table.id, _data_url(chart))
+                 table.id, _data_url("HorizontalBar", (("show_legend", False), ("height", 300)),
+                                     tuple(row[0].value for row in rows),
+                                     (("Referrals", tuple(_number(row[1], report) for row in rows), ()),)))
 
 
 def report_charts(report: Report) -> dict[str, Chart]:

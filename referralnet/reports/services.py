@@ -32,11 +32,13 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Optional
 
 from flask import current_app
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 
 from referralnet.accounts.models import NetworkOrganization, OrgKind, Role, User
 from referralnet.accounts.routes import DeliveryRoute
@@ -48,17 +50,17 @@ from referralnet.errors import NotFound, NotPermitted, ValidationFailed
 from referralnet.extensions import db
 from referralnet.geo import distance_miles, zip_place
 from referralnet.referrals.models import (CANCEL_REASONS, CLOSABLE_STATUSES, FAIL_REASONS, PATIENT_REPORTS,
-                                          PRIORITIES, REJECT_REASONS, VERIFIED_OUTCOMES, Client, Closure, Referral,
+                                          PRIORITIES, REJECT_REASONS, VERIFIED_OUTCOMES, Closure, Referral,
                                           ReferralEvent, Status)
 from referralnet.reports import sql
 from referralnet.reports.models import SearchGap
+from referralnet.referrals.timing import FLAGS, day_number
 from referralnet.reports.periods import Period, ReportFilters, parse_period
 from referralnet.search.understanding import lexicon
 
 DEFAULT_MIN_CELL_SIZE = 11
 NEARBY_MILES = 10.0
 UNMET_REASONS = ("no-capacity", "not-eligible")
-HELPED = ("got-help", "partly")
 MIN_AGENCIES_FOR_MEDIAN = 3
 
 S = Status
@@ -137,11 +139,12 @@ class Scope:
     def fixed_dimensions(self) -> set[str]:
         return {"sent": {"sending_organization"}, "received": {"receiving_organization"}}.get(self.kind, set())
 
-    def conditions(self) -> list:
+    def conditions(self, column: Callable[[Any], Any] = lambda c: c) -> list:
+        """The scope as conditions on the referrals (each column passed through `column`)."""
         if self.kind == "sent":
-            return [Referral.sending_organization_id == self.organization_id]
+            return [column(Referral.sending_organization_id) == self.organization_id]
         if self.kind == "received":
-            return [Referral.receiving_organization_id == self.agency_id]
+            return [column(Referral.receiving_organization_id) == self.agency_id]
         return []
 
 
@@ -350,16 +353,6 @@ def build_report(scope: Scope, filters: ReportFilters, sections: Optional[Iterab
     return Report(scope, filters, context.now, tables, min_cell_size())
 
 
-# What each section reads from the shared pass over the referrals (`_Context.groups`): the columns
-# it groups by, and whether it reads the conditional counts (_COUNTS). The pass groups by the union
-# of what the wanted sections need, so the page makes one pass for all its count tables and a CSV
-# one pass as narrow as its table.
-_GROUPS_NEEDED: dict[str, tuple[tuple[str, ...], bool]] = {
-    "volume-by-week": (("week", "status"), True), "volume-by-need": (("category",), False),
-    "funnel": ((), True), "service-level": ((), True), "outcomes": (("status",), True),
-    "reasons": (("status", "reason"), False), "loop-closure": ((), True), "refer-elsewhere": ((), True),
-    "unmet-declines": (("category", "status", "reason"), False),
-}
 # The durations each section reads from the shared durations pass (`_Context.durations`):
 # (name, "calendar" | "business") -> the referral's stored duration (referrals.timing).
 _DURATIONS_NEEDED: dict[str, dict[tuple[str, str], Any]] = {
@@ -382,36 +375,42 @@ class _Context:
         self._groups = None
         self._durations = None
 
-    def where(self, *, skip: Iterable[str] = (), scoped: bool = True) -> list:
-        """The period, the scope (unless not `scoped`) and every filter but those in `skip`."""
-        sent = Referral.requested_at if scoped and self.scope.kind != "network" else sql.whole_table(Referral.requested_at)
-        conditions = [sent >= self.period.start_utc, sent < self.period.end_utc,
-                      Referral.status != S.ENTERED_IN_ERROR.value]
+    def where(self, *, skip: Iterable[str] = (), scoped: bool = True, by_day: bool = False,
+              day_indexed: bool = True) -> list:
+        """The period, the scope (unless not `scoped`) and every filter but those in `skip`.
+
+        The period is the referrals sent from its first local midnight to the one after it; `by_day`, the
+        same referrals as a range of `sent_day` (the local date each was sent), for the reports' indexes,
+        which hold the scope and filter columns too: on SQLite, which plans without statistics, those are
+        then given as expressions no index serves (sql.unindexed), so that the reports' index is the only
+        one it can take (the period's, or with `day_indexed` false the one that gives the order wanted)."""
+        column = (lambda c: c)
+        if by_day:
+            column = sql.unindexed
+            day = Referral.sent_day if day_indexed else sql.unindexed(Referral.sent_day)
+            conditions = [day.between(day_number(self.period.start), day_number(self.period.end))]
+        else:
+            sent = Referral.requested_at if scoped and self.scope.kind != "network" \
+                else sql.whole_table(Referral.requested_at)
+            conditions = [sent >= self.period.start_utc, sent < self.period.end_utc]
+        conditions.append(Referral.status != S.ENTERED_IN_ERROR.value)
         if scoped:
-            conditions += self.scope.conditions()
+            conditions += self.scope.conditions(column)
         for name, value in self.filters.values.items():
             if name not in skip:
-                conditions.append(DIMENSIONS[name].column == value)
+                conditions.append(sql.unindexed(DIMENSIONS[name].column) == value)  # never an index's lead
         return conditions
 
     @property
     def groups(self) -> list[dict]:
-        """The referrals counted in groups: one GROUP BY over the referrals for every count-based section
-        wanted, by the union of the columns they need (week, status, category, reason), with the
-        conditional counts if any of them reads those. Each row is a dict with "sent" (the row count)."""
+        """The referrals counted in groups by week, status, need (category) and reason, with every count
+        the count tables read (_COUNT_KEYS; "sent" is the number of referrals).
+
+        One pass over the reports' index (referrals.models.REPORT_INDEX_COLUMNS), grouped in its order
+        by day, status, need, reason and report flags -- no sort, no row of the table -- then each
+        group's flags turned into the counts and its day into its week, here."""
         if self._groups is None:
-            keys, counts = set(), False
-            for section in self.sections:
-                needed_keys, needed_counts = _GROUPS_NEEDED.get(section, ((), False))
-                keys.update(needed_keys)
-                counts = counts or needed_counts
-            columns = {"week": sql.bucket(Referral.requested_at, [start for _, start in self.period.weeks()]),
-                       "status": Referral.status, "category": Referral.category,
-                       "reason": Referral.status_reason_code}
-            by = [columns[key].label(key) for key in ("week", "status", "category", "reason") if key in keys]
-            stmt = select(*by, *(_COUNTS(self.now) if counts else [func.count().label("sent")])) \
-                .where(*self.where()).group_by(*by)
-            self._groups = [dict(row._mapping) for row in db.session.execute(stmt)]
+            self._groups = _counted(self.where(by_day=True), self.now, self.period)
         return self._groups
 
     def totals(self) -> dict[str, int]:
@@ -425,48 +424,95 @@ class _Context:
 
     @property
     def durations(self) -> dict:
-        """Percentiles of the times from sending to each end the wanted sections read, from one pass
-        (sql.duration_percentiles): {(name, "calendar" | "business"): ({p: seconds}, n)}."""
+        """Percentiles of the times from sending to each end the wanted sections read
+        (sql.duration_percentiles): {(name, "calendar" | "business"): ({p: seconds}, n)}; n, how many
+        referrals reached that end, from the counts (`totals`)."""
         if self._durations is None:
             measures: dict[tuple[str, str], Any] = {}
             for section in self.sections:
                 measures.update(_DURATIONS_NEEDED.get(section, {}))
-            self._durations = sql.duration_percentiles(self.where(), measures)
+            reached = self.totals()
+            counts = {key: reached[_REACHED[key[0]]] for key in measures}
+            self._durations = sql.duration_percentiles(self.where(by_day=True, day_indexed=False), measures,
+                                                          counts)
         return self._durations
+
+
+# The count of referrals that have each duration (one is stored exactly when its end timestamp is).
+_REACHED = {"view": "first_viewed", "answer": "answered", "close": "closed"}
 
 
 def _sum(condition, name: str):
     return func.sum(case((condition, 1), else_=0)).label(name)
 
 
-_ACCEPTED = and_(Referral.responded_at.is_not(None), Referral.status != S.REJECTED.value)
-_FINISHED_CLAUSE = Referral.status.in_(_FINISHED)
-_CLOSED = Referral.loop_closed_at.is_not(None)
-_FOLLOW_UP = Referral.previous_referral_id.is_not(None)
-
-
-def _COUNTS(now: datetime) -> list:
-    overdue = and_(Referral.status == S.REQUESTED.value, Referral.response_due_at < now)
-    return [
-        func.count().label("sent"),
-        _sum(or_(Referral.first_viewed_at.is_not(None), Referral.responded_at.is_not(None)), "viewed"),
-        _sum(_ACCEPTED, "accepted"),
-        _sum(Referral.status == S.COMPLETED.value, "completed"),
-        _sum(and_(Referral.status == S.COMPLETED.value, _CLOSED), "completed_closed"),
-        _sum(_FINISHED_CLAUSE, "finished"),
-        _sum(_CLOSED, "closed"),
-        _sum(and_(Referral.responded_at.is_not(None), Referral.responded_at <= Referral.response_due_at), "on_time"),
-        _sum(or_(Referral.responded_at.is_not(None), overdue), "due"),
-        _sum(overdue, "overdue"),
-        _sum(_FOLLOW_UP, "follow_ups"),
-        _sum(and_(_FOLLOW_UP, _FINISHED_CLAUSE), "follow_ups_finished"),
-        _sum(and_(_FOLLOW_UP, Referral.status == S.COMPLETED.value, Referral.outcome.in_(HELPED)),
-             "follow_ups_succeeded"),
-    ]
-
-
+# The counts of the count tables, of the referrals of a period (each row of `_Context.groups` has them all):
+# sent; viewed (opened or answered); accepted (answered, and not declined); completed; completed with the
+# loop closed; finished (declined, completed, failed or cancelled); loop closed; answered on time (by the
+# response due time); due (answered, or unanswered past due now); overdue now (unanswered past due);
+# follow-ups (referred elsewhere), finished, and succeeded (completed, the client helped); opened by the
+# agency; answered (accepted or declined).
 _COUNT_KEYS = ("sent", "viewed", "accepted", "completed", "completed_closed", "finished", "closed", "on_time", "due",
-               "overdue", "follow_ups", "follow_ups_finished", "follow_ups_succeeded")
+               "overdue", "follow_ups", "follow_ups_finished", "follow_ups_succeeded", "first_viewed", "answered")
+_FLAG = {name: bit for name, (bit, _) in FLAGS.items()}
+# The reports' index order (referrals.models.REPORT_INDEX_COLUMNS): grouped by these, no sort is needed.
+_GROUP_COLUMNS = (Referral.sent_day, Referral.status, Referral.category, Referral.status_reason_code,
+                  Referral.report_flags)
+
+
+@lru_cache(maxsize=None)
+def _coefficients(status: str, flags: int) -> tuple[tuple[str, int, int], ...]:
+    """For referrals of `status` and report `flags`: (count, times their number, times the overdue among them)."""
+    def has(name: str) -> bool:
+        return bool(flags & _FLAG[name])
+
+    finished, completed, follow_up = status in _FINISHED, status == S.COMPLETED.value, has("follow_up")
+    per_referral = {"sent": True, "viewed": has("viewed"), "accepted": has("answered") and status != S.REJECTED.value,
+                    "completed": completed, "completed_closed": completed and has("closed"), "finished": finished,
+                    "closed": has("closed"), "on_time": has("on_time"), "due": has("answered"), "overdue": False,
+                    "follow_ups": follow_up, "follow_ups_finished": follow_up and finished,
+                    "follow_ups_succeeded": follow_up and completed and has("helped"),
+                    "first_viewed": has("first_viewed"), "answered": has("answered")}
+    per_overdue = {"due": not has("answered"), "overdue": True}
+    return tuple((key, int(per_referral[key]), int(per_overdue.get(key, False))) for key in _COUNT_KEYS)
+
+
+def _group_counts(status: str, flags: int, n: int, overdue: int) -> dict[str, int]:
+    """The counts (_COUNT_KEYS) of `n` referrals of one status and the same report flags, `overdue` of them
+    unanswered past due now."""
+    return {key: n * per_referral + overdue * per_overdue
+            for key, per_referral, per_overdue in _coefficients(status, flags)}
+
+
+def _grouped(where: list, now: datetime, by: tuple, fold: Callable[[list, str], Any]) -> dict[Any, dict[str, int]]:
+    """The referrals `where` selects, grouped by the columns `by` (status and report_flags among them, in an
+    index's order), each group's other values and status folded into a key by `fold` (a day into its
+    week...): {key: its counts}. Groups of the same key, status and flags are added up first, then counted."""
+    overdue = _sum(and_(Referral.status == S.REQUESTED.value, Referral.response_due_at < now), "overdue")
+    others = [column for column in by if column is not Referral.status and column is not Referral.report_flags]
+    stmt = select(*others, Referral.status, Referral.report_flags, func.count(), overdue).where(*where).group_by(*by)
+    sums: dict[tuple, list[int]] = {}
+    for *values, status, flags, n, late in db.session.execute(stmt):
+        found = sums.setdefault((fold(values, status), status, flags), [0, 0])
+        found[0] += n
+        found[1] += late or 0
+    merged: dict[tuple, dict[str, int]] = {}
+    for (key, status, flags), (n, late) in sums.items():
+        totals = merged.get(key)
+        if totals is None:
+            totals = merged[key] = dict.fromkeys(_COUNT_KEYS, 0)
+        for name, per_referral, per_overdue in _coefficients(status, flags):
+            totals[name] += n * per_referral + late * per_overdue
+    return merged
+
+
+def _counted(where: list, now: datetime, period: Period) -> list[dict]:
+    """The referrals `where` selects in groups of (week, status, category, reason), with their counts."""
+    first_monday = day_number(period.weeks()[0][0])
+    merged = _grouped(where, now, _GROUP_COLUMNS,  # (day, category, reason), status -> (week, status, ...)
+                      lambda v, status: ((v[0] - first_monday) // 7, status, v[1], v[2]))
+    return [dict(week=week, status=status, category=category, reason=reason, **counts)
+            for (week, status, category, reason), counts in merged.items()]
 
 
 # --- the sections ----------------------------------------------------------------------------------
@@ -678,9 +724,10 @@ def _need_labels() -> dict[str, str]:
 
 
 def _unmet_distance(c: _Context) -> Table:
-    rows = db.session.execute(select(Referral.category, Client.zip_code, func.count().label("n"))
-                              .join(Client, Client.id == Referral.client_id).where(*c.where())
-                              .group_by(Referral.category, Client.zip_code)).all()
+    zip_code = Referral.client_zip_code  # the client's (kept equal by referrals.models)
+    rows = db.session.execute(select(Referral.category, zip_code.label("zip_code"), func.count().label("n"))
+                              .where(*c.where(by_day=True, day_indexed=False))
+                              .group_by(Referral.category, zip_code)).all()
     places_by_domain = _in_network_places()
     unmet: dict[tuple[str, str], int] = defaultdict(int)
     unknown_zip = 0
@@ -729,10 +776,13 @@ def _in_network_places() -> dict[str, list[tuple[float, float]]]:
 
 def _comparison(c: _Context) -> Table:
     """The agency's key measures beside the median of every agency's (same period and filters)."""
-    where = c.where(skip={"receiving_organization"}, scoped=False)
     agency = Referral.receiving_organization_id
-    rows = db.session.execute(select(agency.label("agency"), *_COUNTS(c.now)).where(*where).group_by(agency)).all()
-    response = sql.grouped_medians(Referral.seconds_to_answer, agency, where)
+    by_agency = _grouped(c.where(skip={"receiving_organization"}, scoped=False, by_day=True), c.now,
+                         (agency, Referral.status, Referral.report_flags), lambda v, status: v[0])
+    rows = [SimpleNamespace(agency=a, **totals) for a, totals in by_agency.items()]
+    response = sql.grouped_medians(Referral.seconds_to_answer, agency,
+                                   c.where(skip={"receiving_organization"}, scoped=False),
+                                   {a: totals["answered"] for a, totals in by_agency.items()})
     measures = (("Acceptance rate (%)", lambda r: _pct(r.accepted, r.sent)),
                 ("Answered within the service level (%)", lambda r: _pct(r.on_time, r.due)),
                 ("Median time to accept or decline (hours)",

@@ -1,21 +1,22 @@
-"""Portable SQL for the reports: weekly buckets and percentiles of the stored durations.
+"""Portable SQL for the reports: percentiles of the stored durations.
 
-The same expressions run on SQLite and PostgreSQL (the dialect is asked once per query):
+The same numbers on SQLite and PostgreSQL (the dialect is asked once per query):
 
-- `bucket(col, starts)`: the index of the last start at or before the value (weekly charts);
 - `duration_percentiles(...)`: nearest-rank percentiles (the value at rank ceil(p/100 x n) of the
-  n values in order) of the referrals' stored durations (referrals.timing: integer seconds), from
-  histograms the database groups at the precision shown (SQLite has no percentile_cont, and
-  grouping is cheaper than sorting every row); `grouped_medians`: the nearest-rank median of
-  each group (PostgreSQL's percentile_disc; SQLite reads it in index order).
+  n values in order) of the referrals' stored durations (referrals.timing: integer seconds), at the
+  precision shown. PostgreSQL: percentile_disc, which is exactly that. SQLite has no ordered-set
+  aggregate: there, the value at that rank read from the duration's own index (ix_referral_report_*:
+  the duration, then the period and every filter), walking up to the rank from the smaller end or
+  down from the larger one, whichever is shorter (the count n comes from the report flags: a
+  duration is stored exactly when its end is). The period and filters are given to it as expressions
+  no index serves (`unindexed`), or SQLite's planner (without statistics) would take another index and sort;
+- `grouped_medians`: the nearest-rank median of each group (the agency comparison).
 """
 from __future__ import annotations
 
-from datetime import datetime
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql
 
-from sqlalchemy import Integer, case, func, literal, select, union_all
-
-from referralnet.db import UTCDateTime
 from referralnet.extensions import db
 from referralnet.referrals.models import Referral
 
@@ -33,69 +34,72 @@ def whole_table(column):
     return func.coalesce(column, column) if dialect() == "sqlite" else column
 
 
-def duration_percentiles(where: list, measures: dict, ps: tuple[int, ...] = (50, 90),
+def unindexed(column):
+    """`column` as an expression no SQLite index serves (its value unchanged: coalesce of a column with
+    itself), so that SQLite's planner, which has no statistics, takes the index the query is written for.
+    PostgreSQL plans from its statistics and gets the column as it is."""
+    return func.coalesce(column, column) if dialect() == "sqlite" else column
+
+
+def duration_percentiles(where: list, measures: dict, counts: dict, ps: tuple[int, ...] = (50, 90),
                          resolution: int = 360) -> dict:
-    """Nearest-rank percentiles of integer duration columns (seconds) over the referrals `where`
-    selects, at the precision shown (`resolution` seconds), in one statement:
-    {key: ({p: seconds}, n)} for `measures` ({key: column}).
+    """Nearest-rank percentiles of integer duration columns (seconds) over the referrals `where` selects
+    (`where` as `_Context.where(by_day=True)` gives it), at the precision shown (`resolution` seconds):
+    {key: ({p: seconds}, n)} for `measures` ({key: column}), where `counts` ({key: n}) says how many of
+    those referrals have the duration.
 
-    The referrals' durations are read once (a materialized CTE), then each column is grouped into
-    a histogram of `resolution`-second steps (one GROUP BY each, in one UNION ALL), and the
-    percentile is the step at rank ceil(p/100 x n). Steps are rounded half up in integer
-    arithmetic, so SQLite and PostgreSQL count alike (their round() differ on halves)."""
-    keys = list(measures)
-    times = select(*(column.label(f"d{i}") for i, column in enumerate(measures.values()))) \
-        .select_from(Referral).where(*where).cte("report_times").prefix_with("MATERIALIZED")
-    parts = []
-    for i in range(len(keys)):
-        seconds = times.c[f"d{i}"]
-        step = (seconds + resolution // 2) // literal(resolution, Integer)  # integer division on both
-        parts.append(select(literal(i, Integer).label("measure"), step.label("b"), func.count().label("n"))
-                     .where(seconds.is_not(None)).group_by(step))
+    The duration at the rank is rounded half up to a whole step of `resolution` seconds in integer
+    arithmetic (as SQL's integer division would), so both databases give the same numbers: rounding
+    does not change the order, so it is also the rank's value among the rounded durations."""
     found: dict = {}
-    for row in db.session.execute(union_all(*parts)):
-        found.setdefault(keys[row.measure], []).append((int(row.b), row.n))
-    return {key: _nearest_rank(sorted(found.get(key, [])), ps, resolution) for key in keys}
+    if dialect() == "postgresql":
+        aggregates = [func.percentile_disc(postgresql.array([p / 100.0 for p in ps])).within_group(column)
+                      for column in measures.values()]
+        row = db.session.execute(select(*aggregates).select_from(Referral).where(*where)).one()
+        for key, values in zip(measures, row):
+            found[key] = ({p: None if values is None else _step(values[i], resolution) for i, p in enumerate(ps)},
+                          counts[key])
+        return found
+    for key, column in measures.items():
+        n, values = counts[key], {}
+        for p in ps:
+            rank = (n * p + 99) // 100  # 1..n
+            values[p] = None if n == 0 else _step(_value_at(column, where, rank, n), resolution)
+        found[key] = (values, n)
+    return found
 
 
-def _nearest_rank(histogram: list[tuple[int, int]], ps, resolution: int) -> tuple[dict, int]:
-    n = sum(count for _, count in histogram)
-    found = {}
-    for p in ps:
-        rank, seen = (n * p + 99) // 100, 0
-        found[p] = None
-        for step, count in histogram:
-            seen += count
-            if seen >= rank:
-                found[p] = float(step * resolution)
-                break
-    return found, n
+def _value_at(column, where: list, rank: int, n: int) -> int:
+    """SQLite: the value at `rank` (1..n) of `column`'s n values in the referrals `where` selects, read from
+    the column's index, from whichever end is nearer."""
+    from_top = n - rank < rank - 1
+    stmt = select(column).select_from(Referral).where(*where, column.is_not(None)) \
+        .order_by(column.desc() if from_top else column).limit(1).offset(n - rank if from_top else rank - 1)
+    value = db.session.scalar(stmt)
+    if value is None:
+        raise LookupError(f"{column.key}: fewer stored durations than the report flags count")
+    return value
 
 
-def _instant(value: datetime):
-    return literal(value, UTCDateTime())
+def _step(seconds: int, resolution: int) -> float:
+    """`seconds` rounded half up to a multiple of `resolution` (integer division truncating toward zero, as SQL's)."""
+    shifted = int(seconds) + resolution // 2
+    steps = abs(shifted) // resolution
+    return float((steps if shifted >= 0 else -steps) * resolution)
 
 
-def bucket(column, starts: list[datetime]):
-    """0 for values before starts[1], 1 before starts[2], ... (values are assumed >= starts[0])."""
-    if len(starts) == 1:
-        return literal(0)
-    return case(*[(column < _instant(start), index) for index, start in enumerate(starts[1:])],
-                else_=len(starts) - 1)
-
-
-def grouped_medians(value, group, where: list) -> dict:
+def grouped_medians(value, group, where: list, counts: dict) -> dict:
     """{group value: the nearest-rank median of `value` in that group}: the value at rank ceil(n/2) of the
     group's n values in order. PostgreSQL's percentile_disc(0.5) is exactly that. SQLite has no ordered-set
-    aggregate, and a window function sorts every referral: there, each group's count, then its value at
-    that rank, read in order from the index on (receiving agency, seconds to answer) -- the agency comparison's
-    medians (the same numbers: test_measures compares both databases)."""
+    aggregate, and a window function sorts every referral: there, the value at that rank of each group's
+    count (`counts`: {group value: how many of its referrals `where` selects have the value}), read in order
+    from the index on (receiving agency, seconds to answer) -- the agency comparison's medians (the same
+    numbers: test_measures compares both databases)."""
     conditions = [*where, value.is_not(None)]
     if dialect() == "postgresql":
         rows = db.session.execute(select(group, func.percentile_disc(0.5).within_group(value))
                                   .select_from(Referral).where(*conditions).group_by(group))
         return {g: float(v) for g, v in rows}
-    counts = db.session.execute(select(group, func.count()).select_from(Referral).where(*conditions).group_by(group))
     return {g: float(db.session.scalar(select(value).select_from(Referral).where(*conditions, group == g)
                                        .order_by(value).limit(1).offset((n + 1) // 2 - 1)))
-            for g, n in counts.all()}
+            for g, n in counts.items() if n}

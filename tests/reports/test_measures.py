@@ -187,3 +187,33 @@ def test_medians_of_even_counts_take_the_lower_middle_value(network, db):
     t = tables(network.admin, network.x.member)
     assert by_first(t["responsiveness"])["Accept or decline"] == [4, 4.0, 10.0, 4.0, 10.0]
     assert by_first(t["comparison"])["Median time to accept or decline (hours)"] == [4.0, 8.0, 3]
+
+
+def test_the_period_ends_at_local_midnight(network, db):
+    """A period is local dates: a referral sent at 23:59 local on its last day counts (in UTC that is the next
+    day already), one sent at 00:00 local the day after does not; the same in every table and in the weekly
+    buckets (migration 0015's sending day is the local one)."""
+    from datetime import datetime, time, timezone
+
+    from referralnet.config import network_timezone
+
+    tz = network_timezone()
+    by_key = dict(zip(("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9"), network.referrals))
+    day = network.wednesday + timedelta(days=1)  # Thursday: no other referral of the network was sent on it
+    by_key["R2"].requested_at = datetime.combine(day, time(23, 59, 59), tzinfo=tz).astimezone(timezone.utc)
+    by_key["R4"].requested_at = datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=tz).astimezone(
+        timezone.utc)
+    db.session.commit()
+    assert by_key["R2"].requested_at.date() == day + timedelta(days=1)  # UTC has moved on
+
+    thursday = tables(network.admin, args={"start": day.isoformat(), "end": day.isoformat()})
+    friday = tables(network.admin, args={"start": (day + timedelta(days=1)).isoformat(),
+                                         "end": (day + timedelta(days=1)).isoformat()})
+    assert by_first(thursday["funnel"])["Sent"] == [1, 100.0]
+    assert sum(row[1] for row in thursday["volume-by-week"]) == 1
+    # R3 was sent on Friday too: R4 joins it there.
+    assert by_first(friday["funnel"])["Sent"] == [2, 100.0]
+    assert sum(row[1] for row in friday["volume-by-week"]) == 2
+    week = tables(network.admin, args={"start": network.wednesday.isoformat(),
+                                       "end": (day + timedelta(days=1)).isoformat()})
+    assert by_first(week["funnel"])["Sent"] == [7, 100.0]
