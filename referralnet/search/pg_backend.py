@@ -76,6 +76,11 @@ search_document = Table(
     Column("lat", Float),
     Column("lon", Float),
     Column("card", JSONB, nullable=False),
+    # BM25F statistics (migration 0016): {lexeme: weighted term frequency} of the body terms (each
+    # occurrence counts its field's boost, as in Whoosh's `body` field) and of the concept and code
+    # tags (their count), and the number of body terms (the document length BM25F normalises by).
+    Column("tf", JSONB),
+    Column("body_len", Integer),
 )
 search_word = Table("search_word", metadata, Column("word", Text, primary_key=True))
 TABLES = ("search_document", "search_word")
@@ -90,7 +95,7 @@ DIRTY = "pg_search_dirty"
 EVERYTHING = ("everything", "*")
 # Field -> tsvector weight. Whoosh's field boosts (name 3, terms 2, organization 1.5) in ts_rank's four classes.
 FIELD_WEIGHTS = (("name", "A"), ("terms", "B"), ("organization", "C"), ("description", "C"), ("eligibility", "D"))
-RANK_WEIGHTS = "{0.1, 0.3, 0.6, 1.0}"  # D, C, B, A
+BM25_K1, BM25_B = 1.2, 0.75  # Whoosh's BM25F defaults (the Whoosh backend's weighting)
 SPELLING_FIELDS = ("name", "organization", "terms", "description")
 MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
 EARTH_RADIUS_MILES = 3958.7613
@@ -114,25 +119,40 @@ def body_terms(value: str) -> list[str]:
 
 def vector_literal(doc: dict) -> str:
     """The document's weighted tsvector, as tsvector input text."""
-    positions: dict[str, list[str]] = {}
-    pos = 0
+    return _analyzed(doc)[0]
 
-    def add(lexeme: str, weight: str) -> None:
+
+def _analyzed(doc: dict) -> tuple[str, dict[str, float], int]:
+    """(tsvector input text, {lexeme: BM25F term frequency}, body length) of a document.
+
+    The frequencies and the length are those Whoosh's `body` field records (schema.body_text): each
+    occurrence of a word weighs its field's boost, the length counts the words; concept and code
+    tags count their occurrences (they are not part of the length)."""
+    positions: dict[str, list[str]] = {}
+    tf: dict[str, float] = {}
+    pos = 0
+    length = 0
+
+    def add(lexeme: str, weight: str, boost: float) -> None:
         nonlocal pos
         pos = min(pos + 1, MAX_POSITION)
+        tf[lexeme] = tf.get(lexeme, 0.0) + boost
         held = positions.setdefault(lexeme, [])
         if len(held) < 255:  # PostgreSQL keeps at most 256 positions per lexeme
             held.append(f"{pos}{weight}")
 
+    schema = document_schema()
     for field, weight in FIELD_WEIGHTS:
         if doc.get(field):
+            boost = schema[field].format.field_boost
             for term in body_terms(doc[field]):
-                add(term, weight)
+                add(term, weight, boost)
+                length += 1
     for meaning in filter(None, (doc.get("concepts") or "").split(",")):
-        add("~c:" + meaning, "B")
+        add("~c:" + meaning, "B", 1.0)
     for code in (doc.get("codes") or "").split():
-        add("~k:" + code.lower(), "B")
-    return " ".join(f"{_lexeme(lex)}:{','.join(p)}" for lex, p in positions.items())
+        add("~k:" + code.lower(), "B", 1.0)
+    return " ".join(f"{_lexeme(lex)}:{','.join(p)}" for lex, p in positions.items()), tf, length
 
 
 def spelling_words(doc: dict) -> set[str]:
@@ -150,9 +170,11 @@ def _split(value: str) -> list[str]:
 
 
 def _row(doc: dict) -> dict:
+    vector, tf, length = _analyzed(doc)
     return {
         "id": doc["id"], "service_id": doc["service_id"], "organization_id": doc["organization_id"],
-        "location_id": doc["location_id"], "name_sort": doc["name_sort"], "vector": vector_literal(doc),
+        "location_id": doc["location_id"], "name_sort": doc["name_sort"], "vector": vector,
+        "tf": tf, "body_len": length,
         "domains": _split(doc["domains"]), "term_ids": _split(doc["term_ids"]),
         "languages": [v.lower() for v in _split(doc["languages"])],
         "accepting": doc["accepting"], "free": doc["free"], "min_age": doc["min_age"], "max_age": doc["max_age"],
@@ -340,22 +362,45 @@ class _Params:
         return f"CAST({self(query)} AS tsquery)"
 
 
-def _words_tsq(words: str) -> str | None:
-    """Some words as a tsquery: the concept tag of a multi-word lexicon term, else all their terms
-    (as service._make_words_query asks Whoosh)."""
+class _Part:
+    """One scored part of a clause (as service.py's parts): the words typed, one term a need was
+    taken to mean, or one of its taxonomy codes.
+
+    A document matches it when it has the `tag` (a concept or code lexeme), if any, and every body
+    term of `terms`. It scores `boost` x the sum of the terms' BM25F scores (a code: `boost` x its
+    count, as Whoosh scores an unscored keyword field)."""
+
+    def __init__(self, tsq: str, terms: tuple[str, ...], tag: str | None, boost: float = 1.0, credit: float = 1.0):
+        self.tsq, self.terms, self.tag, self.boost, self.credit = tsq, terms, tag, boost, credit
+
+    def boosted(self, boost: float, credit: float = 1.0) -> "_Part":
+        return _Part(self.tsq, self.terms, self.tag, self.boost * boost, credit)
+
+    @property
+    def key(self) -> tuple:
+        return self.tsq, self.boost
+
+
+def _words_part(words: str) -> _Part | None:
+    """Some words as a part: the concept tag of a multi-word lexicon term (scored by its words),
+    else all their terms (as service._make_words_query asks Whoosh)."""
+    terms = tuple(dict.fromkeys(body_terms(words)))
     if " " in words and words in concept_queries(document_schema()):
-        return _lexeme("~c:" + words)
-    terms = [_lexeme(t) for t in dict.fromkeys(body_terms(words))]
+        tag = "~c:" + words
+        return _Part(_lexeme(tag), terms, tag)
     if not terms:
         return None
-    return terms[0] if len(terms) == 1 else "(" + " & ".join(terms) + ")"
+    tsq = _lexeme(terms[0]) if len(terms) == 1 else "(" + " & ".join(_lexeme(t) for t in terms) + ")"
+    return _Part(tsq, terms, None)
 
 
-def _need_groups(need) -> tuple[list[str], list[str]]:
-    """(term tsqueries, code tsqueries) of a need."""
-    terms = [q for q in (_words_tsq(t) for t in need.terms) if q]
-    codes = [_lexeme("~k:" + c) for c in need.codes]
-    return terms, codes
+def _need_parts(need) -> list[_Part]:
+    """A need's terms and taxonomy codes, each a part of its own (boosted as service._need_parts)."""
+    from referralnet.search.service import CODE_BOOST, NEED_BOOST
+
+    parts = [q.boosted(NEED_BOOST) for q in (_words_part(t) for t in need.terms) if q]
+    parts += [_Part(_lexeme("~k:" + c), (), "~k:" + c, NEED_BOOST * CODE_BOOST) for c in need.codes]
+    return parts
 
 
 def _or(parts: list[str]) -> str:
@@ -363,36 +408,24 @@ def _or(parts: list[str]) -> str:
 
 
 class _Clause:
-    """One clause of the plan as tsqueries: groups of parts scored with one boost each."""
+    """One clause of the plan: its parts, matched together, scored as the best part plus TIE x the others."""
 
     def __init__(self, weight: float, source: int):
         self.weight = weight
         self.source = source  # its index in the plan's clauses
-        self.groups: list[tuple[float, list[str]]] = []  # (boost, parts)
-        self.related: list[str] = []  # parts that only partly count as matching the clause
+        self.parts: list[_Part] = []
         self.alternatives: list[tuple[str | None, str]] = []  # (need id or None, tsquery) for explanations
-        self._seen: set[str] = set()
 
-    def add(self, need_id, groups: list[tuple[float, list[str]]], related: bool = False) -> None:
-        alt = []
-        for boost, parts in groups:
-            parts = [p for p in parts if p not in self._seen]
-            if parts:
-                self._seen.update(parts)
-                self.groups.append((boost, parts))
-                alt.extend(parts)
-                if related:
-                    self.related.extend(parts)
-        if alt:
-            self.alternatives.append((need_id, _or(alt)))
-
-    @property
-    def full(self) -> list[str]:
-        return [p for _, parts in self.groups for p in parts if p not in self.related]
+    def add(self, need_id, parts: list[_Part]) -> None:
+        seen = {p.key for p in self.parts}
+        parts = [p for p in parts if p.key not in seen]
+        if parts:
+            self.parts.extend(parts)
+            self.alternatives.append((need_id, _or([p.tsq for p in parts])))
 
     @property
     def match(self) -> str:
-        return _or([p for _, parts in self.groups for p in parts])
+        return _or(list(dict.fromkeys(p.tsq for p in self.parts)))
 
 
 def _count_at_least(session: Session, tsq: str, limit: int) -> int:
@@ -402,23 +435,22 @@ def _count_at_least(session: Session, tsq: str, limit: int) -> int:
 
 
 def _clauses(session: Session, plan: QueryPlan) -> list[_Clause]:
-    from referralnet.search.service import CODE_BOOST, NEED_BOOST, RELATED_BOOST, WIDEN_BELOW
+    from referralnet.search.service import RELATED_BOOST, WIDEN_BELOW
 
     out = []
     for i, clause in enumerate(plan.clauses):
         c = _Clause(clause.weight, i)
-        typed = _words_tsq(" ".join(clause.words))
+        typed = _words_part(" ".join(clause.words))
         if typed:
-            c.add(None, [(1.0, [typed])])
+            c.add(None, [typed])
         for need in clause.needs:
-            terms, codes = _need_groups(need)
-            c.add(need.id, [(NEED_BOOST, terms), (NEED_BOOST * CODE_BOOST, codes)])
-        if clause.related and (not c.groups or _count_at_least(session, c.match, WIDEN_BELOW) < WIDEN_BELOW):
+            c.add(need.id, _need_parts(need))
+        if clause.related and (not c.parts or _count_at_least(session, c.match, WIDEN_BELOW) < WIDEN_BELOW):
+            # A narrow phrasing that finds little: what its words mean on their own, weaker, and a
+            # match through them only partly counts as matching the clause.
             for need in clause.related:
-                terms, codes = _need_groups(need)
-                c.add(need.id, [(NEED_BOOST * RELATED_BOOST, terms),
-                                (NEED_BOOST * CODE_BOOST * RELATED_BOOST, codes)], related=True)
-        if c.groups:
+                c.add(need.id, [q.boosted(RELATED_BOOST, RELATED_BOOST) for q in _need_parts(need)])
+        if c.parts:
             out.append(c)
     return out
 
@@ -458,25 +490,74 @@ def plan_for(session: Session, text_: str) -> QueryPlan:
     return understand(text_, known=known, vocabulary=vocabulary, weight=weight)
 
 
-def _score_sql(p: _Params, clauses: list[_Clause]) -> tuple[str, str]:
-    """(score, share of the clause weight matched) as SQL over search_document d."""
-    from referralnet.search.service import COORDINATION, RELATED_BOOST
+def _ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
 
+
+def _collection_stats(session: Session, terms: list[str]) -> tuple[int, float, dict[str, int]]:
+    """(documents, average body length, {term: documents with it}): BM25F's collection statistics,
+    read in one statement (the counts from the GIN index)."""
+    p = _Params()
+    counts = [f"(SELECT count(*) FROM search_document WHERE vector @@ {p.tsq(_lexeme(t))})" for t in terms]
+    row = session.execute(text(
+        "SELECT count(*) AS n, avg(body_len) AS avgfl FROM search_document"
+        + (f" UNION ALL SELECT x, NULL FROM unnest(ARRAY[{', '.join(counts)}]) x" if counts else "")), p.values).all()
+    n, avgfl = row[0]
+    return int(n), float(avgfl or 1.0), {t: int(r[0]) for t, r in zip(terms, row[1:])}
+
+
+def _score_sql(session: Session, p: _Params, clauses: list[_Clause]) -> tuple[str, str, str]:
+    """(score, share of the clause weight matched, the lateral join they read) as SQL over
+    search_document d: each part's BM25F score from the document's term frequencies and length
+    and the collection's statistics, as Whoosh scores its `body` field (service.TextQuery)."""
+    from referralnet.search.service import COORDINATION, TIE
+
+    terms = list(dict.fromkeys(t for c in clauses for part in c.parts for t in part.terms))
+    tags = list(dict.fromkeys(part.tag for c in clauses for part in c.parts if part.tag))
+    n, avgfl, df = _collection_stats(session, terms)
+    keys = list(dict.fromkeys(terms + tags))
+    short = [k for k in keys if len(k.encode()) < 64]  # longer names than identifiers can be are read with ->>
+    value = {k: f"w.{_ident(k)}" if k in short else f"CAST(d.tf ->> {p(k)} AS float8)" for k in keys}
+    norm = f"({BM25_K1 * (1 - BM25_B)!r} + {BM25_K1 * BM25_B / avgfl!r} * d.body_len)"
+    columns = []
+    for i, t in enumerate(terms):
+        idf = math.log(max(n, 1) / (df[t] + 1)) + 1
+        columns.append(f"{idf * (BM25_K1 + 1)!r} * {value[t]} / ({value[t]} + {norm}) AS t{i}")
+    columns += [f"{value[g]} AS g{i}" for i, g in enumerate(tags)]
+    record = (f"jsonb_to_record(d.tf) AS w({', '.join(f'{_ident(k)} float8' for k in short)})" if short
+              else "(SELECT 1) AS w")
+    term_col = {t: f"s.t{i}" for i, t in enumerate(terms)}
+    tag_col = {g: f"s.g{i}" for i, g in enumerate(tags)}
+    part_cols, index = [], {}
+    for c in clauses:
+        for part in c.parts:
+            if (part.tsq, part.boost) in index:
+                continue
+            need = [term_col[t] for t in part.terms] + ([tag_col[part.tag]] if part.tag else [])
+            if part.terms:
+                amount = " + ".join(term_col[t] for t in part.terms)
+            else:  # a code: how often the document has it
+                amount = tag_col[part.tag]
+            cond = " AND ".join(f"{x} IS NOT NULL" for x in need)
+            index[(part.tsq, part.boost)] = f"q.p{len(part_cols)}"
+            part_cols.append(f"CASE WHEN {cond} THEN {part.boost!r} * ({amount}) ELSE 0.0 END AS p{len(part_cols)}")
+    lateral = (f"CROSS JOIN LATERAL (SELECT {', '.join(part_cols)} FROM "
+               f"(SELECT {', '.join(columns)} FROM {record}) s) q")
     total_weight = sum(c.weight for c in clauses) or 1.0
     scores, shares = [], []
     for c in clauses:
-        ranks = [f"{boost!r} * ts_rank('{RANK_WEIGHTS}', d.vector, {p.tsq(_or(parts))})" for boost, parts in c.groups]
-        scores.append(f"{c.weight!r} * " + (f"GREATEST({', '.join(ranks)})" if len(ranks) > 1 else ranks[0]))
-        full = c.full
-        credit = f"WHEN d.vector @@ {p.tsq(_or(full))} THEN 1.0 " if full else ""
-        if c.related:
-            credit += f"WHEN d.vector @@ {p.tsq(_or(c.related))} THEN {RELATED_BOOST!r} "
-        shares.append(f"{c.weight!r} * (CASE {credit}ELSE 0.0 END)")
+        cols = [index[(part.tsq, part.boost)] for part in c.parts]
+        best = f"GREATEST({', '.join(cols)})" if len(cols) > 1 else cols[0]
+        clause = best if len(cols) == 1 else f"({1.0 - TIE!r} * {best} + {TIE!r} * ({' + '.join(cols)}))"
+        scores.append(f"{c.weight!r} * {clause}")
+        credits = [f"CASE WHEN {col} > 0 THEN {part.credit!r} ELSE 0.0 END" for col, part in zip(cols, c.parts)]
+        shares.append(f"{c.weight!r} * " + (f"GREATEST({', '.join(credits)})" if len(credits) > 1 else credits[0]))
     share = "(" + " + ".join(shares) + ")"
     score = "(" + " + ".join(scores) + ")"
     if len(clauses) > 1:
         score = f"{score} * power({share} / {total_weight!r}, {COORDINATION!r})"
-    return score, share
+    return score, share, lateral
 
 
 def _distance_sql(p: _Params, place: Place) -> str:
@@ -553,10 +634,10 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     where = _filters_sql(session, p, q, place, now)
     if plan.clauses and not clauses:
         where.append("false")  # words the directory has nowhere
-    score, share = ("0.0", "1.0")
+    score, share, lateral = ("0.0", "1.0", "")
     if clauses:
         where.append(f"d.vector @@ {p.tsq(_or([c.match for c in clauses]))}")
-        score, share = _score_sql(p, clauses)
+        score, share, lateral = _score_sql(session, p, clauses)
     dist = _distance_sql(p, place) if place is not None else "NULL::float8"
     cond = " AND ".join(where) or "true"
     domains = f"f.domains && CAST({p(list(q.domains))} AS text[])" if q.domains else "true"
@@ -571,7 +652,7 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     else:
         order = "k.name_sort, k.id"
     found_sql = (f"SELECT d.id, d.service_id, d.organization_id, d.name_sort, d.domains, {score} AS score, "
-                 f"{share} AS share, {dist} AS dist FROM search_document d WHERE {cond}")
+                 f"{share} AS share, {dist} AS dist FROM search_document d {lateral} WHERE {cond}")
     head = (f"WITH found0 AS MATERIALIZED ({found_sql}), "
             f"found AS MATERIALIZED (SELECT f.*, max(f.share) OVER () AS best_share FROM found0 f), "
             f"kept AS MATERIALIZED (SELECT * FROM found f WHERE {domains} AND {best}) ")
@@ -636,6 +717,10 @@ def is_ready(session: Session) -> tuple[bool, str]:
     documents = document_count(session)
     if not documents and session.scalar(select(m.Service.id).where(m.Service.status == "active").limit(1)):
         return False, "search rows empty while the directory has active services: run `flask search reindex`"
+    unranked = session.scalar(select(func.count()).where(search_document.c.body_len.is_(None)))
+    if unranked:  # rows from before migration 0016: they still match, so searches answer (ranked worse)
+        return True, (f"postgres search: {documents} documents, {unranked} without ranking statistics: "
+                      "run `flask search reindex`")
     return True, f"postgres search: {documents} documents"
 
 
