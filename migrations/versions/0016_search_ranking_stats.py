@@ -2,7 +2,8 @@
 
 The postgres backend ranks as the Whoosh backend does (BM25F over the body terms, with the
 collection's document frequencies and average length), so each search_document row keeps its
-weighted term frequencies (`tf`, JSONB) and its body length. On PostgreSQL only (SQLite's Whoosh
+weighted term frequencies (`tf`, JSONB) and its body length, and search_term the
+collection's statistics (documents per term, document count, total length). On PostgreSQL only (SQLite's Whoosh
 index keeps its statistics in files). Rows written before this revision have neither: run
 `flask search reindex` once after upgrading (until then they match but rank without scores, and
 `flask search status` says so).
@@ -33,13 +34,23 @@ def upgrade():
         return
     op.add_column('search_document', sa.Column('tf', postgresql.JSONB(), nullable=True))
     op.add_column('search_document', sa.Column('body_len', sa.Integer(), nullable=True))
-    # The average length (an index-only scan) and the rows still without statistics (NULL).
+    op.add_column('search_document', sa.Column('norm_len', sa.Integer(), nullable=True))
+    # Rows still without statistics (NULL: written before this revision), for `flask search status`.
     op.create_index('ix_search_document_body_len', 'search_document', ['body_len'])
+    # The collection statistics: documents per term, and the document count and total length
+    # (rows " docs" and " length"); kept by every write of search_document rows.
+    op.create_table('search_term',
+    sa.Column('term', sa.Text(), nullable=False),
+    sa.Column('df', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('term', name=op.f('pk_search_term'))
+    )
 
 
 def downgrade():
     if not _postgres():
         return
+    op.drop_table('search_term')
     op.drop_index('ix_search_document_body_len', table_name='search_document')
+    op.drop_column('search_document', 'norm_len')
     op.drop_column('search_document', 'body_len')
     op.drop_column('search_document', 'tf')

@@ -41,6 +41,7 @@ from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, Table, Text, 
                         text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, insert as pg_insert
 from sqlalchemy.orm import Session
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from referralnet.directory import models as m
 from referralnet.directory.hours import slot_key
@@ -78,12 +79,19 @@ search_document = Table(
     Column("card", JSONB, nullable=False),
     # BM25F statistics (migration 0016): {lexeme: weighted term frequency} of the body terms (each
     # occurrence counts its field's boost, as in Whoosh's `body` field) and of the concept and code
-    # tags (their count), and the number of body terms (the document length BM25F normalises by).
+    # tags (their count), and the number of body terms: exact (the collection's average) and as
+    # Whoosh stores a field length (one byte, logarithmic), which BM25F normalises each document by.
     Column("tf", JSONB),
     Column("body_len", Integer),
+    Column("norm_len", Integer),
 )
 search_word = Table("search_word", metadata, Column("word", Text, primary_key=True))
-TABLES = ("search_document", "search_word")
+# BM25F's collection statistics (migration 0016), kept with the rows: per lexeme of `tf`, the
+# documents that have it; DOCS and LENGTH hold the document count and the sum of body lengths.
+search_term = Table("search_term", metadata, Column("term", Text, primary_key=True),
+                    Column("df", Integer, nullable=False))
+DOCS, LENGTH = " docs", " length"  # no lexeme starts with a space
+TABLES = ("search_document", "search_word", "search_term")
 
 
 def not_search_table(obj, name, type_, reflected, compare_to) -> bool:
@@ -174,7 +182,7 @@ def _row(doc: dict) -> dict:
     return {
         "id": doc["id"], "service_id": doc["service_id"], "organization_id": doc["organization_id"],
         "location_id": doc["location_id"], "name_sort": doc["name_sort"], "vector": vector,
-        "tf": tf, "body_len": length,
+        "tf": tf, "body_len": length, "norm_len": byte_to_length(length_to_byte(length)),
         "domains": _split(doc["domains"]), "term_ids": _split(doc["term_ids"]),
         "languages": [v.lower() for v in _split(doc["languages"])],
         "accepting": doc["accepting"], "free": doc["free"], "min_age": doc["min_age"], "max_age": doc["max_age"],
@@ -189,14 +197,31 @@ def write_services(session: Session, service_ids: Iterable[str]) -> int:
     ids = sorted(set(service_ids))
     if not ids:
         return 0
-    mine = delete(search_document).where(search_document.c.service_id.in_(ids))
+    mine = (delete(search_document).where(search_document.c.service_id.in_(ids))
+            .returning(search_document.c.tf, search_document.c.body_len))
     # Deleting first waits for a concurrent transaction rewriting the same services to commit, so
     # the documents are then built from what it committed too (each statement sees the latest commits).
-    session.execute(mine)
+    gone = session.execute(mine).all()
     docs = list(documents_for(ids, session))
-    session.execute(mine)  # rows such a transaction inserted meanwhile
+    gone += session.execute(mine).all()  # rows such a transaction inserted meanwhile
+    _count_terms(session, [(r.tf, r.body_len) for r in gone if r.tf is not None], -1)
     _insert(session, docs)
     return len(docs)
+
+
+def _count_terms(session: Session, stats: list[tuple[dict, int]], sign: int) -> None:
+    """Add (sign 1) or remove (-1) documents' (tf, body length) to or from the collection statistics."""
+    if not stats:
+        return
+    df: dict[str, int] = {DOCS: len(stats), LENGTH: sum(length for _, length in stats)}
+    for tf, _ in stats:
+        for term in tf:
+            df[term] = df.get(term, 0) + 1
+    stmt = pg_insert(search_term)
+    stmt = stmt.on_conflict_do_update(index_elements=[search_term.c.term],
+                                      set_={"df": search_term.c.df + stmt.excluded.df})
+    # Sorted: concurrent transactions take the terms' locks in the same order.
+    session.execute(stmt, [{"term": t, "df": sign * n} for t, n in sorted(df.items())])
 
 
 def _insert(session: Session, docs: list[dict]) -> None:
@@ -205,7 +230,9 @@ def _insert(session: Session, docs: list[dict]) -> None:
     stmt = pg_insert(search_document)
     stmt = stmt.on_conflict_do_update(index_elements=[search_document.c.id],
                                       set_={c.name: stmt.excluded[c.name] for c in search_document.c if c.name != "id"})
-    session.execute(stmt, [_row(d) for d in docs])
+    rows = [_row(d) for d in docs]
+    session.execute(stmt, rows)
+    _count_terms(session, [(r["tf"], r["body_len"]) for r in rows], 1)
     words = sorted(set().union(*(spelling_words(d) for d in docs)))
     if words:  # sorted: concurrent transactions take the words' locks in the same order
         session.execute(pg_insert(search_word).on_conflict_do_nothing(), [{"word": w} for w in words])
@@ -216,6 +243,7 @@ def rebuild(session: Session, progress=None) -> int:
     until it commits). Returns the documents written."""
     session.execute(delete(search_document))
     session.execute(delete(search_word))
+    session.execute(delete(search_term))
     ids = active_service_ids(session)
     batch: list[dict] = []
     written = 0
@@ -484,8 +512,7 @@ def plan_for(session: Session, text_: str) -> QueryPlan:
         terms = body_terms(word)
         if not terms:
             return 0.0
-        return math.log1p(session.scalar(text("SELECT count(*) FROM search_document WHERE vector @@ CAST(:q AS tsquery)"),
-                                          {"q": _lexeme(terms[0])}))
+        return math.log1p(session.scalar(select(search_term.c.df).where(search_term.c.term == terms[0])) or 0)
 
     return understand(text_, known=known, vocabulary=vocabulary, weight=weight)
 
@@ -496,15 +523,12 @@ def _ident(name: str) -> str:
 
 
 def _collection_stats(session: Session, terms: list[str]) -> tuple[int, float, dict[str, int]]:
-    """(documents, average body length, {term: documents with it}): BM25F's collection statistics,
-    read in one statement (the counts from the GIN index)."""
-    p = _Params()
-    counts = [f"(SELECT count(*) FROM search_document WHERE vector @@ {p.tsq(_lexeme(t))})" for t in terms]
-    row = session.execute(text(
-        "SELECT count(*) AS n, avg(body_len) AS avgfl FROM search_document"
-        + (f" UNION ALL SELECT x, NULL FROM unnest(ARRAY[{', '.join(counts)}]) x" if counts else "")), p.values).all()
-    n, avgfl = row[0]
-    return int(n), float(avgfl or 1.0), {t: int(r[0]) for t, r in zip(terms, row[1:])}
+    """(documents, average body length, {term: documents with it}): BM25F's collection statistics."""
+    df = dict(session.execute(select(search_term.c.term, search_term.c.df)
+                              .where(search_term.c.term.in_([DOCS, LENGTH, *terms]))).all())
+    n = df.pop(DOCS, 0)
+    length = df.pop(LENGTH, 0)
+    return n, (length / n if n and length else 1.0), {t: max(0, df.get(t, 0)) for t in terms}
 
 
 def _score_sql(session: Session, p: _Params, clauses: list[_Clause]) -> tuple[str, str, str]:
@@ -519,7 +543,7 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause]) -> tuple[st
     keys = list(dict.fromkeys(terms + tags))
     short = [k for k in keys if len(k.encode()) < 64]  # longer names than identifiers can be are read with ->>
     value = {k: f"w.{_ident(k)}" if k in short else f"CAST(d.tf ->> {p(k)} AS float8)" for k in keys}
-    norm = f"({BM25_K1 * (1 - BM25_B)!r} + {BM25_K1 * BM25_B / avgfl!r} * d.body_len)"
+    norm = f"({BM25_K1 * (1 - BM25_B)!r} + {BM25_K1 * BM25_B / avgfl!r} * d.norm_len)"
     columns = []
     for i, t in enumerate(terms):
         idf = math.log(max(n, 1) / (df[t] + 1)) + 1
@@ -542,8 +566,10 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause]) -> tuple[st
             cond = " AND ".join(f"{x} IS NOT NULL" for x in need)
             index[(part.tsq, part.boost)] = f"q.p{len(part_cols)}"
             part_cols.append(f"CASE WHEN {cond} THEN {part.boost!r} * ({amount}) ELSE 0.0 END AS p{len(part_cols)}")
+    # OFFSET 0 keeps each level a subquery of its own, computed once per row (flattened, every
+    # reference to a part would repeat its expression, and the score refers to each part often).
     lateral = (f"CROSS JOIN LATERAL (SELECT {', '.join(part_cols)} FROM "
-               f"(SELECT {', '.join(columns)} FROM {record}) s) q")
+               f"(SELECT {', '.join(columns)} FROM {record} OFFSET 0) s OFFSET 0) q")
     total_weight = sum(c.weight for c in clauses) or 1.0
     scores, shares = [], []
     for c in clauses:
@@ -566,29 +592,38 @@ def _distance_sql(p: _Params, place: Place) -> str:
             f"+ cos(radians({lat})) * cos(radians(d.lat)) * power(sin(radians(d.lon - {lon}) / 2), 2)))))")
 
 
-def _open_now_sql(session: Session, p: _Params, now: datetime) -> str:
-    """Open now in each place's own zone (the typical week's slots), holiday closures and special
-    hours checked exactly for the places that have them."""
+def _zones(session: Session) -> list[str]:
+    """The time zones the documents are in: a skip scan of the tz index (a few zones, many rows)."""
+    return list(session.scalars(text(
+        "WITH RECURSIVE z(tz) AS (SELECT min(tz) FROM search_document UNION ALL "
+        "SELECT (SELECT min(tz) FROM search_document WHERE tz > z.tz) FROM z WHERE z.tz IS NOT NULL) "
+        "SELECT tz FROM z WHERE tz IS NOT NULL")))
+
+
+def _open_now_sql(session: Session, p: _Params, now: datetime, where: list[str]) -> str:
+    """Open now in each place's own zone (the typical week's slots); holiday closures and special
+    hours are checked exactly for the places that have them among those `where` (every other
+    condition of the search) leaves."""
     from referralnet.search.service import _really_open_card
 
-    zones = list(session.scalars(text("SELECT DISTINCT tz FROM search_document")))
     parts = []
-    for zone in zones:
+    for zone in _zones(session):
         local = now.astimezone(ZoneInfo(zone)) if "/" in zone or zone == "UTC" else now
         parts.append(f"(d.tz = {p(zone)} AND d.slots @> ARRAY[CAST({p(slot_key(local.weekday(), local.hour * 60 + local.minute))} AS text)])")
     if not parts:
         return "false"
     slot_open = "(" + " OR ".join(parts) + ")"
-    special = session.execute(text(f"SELECT id, card FROM search_document d WHERE d.has_exceptions AND {slot_open}"),
-                              p.values).all()
+    others = "".join(f" AND {c}" for c in where)
+    special = session.execute(text(f"SELECT id, card FROM search_document d WHERE d.has_exceptions AND {slot_open}"
+                                   f"{others}"), p.values).all()
     closed = [row.id for row in special if not _really_open_card(row.card, now)]
     if closed:
-        return f"({slot_open} AND d.id <> ALL({p(closed)}))"
+        return f"({slot_open} AND d.id <> ALL(CAST({p(closed)} AS text[])))"
     return slot_open
 
 
 def _filters_sql(session: Session, p: _Params, q, place: Place | None, now: datetime) -> list[str]:
-    """Every filter but the domain filter, as SQL conditions on search_document d."""
+    """Every filter but the domain filter and open now (see run), as SQL conditions on search_document d."""
     out = []
     if q.term_ids is not None and q.term_ids:
         out.append(f"d.term_ids && CAST({p(list(q.term_ids))} AS text[])")
@@ -606,8 +641,6 @@ def _filters_sql(session: Session, p: _Params, q, place: Place | None, now: date
         out.append(f"d.service_id = ANY(CAST({p(list(q.service_ids))} AS text[]))")
     if q.open_at is not None:
         out.append(f"d.slots @> ARRAY[CAST({p(slot_key(*q.open_at))} AS text)]")
-    elif q.open_now:
-        out.append(_open_now_sql(session, p, now))
     if place is not None and (q.radius_miles or q.sort == "distance"):
         out.append("d.lat IS NOT NULL")
     if place is not None and q.radius_miles:
@@ -637,6 +670,9 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     score, share, lateral = ("0.0", "1.0", "")
     if clauses:
         where.append(f"d.vector @@ {p.tsq(_or([c.match for c in clauses]))}")
+    if q.open_now and q.open_at is None:  # last: its exact check reads only what every other condition leaves
+        where.append(_open_now_sql(session, p, now, where))
+    if clauses:
         score, share, lateral = _score_sql(session, p, clauses)
     dist = _distance_sql(p, place) if place is not None else "NULL::float8"
     cond = " AND ".join(where) or "true"
@@ -729,3 +765,4 @@ def clear(session: Session) -> None:
     if tables_exist(session):
         session.execute(delete(search_document))
         session.execute(delete(search_word))
+        session.execute(delete(search_term))
