@@ -35,6 +35,9 @@ def upgrade():
     op.add_column('search_document', sa.Column('tf', postgresql.JSONB(), nullable=True))
     op.add_column('search_document', sa.Column('body_len', sa.Integer(), nullable=True))
     op.add_column('search_document', sa.Column('norm_len', sa.Integer(), nullable=True))
+    # What each matching row is scored from stays in the row (compressed), read without a TOAST
+    # lookup; the card (read only for the page shown) is the column moved out of line first.
+    op.execute("ALTER TABLE search_document ALTER COLUMN tf SET STORAGE MAIN, ALTER COLUMN vector SET STORAGE MAIN")
     # Rows still without statistics (NULL: written before this revision), for `flask search status`.
     op.create_index('ix_search_document_body_len', 'search_document', ['body_len'])
     # The collection statistics: documents per term, and the document count and total length

@@ -5,8 +5,8 @@ database restores its search with it, and nothing is rebuilt per host.
 
 Writing. The rows of the services a transaction touched are rewritten inside that transaction,
 just before it commits (`before_commit`): the directory change and its search rows commit or roll
-back together. What a change touches is worked out as for the Whoosh index (hooks.SERVICE_LINKS
-and `_marks_for`: ORM objects flushed, ORM bulk statements, cascading deletes). The documents are
+back together. What a change touches is worked out as for the Whoosh index (search/changes.py:
+ORM objects flushed, ORM bulk statements, cascading deletes). The documents are
 the Whoosh index's (documents.py, same concept tags), stored as:
 
 - `vector`: a weighted tsvector of the text fields analyzed exactly as Whoosh's `body` field
@@ -48,7 +48,7 @@ from referralnet.directory.hours import slot_key
 from referralnet.geo import Place
 from referralnet.search.concepts import concept_queries
 from referralnet.search.documents import active_service_ids, documents_for
-from referralnet.search.hooks import SERVICE_LINKS, _marks_for
+from referralnet.search import changes
 from referralnet.search.schema import document_schema
 from referralnet.search.understanding import QueryPlan, understand
 
@@ -100,7 +100,6 @@ def not_search_table(obj, name, type_, reflected, compare_to) -> bool:
     return getattr(table, "name", name if type_ == "table" else None) not in TABLES
 
 DIRTY = "pg_search_dirty"
-EVERYTHING = ("everything", "*")
 # Field -> tsvector weight. Whoosh's field boosts (name 3, terms 2, organization 1.5) in ts_rank's four classes.
 FIELD_WEIGHTS = (("name", "A"), ("terms", "B"), ("organization", "C"), ("description", "C"), ("eligibility", "D"))
 BM25_K1, BM25_B = 1.2, 0.75  # Whoosh's BM25F defaults (the Whoosh backend's weighting)
@@ -276,45 +275,20 @@ def _enabled(session: Session) -> bool:
 
 
 def _mark(session: Session, marks) -> None:
-    session.info.setdefault(DIRTY, set()).update(marks)
+    if marks:
+        session.info.setdefault(DIRTY, set()).update(marks)
 
 
 def _after_flush(session: Session, _ctx) -> None:
-    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
-        if type(obj) in SERVICE_LINKS:
-            _mark(session, _marks_for(type(obj), obj))
-            if isinstance(obj, m.ServiceAtLocation):  # moved: the service's old place too
-                _mark(session, [("service", obj.service_id)])
+    _mark(session, changes.flushed(session))
 
 
 def _before_flush(session: Session, _ctx, _instances) -> None:
-    """Deleting a place or an organization cascades in the database: note its services first."""
-    locations = [o.id for o in session.deleted if isinstance(o, m.Location)]
-    orgs = [o.id for o in session.deleted if isinstance(o, m.Organization)]
-    if locations:
-        _mark(session, [("service", i) for i in session.scalars(
-            select(m.ServiceAtLocation.service_id).where(m.ServiceAtLocation.location_id.in_(locations)))])
-    if orgs:
-        _mark(session, [("service", i) for i in session.scalars(
-            select(m.Service.id).where(m.Service.organization_id.in_(orgs)))])
+    _mark(session, changes.cascaded(session))
 
 
 def _orm_execute(state) -> None:
-    if not (state.is_insert or state.is_update or state.is_delete):
-        return
-    entity = getattr(state.statement, "entity_description", None) or {}
-    model = entity.get("type") if isinstance(entity, dict) else None
-    mapper = getattr(state, "bind_mapper", None)  # a Core insert of a model's table (the importer)
-    model = model or (mapper.class_ if mapper is not None else None)
-    if model not in SERVICE_LINKS:
-        return
-    params = state.parameters
-    rows = params if isinstance(params, list) else [params] if params else []
-    marks = [mark for row in rows for mark in _marks_for(model, row)]
-    if marks:
-        _mark(state.session, marks)
-    elif state.is_update or state.is_delete:
-        _mark(state.session, [EVERYTHING])
+    _mark(state.session, changes.executed(state))
 
 
 def _after_rollback(session: Session, previous_transaction=None) -> None:
@@ -334,31 +308,12 @@ def _before_commit(session: Session) -> None:
     marks = session.info.pop(DIRTY, None)
     if not marks:
         return
-    if EVERYTHING in marks:
+    ids = changes.services_for(session, marks)
+    if ids is None:
         rebuild(session)
     else:
-        write_services(session, _service_ids(session, marks))
+        write_services(session, ids)
     session.info.pop(DIRTY, None)  # nothing the rewrite itself flushed needs writing again
-
-
-def _service_ids(session: Session, marks: set[tuple[str, str]]) -> set[str]:
-    by_kind: dict[str, set[str]] = {}
-    for kind, value in marks:
-        by_kind.setdefault(kind, set()).add(value)
-    ids = set(by_kind.get("service", ()))
-    lookups = {
-        "location": select(m.ServiceAtLocation.service_id).where(
-            m.ServiceAtLocation.location_id.in_(by_kind.get("location", ()))),
-        "sal": select(m.ServiceAtLocation.service_id).where(m.ServiceAtLocation.id.in_(by_kind.get("sal", ()))),
-        "organization": select(m.Service.id).where(m.Service.organization_id.in_(by_kind.get("organization", ()))),
-        "term": select(m.Attribute.link_id).where(m.Attribute.link_entity == "service",
-                                                  m.Attribute.taxonomy_term_id.in_(by_kind.get("term", ()))),
-    }
-    for kind, query in lookups.items():
-        if by_kind.get(kind):
-            ids.update(session.scalars(query))
-    ids.discard(None)
-    return ids
 
 
 def register_pg_hooks(session_factory) -> None:
