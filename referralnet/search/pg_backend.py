@@ -9,10 +9,10 @@ back together. What a change touches is worked out as for the Whoosh index (sear
 ORM objects flushed, ORM bulk statements, cascading deletes). The documents are
 the Whoosh index's (documents.py, same concept tags), stored as:
 
-- `vector`: a weighted tsvector of the text fields analyzed exactly as Whoosh's `body` field
-  analyzes them (same tokenizer, stop words and stemmer, so both backends find the same words):
-  name A, terms and the index-time concept tags (`~c:<meaning>`) and taxonomy code prefixes
-  (`~k:<code>`) B, organization and description C, eligibility D;
+- `vector`: a tsvector of the text fields analyzed exactly as Whoosh's `body` field analyzes them
+  (same tokenizer, stop words and stemmer, so both backends find the same words), with the
+  index-time concept tags (`~c:<meaning>`) and taxonomy code prefixes (`~k:<code>`); it decides
+  what matches (the ranking reads `tf`, below);
 - one column per filter (arrays with GIN indexes for domains, terms, languages and the
   half-hour slots of a typical week in the place's own time zone), lat/lon with a B-tree for the
   bounding box of a radius (the exact great-circle distance is then checked in SQL);
@@ -21,12 +21,19 @@ the Whoosh index's (documents.py, same concept tags), stored as:
 `search_word` keeps the directory's own (unstemmed) words for spelling: whether a word is known,
 and the candidates a misspelt word may be corrected to (pg_trgm similarity, GIN-indexed).
 
+Ranking as Whoosh ranks. Each row also keeps `tf`, its weighted term frequencies (each occurrence
+of a word weighs its field's boost, as in Whoosh's `body` field) and its length, and `search_term`
+the collection statistics (documents per term, document count, total length), updated by the
+same writes. A part is scored by BM25F from those (K1, B, idf and the one-byte document length of
+Whoosh), so both backends order results alike (bench/search_quality.py scores both).
+
 Reading. The query layer's plan (understanding.understand, the same lexicon and spelling rules as
-Whoosh) is turned into tsqueries: a clause is the words typed OR each term and taxonomy code of
-the needs they were taken to mean; a document matches when it matches any clause; its score is
-the weighted sum of each clause's best part (ts_rank with the A/B/C/D weights, need parts boosted
-as in service.py) times the coordination factor of service.py. Total, facet counts and the page
-come from one statement; why each result matched is one more for the page shown.
+Whoosh) is turned into parts: the words typed, each term and taxonomy code of the needs they
+were taken to mean. A document matches when it matches any part (one tsquery, GIN-indexed); a
+clause scores as its best part plus TIE x the others (need parts boosted as in service.py), the
+document as the weighted sum of its clauses times the coordination factor of service.py. Total,
+facet counts and the page come from one statement; why each result matched is one more for the
+page shown.
 """
 from __future__ import annotations
 
@@ -100,7 +107,8 @@ def not_search_table(obj, name, type_, reflected, compare_to) -> bool:
     return getattr(table, "name", name if type_ == "table" else None) not in TABLES
 
 DIRTY = "pg_search_dirty"
-# Field -> tsvector weight. Whoosh's field boosts (name 3, terms 2, organization 1.5) in ts_rank's four classes.
+# The text fields, each with a tsvector weight label (which field a word came from; the ranking
+# weighs words by the fields' boosts in `tf`).
 FIELD_WEIGHTS = (("name", "A"), ("terms", "B"), ("organization", "C"), ("description", "C"), ("eligibility", "D"))
 BM25_K1, BM25_B = 1.2, 0.75  # Whoosh's BM25F defaults (the Whoosh backend's weighting)
 SPELLING_FIELDS = ("name", "organization", "terms", "description")
