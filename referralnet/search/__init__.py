@@ -4,6 +4,7 @@ PostgreSQL database), and the one search service.
 - `schema.py`    the index schema (one document per service-at-location)
 - `documents.py` builds documents from the database (what may be shown, and nothing else)
 - `index.py`     opening, writing (locked, several processes safe) and rebuilding the index
+- `changes.py`   what a directory change touched (the services whose documents show it), for both backends
 - `hooks.py`     records what each directory change touched as `search_change` rows, in its transaction
 - `models.py`    the change table and the database's search generation
 - `state.py`     which database state an index reflects (restored or replaced databases told apart)
@@ -17,7 +18,9 @@ PostgreSQL database), and the one search service.
 - `backend.py`   the seam: which backend answers (SEARCH_BACKEND: whoosh, or postgres by default
                  on PostgreSQL), readiness, rebuild
 - `pg_backend.py` the postgres backend: search rows in the database, written in the directory
-                 change's own transaction; the plan as tsqueries, filters, distance and facets in SQL
+                 change's own transaction; the plan as tsqueries, ranked by BM25F as Whoosh ranks
+                 (stored term frequencies, collection statistics in search_term); filters,
+                 distance and facets in SQL
 
 The coordinator pages, the HSDS API and the REST API all call `service.search`.
 """

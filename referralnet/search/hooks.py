@@ -1,8 +1,8 @@
 """Record what a directory change touched, in its own transaction, for the search index to apply.
 
-Changes are noticed in three ways, none of which the directory code has to know about:
-ORM objects flushed (admin pages, services), ORM bulk INSERT/UPDATE statements (the
-importer), and deletes. The affected services are worked out inside the transaction and
+Changes are noticed in three ways, none of which the directory code has to know about
+(search/changes.py, shared with the postgres backend): ORM objects flushed (admin pages,
+services), ORM bulk INSERT/UPDATE statements (the importer), and deletes. The affected services are worked out inside the transaction and
 written as `search_change` rows (search/models.py) on the same connection: they commit or
 roll back with the change itself, so a committed change is never lost and a rolled-back one
 indexes nothing. A bulk statement whose rows cannot be told (or that touches more than
@@ -18,122 +18,34 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, has_app_context, has_request_context
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 
 from referralnet.db import utcnow
-from referralnet.directory import models as m
+from referralnet.search import changes
 from referralnet.search.models import SearchChange
 
 log = logging.getLogger(__name__)
 KEY = "search_dirty"  # marks noticed, not yet written as change rows
 RECORDED = "search_recorded"  # service ids written as change rows in this transaction
 MARKER_THRESHOLD = 5000  # more services than this in one write: one "rebuild everything" row
-EVERYTHING = ("everything", "*")
-
-# For each directory model: how a changed row leads to the services whose documents show it.
-SERVICE_LINKS = {
-    m.Service: ("service", "id"),
-    m.ServiceAtLocation: ("service", "service_id"),
-    m.Location: ("location", "id"),
-    m.Address: ("location", "location_id"),
-    m.Organization: ("organization", "id"),
-    m.Schedule: None,  # service, location or service_at_location: handled below
-    m.Language: None,
-    m.Phone: None,
-    m.Attribute: None,
-    m.CostOption: ("service", "service_id"),
-    m.ServiceCapacity: ("service", "service_id"),
-    m.TaxonomyTerm: ("term", "id"),
-}
-
-
-def _marks_for(model, values) -> list[tuple[str, str]]:
-    get = values.get if isinstance(values, dict) else (lambda k: getattr(values, k, None))
-    if model in (m.Schedule, m.Language, m.Phone):
-        out = []
-        for kind, col in (("service", "service_id"), ("location", "location_id"),
-                          ("sal", "service_at_location_id"), ("organization", "organization_id")):
-            if get(col):
-                out.append((kind, get(col)))
-        return out
-    if model is m.Attribute:
-        return [("service", get("link_id"))] if get("link_entity") == "service" and get("link_id") else []
-    link = SERVICE_LINKS.get(model)
-    if link and get(link[1]):
-        return [(link[0], get(link[1]))]
-    return []
-
 
 def _mark(session: Session, marks) -> None:
-    session.info.setdefault(KEY, set()).update(marks)
+    if marks:
+        session.info.setdefault(KEY, set()).update(marks)
 
 
 def _after_flush(session: Session, _ctx) -> None:
-    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
-        if type(obj) in SERVICE_LINKS:
-            _mark(session, _marks_for(type(obj), obj))
-            if isinstance(obj, m.ServiceAtLocation):  # a moved service: re-index the old place too
-                _mark(session, [("service", obj.service_id)])
+    _mark(session, changes.flushed(session))
     _record(session)
 
 
 def _before_flush(session: Session, _ctx, _instances) -> None:
-    """Deleting a place or an organization cascades in the database, out of the ORM's sight:
-    note the services it carries now, while the rows still exist."""
-    if not session.deleted:
-        return
-    locations = [o.id for o in session.deleted if isinstance(o, m.Location)]
-    orgs = [o.id for o in session.deleted if isinstance(o, m.Organization)]
-    if locations:
-        _mark(session, [("service", i) for i in session.scalars(
-            select(m.ServiceAtLocation.service_id).where(m.ServiceAtLocation.location_id.in_(locations)))])
-    if orgs:
-        _mark(session, [("service", i) for i in session.scalars(
-            select(m.Service.id).where(m.Service.organization_id.in_(orgs)))])
+    _mark(session, changes.cascaded(session))
 
 
 def _orm_execute(state) -> None:
-    if not (state.is_insert or state.is_update or state.is_delete):
-        return
-    mapper = state.bind_mapper if hasattr(state, "bind_mapper") else None
-    entity = getattr(state.statement, "entity_description", None) or {}
-    model = entity.get("type") if isinstance(entity, dict) else None
-    model = model or (mapper.class_ if mapper is not None else None)
-    if model not in SERVICE_LINKS:
-        return
-    params = state.parameters
-    rows = params if isinstance(params, list) else [params] if params else []
-    marks = [mark for row in rows for mark in _marks_for(model, row)]
-    if marks:
-        _mark(state.session, marks)
-    elif state.is_update or state.is_delete:
-        _mark(state.session, [EVERYTHING])
-
-
-def _services_for(connection, marks: set[tuple[str, str]]) -> set[str] | None:
-    """The services whose documents show what these marks name; None: everything."""
-    if EVERYTHING in marks:
-        return None
-    by_kind: dict[str, set[str]] = {}
-    for kind, value in marks:
-        by_kind.setdefault(kind, set()).add(value)
-    ids = set(by_kind.get("service", ()))
-    queries = []
-    if by_kind.get("location"):
-        queries.append(select(m.ServiceAtLocation.service_id)
-                       .where(m.ServiceAtLocation.location_id.in_(by_kind["location"])))
-    if by_kind.get("sal"):
-        queries.append(select(m.ServiceAtLocation.service_id).where(m.ServiceAtLocation.id.in_(by_kind["sal"])))
-    if by_kind.get("organization"):
-        queries.append(select(m.Service.id).where(m.Service.organization_id.in_(by_kind["organization"])))
-    if by_kind.get("term"):
-        queries.append(select(m.Attribute.link_id).where(
-            m.Attribute.link_entity == "service", m.Attribute.taxonomy_term_id.in_(by_kind["term"])))
-    for query in queries:
-        ids.update(connection.execute(query).scalars())
-    ids.discard(None)
-    return ids
+    _mark(state.session, changes.executed(state))
 
 
 def _record(session: Session) -> None:
@@ -142,7 +54,7 @@ def _record(session: Session) -> None:
     if not marks or _backend_name() != "whoosh":  # the postgres backend writes its own rows (pg_backend)
         return
     connection = session.connection()
-    ids = _services_for(connection, marks)
+    ids = changes.services_for(connection, marks)
     recorded = session.info.setdefault(RECORDED, set())
     if ids is not None:
         ids -= recorded

@@ -5,14 +5,14 @@ database restores its search with it, and nothing is rebuilt per host.
 
 Writing. The rows of the services a transaction touched are rewritten inside that transaction,
 just before it commits (`before_commit`): the directory change and its search rows commit or roll
-back together. What a change touches is worked out as for the Whoosh index (hooks.SERVICE_LINKS
-and `_marks_for`: ORM objects flushed, ORM bulk statements, cascading deletes). The documents are
+back together. What a change touches is worked out as for the Whoosh index (search/changes.py:
+ORM objects flushed, ORM bulk statements, cascading deletes). The documents are
 the Whoosh index's (documents.py, same concept tags), stored as:
 
-- `vector`: a weighted tsvector of the text fields analyzed exactly as Whoosh's `body` field
-  analyzes them (same tokenizer, stop words and stemmer, so both backends find the same words):
-  name A, terms and the index-time concept tags (`~c:<meaning>`) and taxonomy code prefixes
-  (`~k:<code>`) B, organization and description C, eligibility D;
+- `vector`: a tsvector of the text fields analyzed exactly as Whoosh's `body` field analyzes them
+  (same tokenizer, stop words and stemmer, so both backends find the same words), with the
+  index-time concept tags (`~c:<meaning>`) and taxonomy code prefixes (`~k:<code>`); it decides
+  what matches (the ranking reads `tf`, below);
 - one column per filter (arrays with GIN indexes for domains, terms, languages and the
   half-hour slots of a typical week in the place's own time zone), lat/lon with a B-tree for the
   bounding box of a radius (the exact great-circle distance is then checked in SQL);
@@ -21,12 +21,19 @@ the Whoosh index's (documents.py, same concept tags), stored as:
 `search_word` keeps the directory's own (unstemmed) words for spelling: whether a word is known,
 and the candidates a misspelt word may be corrected to (pg_trgm similarity, GIN-indexed).
 
+Ranking as Whoosh ranks. Each row also keeps `tf`, its weighted term frequencies (each occurrence
+of a word weighs its field's boost, as in Whoosh's `body` field) and its length, and `search_term`
+the collection statistics (documents per term, document count, total length), updated by the
+same writes. A part is scored by BM25F from those (K1, B, idf and the one-byte document length of
+Whoosh), so both backends order results alike (bench/search_quality.py scores both).
+
 Reading. The query layer's plan (understanding.understand, the same lexicon and spelling rules as
-Whoosh) is turned into tsqueries: a clause is the words typed OR each term and taxonomy code of
-the needs they were taken to mean; a document matches when it matches any clause; its score is
-the weighted sum of each clause's best part (ts_rank with the A/B/C/D weights, need parts boosted
-as in service.py) times the coordination factor of service.py. Total, facet counts and the page
-come from one statement; why each result matched is one more for the page shown.
+Whoosh) is turned into parts: the words typed, each term and taxonomy code of the needs they
+were taken to mean. A document matches when it matches any part (one tsquery, GIN-indexed); a
+clause scores as its best part plus TIE x the others (need parts boosted as in service.py), the
+document as the weighted sum of its clauses times the coordination factor of service.py. Total,
+facet counts and the page come from one statement; why each result matched is one more for the
+page shown.
 """
 from __future__ import annotations
 
@@ -41,13 +48,14 @@ from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, Table, Text, 
                         text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, insert as pg_insert
 from sqlalchemy.orm import Session
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from referralnet.directory import models as m
 from referralnet.directory.hours import slot_key
 from referralnet.geo import Place
 from referralnet.search.concepts import concept_queries
 from referralnet.search.documents import active_service_ids, documents_for
-from referralnet.search.hooks import SERVICE_LINKS, _marks_for
+from referralnet.search import changes
 from referralnet.search.schema import document_schema
 from referralnet.search.understanding import QueryPlan, understand
 
@@ -76,9 +84,21 @@ search_document = Table(
     Column("lat", Float),
     Column("lon", Float),
     Column("card", JSONB, nullable=False),
+    # BM25F statistics (migration 0016): {lexeme: weighted term frequency} of the body terms (each
+    # occurrence counts its field's boost, as in Whoosh's `body` field) and of the concept and code
+    # tags (their count), and the number of body terms: exact (the collection's average) and as
+    # Whoosh stores a field length (one byte, logarithmic), which BM25F normalises each document by.
+    Column("tf", JSONB),
+    Column("body_len", Integer),
+    Column("norm_len", Integer),
 )
 search_word = Table("search_word", metadata, Column("word", Text, primary_key=True))
-TABLES = ("search_document", "search_word")
+# BM25F's collection statistics (migration 0016), kept with the rows: per lexeme of `tf`, the
+# documents that have it; DOCS and LENGTH hold the document count and the sum of body lengths.
+search_term = Table("search_term", metadata, Column("term", Text, primary_key=True),
+                    Column("df", Integer, nullable=False))
+DOCS, LENGTH = " docs", " length"  # no lexeme starts with a space
+TABLES = ("search_document", "search_word", "search_term")
 
 
 def not_search_table(obj, name, type_, reflected, compare_to) -> bool:
@@ -87,10 +107,10 @@ def not_search_table(obj, name, type_, reflected, compare_to) -> bool:
     return getattr(table, "name", name if type_ == "table" else None) not in TABLES
 
 DIRTY = "pg_search_dirty"
-EVERYTHING = ("everything", "*")
-# Field -> tsvector weight. Whoosh's field boosts (name 3, terms 2, organization 1.5) in ts_rank's four classes.
+# The text fields, each with a tsvector weight label (which field a word came from; the ranking
+# weighs words by the fields' boosts in `tf`).
 FIELD_WEIGHTS = (("name", "A"), ("terms", "B"), ("organization", "C"), ("description", "C"), ("eligibility", "D"))
-RANK_WEIGHTS = "{0.1, 0.3, 0.6, 1.0}"  # D, C, B, A
+BM25_K1, BM25_B = 1.2, 0.75  # Whoosh's BM25F defaults (the Whoosh backend's weighting)
 SPELLING_FIELDS = ("name", "organization", "terms", "description")
 MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
 EARTH_RADIUS_MILES = 3958.7613
@@ -114,25 +134,40 @@ def body_terms(value: str) -> list[str]:
 
 def vector_literal(doc: dict) -> str:
     """The document's weighted tsvector, as tsvector input text."""
-    positions: dict[str, list[str]] = {}
-    pos = 0
+    return _analyzed(doc)[0]
 
-    def add(lexeme: str, weight: str) -> None:
+
+def _analyzed(doc: dict) -> tuple[str, dict[str, float], int]:
+    """(tsvector input text, {lexeme: BM25F term frequency}, body length) of a document.
+
+    The frequencies and the length are those Whoosh's `body` field records (schema.body_text): each
+    occurrence of a word weighs its field's boost, the length counts the words; concept and code
+    tags count their occurrences (they are not part of the length)."""
+    positions: dict[str, list[str]] = {}
+    tf: dict[str, float] = {}
+    pos = 0
+    length = 0
+
+    def add(lexeme: str, weight: str, boost: float) -> None:
         nonlocal pos
         pos = min(pos + 1, MAX_POSITION)
+        tf[lexeme] = tf.get(lexeme, 0.0) + boost
         held = positions.setdefault(lexeme, [])
         if len(held) < 255:  # PostgreSQL keeps at most 256 positions per lexeme
             held.append(f"{pos}{weight}")
 
+    schema = document_schema()
     for field, weight in FIELD_WEIGHTS:
         if doc.get(field):
+            boost = schema[field].format.field_boost
             for term in body_terms(doc[field]):
-                add(term, weight)
+                add(term, weight, boost)
+                length += 1
     for meaning in filter(None, (doc.get("concepts") or "").split(",")):
-        add("~c:" + meaning, "B")
+        add("~c:" + meaning, "B", 1.0)
     for code in (doc.get("codes") or "").split():
-        add("~k:" + code.lower(), "B")
-    return " ".join(f"{_lexeme(lex)}:{','.join(p)}" for lex, p in positions.items())
+        add("~k:" + code.lower(), "B", 1.0)
+    return " ".join(f"{_lexeme(lex)}:{','.join(p)}" for lex, p in positions.items()), tf, length
 
 
 def spelling_words(doc: dict) -> set[str]:
@@ -150,9 +185,11 @@ def _split(value: str) -> list[str]:
 
 
 def _row(doc: dict) -> dict:
+    vector, tf, length = _analyzed(doc)
     return {
         "id": doc["id"], "service_id": doc["service_id"], "organization_id": doc["organization_id"],
-        "location_id": doc["location_id"], "name_sort": doc["name_sort"], "vector": vector_literal(doc),
+        "location_id": doc["location_id"], "name_sort": doc["name_sort"], "vector": vector,
+        "tf": tf, "body_len": length, "norm_len": byte_to_length(length_to_byte(length)),
         "domains": _split(doc["domains"]), "term_ids": _split(doc["term_ids"]),
         "languages": [v.lower() for v in _split(doc["languages"])],
         "accepting": doc["accepting"], "free": doc["free"], "min_age": doc["min_age"], "max_age": doc["max_age"],
@@ -167,14 +204,31 @@ def write_services(session: Session, service_ids: Iterable[str]) -> int:
     ids = sorted(set(service_ids))
     if not ids:
         return 0
-    mine = delete(search_document).where(search_document.c.service_id.in_(ids))
+    mine = (delete(search_document).where(search_document.c.service_id.in_(ids))
+            .returning(search_document.c.tf, search_document.c.body_len))
     # Deleting first waits for a concurrent transaction rewriting the same services to commit, so
     # the documents are then built from what it committed too (each statement sees the latest commits).
-    session.execute(mine)
+    gone = session.execute(mine).all()
     docs = list(documents_for(ids, session))
-    session.execute(mine)  # rows such a transaction inserted meanwhile
+    gone += session.execute(mine).all()  # rows such a transaction inserted meanwhile
+    _count_terms(session, [(r.tf, r.body_len) for r in gone if r.tf is not None], -1)
     _insert(session, docs)
     return len(docs)
+
+
+def _count_terms(session: Session, stats: list[tuple[dict, int]], sign: int) -> None:
+    """Add (sign 1) or remove (-1) documents' (tf, body length) to or from the collection statistics."""
+    if not stats:
+        return
+    df: dict[str, int] = {DOCS: len(stats), LENGTH: sum(length for _, length in stats)}
+    for tf, _ in stats:
+        for term in tf:
+            df[term] = df.get(term, 0) + 1
+    stmt = pg_insert(search_term)
+    stmt = stmt.on_conflict_do_update(index_elements=[search_term.c.term],
+                                      set_={"df": search_term.c.df + stmt.excluded.df})
+    # Sorted: concurrent transactions take the terms' locks in the same order.
+    session.execute(stmt, [{"term": t, "df": sign * n} for t, n in sorted(df.items())])
 
 
 def _insert(session: Session, docs: list[dict]) -> None:
@@ -183,7 +237,9 @@ def _insert(session: Session, docs: list[dict]) -> None:
     stmt = pg_insert(search_document)
     stmt = stmt.on_conflict_do_update(index_elements=[search_document.c.id],
                                       set_={c.name: stmt.excluded[c.name] for c in search_document.c if c.name != "id"})
-    session.execute(stmt, [_row(d) for d in docs])
+    rows = [_row(d) for d in docs]
+    session.execute(stmt, rows)
+    _count_terms(session, [(r["tf"], r["body_len"]) for r in rows], 1)
     words = sorted(set().union(*(spelling_words(d) for d in docs)))
     if words:  # sorted: concurrent transactions take the words' locks in the same order
         session.execute(pg_insert(search_word).on_conflict_do_nothing(), [{"word": w} for w in words])
@@ -194,6 +250,7 @@ def rebuild(session: Session, progress=None) -> int:
     until it commits). Returns the documents written."""
     session.execute(delete(search_document))
     session.execute(delete(search_word))
+    session.execute(delete(search_term))
     ids = active_service_ids(session)
     batch: list[dict] = []
     written = 0
@@ -226,45 +283,20 @@ def _enabled(session: Session) -> bool:
 
 
 def _mark(session: Session, marks) -> None:
-    session.info.setdefault(DIRTY, set()).update(marks)
+    if marks:
+        session.info.setdefault(DIRTY, set()).update(marks)
 
 
 def _after_flush(session: Session, _ctx) -> None:
-    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
-        if type(obj) in SERVICE_LINKS:
-            _mark(session, _marks_for(type(obj), obj))
-            if isinstance(obj, m.ServiceAtLocation):  # moved: the service's old place too
-                _mark(session, [("service", obj.service_id)])
+    _mark(session, changes.flushed(session))
 
 
 def _before_flush(session: Session, _ctx, _instances) -> None:
-    """Deleting a place or an organization cascades in the database: note its services first."""
-    locations = [o.id for o in session.deleted if isinstance(o, m.Location)]
-    orgs = [o.id for o in session.deleted if isinstance(o, m.Organization)]
-    if locations:
-        _mark(session, [("service", i) for i in session.scalars(
-            select(m.ServiceAtLocation.service_id).where(m.ServiceAtLocation.location_id.in_(locations)))])
-    if orgs:
-        _mark(session, [("service", i) for i in session.scalars(
-            select(m.Service.id).where(m.Service.organization_id.in_(orgs)))])
+    _mark(session, changes.cascaded(session))
 
 
 def _orm_execute(state) -> None:
-    if not (state.is_insert or state.is_update or state.is_delete):
-        return
-    entity = getattr(state.statement, "entity_description", None) or {}
-    model = entity.get("type") if isinstance(entity, dict) else None
-    mapper = getattr(state, "bind_mapper", None)  # a Core insert of a model's table (the importer)
-    model = model or (mapper.class_ if mapper is not None else None)
-    if model not in SERVICE_LINKS:
-        return
-    params = state.parameters
-    rows = params if isinstance(params, list) else [params] if params else []
-    marks = [mark for row in rows for mark in _marks_for(model, row)]
-    if marks:
-        _mark(state.session, marks)
-    elif state.is_update or state.is_delete:
-        _mark(state.session, [EVERYTHING])
+    _mark(state.session, changes.executed(state))
 
 
 def _after_rollback(session: Session, previous_transaction=None) -> None:
@@ -284,31 +316,12 @@ def _before_commit(session: Session) -> None:
     marks = session.info.pop(DIRTY, None)
     if not marks:
         return
-    if EVERYTHING in marks:
+    ids = changes.services_for(session, marks)
+    if ids is None:
         rebuild(session)
     else:
-        write_services(session, _service_ids(session, marks))
+        write_services(session, ids)
     session.info.pop(DIRTY, None)  # nothing the rewrite itself flushed needs writing again
-
-
-def _service_ids(session: Session, marks: set[tuple[str, str]]) -> set[str]:
-    by_kind: dict[str, set[str]] = {}
-    for kind, value in marks:
-        by_kind.setdefault(kind, set()).add(value)
-    ids = set(by_kind.get("service", ()))
-    lookups = {
-        "location": select(m.ServiceAtLocation.service_id).where(
-            m.ServiceAtLocation.location_id.in_(by_kind.get("location", ()))),
-        "sal": select(m.ServiceAtLocation.service_id).where(m.ServiceAtLocation.id.in_(by_kind.get("sal", ()))),
-        "organization": select(m.Service.id).where(m.Service.organization_id.in_(by_kind.get("organization", ()))),
-        "term": select(m.Attribute.link_id).where(m.Attribute.link_entity == "service",
-                                                  m.Attribute.taxonomy_term_id.in_(by_kind.get("term", ()))),
-    }
-    for kind, query in lookups.items():
-        if by_kind.get(kind):
-            ids.update(session.scalars(query))
-    ids.discard(None)
-    return ids
 
 
 def register_pg_hooks(session_factory) -> None:
@@ -340,22 +353,45 @@ class _Params:
         return f"CAST({self(query)} AS tsquery)"
 
 
-def _words_tsq(words: str) -> str | None:
-    """Some words as a tsquery: the concept tag of a multi-word lexicon term, else all their terms
-    (as service._make_words_query asks Whoosh)."""
+class _Part:
+    """One scored part of a clause (as service.py's parts): the words typed, one term a need was
+    taken to mean, or one of its taxonomy codes.
+
+    A document matches it when it has the `tag` (a concept or code lexeme), if any, and every body
+    term of `terms`. It scores `boost` x the sum of the terms' BM25F scores (a code: `boost` x its
+    count, as Whoosh scores an unscored keyword field)."""
+
+    def __init__(self, tsq: str, terms: tuple[str, ...], tag: str | None, boost: float = 1.0, credit: float = 1.0):
+        self.tsq, self.terms, self.tag, self.boost, self.credit = tsq, terms, tag, boost, credit
+
+    def boosted(self, boost: float, credit: float = 1.0) -> "_Part":
+        return _Part(self.tsq, self.terms, self.tag, self.boost * boost, credit)
+
+    @property
+    def key(self) -> tuple:
+        return self.tsq, self.boost
+
+
+def _words_part(words: str) -> _Part | None:
+    """Some words as a part: the concept tag of a multi-word lexicon term (scored by its words),
+    else all their terms (as service._make_words_query asks Whoosh)."""
+    terms = tuple(dict.fromkeys(body_terms(words)))
     if " " in words and words in concept_queries(document_schema()):
-        return _lexeme("~c:" + words)
-    terms = [_lexeme(t) for t in dict.fromkeys(body_terms(words))]
+        tag = "~c:" + words
+        return _Part(_lexeme(tag), terms, tag)
     if not terms:
         return None
-    return terms[0] if len(terms) == 1 else "(" + " & ".join(terms) + ")"
+    tsq = _lexeme(terms[0]) if len(terms) == 1 else "(" + " & ".join(_lexeme(t) for t in terms) + ")"
+    return _Part(tsq, terms, None)
 
 
-def _need_groups(need) -> tuple[list[str], list[str]]:
-    """(term tsqueries, code tsqueries) of a need."""
-    terms = [q for q in (_words_tsq(t) for t in need.terms) if q]
-    codes = [_lexeme("~k:" + c) for c in need.codes]
-    return terms, codes
+def _need_parts(need) -> list[_Part]:
+    """A need's terms and taxonomy codes, each a part of its own (boosted as service._need_parts)."""
+    from referralnet.search.service import CODE_BOOST, NEED_BOOST
+
+    parts = [q.boosted(NEED_BOOST) for q in (_words_part(t) for t in need.terms) if q]
+    parts += [_Part(_lexeme("~k:" + c), (), "~k:" + c, NEED_BOOST * CODE_BOOST) for c in need.codes]
+    return parts
 
 
 def _or(parts: list[str]) -> str:
@@ -363,36 +399,24 @@ def _or(parts: list[str]) -> str:
 
 
 class _Clause:
-    """One clause of the plan as tsqueries: groups of parts scored with one boost each."""
+    """One clause of the plan: its parts, matched together, scored as the best part plus TIE x the others."""
 
     def __init__(self, weight: float, source: int):
         self.weight = weight
         self.source = source  # its index in the plan's clauses
-        self.groups: list[tuple[float, list[str]]] = []  # (boost, parts)
-        self.related: list[str] = []  # parts that only partly count as matching the clause
+        self.parts: list[_Part] = []
         self.alternatives: list[tuple[str | None, str]] = []  # (need id or None, tsquery) for explanations
-        self._seen: set[str] = set()
 
-    def add(self, need_id, groups: list[tuple[float, list[str]]], related: bool = False) -> None:
-        alt = []
-        for boost, parts in groups:
-            parts = [p for p in parts if p not in self._seen]
-            if parts:
-                self._seen.update(parts)
-                self.groups.append((boost, parts))
-                alt.extend(parts)
-                if related:
-                    self.related.extend(parts)
-        if alt:
-            self.alternatives.append((need_id, _or(alt)))
-
-    @property
-    def full(self) -> list[str]:
-        return [p for _, parts in self.groups for p in parts if p not in self.related]
+    def add(self, need_id, parts: list[_Part]) -> None:
+        seen = {p.key for p in self.parts}
+        parts = [p for p in parts if p.key not in seen]
+        if parts:
+            self.parts.extend(parts)
+            self.alternatives.append((need_id, _or([p.tsq for p in parts])))
 
     @property
     def match(self) -> str:
-        return _or([p for _, parts in self.groups for p in parts])
+        return _or(list(dict.fromkeys(p.tsq for p in self.parts)))
 
 
 def _count_at_least(session: Session, tsq: str, limit: int) -> int:
@@ -402,23 +426,22 @@ def _count_at_least(session: Session, tsq: str, limit: int) -> int:
 
 
 def _clauses(session: Session, plan: QueryPlan) -> list[_Clause]:
-    from referralnet.search.service import CODE_BOOST, NEED_BOOST, RELATED_BOOST, WIDEN_BELOW
+    from referralnet.search.service import RELATED_BOOST, WIDEN_BELOW
 
     out = []
     for i, clause in enumerate(plan.clauses):
         c = _Clause(clause.weight, i)
-        typed = _words_tsq(" ".join(clause.words))
+        typed = _words_part(" ".join(clause.words))
         if typed:
-            c.add(None, [(1.0, [typed])])
+            c.add(None, [typed])
         for need in clause.needs:
-            terms, codes = _need_groups(need)
-            c.add(need.id, [(NEED_BOOST, terms), (NEED_BOOST * CODE_BOOST, codes)])
-        if clause.related and (not c.groups or _count_at_least(session, c.match, WIDEN_BELOW) < WIDEN_BELOW):
+            c.add(need.id, _need_parts(need))
+        if clause.related and (not c.parts or _count_at_least(session, c.match, WIDEN_BELOW) < WIDEN_BELOW):
+            # A narrow phrasing that finds little: what its words mean on their own, weaker, and a
+            # match through them only partly counts as matching the clause.
             for need in clause.related:
-                terms, codes = _need_groups(need)
-                c.add(need.id, [(NEED_BOOST * RELATED_BOOST, terms),
-                                (NEED_BOOST * CODE_BOOST * RELATED_BOOST, codes)], related=True)
-        if c.groups:
+                c.add(need.id, [q.boosted(RELATED_BOOST, RELATED_BOOST) for q in _need_parts(need)])
+        if c.parts:
             out.append(c)
     return out
 
@@ -452,31 +475,78 @@ def plan_for(session: Session, text_: str) -> QueryPlan:
         terms = body_terms(word)
         if not terms:
             return 0.0
-        return math.log1p(session.scalar(text("SELECT count(*) FROM search_document WHERE vector @@ CAST(:q AS tsquery)"),
-                                          {"q": _lexeme(terms[0])}))
+        return math.log1p(session.scalar(select(search_term.c.df).where(search_term.c.term == terms[0])) or 0)
 
     return understand(text_, known=known, vocabulary=vocabulary, weight=weight)
 
 
-def _score_sql(p: _Params, clauses: list[_Clause]) -> tuple[str, str]:
-    """(score, share of the clause weight matched) as SQL over search_document d."""
-    from referralnet.search.service import COORDINATION, RELATED_BOOST
+def _ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
 
+
+def _collection_stats(session: Session, terms: list[str]) -> tuple[int, float, dict[str, int]]:
+    """(documents, average body length, {term: documents with it}): BM25F's collection statistics."""
+    df = dict(session.execute(select(search_term.c.term, search_term.c.df)
+                              .where(search_term.c.term.in_([DOCS, LENGTH, *terms]))).all())
+    n = df.pop(DOCS, 0)
+    length = df.pop(LENGTH, 0)
+    return n, (length / n if n and length else 1.0), {t: max(0, df.get(t, 0)) for t in terms}
+
+
+def _score_sql(session: Session, p: _Params, clauses: list[_Clause]) -> tuple[str, str, str]:
+    """(score, share of the clause weight matched, the lateral join they read) as SQL over
+    search_document d: each part's BM25F score from the document's term frequencies and length
+    and the collection's statistics, as Whoosh scores its `body` field (service.TextQuery)."""
+    from referralnet.search.service import COORDINATION, TIE
+
+    terms = list(dict.fromkeys(t for c in clauses for part in c.parts for t in part.terms))
+    tags = list(dict.fromkeys(part.tag for c in clauses for part in c.parts if part.tag))
+    n, avgfl, df = _collection_stats(session, terms)
+    keys = list(dict.fromkeys(terms + tags))
+    short = [k for k in keys if len(k.encode()) < 64]  # longer names than identifiers can be are read with ->>
+    value = {k: f"w.{_ident(k)}" if k in short else f"CAST(d.tf ->> {p(k)} AS float8)" for k in keys}
+    norm = f"({BM25_K1 * (1 - BM25_B)!r} + {BM25_K1 * BM25_B / avgfl!r} * d.norm_len)"
+    columns = []
+    for i, t in enumerate(terms):
+        idf = math.log(max(n, 1) / (df[t] + 1)) + 1
+        columns.append(f"{idf * (BM25_K1 + 1)!r} * {value[t]} / ({value[t]} + {norm}) AS t{i}")
+    columns += [f"{value[g]} AS g{i}" for i, g in enumerate(tags)]
+    record = (f"jsonb_to_record(d.tf) AS w({', '.join(f'{_ident(k)} float8' for k in short)})" if short
+              else "(SELECT 1) AS w")
+    term_col = {t: f"s.t{i}" for i, t in enumerate(terms)}
+    tag_col = {g: f"s.g{i}" for i, g in enumerate(tags)}
+    part_cols, index = [], {}
+    for c in clauses:
+        for part in c.parts:
+            if (part.tsq, part.boost) in index:
+                continue
+            need = [term_col[t] for t in part.terms] + ([tag_col[part.tag]] if part.tag else [])
+            if part.terms:
+                amount = " + ".join(term_col[t] for t in part.terms)
+            else:  # a code: how often the document has it
+                amount = tag_col[part.tag]
+            cond = " AND ".join(f"{x} IS NOT NULL" for x in need)
+            index[(part.tsq, part.boost)] = f"q.p{len(part_cols)}"
+            part_cols.append(f"CASE WHEN {cond} THEN {part.boost!r} * ({amount}) ELSE 0.0 END AS p{len(part_cols)}")
+    # OFFSET 0 keeps each level a subquery of its own, computed once per row (flattened, every
+    # reference to a part would repeat its expression, and the score refers to each part often).
+    lateral = (f"CROSS JOIN LATERAL (SELECT {', '.join(part_cols)} FROM "
+               f"(SELECT {', '.join(columns)} FROM {record} OFFSET 0) s OFFSET 0) q")
     total_weight = sum(c.weight for c in clauses) or 1.0
     scores, shares = [], []
     for c in clauses:
-        ranks = [f"{boost!r} * ts_rank('{RANK_WEIGHTS}', d.vector, {p.tsq(_or(parts))})" for boost, parts in c.groups]
-        scores.append(f"{c.weight!r} * " + (f"GREATEST({', '.join(ranks)})" if len(ranks) > 1 else ranks[0]))
-        full = c.full
-        credit = f"WHEN d.vector @@ {p.tsq(_or(full))} THEN 1.0 " if full else ""
-        if c.related:
-            credit += f"WHEN d.vector @@ {p.tsq(_or(c.related))} THEN {RELATED_BOOST!r} "
-        shares.append(f"{c.weight!r} * (CASE {credit}ELSE 0.0 END)")
+        cols = [index[(part.tsq, part.boost)] for part in c.parts]
+        best = f"GREATEST({', '.join(cols)})" if len(cols) > 1 else cols[0]
+        clause = best if len(cols) == 1 else f"({1.0 - TIE!r} * {best} + {TIE!r} * ({' + '.join(cols)}))"
+        scores.append(f"{c.weight!r} * {clause}")
+        credits = [f"CASE WHEN {col} > 0 THEN {part.credit!r} ELSE 0.0 END" for col, part in zip(cols, c.parts)]
+        shares.append(f"{c.weight!r} * " + (f"GREATEST({', '.join(credits)})" if len(credits) > 1 else credits[0]))
     share = "(" + " + ".join(shares) + ")"
     score = "(" + " + ".join(scores) + ")"
     if len(clauses) > 1:
         score = f"{score} * power({share} / {total_weight!r}, {COORDINATION!r})"
-    return score, share
+    return score, share, lateral
 
 
 def _distance_sql(p: _Params, place: Place) -> str:
@@ -485,29 +555,38 @@ def _distance_sql(p: _Params, place: Place) -> str:
             f"+ cos(radians({lat})) * cos(radians(d.lat)) * power(sin(radians(d.lon - {lon}) / 2), 2)))))")
 
 
-def _open_now_sql(session: Session, p: _Params, now: datetime) -> str:
-    """Open now in each place's own zone (the typical week's slots), holiday closures and special
-    hours checked exactly for the places that have them."""
+def _zones(session: Session) -> list[str]:
+    """The time zones the documents are in: a skip scan of the tz index (a few zones, many rows)."""
+    return list(session.scalars(text(
+        "WITH RECURSIVE z(tz) AS (SELECT min(tz) FROM search_document UNION ALL "
+        "SELECT (SELECT min(tz) FROM search_document WHERE tz > z.tz) FROM z WHERE z.tz IS NOT NULL) "
+        "SELECT tz FROM z WHERE tz IS NOT NULL")))
+
+
+def _open_now_sql(session: Session, p: _Params, now: datetime, where: list[str]) -> str:
+    """Open now in each place's own zone (the typical week's slots); holiday closures and special
+    hours are checked exactly for the places that have them among those `where` (every other
+    condition of the search) leaves."""
     from referralnet.search.service import _really_open_card
 
-    zones = list(session.scalars(text("SELECT DISTINCT tz FROM search_document")))
     parts = []
-    for zone in zones:
+    for zone in _zones(session):
         local = now.astimezone(ZoneInfo(zone)) if "/" in zone or zone == "UTC" else now
         parts.append(f"(d.tz = {p(zone)} AND d.slots @> ARRAY[CAST({p(slot_key(local.weekday(), local.hour * 60 + local.minute))} AS text)])")
     if not parts:
         return "false"
     slot_open = "(" + " OR ".join(parts) + ")"
-    special = session.execute(text(f"SELECT id, card FROM search_document d WHERE d.has_exceptions AND {slot_open}"),
-                              p.values).all()
+    others = "".join(f" AND {c}" for c in where)
+    special = session.execute(text(f"SELECT id, card FROM search_document d WHERE d.has_exceptions AND {slot_open}"
+                                   f"{others}"), p.values).all()
     closed = [row.id for row in special if not _really_open_card(row.card, now)]
     if closed:
-        return f"({slot_open} AND d.id <> ALL({p(closed)}))"
+        return f"({slot_open} AND d.id <> ALL(CAST({p(closed)} AS text[])))"
     return slot_open
 
 
 def _filters_sql(session: Session, p: _Params, q, place: Place | None, now: datetime) -> list[str]:
-    """Every filter but the domain filter, as SQL conditions on search_document d."""
+    """Every filter but the domain filter and open now (see run), as SQL conditions on search_document d."""
     out = []
     if q.term_ids is not None and q.term_ids:
         out.append(f"d.term_ids && CAST({p(list(q.term_ids))} AS text[])")
@@ -525,8 +604,6 @@ def _filters_sql(session: Session, p: _Params, q, place: Place | None, now: date
         out.append(f"d.service_id = ANY(CAST({p(list(q.service_ids))} AS text[]))")
     if q.open_at is not None:
         out.append(f"d.slots @> ARRAY[CAST({p(slot_key(*q.open_at))} AS text)]")
-    elif q.open_now:
-        out.append(_open_now_sql(session, p, now))
     if place is not None and (q.radius_miles or q.sort == "distance"):
         out.append("d.lat IS NOT NULL")
     if place is not None and q.radius_miles:
@@ -553,10 +630,13 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     where = _filters_sql(session, p, q, place, now)
     if plan.clauses and not clauses:
         where.append("false")  # words the directory has nowhere
-    score, share = ("0.0", "1.0")
+    score, share, lateral = ("0.0", "1.0", "")
     if clauses:
         where.append(f"d.vector @@ {p.tsq(_or([c.match for c in clauses]))}")
-        score, share = _score_sql(p, clauses)
+    if q.open_now and q.open_at is None:  # last: its exact check reads only what every other condition leaves
+        where.append(_open_now_sql(session, p, now, where))
+    if clauses:
+        score, share, lateral = _score_sql(session, p, clauses)
     dist = _distance_sql(p, place) if place is not None else "NULL::float8"
     cond = " AND ".join(where) or "true"
     domains = f"f.domains && CAST({p(list(q.domains))} AS text[])" if q.domains else "true"
@@ -571,7 +651,7 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     else:
         order = "k.name_sort, k.id"
     found_sql = (f"SELECT d.id, d.service_id, d.organization_id, d.name_sort, d.domains, {score} AS score, "
-                 f"{share} AS share, {dist} AS dist FROM search_document d WHERE {cond}")
+                 f"{share} AS share, {dist} AS dist FROM search_document d {lateral} WHERE {cond}")
     head = (f"WITH found0 AS MATERIALIZED ({found_sql}), "
             f"found AS MATERIALIZED (SELECT f.*, max(f.share) OVER () AS best_share FROM found0 f), "
             f"kept AS MATERIALIZED (SELECT * FROM found f WHERE {domains} AND {best}) ")
@@ -636,6 +716,10 @@ def is_ready(session: Session) -> tuple[bool, str]:
     documents = document_count(session)
     if not documents and session.scalar(select(m.Service.id).where(m.Service.status == "active").limit(1)):
         return False, "search rows empty while the directory has active services: run `flask search reindex`"
+    unranked = session.scalar(select(func.count()).where(search_document.c.body_len.is_(None)))
+    if unranked:  # rows from before migration 0016: they still match, so searches answer (ranked worse)
+        return True, (f"postgres search: {documents} documents, {unranked} without ranking statistics: "
+                      "run `flask search reindex`")
     return True, f"postgres search: {documents} documents"
 
 
@@ -644,3 +728,4 @@ def clear(session: Session) -> None:
     if tables_exist(session):
         session.execute(delete(search_document))
         session.execute(delete(search_word))
+        session.execute(delete(search_term))

@@ -80,3 +80,77 @@ def test_postgres_rows_are_written_in_the_changes_own_transaction(db):
     assert seam.current_backend().rebuild() == 1
     assert seam.is_ready()[0]
     assert [h.service_name for h in search(SearchQuery(text="numbat")).hits] == ["Numbat Pantry"]
+
+
+def _pg_only():
+    if seam.current_backend().name != "postgres":
+        pytest.skip("the postgres backend's rows (TEST_DATABASE_URL on PostgreSQL)")
+
+
+def _term_stats(db) -> dict[str, int]:
+    from sqlalchemy import text
+
+    return {t: n for t, n in db.session.execute(text("SELECT term, df FROM search_term")).all() if n}
+
+
+def _recounted(db) -> dict[str, int]:
+    """The collection statistics counted afresh from the rows."""
+    from sqlalchemy import text
+
+    out = dict(db.session.execute(text(
+        "SELECT k, count(*) FROM search_document, jsonb_object_keys(tf) k GROUP BY k")).all())
+    docs, length = db.session.execute(text("SELECT count(*), coalesce(sum(body_len), 0) FROM search_document")).one()
+    out.update({" docs": docs, " length": length})
+    return {t: n for t, n in out.items() if n}
+
+
+def test_postgres_ranking_statistics_follow_every_change(db):
+    """BM25F's collection statistics (documents per term, count, total length) are kept by each
+    write in its own transaction: after adds, edits, a rolled-back edit and a deactivation they
+    equal a fresh count of the rows, and a rebuild gives the same."""
+    _pg_only()
+    first = _service(db, "Quokka Grocery Hub")
+    _service(db, "Wombat Tax Help", "Second Org")
+    assert _term_stats(db) == _recounted(db) and _term_stats(db)[" docs"] == 2
+    first.description = "Groceries and diapers, delivered"
+    db.session.commit()
+    assert _term_stats(db) == _recounted(db)
+    assert _term_stats(db).get("diaper") == 1
+    first.name = "Renamed Hub"
+    db.session.flush()
+    db.session.rollback()
+    assert _term_stats(db) == _recounted(db)
+    first = db.session.scalar(select(m.Service).where(m.Service.id == first.id))
+    first.status = "inactive"
+    db.session.commit()
+    stats = _term_stats(db)
+    assert stats == _recounted(db) and stats[" docs"] == 1 and "diaper" not in stats
+    seam.current_backend().rebuild()
+    assert _term_stats(db) == stats
+
+
+def _ranked(text_: str) -> list[str]:
+    from referralnet.search.service import search_matches
+
+    return [x.service_id for x in search_matches(SearchQuery(text=text_))]
+
+
+def test_postgres_ranks_as_the_whoosh_backend(db, app, monkeypatch, tmp_path):
+    """The postgres backend scores as Whoosh does (BM25F: rarer words weigh more, a word in the name
+    more than in the description, long documents less per occurrence): on one directory both
+    backends list the same services in the same order."""
+    _pg_only()
+    for i in range(6):
+        _service(db, f"Harbor Clinic {i}", f"Harbor Org {i}").description = "Harbor clinic for families " * (i + 1)
+    _service(db, "Lantern Center", "Lantern Org").description = "Harbor ferry rides and lantern repair"
+    _service(db, "Ferry Harbor Help", "Ferry Org").description = "Ferry tickets"
+    _service(db, "Quiet Place", "Quiet Org").description = "A long description " * 30 + " ferry harbor"
+    db.session.commit()
+    queries = ["harbor ferry", "ferry", "harbor clinic", "lantern harbor", "families ferry"]
+    postgres = {q: _ranked(q) for q in queries}
+    assert all(postgres.values())
+    monkeypatch.setitem(app.config, "SEARCH_BACKEND", "whoosh")
+    monkeypatch.setitem(app.config, "SEARCH_INDEX_DIR", str(tmp_path / "index"))
+    seam.current_backend().rebuild()
+    whoosh = {q: _ranked(q) for q in queries}
+    assert postgres == whoosh
