@@ -165,6 +165,9 @@ def configure_connection(dbapi_connection, lock_timeout_seconds: float) -> None:
     """Per new connection (the app factory's engine "connect" event): how long to wait for a lock.
 
     SQLite also gets write-ahead logging, so that readers never wait for the writer nor it for them.
+    PostgreSQL's JIT compilation is turned off: the planner's cost guesses for the worklist's and the
+    reports' correlated subqueries cross jit_above_cost, and compiling took ~70 ms of CPU for a query
+    that runs in 2 ms (a page's whole budget on a busy host); this app's queries are short.
     """
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         _configure_sqlite(dbapi_connection, lock_timeout_seconds)
@@ -173,6 +176,7 @@ def configure_connection(dbapi_connection, lock_timeout_seconds: float) -> None:
         dbapi_connection.autocommit = True  # a SET outside any transaction lasts for the session
         with dbapi_connection.cursor() as cursor:
             cursor.execute(f"SET lock_timeout = '{int(lock_timeout_seconds * 1000)}ms'")
+            cursor.execute("SET jit = off")
         dbapi_connection.autocommit = autocommit
 
 
