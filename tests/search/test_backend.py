@@ -51,8 +51,7 @@ def test_the_active_backend_is_ready_and_says_so(db):
 
 
 def test_postgres_rows_are_written_in_the_changes_own_transaction(db):
-    if seam.current_backend().name != "postgres":
-        pytest.skip("the postgres backend's rows (TEST_DATABASE_URL on PostgreSQL)")
+    _pg_only()
     from sqlalchemy import text
 
     service = _service(db, "Quokka Grocery Hub")
