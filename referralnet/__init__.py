@@ -101,8 +101,10 @@ def register_extensions(app: Flask) -> None:
 
     with app.app_context():
         lock_timeout = app.config["DATABASE_LOCK_TIMEOUT"]
+        page_cost = app.config["DATABASE_RANDOM_PAGE_COST"]
         for engine in db.engines.values():
-            event.listen(engine, "connect", lambda dbapi, _record: configure_connection(dbapi, lock_timeout))
+            event.listen(engine, "connect",
+                         lambda dbapi, _record: configure_connection(dbapi, lock_timeout, page_cost))
     app.extensions["deferred_writes"] = DeferredWrites(app, max_attempts=app.config["BOOKKEEPING_MAX_ATTEMPTS"])
     ext.migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)

@@ -20,7 +20,7 @@ from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integ
                         false, inspect)
 from sqlalchemy import literal as sa_literal
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from referralnet.accounts.models import NetworkOrganization, User
 from referralnet.accounts.routes import DeliveryRoute
@@ -145,6 +145,10 @@ DURATION_INDEX_COLUMNS = ("sent_day", "status", "category", "priority", "sending
                           "receiving_organization_id", "delivery_route")
 REPORT_INDEX_COLUMNS = ("sent_day", "status", "category", "status_reason_code", "report_flags", "priority",
                         "sending_organization_id", "receiving_organization_id", "delivery_route", "response_due_at")
+# The durations the reports read percentiles of (reports.services._DURATIONS_NEEDED).
+REPORTED_DURATIONS = tuple(column for column in timing.COLUMNS if column != "business_seconds_to_close")
+AGENCY_INDEX_COLUMNS = ("receiving_organization_id", "status", "report_flags", "sent_day", "category", "priority",
+                        "sending_organization_id", "delivery_route", "response_due_at")
 
 
 class Referral(TimestampMixin, Base):
@@ -160,13 +164,13 @@ class Referral(TimestampMixin, Base):
         CheckConstraint(_in("priority", PRIORITIES), name="priority"),
         CheckConstraint(_in("status_reason_code", ALL_REASONS, nullable=True), name="status_reason_code"),
         CheckConstraint(_in("outcome", OUTCOMES, nullable=True), name="outcome"),
+        CheckConstraint(_in("verified_outcome", VERIFIED_OUTCOMES, nullable=True), name="verified_outcome"),
         # An outcome goes with completed and failed, and only with them.
         CheckConstraint("(status IN ('completed', 'failed')) = (outcome IS NOT NULL)", name="outcome_status"),
         CheckConstraint("loop_closed_at IS NULL OR " + _in("status", CLOSABLE_STATUSES), name="loop_closed_status"),
         CheckConstraint(_in("delivery_route", DeliveryRoute), name="delivery_route"),
         # The secure-link route is the one that emails an address, and it always has one.
         CheckConstraint("(delivery_route = 'link') = (agency_email IS NOT NULL)", name="agency_email_route"),
-        Index("ix_referral_receiving_organization_id_status", "receiving_organization_id", "status"),
         Index("ix_referral_sending_organization_id_status", "sending_organization_id", "status"),
         # The reports' agency comparison: each agency's median time to answer, read in order (covering:
         # the period, status and every report filter are in it, so no row of the table is read).
@@ -178,10 +182,16 @@ class Referral(TimestampMixin, Base):
         Index("ix_referral_report", *REPORT_INDEX_COLUMNS),
         # SQLite only: each duration in order, for the reports' percentiles (PostgreSQL has percentile_disc).
         *(Index(f"ix_referral_report_{column}", column, *DURATION_INDEX_COLUMNS).ddl_if(dialect="sqlite")
-          for column in timing.COLUMNS if column != "business_seconds_to_close"),
-        # SQLite only: referrals by need and client ZIP code, grouped in order (the unmet-distance table).
+          for column in REPORTED_DURATIONS),
+        # Referrals by need and client ZIP code, grouped in order (the unmet-distance table).
         Index("ix_referral_report_client_zip_code", "category", "client_zip_code",
-              *(c for c in DURATION_INDEX_COLUMNS if c != "category")).ddl_if(dialect="sqlite"),
+              *(c for c in DURATION_INDEX_COLUMNS if c != "category")),
+        # An agency's referrals by status (its inbox), and the reports' agency comparison: every agency's
+        # counts in one pass in this order, grouped by (agency, status, flags) with no sort and no table row.
+        Index("ix_referral_report_agency", *AGENCY_INDEX_COLUMNS),
+        # PostgreSQL only: a period's durations without the table, for percentile_disc (SQLite has the above).
+        Index("ix_referral_report_durations", "sent_day", "status",
+              postgresql_include=[*REPORTED_DURATIONS, *DURATION_INDEX_COLUMNS[2:]]).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -222,6 +232,9 @@ class Referral(TimestampMixin, Base):
     # The client's ZIP code, kept equal to it (set when sent; a change to the client's rewrites it on all
     # their referrals): the reports' unmet-distance table counts referrals by it without a join.
     client_zip_code: Mapped[Optional[str]] = mapped_column(String(10))
+    # The coordinator's verified outcome when the loop was closed (its Closure's), kept equal to it by the
+    # session event below: a report flag, so the reports count verified outcomes without a join.
+    verified_outcome: Mapped[Optional[str]] = mapped_column(String(20))
     previous_referral_id: Mapped[Optional[int]] = mapped_column(ForeignKey("referral.id"), index=True)
     # The patient's status-page link. The token is HMAC(SECRET_KEY, id, salt): the database holds
     # only the salt and sha256(token) for lookup, so a copy of the database alone opens no link.
@@ -417,6 +430,18 @@ def _client_zip_on_update(mapper, connection, client: Client) -> None:
                            .values(client_zip_code=client.zip_code))
 
 
+def _verified_outcome_to_referral(session: Session, _context, _instances) -> None:
+    """Before a flush: a closure's verified outcome (new or changed) goes to its referral
+    (Referral.verified_outcome), whose UPDATE in the same flush then writes its report flags."""
+    with session.no_autoflush:
+        for closure in (*session.new, *session.dirty):
+            if isinstance(closure, Closure) and inspect(closure).attrs["verified_outcome"].history.has_changes():
+                referral = closure.referral or session.get(Referral, closure.referral_id)
+                if referral is not None and referral.verified_outcome != closure.verified_outcome:
+                    referral.verified_outcome = closure.verified_outcome
+
+
 event.listen(Client, "after_update", _client_zip_on_update)
+event.listen(Session, "before_flush", _verified_outcome_to_referral)
 event.listen(Referral, "before_insert", _timing_on_insert)
 event.listen(Referral, "before_update", _timing_on_update)

@@ -22,7 +22,8 @@ Two more columns serve the reports' counts (migration 0015):
 - `sent_day`: the local date the referral was sent (network time zone), as days since 1970-01-01,
   written with the durations (and recounted with them): a report period of local dates is a range
   of it, and a week is seven of them, with no time-zone arithmetic in SQL;
-- `report_flags`: one bit per fact the reports count (`FLAGS`), from the row's own columns: set
+- `report_flags`: one bit per fact the reports count (`FLAGS`), from the row's own columns (the
+  verified outcome at loop closure among them: `verified_outcome`, the closure's, kept on the row): set
   on insert (`flags()`), and on update as a SQL expression of the row's columns and the values
   the update writes (`flags_expression`: exact even when the ORM has not loaded every column),
   by the mapper events; the first view's conditional UPDATE and `recount()` write it too.
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -55,8 +56,10 @@ _EPOCH_DAY = datetime(1970, 1, 1).date().toordinal()
 # report_flags: name -> (bit, the condition on the row's timestamps and columns). `flags_expression`
 # makes it SQL (the same on SQLite and PostgreSQL); `flags()` the same in Python.
 FLAG_INPUTS = ("first_viewed_at", "responded_at", "response_due_at", "loop_closed_at", "previous_referral_id",
-               "outcome")
+               "outcome", "verified_outcome")
 HELPED = ("got-help", "partly")
+# The coordinator's verified outcome at loop closure (referrals.models.VERIFIED_OUTCOMES): one bit each.
+VERIFIED = ("got-help", "partly", "did-not-get-help", "could-not-reach")
 FLAGS: dict[str, tuple[int, Callable[[Any], Any]]] = {
     "viewed": (1, lambda c: sa.or_(c.first_viewed_at.is_not(None), c.responded_at.is_not(None))),
     "answered": (2, lambda c: c.responded_at.is_not(None)),
@@ -65,13 +68,18 @@ FLAGS: dict[str, tuple[int, Callable[[Any], Any]]] = {
     "follow_up": (16, lambda c: c.previous_referral_id.is_not(None)),
     "helped": (32, lambda c: sa.and_(c.outcome.is_not(None), c.outcome.in_(HELPED))),
     "first_viewed": (64, lambda c: c.first_viewed_at.is_not(None)),
+    **{f"verified:{code}": (128 << i, lambda c, code=code: sa.and_(c.verified_outcome.is_not(None),
+                                                                   c.verified_outcome == code))
+       for i, code in enumerate(VERIFIED)},
 }
+# The flags migration 0015 wrote, from the columns the table had then (the verified outcomes came with 0017).
+FLAGS_0015 = ("viewed", "answered", "on_time", "closed", "follow_up", "helped", "first_viewed")
 
 
-def flags_expression(columns: Any) -> Any:
+def flags_expression(columns: Any, names: Iterable[str] = FLAGS) -> Any:
     """report_flags as a SQL expression over `columns` (an object with one attribute per FLAG_INPUTS
-    name: the referral's columns, or bound values where a write sets new ones)."""
-    return sum((sa.case((condition(columns), bit), else_=0) for bit, condition in FLAGS.values()), sa.literal(0))
+    name: the referral's columns, or bound values where a write sets new ones), of the flags `names`."""
+    return sum((sa.case((FLAGS[name][1](columns), FLAGS[name][0]), else_=0) for name in names), sa.literal(0))
 
 
 def flags(values: dict[str, Any]) -> int:
@@ -81,7 +89,8 @@ def flags(values: dict[str, Any]) -> int:
              "on_time": answered and values["response_due_at"] is not None
              and _utc(values["responded_at"]) <= _utc(values["response_due_at"]),
              "closed": values["loop_closed_at"] is not None, "follow_up": values["previous_referral_id"] is not None,
-             "helped": values["outcome"] in HELPED, "first_viewed": viewed}
+             "helped": values["outcome"] in HELPED, "first_viewed": viewed,
+             **{f"verified:{code}": values.get("verified_outcome") == code for code in VERIFIED}}
     return sum(bit for name, (bit, _) in FLAGS.items() if found[name])
 
 
@@ -146,20 +155,17 @@ def changed_durations(referral, changed: set[str]) -> dict[str, Optional[int]]:
 BATCH = 5000
 
 
-def recount(connection, tz: Optional[ZoneInfo] = None, batch: int = BATCH, *, report_columns: bool = True) -> int:
+def recount(connection, tz: Optional[ZoneInfo] = None, batch: int = BATCH, *, report_columns: bool = True,
+            flag_names: Iterable[str] = FLAGS) -> int:
     """Set every referral's durations and (unless not `report_columns`) its `sent_day` from its timestamps,
-    `batch` referrals per UPDATE, then its `report_flags` in one UPDATE; returns how many.
+    `batch` referrals per UPDATE, then its `report_flags` (of `flag_names`) in one UPDATE; returns how many.
 
     Core statements over the table's columns (no ORM), so migrations 0010 (durations only: the report
-    columns come with 0015) and 0015 can run it on the schema they have just made; also
-    `flask referrals recount-durations`, after DEFAULT_TIMEZONE changes."""
+    columns come with 0015) and 0015 (the flags of the columns it had) can run it on the schema they have
+    just made; also `flask referrals recount-durations`, after DEFAULT_TIMEZONE changes."""
     tz = tz or network_timezone()
     day = ("sent_day",) if report_columns else ()
-    referral = sa.table("referral", sa.column("id", sa.Integer()), sa.column("requested_at", UTCDateTime()),
-                        *(sa.column(end, UTCDateTime()) for end in ENDS),
-                        *(sa.column(column, sa.Integer()) for column in (*COLUMNS, *day, "report_flags")),
-                        sa.column("response_due_at", UTCDateTime()), sa.column("previous_referral_id", sa.Integer()),
-                        sa.column("outcome", sa.String()))
+    referral = _referral_table(*day)
     update = sa.update(referral).where(referral.c.id == sa.bindparam("row_id")) \
         .values({column: sa.bindparam(column) for column in (*COLUMNS, *day)})
     done, last = 0, 0
@@ -169,10 +175,25 @@ def recount(connection, tz: Optional[ZoneInfo] = None, batch: int = BATCH, *, re
             .where(referral.c.id > last).order_by(referral.c.id).limit(batch)).all()
         if not rows:
             if report_columns:
-                connection.execute(sa.update(referral).values(report_flags=flags_expression(referral.c)))
+                reflag(connection, flag_names)
             return done
         connection.execute(update, [{"row_id": row.id, **({"sent_day": sent_day(row.requested_at, tz)} if day else {}),
                                      **durations(row.requested_at, {end: row._mapping[end] for end in ENDS}, tz)}
                                     for row in rows])
         done += len(rows)
         last = rows[-1].id
+
+
+def reflag(connection, flag_names: Iterable[str] = FLAGS) -> None:
+    """Set every referral's `report_flags` (of `flag_names`) from its columns, in one UPDATE (Core)."""
+    referral = _referral_table()  # a column only the flags not asked for read is never named in the SQL
+    connection.execute(sa.update(referral).values(report_flags=flags_expression(referral.c, flag_names)))
+
+
+def _referral_table(*extra: str) -> sa.TableClause:
+    """The referral columns recount and reflag read and write, as a lightweight Core table."""
+    return sa.table("referral", sa.column("id", sa.Integer()), sa.column("requested_at", UTCDateTime()),
+                    *(sa.column(end, UTCDateTime()) for end in ENDS),
+                    *(sa.column(column, sa.Integer()) for column in (*COLUMNS, *extra, "report_flags")),
+                    sa.column("response_due_at", UTCDateTime()), sa.column("previous_referral_id", sa.Integer()),
+                    sa.column("outcome", sa.String()), sa.column("verified_outcome", sa.String()))

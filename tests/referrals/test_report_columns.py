@@ -1,7 +1,7 @@
 """The report columns stored on each referral (referrals.timing: `sent_day`, `report_flags`) equal what the
 row's own timestamps and columns say, after every kind of write (the services, the first view's
 conditional UPDATE, timestamps set directly through the ORM, the recount and migration 0015's backfill);
-`client_zip_code` follows the client's.
+`client_zip_code` follows the client's, and the verified-outcome flags the closure's.
 
 The expected values are worked out here from the row read back from the database, not with
 referrals.timing.
@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from referralnet.referrals import services as sv
-from referralnet.referrals.models import Referral
+from referralnet.referrals.models import Closure, Referral
 from referralnet.referrals.timing import recount
 
 TZ = ZoneInfo("America/Los_Angeles")  # the test app's DEFAULT_TIMEZONE
@@ -32,7 +32,9 @@ def expected(db, referral_id: int) -> tuple[int, int]:
     db.session.flush()
     r = db.session.execute(select(Referral.requested_at, Referral.first_viewed_at, Referral.responded_at,
                                   Referral.response_due_at, Referral.loop_closed_at, Referral.previous_referral_id,
-                                  Referral.outcome).where(Referral.id == referral_id)).one()
+                                  Referral.outcome, Closure.verified_outcome)
+                           .outerjoin(Closure, Closure.referral_id == Referral.id)
+                           .where(Referral.id == referral_id)).one()
     day = (r.requested_at.astimezone(TZ).date() - date(1970, 1, 1)).days
     bits = [r.first_viewed_at is not None or r.responded_at is not None,  # viewed
             r.responded_at is not None,  # answered
@@ -40,7 +42,9 @@ def expected(db, referral_id: int) -> tuple[int, int]:
             r.loop_closed_at is not None,  # loop closed
             r.previous_referral_id is not None,  # a follow-up
             r.outcome in ("got-help", "partly"),  # helped
-            r.first_viewed_at is not None]  # opened by the agency
+            r.first_viewed_at is not None,  # opened by the agency
+            # the verified outcome at loop closure (the closure's), one bit each
+            *(r.verified_outcome == code for code in ("got-help", "partly", "did-not-get-help", "could-not-reach"))]
     return day, sum(1 << i for i, bit in enumerate(bits) if bit)
 
 
@@ -85,7 +89,8 @@ def test_every_write_of_the_workflow_keeps_the_columns(db, world, send):
     assert_consistent(db, referral)
     sv.close_loop(world.coordinator, referral, "got-help", now=late_evening + timedelta(days=3))
     assert_consistent(db, referral)
-    assert stored(db, referral.id)[1] == 1 | 2 | 4 | 8 | 32 | 64
+    assert stored(db, referral.id)[1] == 1 | 2 | 4 | 8 | 32 | 64 | 128  # verified: got help
+    assert referral.verified_outcome == "got-help"
 
 
 def test_declines_late_answers_cancels_and_follow_ups(db, world, send):
@@ -131,11 +136,15 @@ def test_the_recount_and_the_migration_give_the_live_values(app, db, world, send
     sv.mark_viewed(world.partner, answered, now=local(WEDNESDAY, 17))
     sv.change_status(answered, "accepted", world.partner, now=local(WEDNESDAY, 18))
     waiting = send(local(WEDNESDAY, 23, 45))
+    closed = send(local(WEDNESDAY, 9))
+    sv.change_status(closed, "rejected", world.partner, reason="no-capacity", now=local(WEDNESDAY, 11))
+    sv.close_loop(world.coordinator, closed, "could-not-reach", now=local(WEDNESDAY, 15))
     sv.update_client(world.coordinator, answered.client, zip_code="94110")
-    ids = (answered.id, waiting.id)
+    ids = (answered.id, waiting.id, closed.id)
+    assert stored(db, closed.id)[1] == 1 | 2 | 4 | 8 | 1024  # verified: could not reach (0017 backfills it)
     live = {r: stored(db, r) for r in ids}
     db.session.execute(update(Referral).values(sent_day=None, report_flags=None))
-    assert recount(db.session.connection(), batch=1) == 2
+    assert recount(db.session.connection(), batch=1) == 3
     assert {r: stored(db, r) for r in ids} == live
     db.session.commit()
     db.session.close()
@@ -149,7 +158,7 @@ def test_the_recount_and_the_migration_give_the_live_values(app, db, world, send
     assert {r: stored(db, r) for r in ids} == live
     assert_consistent(db, *ids)
     assert db.session.scalars(select(Referral.client_zip_code).where(Referral.id.in_(ids))
-                              .order_by(Referral.id)).all() == ["94110", None]
+                              .order_by(Referral.id)).all() == ["94110", None, None]
 
 
 def zips(db, *referrals) -> list:
