@@ -464,7 +464,8 @@ _GROUP_COLUMNS = (Referral.sent_day, Referral.status, Referral.category, Referra
 
 @lru_cache(maxsize=None)
 def _coefficients(status: str, flags: int) -> tuple[tuple[str, int, int], ...]:
-    """For referrals of `status` and report `flags`: (count, times their number, times the overdue among them)."""
+    """For referrals of `status` and report `flags`: (count, times their number, times the overdue among them),
+    for the counts they add to."""
     def has(name: str) -> bool:
         return bool(flags & _FLAG[name])
 
@@ -477,14 +478,8 @@ def _coefficients(status: str, flags: int) -> tuple[tuple[str, int, int], ...]:
                     "first_viewed": has("first_viewed"), "answered": has("answered"),
                     **{key: has(key) for key in _VERIFIED_KEYS}}
     per_overdue = {"due": not has("answered"), "overdue": True}
-    return tuple((key, int(per_referral[key]), int(per_overdue.get(key, False))) for key in _COUNT_KEYS)
-
-
-def _group_counts(status: str, flags: int, n: int, overdue: int) -> dict[str, int]:
-    """The counts (_COUNT_KEYS) of `n` referrals of one status and the same report flags, `overdue` of them
-    unanswered past due now."""
-    return {key: n * per_referral + overdue * per_overdue
-            for key, per_referral, per_overdue in _coefficients(status, flags)}
+    return tuple((key, int(per_referral[key]), int(per_overdue.get(key, False))) for key in _COUNT_KEYS
+                 if per_referral[key] or per_overdue.get(key, False))  # the counts it adds to
 
 
 def _grouped(where: list, now: datetime, by: tuple, fold: Callable[[list, str], Any]) -> dict[Any, dict[str, int]]:
@@ -495,7 +490,7 @@ def _grouped(where: list, now: datetime, by: tuple, fold: Callable[[list, str], 
     others = [column for column in by if column is not Referral.status and column is not Referral.report_flags]
     stmt = select(*others, Referral.status, Referral.report_flags, func.count(), overdue).where(*where).group_by(*by)
     sums: dict[tuple, list[int]] = {}
-    for *values, status, flags, n, late in db.session.execute(stmt):
+    for *values, status, flags, n, late in db.session.connection().execute(stmt):  # Core rows: no ORM loading
         found = sums.setdefault((fold(values, status), status, flags), [0, 0])
         found[0] += n
         found[1] += late or 0
