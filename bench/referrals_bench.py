@@ -4,15 +4,17 @@
                                               [--only reports|pages]
 
 Builds a fresh database (temporary SQLite unless --database-url) with 20 clinics and 50 partner
-agencies, clients, consents and N referrals spread over every status and the last 120 days (rows
-written with bulk INSERTs: this measures reading, not the services that write them), then times
-over HTTP (Flask test client, signed in through the login form):
+agencies (4 services each, at places in the Bay Area, each for one of 3 needs), clients (across the
+Bay Area's ZIP codes and a few far from every service), consents and N referrals spread over every
+status and the last 120 days (rows written with bulk INSERTs: this measures reading, not the services
+that write them), then times over HTTP (Flask test client, signed in through the login form):
   - the coordinator's worklist (counts for every view + the first page of each view);
   - the partner's inbox (same);
   - a referral page (client details, timeline, actions) and a client page;
   - the outcome report page of each scope (network admin, a clinic, the busiest agency with its
     network comparison), with and without a filter, every report table as CSV (network admin:
-    the largest scope) and the printable monthly summary.
+    the largest scope), the printable monthly summary, and the reports as JSON (/api/v1/reports, with
+    a network office API token).
 Prints p50/p95 per page, wall-clock and this process's CPU time (on SQLite the CPU time includes the
 database's work and hardly depends on what else the machine runs; on PostgreSQL the server's work is
 not in it). The database must be empty (use a scratch database).
@@ -29,14 +31,18 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pyotp
+import zipcodes
 from sqlalchemy import insert, select
 from werkzeug.security import generate_password_hash
 
 from referralnet import create_app
 from referralnet.accounts.models import NetworkOrganization, User
+from referralnet.api.tokens import create_api_token
 from referralnet.config import network_timezone
 from referralnet.db import utcnow
-from referralnet.directory.models import Organization, Service
+from referralnet.directory.importer import import_path
+from referralnet.directory.models import Attribute, Location, Organization, Service, ServiceAtLocation
+from referralnet.directory.sdoh import DOMAINS_FILE, sdoh_terms
 from referralnet.extensions import db
 from referralnet.referrals.models import Client, Closure, Consent, Referral, ReferralEvent, Status
 from referralnet.reports.services import SECTIONS
@@ -52,19 +58,45 @@ OUTCOME = {Status.COMPLETED: "got-help", Status.FAILED: "did-not-get-help"}
 
 
 VERIFIED = ("got-help", "partly", "did-not-get-help", "could-not-reach")
+NEEDS = ("food-insecurity", "housing-instability", "transportation-insecurity")
+BAY_AREA = ((37.2, 37.9), (-122.55, -121.8))  # where the services are (latitudes, longitudes)
+
+
+def client_zip_codes() -> list[str]:
+    """The clients' ZIP codes: every standard ZIP code of the Bay Area box the services are in, and one in
+    twenty from the Central Valley, far from any of them (so the unmet-distance table has rows to show)."""
+    near, far = [], []
+    for row in zipcodes.filter_by(state="CA", zip_code_type="STANDARD"):
+        if not row["lat"]:
+            continue
+        lat, lon = float(row["lat"]), float(row["long"])
+        if BAY_AREA[0][0] < lat < BAY_AREA[0][1] and BAY_AREA[1][0] < lon < BAY_AREA[1][1]:
+            near.append(row["zip_code"])
+        elif 36.5 < lat < 37.0 and -120.5 < lon < -119.5:
+            far.append(row["zip_code"])
+    return near + far[:max(1, len(near) // 20)]
 
 
 def build(n: int, seed: int) -> dict:
     rng = random.Random(seed)
     now = utcnow()
     s = db.session
+    import_path(DOMAINS_FILE)  # the SDOH domains, as `make run` loads them
+    zips = client_zip_codes()
     password_hash = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
     agencies, services = [], []
     for a in range(AGENCIES):
         org = Organization(id=f"agency-{a}", name=f"Agency {a}", description="bench")
         s.add(org)
         for k in range(SERVICES_PER_AGENCY):
-            services.append(Service(id=f"svc-{a}-{k}", organization=org, name=f"Service {a}-{k}", status="active"))
+            service = Service(id=f"svc-{a}-{k}", organization=org, name=f"Service {a}-{k}", status="active")
+            services.append(service)
+            # A place in the Bay Area, and the need it serves (the unmet-distance table reads both).
+            place = Location(id=f"loc-{a}-{k}", organization=org, name=f"Site {a}-{k}",
+                             latitude=rng.uniform(*BAY_AREA[0]), longitude=rng.uniform(*BAY_AREA[1]))
+            s.add_all([place, ServiceAtLocation(id=f"sal-{a}-{k}", service=service, location=place),
+                       Attribute(id=f"attr-{a}-{k}", link_entity="service", link_id=service.id,
+                                 link_type="sdoh_domain", taxonomy_term_id=sdoh_terms()[NEEDS[(a + k) % 3]]["id"])])
         agencies.append(org)
     s.add_all(services)
     partner_orgs = [NetworkOrganization(name=f"Agency {a} (network)", kind="partner", directory_organization=org)
@@ -87,10 +119,11 @@ def build(n: int, seed: int) -> dict:
     client_rows = [dict(organization_id=clinics[i % CLINICS].id, given_name=f"Given{i}", family_name=f"Family{i}",
                         date_of_birth=date(1950, 1, 1) + timedelta(days=rng.randrange(20000)), phone="6505550100",
                         preferred_language=rng.choice(["en", "en", "es"]), contact_preference="phone",
-                        zip_code="94401", created_by_id=coordinators[i % CLINICS].id, created_at=now, updated_at=now)
+                        zip_code=rng.choice(zips), created_by_id=coordinators[i % CLINICS].id, created_at=now, updated_at=now)
                    for i in range(n_clients)]
     s.execute(insert(Client), client_rows)
     client_ids = s.scalars(select(Client.id).order_by(Client.id)).all()
+    zip_of = dict(s.execute(select(Client.id, Client.zip_code)).all())
     consent_rows, referral_rows = [], []
     statuses, weights = zip(*STATUS_MIX)
     for i in range(n):
@@ -115,7 +148,7 @@ def build(n: int, seed: int) -> dict:
         referral_rows.append(dict(
             client_id=client_ids[client_index], service_id=svc.id, receiving_organization_id=svc.organization_id,
             sending_organization_id=clinics[clinic].id, sender_id=coordinators[clinic].id, consent_id=consent_ids[i],
-            category=rng.choice(["food-insecurity", "housing-instability", "transportation-insecurity"]),
+            category=rng.choice(NEEDS),
             priority="routine", status=status.value, status_reason_code=REASON.get(status),
             outcome=OUTCOME.get(status), version=1, requested_at=sent, response_due_at=sent + timedelta(days=3),
             responded_at=sent + timedelta(hours=response_hours) if answered and status != Status.REQUESTED else None,
@@ -128,7 +161,7 @@ def build(n: int, seed: int) -> dict:
     tz = network_timezone()
     for row in referral_rows:  # the columns the ORM would have derived (bulk INSERTs bypass it)
         row.update(durations(row["requested_at"], {end: row[end] for end in ENDS}, tz),
-                   sent_day=sent_day(row["requested_at"], tz), client_zip_code="94401",
+                   sent_day=sent_day(row["requested_at"], tz), client_zip_code=zip_of[row["client_id"]],
                    report_flags=flags({name: row.get(name) for name in FLAG_INPUTS}))
     s.execute(insert(Referral), referral_rows)
     closed_rows = s.execute(select(Referral.id, Referral.loop_closed_at, Referral.sender_id, Referral.verified_outcome)
@@ -167,6 +200,17 @@ def built_before() -> dict:
     clinic = db.session.scalar(select(NetworkOrganization.id).where(NetworkOrganization.name == "Clinic 0"))
     return {"coordinator": "coord0@bench.test", "partner": f"partner{busiest}@bench.test", "clinic_id": clinic,
             "admin": "admin@bench.test"}
+
+
+def api_client(app, email: str):
+    """A test client sending an API token (scope reports:read) of `email`'s organization with every request."""
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        _, secret = create_api_token(user, user.organization, name="Reports bench", scopes=["reports:read"])
+        db.session.commit()
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
+    return client
 
 
 def _csrf(page: str) -> str:
@@ -256,6 +300,7 @@ def main() -> None:
             total_for_clinic = db.session.query(Referral).filter_by(sending_organization_id=who["clinic_id"]).count()
         coordinator, partner = sign_in(app, who["coordinator"]), sign_in(app, who["partner"])
         admin = sign_in(app, who["admin"])
+        api = api_client(app, who["admin"])
         views = ["refer-elsewhere", "patient-reported", "overdue", "to-close", "waiting", "closed"]
         inbox = ["overdue", "new", "accepted", "in-progress", "on-hold", "finished"]
         rows = [
@@ -277,7 +322,9 @@ def main() -> None:
             ("monthly summary: clinic", coordinator, ["/reports/monthly"]),
         ] + [(f"report CSV {section}: network admin", admin, [f"/reports/{section}.csv"])
              for section in SECTIONS if section != "comparison"] \
-          + [("report CSV comparison: agency", partner, ["/reports/comparison.csv"])]
+          + [("report CSV comparison: agency", partner, ["/reports/comparison.csv"]),
+             ("report JSON, every table: network office token", api, ["/api/v1/reports"]),
+             ("report JSON, one table: network office token", api, [f"/api/v1/reports/{s}" for s in SECTIONS[:-1]])]
         rows = {"reports": reports, "pages": rows}.get(args.only, rows + reports)
         print(f"{'page':<48}{'p50 ms':>9}{'p95 ms':>9}{'n':>5}{'cpu p50':>9}{'cpu p95':>9}")
         for label, client, urls in rows:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from statistics import mean
+from typing import Iterable
 
 import pygeohash
 import zipcodes
@@ -127,6 +128,17 @@ def _nominatim(text: str) -> Place | None:  # pragma: no cover - needs the netwo
 
 def distance_miles(a: tuple[float, float], b: tuple[float, float]) -> float:
     return great_circle(a, b).miles
+
+
+def any_within(here: tuple[float, float], points: Iterable[tuple[float, float]], miles: float) -> bool:
+    """Whether any of `points` is within `miles` of `here` (great circle). A box of degrees around `here`
+    (widened a little, and to the longitudes of its edge farther from the equator) turns most points away
+    with two comparisons; the exact distance decides for the rest."""
+    dlat = miles / MILES_PER_DEGREE_LAT * 1.01
+    edge = min(89.9, abs(here[0]) + dlat)
+    dlon = min(180.0, dlat / max(1e-6, math.cos(math.radians(edge))))
+    return any(abs(lat - here[0]) <= dlat and (abs(lon - here[1]) <= dlon or abs(lon - here[1]) >= 360.0 - dlon)
+               and distance_miles(here, (lat, lon)) <= miles for lat, lon in points)
 
 
 def geohash(lat: float, lon: float, precision: int = 6) -> str:

@@ -48,7 +48,7 @@ from referralnet.directory.models import Address, Attribute, Location, Organizat
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import NotFound, NotPermitted, ValidationFailed
 from referralnet.extensions import db
-from referralnet.geo import distance_miles, zip_place
+from referralnet.geo import any_within, zip_place
 from referralnet.referrals.models import (CANCEL_REASONS, CLOSABLE_STATUSES, FAIL_REASONS, PATIENT_REPORTS,
                                           PRIORITIES, REJECT_REASONS, VERIFIED_OUTCOMES, Referral,
                                           ReferralEvent, Status)
@@ -728,13 +728,15 @@ def _unmet_distance(c: _Context) -> Table:
     places_by_domain = _in_network_places()
     unmet: dict[tuple[str, str], int] = defaultdict(int)
     unknown_zip = 0
+    places = {}  # ZIP code -> its centroid (each looked up once: it comes once per need)
     for row in rows:
-        place = zip_place(row.zip_code or "")
+        if row.zip_code not in places:
+            places[row.zip_code] = zip_place(row.zip_code or "")
+        place = places[row.zip_code]
         if place is None:
             unknown_zip += row.n
             continue
-        here = (place.latitude, place.longitude)
-        if not any(distance_miles(here, there) <= NEARBY_MILES for there in places_by_domain.get(row.category, ())):
+        if not any_within((place.latitude, place.longitude), places_by_domain.get(row.category, ()), NEARBY_MILES):
             unmet[(row.category, row.zip_code[:3])] += row.n
     labels = _domain_labels(code for code, _ in unmet)
     table = Table("unmet-distance", SECTION_TITLES["unmet-distance"],
