@@ -376,17 +376,18 @@ class _Context:
         self._durations = None
 
     def where(self, *, skip: Iterable[str] = (), scoped: bool = True, by_day: bool = False,
-              day_indexed: bool = True) -> list:
+              day_indexed: bool = True, scope_indexed: bool = False) -> list:
         """The period, the scope (unless not `scoped`) and every filter but those in `skip`.
 
         The period is the referrals sent from its first local midnight to the one after it; `by_day`, the
         same referrals as a range of `sent_day` (the local date each was sent), for the reports' indexes,
         which hold the scope and filter columns too: on SQLite, which plans without statistics, those are
         then given as expressions no index serves (sql.unindexed), so that the reports' index is the only
-        one it can take (the period's, or with `day_indexed` false the one that gives the order wanted)."""
-        column = (lambda c: c)
+        one it can take (the period's, or with `day_indexed` false the one that gives the order wanted); with
+        `scope_indexed`, the scope's column stays as it is, for the scope's own index (an organization's
+        referrals read through it rather than a pass over the whole network's)."""
+        column = sql.unindexed if by_day and not scope_indexed else (lambda c: c)
         if by_day:
-            column = sql.unindexed
             day = Referral.sent_day if day_indexed else sql.unindexed(Referral.sent_day)
             conditions = [day.between(day_number(self.period.start), day_number(self.period.end))]
         else:
@@ -433,8 +434,9 @@ class _Context:
                 measures.update(_DURATIONS_NEEDED.get(section, {}))
             reached = self.totals()
             counts = {key: reached[_REACHED[key[0]]] for key in measures}
-            self._durations = sql.duration_percentiles(self.where(by_day=True, day_indexed=False), measures,
-                                                          counts)
+            self._durations = sql.duration_percentiles(
+                self.where(by_day=True, day_indexed=False, scope_indexed=self.scope.kind != "network"), measures,
+                counts, read_all=self.scope.kind != "network")
         return self._durations
 
 
@@ -723,7 +725,7 @@ def _need_labels() -> dict[str, str]:
 def _unmet_distance(c: _Context) -> Table:
     zip_code = Referral.client_zip_code  # the client's (kept equal by referrals.models)
     rows = db.session.execute(select(Referral.category, zip_code.label("zip_code"), func.count().label("n"))
-                              .where(*c.where(by_day=True, day_indexed=False))
+                              .where(*c.where(by_day=True, day_indexed=False, scope_indexed=True))
                               .group_by(Referral.category, zip_code)).all()
     places_by_domain = _in_network_places()
     unmet: dict[tuple[str, str], int] = defaultdict(int)

@@ -5,7 +5,8 @@ The same numbers on SQLite and PostgreSQL (the dialect is asked once per query):
 - `duration_percentiles(...)`: nearest-rank percentiles (the value at rank ceil(p/100 x n) of the
   n values in order) of the referrals' stored durations (referrals.timing: integer seconds), at the
   precision shown. PostgreSQL: percentile_disc, which is exactly that. SQLite has no ordered-set
-  aggregate: there, the value at that rank read from the duration's own index (ix_referral_report_*:
+  aggregate: for one organization's referrals, they are read and ranked in Python; for the whole
+  network's, the value at that rank is read from the duration's own index (ix_referral_report_*:
   the duration, then the period and every filter), walking up to the rank from the smaller end or
   down from the larger one, whichever is shorter (the count n comes from the report flags: a
   duration is stored exactly when its end is). The period and filters are given to it as expressions
@@ -42,7 +43,7 @@ def unindexed(column):
 
 
 def duration_percentiles(where: list, measures: dict, counts: dict, ps: tuple[int, ...] = (50, 90),
-                         resolution: int = 360) -> dict:
+                         resolution: int = 360, *, read_all: bool = False) -> dict:
     """Nearest-rank percentiles of integer duration columns (seconds) over the referrals `where` selects
     (`where` as `_Context.where(by_day=True)` gives it), at the precision shown (`resolution` seconds):
     {key: ({p: seconds}, n)} for `measures` ({key: column}), where `counts` ({key: n}) says how many of
@@ -50,7 +51,11 @@ def duration_percentiles(where: list, measures: dict, counts: dict, ps: tuple[in
 
     The duration at the rank is rounded half up to a whole step of `resolution` seconds in integer
     arithmetic (as SQL's integer division would), so both databases give the same numbers: rounding
-    does not change the order, so it is also the rank's value among the rounded durations."""
+    does not change the order, so it is also the rank's value among the rounded durations.
+
+    SQLite, with `read_all` (an organization's report: `where` lets SQLite read its referrals through its
+    own index): the durations are read, and ranked here; a walk up an index of the whole network's durations
+    would pass every other organization's on its way."""
     found: dict = {}
     if dialect() == "postgresql":
         aggregates = [func.percentile_disc(postgresql.array([p / 100.0 for p in ps])).within_group(column)
@@ -59,6 +64,13 @@ def duration_percentiles(where: list, measures: dict, counts: dict, ps: tuple[in
         for key, values in zip(measures, row):
             found[key] = ({p: None if values is None else _step(values[i], resolution) for i, p in enumerate(ps)},
                           counts[key])
+        return found
+    if read_all:
+        rows = db.session.connection().execute(select(*measures.values()).select_from(Referral).where(*where)).all()
+        for i, key in enumerate(measures):
+            ordered = sorted(row[i] for row in rows if row[i] is not None)
+            found[key] = ({p: _step(ordered[(len(ordered) * p + 99) // 100 - 1], resolution) if ordered else None
+                           for p in ps}, len(ordered))
         return found
     for key, column in measures.items():
         n, values = counts[key], {}
