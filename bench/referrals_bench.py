@@ -15,7 +15,8 @@ that write them), then times over HTTP (Flask test client, signed in through the
     network comparison), with and without a filter, every report table as CSV (network admin:
     the largest scope), the printable monthly summary, and the reports as JSON (/api/v1/reports, with
     a network office API token).
-Prints p50/p95 per page, wall-clock and this process's CPU time (on SQLite the CPU time includes the
+Report charts are images the page links: they are timed on their own, drawn for every request (the
+cache of drawn charts is emptied before each: on a live network the numbers change as referrals move). Prints p50/p95 per page, wall-clock and this process's CPU time (on SQLite the CPU time includes the
 database's work and hardly depends on what else the machine runs; on PostgreSQL the server's work is
 not in it). The database must be empty (use a scratch database).
 """
@@ -45,6 +46,7 @@ from referralnet.directory.models import Attribute, Location, Organization, Serv
 from referralnet.directory.sdoh import DOMAINS_FILE, sdoh_terms
 from referralnet.extensions import db
 from referralnet.referrals.models import Client, Closure, Consent, Referral, ReferralEvent, Status
+from referralnet.reports.charts import forget_drawn
 from referralnet.reports.services import SECTIONS
 
 PASSWORD = "bench-password-1"
@@ -202,6 +204,11 @@ def built_before() -> dict:
             "admin": "admin@bench.test"}
 
 
+def chart_links(client, page: str) -> list[str]:
+    """The chart images a report page links (drawn when the browser asks for them)."""
+    return re.findall(r'<img src="(/reports/charts/[^"]+\.svg)"', client.get(page).get_data(as_text=True))
+
+
 def api_client(app, email: str):
     """A test client sending an API token (scope reports:read) of `email`'s organization with every request."""
     with app.app_context():
@@ -253,6 +260,7 @@ def timed(client, urls: list[str], repeat: int) -> tuple[float, float, float, fl
         client.get(url)  # warm-up
     for i in range(repeat):
         url = urls[i % len(urls)]
+        forget_drawn()  # charts drawn every time: a live report's numbers change as referrals move
         start, start_cpu = time.perf_counter(), time.process_time()
         response = client.get(url)
         samples.append((time.perf_counter() - start) * 1000)
@@ -322,7 +330,8 @@ def main() -> None:
             ("monthly summary: clinic", coordinator, ["/reports/monthly"]),
         ] + [(f"report CSV {section}: network admin", admin, [f"/reports/{section}.csv"])
              for section in SECTIONS if section != "comparison"] \
-          + [("report CSV comparison: agency", partner, ["/reports/comparison.csv"]),
+          + [("report chart images: network admin (3 per page)", admin, chart_links(admin, "/reports")),
+             ("report CSV comparison: agency", partner, ["/reports/comparison.csv"]),
              ("report JSON, every table: network office token", api, ["/api/v1/reports"]),
              ("report JSON, one table: network office token", api, [f"/api/v1/reports/{s}" for s in SECTIONS[:-1]])]
         rows = {"reports": reports, "pages": rows}.get(args.only, rows + reports)

@@ -1,29 +1,36 @@
 """Charts of a report's tables, drawn on the server as SVG by pygal.
 
 Why pygal: it renders plain SVG in Python (no browser library, no request to anyone at run
-time), and the page shows each chart as an `<img>` with a `data:` URL, which the site's CSP
-(`img-src 'self' data:`) already allows: no script and no inline style reach the page itself.
-pygal's own JavaScript (tooltips, fetched from its website by default) is switched off.
+time). pygal's own JavaScript (tooltips, fetched from its website by default) is switched off.
+
+A chart is an image the page links, `/reports/charts/<token>.svg`, drawn when the browser asks for it:
+the page does not wait for the drawing (tens of milliseconds a chart, more than the rest of a page
+for an organization), and the images load side by side after it. The token carries what the chart
+shows -- its kind, labels and series, the numbers already past the small-cell rule -- signed with the
+app's secret and bound to the user the page was made for: nobody can have a chart drawn from numbers
+the server did not show them, and a copied link shows nothing to anyone else. The same token is the
+same image, so the browser keeps it (Cache-Control: private, immutable), and the server keeps the last
+few drawn (`_svg`).
 
 Readable without colour: the trend lines differ by dash pattern as well as colour, stacked bars
 keep the legend's order from the bottom up (and the page says so), every bar and point carries
 its number, the palette is ordered by lightness, and each chart is followed by its table.
 Values hidden by the small-cell rule are left out of a chart (the table says "fewer than 11").
-
-Drawing is most of a chart's cost (tens of milliseconds each): an image is a pure function of
-its kind, labels and series, so the last few drawn are kept (`_data_url`, keyed by all of them) and
-a report looked at again with the same numbers is not drawn again.
 """
 from __future__ import annotations
 
-import base64
+import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional
+from typing import Any, Optional
 
 import pygal
+from flask import current_app, url_for
+from flask_login import current_user
+from itsdangerous import BadData, URLSafeSerializer
 from pygal.style import Style
 
+from referralnet.errors import NotFound
 from referralnet.reports.services import STATUS_GROUPS, Report, Table, export_value
 
 # Dark to light, distinguishable with the common colour-vision deficiencies (Okabe-Ito based).
@@ -44,7 +51,7 @@ class Chart:
     title: str
     description: str  # what the image shows, for its alt text (the numbers are in the table)
     table_id: str
-    data_url: str
+    src: str  # the URL of its image
 
 
 def _config(**extra) -> dict:
@@ -57,17 +64,50 @@ def _config(**extra) -> dict:
 
 # (label, values, stroke style as sorted items): hashable, for the cache of drawn charts.
 Series = tuple[str, tuple[Optional[float], ...], tuple]
+KINDS = ("StackedBar", "Line", "HorizontalBar")
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
+
+
+def _signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="report-chart")
+
+
+def _src(kind: str, config: tuple, x_labels: tuple, series: tuple[Series, ...]) -> str:
+    """The URL of the image of a pygal chart of `kind` with `config` (extra options as items), for the signed-in user."""
+    return url_for("reports.chart_image", token=_signer().dumps([current_user.get_id(), kind, config, x_labels, series]))
+
+
+def chart_svg(token: str, user_id: Optional[str]) -> str:
+    """The SVG of the chart `token` describes. Raises NotFound for a token this app did not sign, or signed for
+    a page of another user than `user_id`."""
+    try:
+        owner, kind, config, x_labels, series = _signer().loads(token)
+    except (BadData, ValueError, TypeError):
+        raise NotFound("No such chart.") from None
+    if owner is None or owner != user_id or kind not in KINDS:
+        raise NotFound("No such chart.")
+    return _svg(kind, _frozen(config), _frozen(x_labels), _frozen(series))
+
+
+def _frozen(value: Any) -> Any:
+    """JSON's lists as tuples again (the cache's keys must be hashable)."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
 
 
 @lru_cache(maxsize=64)
-def _data_url(kind: str, config: tuple, x_labels: tuple, series: tuple[Series, ...]) -> str:
-    """A pygal chart of `kind` (the class name) with `config` (extra options as items), drawn as a `data:` URL."""
+def _svg(kind: str, config: tuple, x_labels: tuple, series: tuple[Series, ...]) -> str:
     chart = getattr(pygal, kind)(**_config(**dict(config)))
     chart.x_labels = list(x_labels)
     for label, values, stroke in series:
         chart.add(label, list(values), **({"stroke_style": dict(stroke)} if stroke else {}))
-    svg = chart.render(is_unicode=True)
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    # pygal writes its settings into a <script> even with no JavaScript asked for: an image never runs it,
+    # and the CSP would stop it in a chart opened as a page, but nothing needs it.
+    return _SCRIPT.sub("", chart.render(is_unicode=True))
+
+
+def forget_drawn() -> None:
+    """Empty the cache of drawn charts (a benchmark timing the drawing)."""
+    _svg.cache_clear()
 
 
 def _number(cell, report: Report) -> Optional[float]:
@@ -88,7 +128,7 @@ def weekly_status_chart(report: Report) -> Optional[Chart]:
     order = ", ".join(label for _, label, _ in STATUS_GROUPS)
     return Chart("chart-weekly-status", "Referrals sent each week, by status now",
                  f"Stacked bars, one per week; each bar stacks from the bottom: {order}.", table.id,
-                 _data_url("StackedBar", (("x_label_rotation", 30), ("show_legend", True)),
+                 _src("StackedBar", (("x_label_rotation", 30), ("show_legend", True)),
                            tuple(row[0].value for row in table.rows), series))
 
 
@@ -105,7 +145,7 @@ def trend_chart(report: Report) -> Optional[Chart]:
                        tuple(_number(row[index], report) for row in table.rows), tuple(sorted(style.items()))))
     return Chart("chart-trend", "Weekly trend: sent, accepted and completed",
                  "Three lines over the weeks: sent (solid), accepted (dashed) and completed (dotted).", table.id,
-                 _data_url("Line", (("x_label_rotation", 30), ("dots_size", 4), ("print_values", False)),
+                 _src("Line", (("x_label_rotation", 30), ("dots_size", 4), ("print_values", False)),
                            tuple(row[0].value for row in table.rows), tuple(series)))
 
 
@@ -116,7 +156,7 @@ def funnel_chart(report: Report) -> Optional[Chart]:
     rows = list(reversed(table.rows))  # pygal draws the first label at the bottom: sent goes on top
     return Chart("chart-funnel", "From sending to a closed loop",
                  "Horizontal bars, one per stage, from sent at the top to loop closed at the bottom.",
-                 table.id, _data_url("HorizontalBar", (("show_legend", False), ("height", 300)),
+                 table.id, _src("HorizontalBar", (("show_legend", False), ("height", 300)),
                                      tuple(row[0].value for row in rows),
                                      (("Referrals", tuple(_number(row[1], report) for row in rows), ()),)))
 

@@ -1,5 +1,5 @@
-"""The report pages: /reports (the signed-in user's scope), one CSV per report table, and the
-printable monthly summary of an organization.
+"""The report pages: /reports (the signed-in user's scope), one CSV per report table, the
+printable monthly summary of an organization, and the images of their charts (reports.charts).
 
 Thin: parse the period and filters, work out the scope (reports.services.report_scope, which
 refuses anyone without reports), build the report, render or write CSV.
@@ -15,7 +15,7 @@ from flask_login import current_user, login_required
 from referralnet.config import network_timezone
 from referralnet.errors import ValidationFailed
 from referralnet.reports import services as rs
-from referralnet.reports.charts import report_charts
+from referralnet.reports.charts import chart_svg, report_charts
 from referralnet.reports.periods import ReportFilters, default_period, month_period
 from referralnet.web import spreadsheet_safe
 
@@ -78,3 +78,12 @@ def monthly_summary():
     charts = report_charts(report)
     return render_template("reports/monthly.html", report=report, charts=charts, organization=organization,
                            month=period.start, cell=lambda c: rs.display_value(c, report))
+
+
+@bp.get("/reports/charts/<token>.svg")
+@login_required
+def chart_image(token: str):
+    """A chart of a report page, drawn (404 for a link not made for this user's page)."""
+    response = Response(chart_svg(token, current_user.get_id()), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "private, max-age=86400, immutable"  # the same link, the same image
+    return response
