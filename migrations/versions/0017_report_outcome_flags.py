@@ -8,7 +8,8 @@ The index on (receiving agency, status) becomes (receiving agency, status, flags
 response_due_at): it still serves an agency's inbox, and the agency comparison groups every agency's
 referrals of a period in its order without sorting (SQLite: 130 -> 30 ms). On PostgreSQL, the client ZIP
 code index (SQLite only until now) and a covering index of the durations let the unmet-distance table and
-the percentiles read an index instead of the whole table.
+the percentiles read an index instead of the whole table. An index on the events' kind and report code
+finds the patients' reports without reading every event (~20 ms at 100,000 referrals).
 
 Revision ID: 0017
 Revises: 0016
@@ -52,6 +53,8 @@ def upgrade():
                'WHERE closure.referral_id = referral.id)')
     timing.reflag(op.get_bind())
     op.create_index('ix_referral_report_agency', 'referral', AGENCY_INDEX_COLUMNS, unique=False)
+    op.create_index('ix_referral_event_kind_report_code', 'referral_event', ['kind', 'report_code', 'referral_id'],
+                    unique=False)
     if _postgres():
         op.create_index('ix_referral_report_client_zip_code', 'referral', ZIP_INDEX_COLUMNS, unique=False)
         op.create_index('ix_referral_report_durations', 'referral', ['sent_day', 'status'], unique=False,
@@ -62,6 +65,7 @@ def downgrade():
     if _postgres():
         op.drop_index('ix_referral_report_durations', table_name='referral')
         op.drop_index('ix_referral_report_client_zip_code', table_name='referral')
+    op.drop_index('ix_referral_event_kind_report_code', table_name='referral_event')
     op.drop_index('ix_referral_report_agency', table_name='referral')
     with op.batch_alter_table('referral', schema=None) as batch_op:
         batch_op.create_index('ix_referral_receiving_organization_id_status',

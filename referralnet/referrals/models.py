@@ -291,6 +291,8 @@ class ReferralEvent(Base):
         CheckConstraint(_in("on_behalf_of", ON_BEHALF_OF, nullable=True), name="on_behalf_of"),
         # Someone acts on a referral as a user, or as the agency through its link; not both.
         CheckConstraint("actor_id IS NULL OR agency_link_id IS NULL", name="one_actor"),
+        # Events of one kind (patient reports, for the reports and the worklist) without reading them all.
+        Index("ix_referral_event_kind_report_code", "kind", "report_code", "referral_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
