@@ -9,6 +9,7 @@ Distances come from geopy (great-circle, in miles).
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -130,15 +131,25 @@ def distance_miles(a: tuple[float, float], b: tuple[float, float]) -> float:
     return great_circle(a, b).miles
 
 
-def any_within(here: tuple[float, float], points: Iterable[tuple[float, float]], miles: float) -> bool:
-    """Whether any of `points` is within `miles` of `here` (great circle). A box of degrees around `here`
-    (widened a little, and to the longitudes of its edge farther from the equator) turns most points away
-    with two comparisons; the exact distance decides for the rest."""
-    dlat = miles / MILES_PER_DEGREE_LAT * 1.01
-    edge = min(89.9, abs(here[0]) + dlat)
-    dlon = min(180.0, dlat / max(1e-6, math.cos(math.radians(edge))))
-    return any(abs(lat - here[0]) <= dlat and (abs(lon - here[1]) <= dlon or abs(lon - here[1]) >= 360.0 - dlon)
-               and distance_miles(here, (lat, lon)) <= miles for lat, lon in points)
+class Points:
+    """Places to ask "is any of them within N miles of here?" many times (great circle). Kept in order of
+    latitude, so that a question looks only at the band of latitudes that can be that near; in the band, a
+    box of longitudes (to the band's edge farther from the equator, widened a little) turns most away with
+    one comparison, and the exact distance decides for the rest."""
+
+    def __init__(self, points: Iterable[tuple[float, float]]):
+        self._points = sorted(points)
+        self._latitudes = [lat for lat, _ in self._points]
+
+    def any_within(self, here: tuple[float, float], miles: float) -> bool:
+        dlat = miles / MILES_PER_DEGREE_LAT * 1.01
+        dlon = min(180.0, dlat / max(1e-6, math.cos(math.radians(min(89.9, abs(here[0]) + dlat)))))
+        band = self._points[bisect_left(self._latitudes, here[0] - dlat):bisect_right(self._latitudes, here[0] + dlat)]
+        for point in band:
+            apart = abs(point[1] - here[1])
+            if (apart <= dlon or apart >= 360.0 - dlon) and distance_miles(here, point) <= miles:
+                return True
+        return False
 
 
 def geohash(lat: float, lon: float, precision: int = 6) -> str:

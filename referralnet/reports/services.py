@@ -48,7 +48,7 @@ from referralnet.directory.models import Address, Attribute, Location, Organizat
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import NotFound, NotPermitted, ValidationFailed
 from referralnet.extensions import db
-from referralnet.geo import any_within, zip_place
+from referralnet.geo import Points, zip_place
 from referralnet.referrals.models import (CANCEL_REASONS, CLOSABLE_STATUSES, FAIL_REASONS, PATIENT_REPORTS,
                                           PRIORITIES, REJECT_REASONS, VERIFIED_OUTCOMES, Referral,
                                           ReferralEvent, Status)
@@ -738,7 +738,8 @@ def _unmet_distance(c: _Context) -> Table:
         if place is None:
             unknown_zip += row.n
             continue
-        if not any_within((place.latitude, place.longitude), places_by_domain.get(row.category, ()), NEARBY_MILES):
+        if not places_by_domain.get(row.category, _NOWHERE).any_within((place.latitude, place.longitude),
+                                                                        NEARBY_MILES):
             unmet[(row.category, row.zip_code[:3])] += row.n
     labels = _domain_labels(code for code, _ in unmet)
     table = Table("unmet-distance", SECTION_TITLES["unmet-distance"],
@@ -751,7 +752,10 @@ def _unmet_distance(c: _Context) -> Table:
     return table
 
 
-def _in_network_places() -> dict[str, list[tuple[float, float]]]:
+_NOWHERE = Points(())
+
+
+def _in_network_places() -> dict[str, Points]:
     """SDOH domain code -> the coordinates of the active services of network partner agencies in that domain
     (their locations' coordinates, or their address's ZIP centroid)."""
     domain_by_term = {term["id"]: code for code, term in sdoh_terms().items()}
@@ -772,7 +776,7 @@ def _in_network_places() -> dict[str, list[tuple[float, float]]]:
             places[domain_by_term[term_id]].add((lat, lon))
         elif (place := zip_place(postal or "")) is not None:
             places[domain_by_term[term_id]].add((place.latitude, place.longitude))
-    return {code: list(points) for code, points in places.items()}
+    return {code: Points(points) for code, points in places.items()}
 
 
 def _comparison(c: _Context) -> Table:

@@ -1,4 +1,4 @@
-"""geo.any_within: "is any of these places within N miles?" answers as the great-circle distance does,
+"""geo.Points: "is any of these places within N miles?" answers as the great-circle distance does,
 near the equator, at high latitudes and across the antimeridian, where its box of degrees is widest."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from referralnet.geo import any_within, distance_miles
+from referralnet.geo import Points, distance_miles
 
 
 @pytest.mark.parametrize("latitude", [0.0, 37.5, -45.0, 64.0, 80.0])
@@ -16,13 +16,13 @@ def test_it_agrees_with_the_exact_distance(latitude):
         here = (latitude + rng.uniform(-1, 1), rng.uniform(-180, 180))
         points = [(here[0] + rng.uniform(-0.3, 0.3), (here[1] + rng.uniform(-0.8, 0.8) + 180) % 360 - 180)
                   for _ in range(3)]
-        assert any_within(here, points, 10) == any(distance_miles(here, p) <= 10 for p in points), (here, points)
+        assert Points(points).any_within(here, 10) == any(distance_miles(here, p) <= 10 for p in points), (here, points)
 
 
 def test_places_just_inside_and_just_outside():
     san_mateo = (37.5630, -122.3255)
     due_north = [(san_mateo[0] + 9.9 / 69.09, san_mateo[1])]
-    assert any_within(san_mateo, due_north, 10)
-    assert not any_within(san_mateo, due_north, 9.8)
-    assert any_within((0.0, 179.99), [(0.0, -179.99)], 10)  # across the antimeridian
-    assert not any_within(san_mateo, [], 10)
+    assert Points(due_north).any_within(san_mateo, 10)
+    assert not Points(due_north).any_within(san_mateo, 9.8)
+    assert Points([(0.0, -179.99)]).any_within((0.0, 179.99), 10)  # across the antimeridian
+    assert not Points([]).any_within(san_mateo, 10)
