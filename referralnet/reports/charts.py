@@ -51,7 +51,7 @@ class Chart:
     title: str
     description: str  # what the image shows, for its alt text (the numbers are in the table)
     table_id: str
-    src: str  # the URL of its image
+    src: Optional[str]  # the URL of its image; None when every number in it is zero or hidden
 
 
 def _config(**extra) -> dict:
@@ -72,8 +72,11 @@ def _signer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="report-chart")
 
 
-def _src(kind: str, config: tuple, x_labels: tuple, series: tuple[Series, ...]) -> str:
-    """The URL of the image of a pygal chart of `kind` with `config` (extra options as items), for the signed-in user."""
+def _src(kind: str, config: tuple, x_labels: tuple, series: tuple[Series, ...]) -> Optional[str]:
+    """The URL of the image of a pygal chart of `kind` with `config` (extra options as items), for the signed-in user;
+    None when there is nothing to draw (every value zero, or hidden by the small-cell rule)."""
+    if not any(value for _, values, _ in series for value in values):
+        return None
     return url_for("reports.chart_image", token=_signer().dumps([current_user.get_id(), kind, config, x_labels, series]))
 
 

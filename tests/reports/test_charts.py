@@ -69,3 +69,13 @@ def test_only_tokens_the_app_signed_draw(app, client, login, network, small_cell
         malformed = _signer().dumps([owner, "Line"])
     assert client.get(f"/reports/charts/{unknown_kind}.svg").status_code == 404
     assert client.get(f"/reports/charts/{malformed}.svg").status_code == 404
+
+
+def test_a_chart_whose_numbers_are_all_hidden_is_not_drawn_and_the_page_says_why(client, login, network):
+    """Outside the network office counts under 11 are hidden: a clinic with a handful of referrals gets no
+    empty chart frames, but a line saying why each chart is missing (the tables show what they may)."""
+    sign_in(client, login, network.coord_a)
+    page = client.get("/reports").get_data(as_text=True)
+    assert chart_links(page) == []
+    assert page.count("not drawn, as every number in it is zero or hidden (fewer than 11)") == 3
+    assert "fewer than 11" in page  # the tables are still there
