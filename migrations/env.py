@@ -94,9 +94,9 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
-    from referralnet.search.pg_backend import not_search_table
+    from referralnet.models import include_object
 
-    conf_args.setdefault("include_object", not_search_table)  # the search backend's own tables (0011)
+    conf_args.setdefault("include_object", include_object)  # not the search backend's tables, nor other databases' indexes
 
     connectable = get_engine()
 

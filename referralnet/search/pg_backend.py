@@ -51,7 +51,6 @@ from sqlalchemy.orm import Session
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from referralnet.directory import models as m
-from referralnet.extensions import db
 from referralnet.directory.hours import slot_key
 from referralnet.geo import Place
 from referralnet.search.concepts import concept_queries
@@ -101,15 +100,6 @@ search_term = Table("search_term", metadata, Column("term", Text, primary_key=Tr
 DOCS, LENGTH = " docs", " length"  # no lexeme starts with a space
 TABLES = ("search_document", "search_word", "search_term")
 
-
-def not_search_table(obj, name, type_, reflected, compare_to) -> bool:
-    """Alembic's include_object: autogenerate leaves the search backend's tables (migration 0011) alone,
-    and the models' indexes made only on another database (`Index(...).ddl_if(dialect="sqlite")`)."""
-    table = obj if type_ == "table" else getattr(obj, "table", None)
-    if getattr(table, "name", name if type_ == "table" else None) in TABLES:
-        return False
-    only_on = getattr(getattr(obj, "_ddl_if", None), "dialect", None) if type_ == "index" else None
-    return only_on is None or only_on == db.engine.dialect.name
 
 DIRTY = "pg_search_dirty"
 # The text fields, each with a tsvector weight label (which field a word came from; the ranking
