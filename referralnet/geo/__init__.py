@@ -18,7 +18,8 @@ from typing import Iterable
 
 import pygeohash
 import zipcodes
-from geopy.distance import great_circle
+from geopy import units
+from geopy.distance import EARTH_RADIUS, great_circle
 
 ZIP_RE = re.compile(r"\b(\d{5})(?:-\d{4})?\b")
 COORDS_RE = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
@@ -147,9 +148,21 @@ class Points:
         band = self._points[bisect_left(self._latitudes, here[0] - dlat):bisect_right(self._latitudes, here[0] + dlat)]
         for point in band:
             apart = abs(point[1] - here[1])
-            if (apart <= dlon or apart >= 360.0 - dlon) and distance_miles(here, point) <= miles:
+            if (apart <= dlon or apart >= 360.0 - dlon) and _great_circle_miles(here, point) <= miles:
                 return True
         return False
+
+
+def _great_circle_miles(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """geopy's great_circle distance in miles (the same formula and radius), without its object per call:
+    ~1 microsecond instead of ~12 (Points asks it hundreds of times a report)."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (a[0], a[1], b[0], b[1]))
+    sin1, cos1, sin2, cos2 = math.sin(lat1), math.cos(lat1), math.sin(lat2), math.cos(lat2)
+    dlon = lon2 - lon1
+    sin_dlon, cos_dlon = math.sin(dlon), math.cos(dlon)
+    angle = math.atan2(math.hypot(cos2 * sin_dlon, cos1 * sin2 - sin1 * cos2 * cos_dlon),
+                       sin1 * sin2 + cos1 * cos2 * cos_dlon)
+    return units.miles(kilometers=angle * EARTH_RADIUS)
 
 
 def geohash(lat: float, lon: float, precision: int = 6) -> str:

@@ -373,6 +373,7 @@ class _Context:
         self.period: Period = filters.period
         self.sections = list(sections)
         self._groups = None
+        self._totals = None
         self._durations = None
 
     def where(self, *, skip: Iterable[str] = (), scoped: bool = True, by_day: bool = False,
@@ -415,13 +416,17 @@ class _Context:
         return self._groups
 
     def totals(self) -> dict[str, int]:
-        total: dict[str, int] = defaultdict(int)
-        for row in self.groups:
-            for key in _COUNT_KEYS:
-                total[key] += row.get(key) or 0
-            if "status" in row:
-                total["status:" + row["status"]] += row["sent"]
-        return total
+        """Every count over all the groups, and the referrals of each status now ("status:<code>"): added up
+        once, read by most sections (not to be changed by them)."""
+        if self._totals is None:
+            total: dict[str, int] = defaultdict(int)
+            for row in self.groups:
+                for key in _COUNT_KEYS:
+                    total[key] += row.get(key) or 0
+                if "status" in row:
+                    total["status:" + row["status"]] += row["sent"]
+            self._totals = total
+        return self._totals
 
     @property
     def durations(self) -> dict:
@@ -492,7 +497,7 @@ def _grouped(where: list, now: datetime, by: tuple, fold: Callable[[list, str], 
     others = [column for column in by if column is not Referral.status and column is not Referral.report_flags]
     stmt = select(*others, Referral.status, Referral.report_flags, func.count(), overdue).where(*where).group_by(*by)
     sums: dict[tuple, list[int]] = {}
-    for *values, status, flags, n, late in db.session.connection().execute(stmt):  # Core rows: no ORM loading
+    for *values, status, flags, n, late in db.session.connection().execute(stmt).all():  # Core rows, fetched at once
         found = sums.setdefault((fold(values, status), status, flags), [0, 0])
         found[0] += n
         found[1] += late or 0
