@@ -36,7 +36,7 @@ import zipcodes
 from sqlalchemy import insert, select
 from werkzeug.security import generate_password_hash
 
-from referralnet import create_app
+from referralnet import create_app, warm_caches
 from referralnet.accounts.models import NetworkOrganization, User
 from referralnet.api.tokens import create_api_token
 from referralnet.config import network_timezone
@@ -306,6 +306,7 @@ def main() -> None:
             coordinator_clients = db.session.scalars(select(Client.id).where(
                 Client.organization_id == who["clinic_id"]).limit(20)).all()
             total_for_clinic = db.session.query(Referral).filter_by(sending_organization_id=who["clinic_id"]).count()
+        warm_caches(app)  # as each gunicorn worker does before it takes requests (gunicorn.conf.py)
         coordinator, partner = sign_in(app, who["coordinator"]), sign_in(app, who["partner"])
         admin = sign_in(app, who["admin"])
         api = api_client(app, who["admin"])
