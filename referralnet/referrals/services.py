@@ -772,6 +772,8 @@ def is_overdue(referral: Referral, now: Optional[datetime] = None) -> bool:
     return referral.status == Status.REQUESTED.value and (now or utcnow()) > referral.response_due_at
 
 
-def overdue_clause(now: Optional[datetime] = None) -> ColumnElement[bool]:
-    """The SQL condition of is_overdue, to filter a query: `visible_referrals(u).where(overdue_clause())`."""
-    return and_(Referral.status == Status.REQUESTED.value, Referral.response_due_at < (now or utcnow()))
+def overdue_clause(now: Optional[datetime | ColumnElement[datetime]] = None) -> ColumnElement[bool]:
+    """The SQL condition of is_overdue, to filter a query: `visible_referrals(u).where(overdue_clause())`.
+    `now` may be a bound parameter (the worklists build their conditions once, the time given at run time)."""
+    return and_(Referral.status == Status.REQUESTED.value,
+                Referral.response_due_at < (utcnow() if now is None else now))
