@@ -107,9 +107,10 @@ def register_extensions(app: Flask) -> None:
     ext.migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     ext.csrf.init_app(app)
-    from referralnet.i18n import select_locale
+    from referralnet.i18n import install_template_gettext, select_locale
 
     ext.babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    install_template_gettext(app)  # faster than Flask-Babel's own (see referralnet.i18n)
     ext.limiter.init_app(app)
     login_manager = ext.login_manager
     login_manager.init_app(app)
