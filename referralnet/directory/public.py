@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from flask import current_app
 from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
 
 from referralnet.directory import models as m
 from referralnet.directory.hours import WeeklyHours, build_hours, group_schedules
@@ -78,12 +79,12 @@ class ServiceView:
 def get_service_view(service_id: str, now: datetime | None = None) -> ServiceView:
     """The coordinator's view of an active service. Raises NotFound for unknown or inactive services."""
     s = db.session
-    service = s.get(m.Service, service_id)
+    service = s.get(m.Service, service_id, options=[joinedload(m.Service.organization)])  # one query, not two
     if service is None or service.status != "active":
         raise NotFound("This service is not in the directory (it may have closed).")
     now = now or datetime.now(timezone.utc)
     default_tz = current_app.config.get("DEFAULT_TIMEZONE", "America/Los_Angeles")
-    org = s.get(m.Organization, service.organization_id) if service.organization_id else None
+    org = service.organization
     sals = s.scalars(select(m.ServiceAtLocation).where(m.ServiceAtLocation.service_id == service.id)).all()
     schedules = group_schedules(s.scalars(select(m.Schedule).where(or_(
         m.Schedule.service_id == service.id, m.Schedule.service_at_location_id.in_([sal.id for sal in sals]),
