@@ -13,7 +13,7 @@ from functools import cache
 from typing import Callable, Optional
 
 from sqlalchemy import ColumnElement, and_, bindparam, case, exists, false, func, not_, or_, select, true
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, joinedload
 
 from referralnet.accounts.models import User
 from referralnet.accounts.routes import DeliveryRoute
@@ -189,8 +189,8 @@ def listing(user: User, views: tuple[View, ...], key: Optional[str], filters: Fi
     pages = max(1, -(-total // PER_PAGE))
     page = min(max(1, page), pages)
     query = (visible_referrals(user).where(filters.clause(user), _compiled(views).exclusive[current.key])
-             .options(selectinload(Referral.client), selectinload(Referral.service),
-                      selectinload(Referral.receiving_organization), selectinload(Referral.sending_organization))
+             .options(joinedload(Referral.client), joinedload(Referral.service),
+                      joinedload(Referral.receiving_organization), joinedload(Referral.sending_organization))
              .order_by(*_ordering(current.key)).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
     return Listing(views, view_counts, current, list(db.session.scalars(query, {_NOW: now})), page, pages, total)
 
