@@ -127,9 +127,10 @@ def get_visible_referral_or_404(user: User, referral_id, *options) -> Referral:
     return referral
 
 
-def get_visible_client_or_404(user: User, client_id) -> Client:
-    """The client with this id if `user` may see them; NotFound otherwise (also for a malformed id)."""
-    client = db.session.scalar(visible_clients(user).where(Client.id == _int_id(client_id)))
+def get_visible_client_or_404(user: User, client_id, *options) -> Client:
+    """The client with this id if `user` may see them; NotFound otherwise (also for a malformed id).
+    `options` are loader options for the query (what the page shows, loaded with the client)."""
+    client = db.session.scalar(visible_clients(user).where(Client.id == _int_id(client_id)).options(*options))
     if client is None:
         raise NotFound("No such client.")
     return client

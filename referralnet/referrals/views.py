@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from referralnet.accounts.models import Role
 from referralnet.accounts.permissions import role_required
@@ -25,7 +25,7 @@ from referralnet.referrals.forms import (CONSENT_LABELS, CONTACT_LABELS, PATIENT
                                          VERIFIED_OUTCOME_LABELS,
                                          AgencyLinkForm, ClientForm, ClientReportForm, CloseLoopForm, ConsentForm,
                                          ListFilterForm, MessageForm, SendForm, TransitionForm, language_label)
-from referralnet.referrals.models import Client, Referral
+from referralnet.referrals.models import Client, Consent, Referral
 from referralnet.referrals.progress import progress_of
 from referralnet.referrals.states import (OUTCOME_LABELS, REASON_LABELS, SETTABLE, Move, Status, details_for,
                                           offered_moves)
@@ -100,7 +100,9 @@ def new_client():
 @role_required(Role.COORDINATOR)
 def client(client_id):
     """Everything about one client: details, consents, and every referral with its timeline."""
-    person = get_visible_client_or_404(current_user, client_id)
+    # The consents with their agencies: one query, not one per consent.
+    person = get_visible_client_or_404(current_user, client_id,
+                                       selectinload(Client.consents).joinedload(Consent.receiving_organization))
     services.record_client_view(current_user, person)
     return render_template("referrals/client.html", client=person,
                            referrals=services.list_client_referrals(current_user, person), revoke_form=ConsentForm())
