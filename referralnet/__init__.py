@@ -107,6 +107,9 @@ def register_extensions(app: Flask) -> None:
     ext.migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     ext.csrf.init_app(app)
+    from referralnet.forms import install_fast_html_params
+
+    install_fast_html_params()  # WTForms' field rendering, faster (see referralnet.forms)
     from referralnet.i18n import install_template_gettext, select_locale
 
     ext.babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
