@@ -418,18 +418,23 @@ def _short_lock_wait(session, seconds: float):
     if dialect == "sqlite":
         if not connection.connection.driver_connection.in_transaction:
             connection.exec_driver_sql("BEGIN")
-        read, write = "PRAGMA busy_timeout", "PRAGMA busy_timeout={}"
+        before = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={wanted}")
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={before}")
     elif dialect == "postgresql":
-        # SET LOCAL lasts until the transaction ends; the savepoint (rolled back on a lock failure) is
-        # inside this block, so the transaction is usable again when the old value is put back.
-        read, write = "SHOW lock_timeout", "SET LOCAL lock_timeout = '{}'"
-        wanted += "ms"
+        # set_config(..., true) is SET LOCAL: it lasts until the transaction ends; the savepoint (rolled
+        # back on a lock failure) is inside this block, so the transaction is usable again when the old
+        # value is put back. Reading the old value and setting the new one is one round trip (the
+        # MATERIALIZED CTE is read before the outer SELECT sets): bookkeeping runs on the busiest pages.
+        before = connection.exec_driver_sql(
+            "WITH old AS MATERIALIZED (SELECT current_setting('lock_timeout') AS value) "
+            f"SELECT value, set_config('lock_timeout', '{wanted}ms', true) FROM old").scalar()
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql("SELECT set_config('lock_timeout', %(value)s, true)", {"value": before})
     else:
         yield
-        return
-    before = connection.exec_driver_sql(read).scalar()
-    connection.exec_driver_sql(write.format(wanted))
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql(write.format(before))

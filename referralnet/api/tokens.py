@@ -36,6 +36,7 @@ from typing import Iterable, Optional
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from referralnet.accounts.models import API_SCOPES, ApiToken, NetworkOrganization, OrgKind, Role, User
 from referralnet.db import bookkeeping, utcnow
@@ -206,7 +207,8 @@ def authenticate_token(secret: Optional[str], *, now: Optional[datetime] = None)
     except that an expired or revoked token says so: its holder already knows it existed)."""
     if not secret or not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         raise NotAuthenticated("Send a valid API token as “Authorization: Bearer <token>”.")
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret))
+                              .options(joinedload(ApiToken.organization)))  # read on every request
     if token is None:
         raise NotAuthenticated("Send a valid API token as “Authorization: Bearer <token>”.")
     state = token_state(token, now)

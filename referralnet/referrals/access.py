@@ -118,17 +118,19 @@ def agency_sees_client_details(referral: Referral, *, now: Optional[datetime] = 
                                                             details_shared_clause(now))))
 
 
-def get_visible_referral_or_404(user: User, referral_id) -> Referral:
-    """The referral with this id if `user` may see it; NotFound otherwise (also for a malformed id)."""
-    referral = db.session.scalar(visible_referrals(user).where(Referral.id == _int_id(referral_id)))
+def get_visible_referral_or_404(user: User, referral_id, *options) -> Referral:
+    """The referral with this id if `user` may see it; NotFound otherwise (also for a malformed id).
+    `options` are loader options for the query (what the page shows, loaded with the referral)."""
+    referral = db.session.scalar(visible_referrals(user).where(Referral.id == _int_id(referral_id)).options(*options))
     if referral is None:
         raise NotFound("No such referral.")
     return referral
 
 
-def get_visible_client_or_404(user: User, client_id) -> Client:
-    """The client with this id if `user` may see them; NotFound otherwise (also for a malformed id)."""
-    client = db.session.scalar(visible_clients(user).where(Client.id == _int_id(client_id)))
+def get_visible_client_or_404(user: User, client_id, *options) -> Client:
+    """The client with this id if `user` may see them; NotFound otherwise (also for a malformed id).
+    `options` are loader options for the query (what the page shows, loaded with the client)."""
+    client = db.session.scalar(visible_clients(user).where(Client.id == _int_id(client_id)).options(*options))
     if client is None:
         raise NotFound("No such client.")
     return client

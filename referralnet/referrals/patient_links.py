@@ -74,11 +74,13 @@ def status_url(referral: Referral) -> Optional[str]:
     return None if token is None else public_url("status.status_page", token)
 
 
-def find_referral(token: str) -> Optional[Referral]:
-    """The referral this token opens, or None (unknown, malformed, revoked or reissued)."""
+def find_referral(token: str, *options) -> Optional[Referral]:
+    """The referral this token opens, or None (unknown, malformed, revoked or reissued). `options` are
+    loader options for the query (what the page shows, loaded with the referral)."""
     if not token or len(token) > 64:
         return None
-    referral = db.session.scalar(select(Referral).where(Referral.patient_token_hash == hash_token(token)))
+    referral = db.session.scalar(select(Referral).where(Referral.patient_token_hash == hash_token(token))
+                                 .options(*options))
     if referral is None or referral.patient_token_salt is None:
         return None
     # Constant-time re-check against the derived token (the hash lookup alone would do; this

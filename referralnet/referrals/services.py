@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 from flask import current_app, has_app_context
 from sqlalchemy import ColumnElement, and_, func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from referralnet.accounts.models import Role, User
 from referralnet.accounts.routes import DeliveryRoute, directory_email, is_network_member, usable_email
@@ -119,8 +119,9 @@ def list_client_referrals(actor: User, client: Client) -> list[Referral]:
     """The client's referrals that the actor may see, newest first, with their timelines."""
     return list(db.session.scalars(
         visible_referrals(actor).where(Referral.client_id == client.id)
-        .options(selectinload(Referral.events), selectinload(Referral.service),
-                 selectinload(Referral.receiving_organization), selectinload(Referral.closure))
+        # The timelines by one more query; the service, agency and closure (one row each) joined.
+        .options(selectinload(Referral.events), joinedload(Referral.service),
+                 joinedload(Referral.receiving_organization), joinedload(Referral.closure))
         .order_by(Referral.requested_at.desc(), Referral.id.desc())))
 
 
@@ -772,6 +773,8 @@ def is_overdue(referral: Referral, now: Optional[datetime] = None) -> bool:
     return referral.status == Status.REQUESTED.value and (now or utcnow()) > referral.response_due_at
 
 
-def overdue_clause(now: Optional[datetime] = None) -> ColumnElement[bool]:
-    """The SQL condition of is_overdue, to filter a query: `visible_referrals(u).where(overdue_clause())`."""
-    return and_(Referral.status == Status.REQUESTED.value, Referral.response_due_at < (now or utcnow()))
+def overdue_clause(now: Optional[datetime | ColumnElement[datetime]] = None) -> ColumnElement[bool]:
+    """The SQL condition of is_overdue, to filter a query: `visible_referrals(u).where(overdue_clause())`.
+    `now` may be a bound parameter (the worklists build their conditions once, the time given at run time)."""
+    return and_(Referral.status == Status.REQUESTED.value,
+                Referral.response_due_at < (utcnow() if now is None else now))

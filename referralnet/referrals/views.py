@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
+from sqlalchemy.orm import joinedload, selectinload
 
 from referralnet.accounts.models import Role
 from referralnet.accounts.permissions import role_required
@@ -24,7 +25,7 @@ from referralnet.referrals.forms import (CONSENT_LABELS, CONTACT_LABELS, PATIENT
                                          VERIFIED_OUTCOME_LABELS,
                                          AgencyLinkForm, ClientForm, ClientReportForm, CloseLoopForm, ConsentForm,
                                          ListFilterForm, MessageForm, SendForm, TransitionForm, language_label)
-from referralnet.referrals.models import Client, Referral
+from referralnet.referrals.models import Client, Consent, Referral
 from referralnet.referrals.progress import progress_of
 from referralnet.referrals.states import (OUTCOME_LABELS, REASON_LABELS, SETTABLE, Move, Status, details_for,
                                           offered_moves)
@@ -99,7 +100,9 @@ def new_client():
 @role_required(Role.COORDINATOR)
 def client(client_id):
     """Everything about one client: details, consents, and every referral with its timeline."""
-    person = get_visible_client_or_404(current_user, client_id)
+    # The consents with their agencies: one query, not one per consent.
+    person = get_visible_client_or_404(current_user, client_id,
+                                       selectinload(Client.consents).joinedload(Consent.receiving_organization))
     services.record_client_view(current_user, person)
     return render_template("referrals/client.html", client=person,
                            referrals=services.list_client_referrals(current_user, person), revoke_form=ConsentForm())
@@ -273,8 +276,15 @@ def _send(person: Client, form: SendForm, previous: Referral | None):
 @bp.get("/referrals/<referral_id>")
 @login_required
 def referral(referral_id):
-    item = get_visible_referral_or_404(current_user, referral_id)
+    item = get_visible_referral_or_404(current_user, referral_id, *REFERRAL_PAGE_LOADS)
     return _render_referral(item)
+
+
+# The rows the referral page shows beside the referral, joined to it: loading each lazily was six more
+# queries on the most requested page (~0.6 ms of CPU each on PostgreSQL, in-process profile).
+REFERRAL_PAGE_LOADS = (joinedload(Referral.client), joinedload(Referral.service),
+                       joinedload(Referral.receiving_organization), joinedload(Referral.sending_organization),
+                       joinedload(Referral.sender), joinedload(Referral.closure))
 
 
 def _render_referral(item: Referral, status: int = 200, forms: dict | None = None, message_form=None,

@@ -59,7 +59,7 @@ def view_for(referral: Referral, now: Optional[datetime] = None) -> StatusView:
     if status == Status.ENTERED_IN_ERROR:
         raise NotFound("No such page.")
     try:
-        service = get_service_view(referral.service_id, now=now)
+        service = get_service_view(referral.service_id, now=now, contact_only=True)  # what the page shows
     except NotFound:  # the service closed since: the page still explains the referral
         service = None
     place = _place_for(service, referral.location_id)

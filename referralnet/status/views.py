@@ -13,12 +13,14 @@ from flask_limiter.util import get_remote_address
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.orm import joinedload
 
 from referralnet.extensions import limiter
 from referralnet.accounts.models import Role
 from referralnet.accounts.permissions import role_required
 from referralnet.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, use_locale
 from referralnet.referrals.access import get_visible_referral_or_404
+from referralnet.referrals.models import Referral
 from referralnet.referrals.patient_links import find_referral, hash_token, status_url
 from referralnet.errors import ValidationFailed
 from referralnet.status.service import (REPORT_LABELS, REPORT_THANKS, localized_hours, patient_datetime, record_report,
@@ -48,8 +50,13 @@ def _valid_link() -> bool:
     where someone mistyped links) still opens every real link, while guesses from it are refused.
     """
     if "status_referral" not in g:
-        g.status_referral = find_referral(request.view_args.get("token") or "")
+        g.status_referral = find_referral(request.view_args.get("token") or "", *PATIENT_PAGE_LOADS)
     return g.status_referral is not None
+
+
+# What the patient pages show beside the referral (the client's language, the care team), joined to it:
+# two lazy loads fewer per page.
+PATIENT_PAGE_LOADS = (joinedload(Referral.client), joinedload(Referral.sending_organization))
 
 
 # One budget for the page and its print version (the same link), and one for failed lookups per address.
@@ -82,7 +89,7 @@ def _locale_for(referral) -> str:
 @link_budget
 @bad_link_budget
 def status_page(token: str):
-    referral = g.status_referral if "status_referral" in g else find_referral(token)
+    referral = g.status_referral if "status_referral" in g else find_referral(token, *PATIENT_PAGE_LOADS)
     if referral is None:
         return _not_found()
     locale = _locale_for(referral)
@@ -112,7 +119,7 @@ def status_page(token: str):
 @link_budget
 @bad_link_budget
 def print_page(token: str):
-    referral = g.status_referral if "status_referral" in g else find_referral(token)
+    referral = g.status_referral if "status_referral" in g else find_referral(token, *PATIENT_PAGE_LOADS)
     if referral is None:
         return _not_found()
     return _render_print(referral, _locale_for(referral))

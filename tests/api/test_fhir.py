@@ -383,3 +383,36 @@ def test_directory_reads(fhir, db):
     assert location["address"]["postalCode"] == "94401"
     outcome(call("directory", "GET", "/fhir/Organization/nope"), 404)
     outcome(call("directory", "GET", "/fhir/Location/h.0000"), 404)
+
+
+def test_a_page_of_tasks_costs_the_same_queries_however_many_clinics_sent_them(fhir, make_referral, db):
+    """Each Task names its requester (the sending clinic) and owner: loaded with the page, not per Task."""
+    from sqlalchemy import event
+
+    from tests import factories as f
+
+    def statements_for_a_page() -> tuple[int, int]:
+        count = [0]
+
+        def counted(*_args):
+            count[0] += 1
+
+        event.listen(db.engine, "before_cursor_execute", counted)
+        try:
+            page = ok(fhir.call("partner", "GET", "/fhir/Task?status=requested&_count=50"))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", counted)
+        requesters = {e["resource"]["requester"]["reference"] for e in page["entry"]}
+        for entry in page["entry"]:
+            check_task(entry["resource"])
+        return count[0], len(requesters)
+
+    statements_for_a_page()  # the token's first use is audited: not part of what is compared
+    few, clinics_before = statements_for_a_page()
+    for n in range(5):
+        clinic = f.network_org(db.session, f"Clinic {n}", "referrer")
+        make_referral(Status.REQUESTED, sending_org=clinic)
+    db.session.commit()
+    many, clinics_after = statements_for_a_page()
+    assert clinics_after == clinics_before + 5
+    assert many == few

@@ -27,7 +27,7 @@ def _service_at(db, service_id: str, places: int):
     s.expunge_all()  # as a new request finds it: nothing loaded yet
 
 
-def _statements(db, service_id: str) -> tuple[int, object]:
+def _statements(db, service_id: str, **options) -> tuple[int, object]:
     seen = []
 
     def count(*_args):
@@ -35,7 +35,7 @@ def _statements(db, service_id: str) -> tuple[int, object]:
 
     event.listen(db.engine, "before_cursor_execute", count)
     try:
-        view = get_service_view(service_id)
+        view = get_service_view(service_id, **options)
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     return len(seen), view
@@ -61,3 +61,28 @@ def test_the_queries_do_not_grow_with_the_places(db):
     one, _ = _statements(db, "svc-one")
     four, _ = _statements(db, "svc-four")
     assert four == one  # before: four more statements for every further place
+
+
+def test_the_patients_contact_view_has_the_same_places_phones_and_documents_with_fewer_queries(db):
+    _service_at(db, "svc-four", 4)
+    db.session.add(m.RequiredDocument(id="doc-svc-four", service_id="svc-four", document="Photo ID"))
+    db.session.add(m.Phone(id="phone-svc-four", service_id="svc-four", number="(650) 555-0199"))
+    db.session.flush()
+    db.session.expunge_all()
+    full_count, full = _statements(db, "svc-four")
+    db.session.expunge_all()
+    contact_count, contact = _statements(db, "svc-four", contact_only=True)
+
+    def places(view):
+        return [(p.location.id, p.address.postal_code, [ph.number for ph in p.phones], p.hours.known, p.open_now)
+                for p in view.places]
+
+    assert places(contact) == places(full)
+    assert (contact.service.id, contact.organization.id) == (full.service.id, full.organization.id)
+    assert [p.number for p in contact.phones] == [p.number for p in full.phones] == ["(650) 555-0199"]
+    assert [d.document for d in contact.documents] == [d.document for d in full.documents] == ["Photo ID"]
+    # What the status page does not show is not loaded.
+    assert full.languages and full.other_terms
+    assert (contact.languages, contact.other_terms, contact.domains, contact.costs, contact.areas, contact.capacity,
+            [p.languages for p in contact.places]) == ([], [], [], [], [], None, [[]] * 4)
+    assert contact_count <= full_count - 5

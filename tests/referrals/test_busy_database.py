@@ -255,6 +255,29 @@ def test_each_connection_waits_the_configured_time_for_a_lock(app, db):
         int(app.config["DATABASE_LOCK_TIMEOUT"] * 1000)
 
 
+def test_bookkeeping_waits_its_own_shorter_time_and_puts_the_connections_back(app, db):
+    """_short_lock_wait: the bookkeeping's lock wait inside the block, the connection's own after it (also
+    after an error inside), and the same again on a second use in the same transaction."""
+    from referralnet.db import _short_lock_wait
+
+    connection = db.session.connection()
+    sqlite = _is_sqlite(app)
+    read = "PRAGMA busy_timeout" if sqlite else "SHOW lock_timeout"
+    own = connection.exec_driver_sql(read).scalar()
+    short = 250 if sqlite else "250ms"
+    for _ in range(2):
+        with _short_lock_wait(db.session, 0.25):
+            assert connection.exec_driver_sql(read).scalar() == short
+        assert connection.exec_driver_sql(read).scalar() == own
+    try:
+        with _short_lock_wait(db.session, 0.25):
+            raise ValueError("inside")
+    except ValueError:
+        pass
+    assert connection.exec_driver_sql(read).scalar() == own
+    db.session.rollback()
+
+
 def test_a_deferred_write_that_never_succeeds_is_logged_not_lost_silently(app, db, web, caplog):
     from referralnet.db import DeferredWrites
     from referralnet.referrals import services

@@ -475,3 +475,25 @@ def test_audit_rows_hold_no_patient_data(db, world):
                   "oakland", "after 3pm", "555"]:
         assert value.lower() not in dump, value
     assert all(r.user_id and r.organization_id for r in rows)
+
+
+def test_worklist_views_follow_the_time_given_each_call(db, world, make_referral):
+    """The views' SQL is built once per process with the time as a parameter: each call's time counts."""
+    from referralnet.referrals import worklists
+
+    referral = make_referral()
+    due = referral.response_due_at
+    for _ in range(2):  # the second round runs on the conditions the first one built
+        before = worklists.counts(world.partner, worklists.INBOX, worklists.Filters(), due - timedelta(minutes=1))
+        after = worklists.counts(world.partner, worklists.INBOX, worklists.Filters(), due + timedelta(minutes=1))
+        assert (before["overdue"], before["new"]) == (0, 1)
+        assert (after["overdue"], after["new"]) == (1, 0)
+        coordinator_after = worklists.counts(world.coordinator, worklists.WORKLIST, worklists.Filters(),
+                                             due + timedelta(minutes=1))
+        assert (coordinator_after["overdue"], coordinator_after["waiting"]) == (1, 0)
+        listed = worklists.listing(world.partner, worklists.INBOX, "overdue", worklists.Filters(),
+                                   now=due - timedelta(minutes=1))
+        assert listed.referrals == [] and listed.total == 0
+        listed = worklists.listing(world.partner, worklists.INBOX, "overdue", worklists.Filters(),
+                                   now=due + timedelta(minutes=1))
+        assert [r.id for r in listed.referrals] == [referral.id]

@@ -8,6 +8,7 @@ from email.utils import format_datetime
 
 from flask import Blueprint, current_app, request
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from referralnet.accounts.models import NetworkOrganization
 from referralnet.api.auth import token_rate_key
@@ -71,11 +72,17 @@ def code_system(code_system_id: str):
 
 # --- referrals -----------------------------------------------------------------------------------
 
+# What a Task names beside the referral (requester, owner): loaded with it, not one query per Task of a
+# bundle (a page of 20 Tasks was 25 queries). selectinload: the page's count query wraps the same select.
+TASK_LOADS = (selectinload(Referral.sending_organization), selectinload(Referral.receiving_organization))
+
+
 @bp.get("/Task/<task_id>")
 @scoped("referrals:read")
 def read_task_resource(task_id: str):
     """One referral Task. The receiving agency's first read records "first viewed", as its page does."""
-    referral = get_visible_referral_or_404(actor(), task_id)
+    referral = get_visible_referral_or_404(actor(), task_id, joinedload(Referral.sending_organization),
+                                           joinedload(Referral.receiving_organization))
     services.mark_viewed(actor(), referral)
     resource = build.task(referral)
     return fhir_response(resource, headers=_versioned(referral))
@@ -86,7 +93,7 @@ def read_task_resource(task_id: str):
 def search_tasks():
     args = normalized(request.args, TASK_PARAMS)
     page = page_of(args)
-    found = run(task_query(actor(), args), page)
+    found = run(task_query(actor(), args).options(*TASK_LOADS), page)
     if "Task:focus" in args.getlist("_include"):
         found.includes = [build.service_request(r, share_client_details=client_details_shared(actor(), r))
                           for r in found.rows]
