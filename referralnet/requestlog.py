@@ -168,12 +168,18 @@ def _statement_started(conn, _cursor, _statement, _parameters, _context, _execut
 def _statement_done(conn, _cursor, _statement, _parameters, _context, _executemany):
     """Count a request's SQL statements and the time it waited for them (any engine, its thread only)."""
     started = conn.info.pop("statement_started", None)
-    if started is None or not has_request_context():
+    if started is not None:
+        count_statement(time.perf_counter() - started)
+
+
+def count_statement(seconds: float) -> None:
+    """One more SQL statement the current request waited `seconds` for (none outside a request)."""
+    if not has_request_context():
         return
     spent = g.get("request_db")
     if spent is not None:
         spent[0] += 1
-        spent[1] += time.perf_counter() - started
+        spent[1] += seconds
 
 
 def _actor_ids() -> dict:

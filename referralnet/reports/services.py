@@ -348,8 +348,12 @@ def build_report(scope: Scope, filters: ReportFilters, sections: Optional[Iterab
         wanted.remove("comparison")
     context = _Context(scope, filters, now or utcnow(), wanted)
     tables = {}
-    for section in wanted:
-        tables[section] = _BUILDERS[section](context)
+    context.start_reads()
+    try:
+        for section in wanted:
+            tables[section] = _BUILDERS[section](context)
+    finally:
+        context.reads.finish()
     return Report(scope, filters, context.now, tables, min_cell_size())
 
 
@@ -375,6 +379,44 @@ class _Context:
         self._groups = None
         self._totals = None
         self._durations = None
+        self.reads = sql.SideReads()
+
+    def start_reads(self) -> None:
+        """Start the large passes over the referrals that the wanted sections read (`_PASSES`), side by
+        side where the database can (sql.SideReads), the longest first."""
+        wanted = {name for section in self.sections for name in _PASSES.get(section, ("counts",))}
+        self.reads.start({name: getattr(self, f"_{name}_statement") for name in _PASS_ORDER if name in wanted})
+
+    def _counts_statement(self):
+        return _grouped_statement(self.where(by_day=True), self.now, _GROUP_COLUMNS)
+
+    def _durations_statement(self):
+        return sql.percentiles_statement(self._durations_where(), self._duration_measures())
+
+    def _zips_statement(self):
+        return select(Referral.category, Referral.client_zip_code.label("zip_code"), func.count().label("n")) \
+            .where(*self.where(by_day=True, day_indexed=False, scope_indexed=True)) \
+            .group_by(Referral.category, Referral.client_zip_code)
+
+    def _agencies_statement(self):
+        # In the order of the index on (agency, status, flags, sent_day, the filters): no sort (the period
+        # as an expression, so that SQLite's planner takes that index rather than the period's and a sort).
+        return _grouped_statement(
+            self.where(skip={"receiving_organization"}, scoped=False, by_day=True, day_indexed=False), self.now,
+            (Referral.receiving_organization_id, Referral.status, Referral.report_flags))
+
+    def _medians_statement(self):
+        return sql.medians_statement(Referral.seconds_to_answer, Referral.receiving_organization_id,
+                                     self.where(skip={"receiving_organization"}, scoped=False))
+
+    def _durations_where(self) -> list:
+        return self.where(by_day=True, day_indexed=False, scope_indexed=self.scope.kind != "network")
+
+    def _duration_measures(self) -> dict:
+        measures: dict[tuple[str, str], Any] = {}
+        for section in self.sections:
+            measures.update(_DURATIONS_NEEDED.get(section, {}))
+        return measures
 
     def where(self, *, skip: Iterable[str] = (), scoped: bool = True, by_day: bool = False,
               day_indexed: bool = True, scope_indexed: bool = False) -> list:
@@ -412,7 +454,7 @@ class _Context:
         by day, status, need, reason and report flags -- no sort, no row of the table -- then each
         group's flags turned into the counts and its day into its week, here."""
         if self._groups is None:
-            self._groups = _counted(self.where(by_day=True), self.now, self.period)
+            self._groups = _counted(self.reads.rows("counts", self._counts_statement), self.period)
         return self._groups
 
     def totals(self) -> dict[str, int]:
@@ -434,15 +476,20 @@ class _Context:
         (sql.duration_percentiles): {(name, "calendar" | "business"): ({p: seconds}, n)}; n, how many
         referrals reached that end, from the counts (`totals`)."""
         if self._durations is None:
-            measures: dict[tuple[str, str], Any] = {}
-            for section in self.sections:
-                measures.update(_DURATIONS_NEEDED.get(section, {}))
+            measures = self._duration_measures()
             reached = self.totals()
             counts = {key: reached[_REACHED[key[0]]] for key in measures}
             self._durations = sql.duration_percentiles(
-                self.where(by_day=True, day_indexed=False, scope_indexed=self.scope.kind != "network"), measures,
-                counts, read_all=self.scope.kind != "network")
+                self._durations_where(), measures, counts, read_all=self.scope.kind != "network",
+                read=lambda stmt: self.reads.rows("durations", lambda: stmt))
         return self._durations
+
+
+# The large passes over the referrals (`_Context.start_reads`), the longest first, and those each section
+# reads (a section not named here reads the counts only).
+_PASS_ORDER = ("durations", "counts", "agencies", "zips", "medians")
+_PASSES = {"responsiveness": ("counts", "durations"), "loop-closure": ("counts", "durations"),
+           "unmet-searches": (), "unmet-distance": ("zips",), "comparison": ("agencies", "medians")}
 
 
 # The count of referrals that have each duration (one is stored exactly when its end timestamp is).
@@ -489,15 +536,20 @@ def _coefficients(status: str, flags: int) -> tuple[tuple[str, int, int], ...]:
                  if per_referral[key] or per_overdue.get(key, False))  # the counts it adds to
 
 
-def _grouped(where: list, now: datetime, by: tuple, fold: Callable[[list, str], Any]) -> dict[Any, dict[str, int]]:
+def _grouped_statement(where: list, now: datetime, by: tuple):
     """The referrals `where` selects, grouped by the columns `by` (status and report_flags among them, in an
-    index's order), each group's other values and status folded into a key by `fold` (a day into its
-    week...): {key: its counts}. Groups of the same key, status and flags are added up first, then counted."""
+    index's order): each group's other values, status, flags, referrals and overdue referrals (`_grouped`)."""
     overdue = _sum(and_(Referral.status == S.REQUESTED.value, Referral.response_due_at < now), "overdue")
     others = [column for column in by if column is not Referral.status and column is not Referral.report_flags]
-    stmt = select(*others, Referral.status, Referral.report_flags, func.count(), overdue).where(*where).group_by(*by)
+    return select(*others, Referral.status, Referral.report_flags, func.count(), overdue).where(*where).group_by(*by)
+
+
+def _grouped(rows: list, fold: Callable[[list, str], Any]) -> dict[Any, dict[str, int]]:
+    """The groups of a `_grouped_statement` (its Core rows), each group's other values and status folded into a
+    key by `fold` (a day into its week...): {key: its counts}. Groups of the same key, status and flags are added
+    up first, then counted."""
     sums: dict[tuple, list[int]] = {}
-    for *values, status, flags, n, late in db.session.connection().execute(stmt).all():  # Core rows, fetched at once
+    for *values, status, flags, n, late in rows:
         found = sums.setdefault((fold(values, status), status, flags), [0, 0])
         found[0] += n
         found[1] += late or 0
@@ -511,10 +563,11 @@ def _grouped(where: list, now: datetime, by: tuple, fold: Callable[[list, str], 
     return merged
 
 
-def _counted(where: list, now: datetime, period: Period) -> list[dict]:
-    """The referrals `where` selects in groups of (week, status, category, reason), with their counts."""
+def _counted(rows: list, period: Period) -> list[dict]:
+    """The groups of the counting pass (`_Context._counts_statement`) as groups of (week, status, category,
+    reason), with their counts."""
     first_monday = day_number(period.weeks()[0][0])
-    merged = _grouped(where, now, _GROUP_COLUMNS,  # (day, category, reason), status -> (week, status, ...)
+    merged = _grouped(rows,  # (day, category, reason), status -> (week, status, ...)
                       lambda v, status: ((v[0] - first_monday) // 7, status, v[1], v[2]))
     return [dict(week=week, status=status, category=category, reason=reason, **counts)
             for (week, status, category, reason), counts in merged.items()]
@@ -728,10 +781,7 @@ def _need_labels() -> dict[str, str]:
 
 
 def _unmet_distance(c: _Context) -> Table:
-    zip_code = Referral.client_zip_code  # the client's (kept equal by referrals.models)
-    rows = db.session.execute(select(Referral.category, zip_code.label("zip_code"), func.count().label("n"))
-                              .where(*c.where(by_day=True, day_indexed=False, scope_indexed=True))
-                              .group_by(Referral.category, zip_code)).all()
+    rows = c.reads.rows("zips", c._zips_statement)  # by need and the client's ZIP code (kept by referrals.models)
     places_by_domain = _in_network_places()
     unmet: dict[tuple[str, str], int] = defaultdict(int)
     unknown_zip = 0
@@ -786,15 +836,12 @@ def _in_network_places() -> dict[str, Points]:
 
 def _comparison(c: _Context) -> Table:
     """The agency's key measures beside the median of every agency's (same period and filters)."""
-    agency = Referral.receiving_organization_id
-    # In the order of the index on (agency, status, flags, sent_day, the filters): no sort (the period
-    # as an expression, so that SQLite's planner takes that index rather than the period's and a sort).
-    by_agency = _grouped(c.where(skip={"receiving_organization"}, scoped=False, by_day=True, day_indexed=False),
-                         c.now, (agency, Referral.status, Referral.report_flags), lambda v, status: v[0])
+    by_agency = _grouped(c.reads.rows("agencies", c._agencies_statement), lambda v, status: v[0])
     rows = [SimpleNamespace(agency=a, **totals) for a, totals in by_agency.items()]
-    response = sql.grouped_medians(Referral.seconds_to_answer, agency,
+    response = sql.grouped_medians(Referral.seconds_to_answer, Referral.receiving_organization_id,
                                    c.where(skip={"receiving_organization"}, scoped=False),
-                                   {a: totals["answered"] for a, totals in by_agency.items()})
+                                   {a: totals["answered"] for a, totals in by_agency.items()},
+                                   read=lambda stmt: c.reads.rows("medians", lambda: stmt))
     measures = (("Acceptance rate (%)", lambda r: _pct(r.accepted, r.sent)),
                 ("Answered within the service level (%)", lambda r: _pct(r.on_time, r.due)),
                 ("Median time to accept or decline (hours)",
