@@ -45,7 +45,7 @@ from referralnet.directory.importer import import_path
 from referralnet.directory.models import Attribute, Location, Organization, Service, ServiceAtLocation
 from referralnet.directory.sdoh import DOMAINS_FILE, sdoh_terms
 from referralnet.extensions import db
-from referralnet.referrals.models import Client, Closure, Consent, Referral, ReferralEvent, Status
+from referralnet.referrals.models import VERIFIED_OUTCOMES, Client, Closure, Consent, Referral, ReferralEvent, Status
 from referralnet.reports.charts import forget_drawn
 from referralnet.reports.services import SECTIONS
 
@@ -57,9 +57,6 @@ STATUS_MIX = [(Status.REQUESTED, 0.15), (Status.ACCEPTED, 0.1), (Status.IN_PROGR
 REASON = {Status.REJECTED: "no-capacity", Status.FAILED: "could-not-contact", Status.CANCELLED: "client-request",
           Status.ON_HOLD: "waitlist"}
 OUTCOME = {Status.COMPLETED: "got-help", Status.FAILED: "did-not-get-help"}
-
-
-VERIFIED = ("got-help", "partly", "did-not-get-help", "could-not-reach")
 NEEDS = ("food-insecurity", "housing-instability", "transportation-insecurity")
 BAY_AREA = ((37.2, 37.9), (-122.55, -121.8))  # where the services are (latitudes, longitudes)
 
@@ -156,7 +153,7 @@ def build(n: int, seed: int) -> dict:
             responded_at=sent + timedelta(hours=response_hours) if answered and status != Status.REQUESTED else None,
             first_viewed_at=sent + timedelta(hours=response_hours * rng.random()) if viewed else None,
             loop_closed_at=sent + timedelta(days=5 + rng.random() * 10) if closed else None,
-            verified_outcome=VERIFIED[i % len(VERIFIED)] if closed else None,  # its closure's (below)
+            verified_outcome=VERIFIED_OUTCOMES[i % len(VERIFIED_OUTCOMES)] if closed else None,  # its closure's (below)
             created_at=sent, updated_at=sent))
     from referralnet.referrals.timing import ENDS, FLAG_INPUTS, durations, flags, sent_day
 

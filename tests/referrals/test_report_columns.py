@@ -189,3 +189,12 @@ def test_the_client_zip_code_follows_the_client(db, world):
     assert zips(db, first, second, theirs) == [None, None, "95014"]
     sv.update_client(world.coordinator, client, phone="415-555-0199")  # other changes leave it alone
     assert zips(db, first, second, theirs) == [None, None, "95014"]
+
+
+def test_each_verified_outcome_a_coordinator_can_record_has_its_report_flag():
+    """timing keeps its own list (it is imported by the models): a new outcome without a bit would count nowhere."""
+    from referralnet.referrals.models import VERIFIED_OUTCOMES
+    from referralnet.referrals.timing import FLAGS, VERIFIED
+
+    assert VERIFIED == VERIFIED_OUTCOMES
+    assert {f"verified:{code}" for code in VERIFIED_OUTCOMES} <= set(FLAGS)
