@@ -25,15 +25,20 @@ Ranking as Whoosh ranks. Each row also keeps `tf`, its weighted term frequencies
 of a word weighs its field's boost, as in Whoosh's `body` field) and its length, and `search_term`
 the collection statistics (documents per term, document count, total length), updated by the
 same writes. A part is scored by BM25F from those (K1, B, idf and the one-byte document length of
-Whoosh), so both backends order results alike (bench/search_quality.py scores both).
+Whoosh), so both backends order results alike (bench/search_quality.py scores both). A search
+reads the frequencies from `search_posting` (term, document, frequency: `tf` one row per term,
+written and removed with the rows), by term for the documents it matched, so a broad query reads
+its own few terms' postings rather than decompressing every matched row's whole `tf`.
 
 Reading. The query layer's plan (understanding.understand, the same lexicon and spelling rules as
 Whoosh) is turned into parts: the words typed, each term and taxonomy code of the needs they
 were taken to mean. A document matches when it matches any part (one tsquery, GIN-indexed); a
 clause scores as its best part plus TIE x the others (need parts boosted as in service.py), the
 document as the weighted sum of its clauses times the coordination factor of service.py. Total,
-facet counts and the page come from one statement; why each result matched is one more for the
-page shown.
+facet counts and the page come from one statement (matches, their postings, their scores, each
+a CTE computed once; float8 arithmetic throughout); why each result matched is one more for the
+page shown. The columns every matched row is read for are kept in the row (migration 0018:
+moved out of line by TOAST, each comparison of an id fetched it again).
 """
 from __future__ import annotations
 
@@ -568,7 +573,8 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause]) -> tuple[st
         scores.append(f"{_float(c.weight)} * {clause}")
         credits = [f"CASE WHEN {col} > 0 THEN {_float(part.credit)} ELSE {_float(0)} END"
                    for col, part in zip(cols, c.parts)]
-        shares.append(f"{_float(c.weight)} * " + (f"GREATEST({', '.join(credits)})" if len(credits) > 1 else credits[0]))
+        credit = f"GREATEST({', '.join(credits)})" if len(credits) > 1 else credits[0]
+        shares.append(f"{_float(c.weight)} * {credit}")
     share = "(" + " + ".join(shares) + ")"
     score = "(" + " + ".join(scores) + ")"
     if len(clauses) > 1:
