@@ -771,6 +771,11 @@ def is_ready(session: Session) -> tuple[bool, str]:
     documents = document_count(session)
     if not documents and session.scalar(select(m.Service.id).where(m.Service.status == "active").limit(1)):
         return False, "search rows empty while the directory has active services: run `flask search reindex`"
+    if documents and not session.scalar(text("SELECT EXISTS (SELECT 1 FROM search_posting)")):
+        # Rows without postings (written around the application, or a partial restore) still match,
+        # but rank unscored.
+        return True, (f"postgres search: {documents} documents and no postings (term frequencies): "
+                      "run `flask search reindex`")
     unranked = session.scalar(select(func.count()).where(search_document.c.body_len.is_(None)))
     if unranked:  # rows from before migration 0016: they still match, so searches answer (ranked worse)
         return True, (f"postgres search: {documents} documents, {unranked} without ranking statistics: "
