@@ -19,7 +19,7 @@ PostgreSQL database), and the one search service.
                  on PostgreSQL), readiness, rebuild
 - `pg_backend.py` the postgres backend: search rows in the database, written in the directory
                  change's own transaction; the plan as tsqueries, ranked by BM25F as Whoosh ranks
-                 (stored term frequencies, collection statistics in search_term); filters,
+                 (term frequencies in search_posting, collection statistics in search_term); filters,
                  distance and facets in SQL
 
 The coordinator pages, the HSDS API and the REST API all call `service.search`.

@@ -25,15 +25,20 @@ Ranking as Whoosh ranks. Each row also keeps `tf`, its weighted term frequencies
 of a word weighs its field's boost, as in Whoosh's `body` field) and its length, and `search_term`
 the collection statistics (documents per term, document count, total length), updated by the
 same writes. A part is scored by BM25F from those (K1, B, idf and the one-byte document length of
-Whoosh), so both backends order results alike (bench/search_quality.py scores both).
+Whoosh), so both backends order results alike (bench/search_quality.py scores both). A search
+reads the frequencies from `search_posting` (term, document, frequency: `tf` one row per term,
+written and removed with the rows), by term for the documents it matched, so a broad query reads
+its own few terms' postings rather than decompressing every matched row's whole `tf`.
 
 Reading. The query layer's plan (understanding.understand, the same lexicon and spelling rules as
 Whoosh) is turned into parts: the words typed, each term and taxonomy code of the needs they
 were taken to mean. A document matches when it matches any part (one tsquery, GIN-indexed); a
 clause scores as its best part plus TIE x the others (need parts boosted as in service.py), the
 document as the weighted sum of its clauses times the coordination factor of service.py. Total,
-facet counts and the page come from one statement; why each result matched is one more for the
-page shown.
+facet counts and the page come from one statement (matches, their postings, their scores, each
+a CTE computed once; float8 arithmetic throughout); why each result matched is one more for the
+page shown. The columns every matched row is read for are kept in the row (migration 0018:
+moved out of line by TOAST, each comparison of an id fetched it again).
 """
 from __future__ import annotations
 
@@ -97,8 +102,14 @@ search_word = Table("search_word", metadata, Column("word", Text, primary_key=Tr
 # documents that have it; DOCS and LENGTH hold the document count and the sum of body lengths.
 search_term = Table("search_term", metadata, Column("term", Text, primary_key=True),
                     Column("df", Integer, nullable=False))
+# The postings (migration 0018): each lexeme of a row's `tf` with its frequency, read by term (an
+# index-only scan of the primary key) so that a search reads the frequencies of its own terms for
+# the documents it matched, not every matched row's whole `tf`. Written from `tf` by the same
+# statements that write the rows (_insert), removed with them.
+search_posting = Table("search_posting", metadata, Column("term", Text, primary_key=True),
+                       Column("doc_id", Text, primary_key=True), Column("tf", Float, nullable=False))
 DOCS, LENGTH = " docs", " length"  # no lexeme starts with a space
-TABLES = ("search_document", "search_word", "search_term")
+TABLES = ("search_document", "search_word", "search_term", "search_posting")
 
 
 DIRTY = "pg_search_dirty"
@@ -200,15 +211,22 @@ def write_services(session: Session, service_ids: Iterable[str]) -> int:
     if not ids:
         return 0
     mine = (delete(search_document).where(search_document.c.service_id.in_(ids))
-            .returning(search_document.c.tf, search_document.c.body_len))
+            .returning(search_document.c.id, search_document.c.tf, search_document.c.body_len))
     # Deleting first waits for a concurrent transaction rewriting the same services to commit, so
     # the documents are then built from what it committed too (each statement sees the latest commits).
     gone = session.execute(mine).all()
     docs = list(documents_for(ids, session))
     gone += session.execute(mine).all()  # rows such a transaction inserted meanwhile
     _count_terms(session, [(r.tf, r.body_len) for r in gone if r.tf is not None], -1)
+    _delete_postings(session, [r.id for r in gone])
     _insert(session, docs)
     return len(docs)
+
+
+def _delete_postings(session: Session, doc_ids: list[str]) -> None:
+    if doc_ids:
+        session.execute(text("DELETE FROM search_posting WHERE doc_id = ANY(CAST(:ids AS text[]))"),
+                        {"ids": sorted(set(doc_ids))})
 
 
 def _count_terms(session: Session, stats: list[tuple[dict, int]], sign: int) -> None:
@@ -234,6 +252,12 @@ def _insert(session: Session, docs: list[dict]) -> None:
                                       set_={c.name: stmt.excluded[c.name] for c in search_document.c if c.name != "id"})
     rows = [_row(d) for d in docs]
     session.execute(stmt, rows)
+    # The rows' postings, from the `tf` just written (a row rewritten in place first loses its old ones).
+    ids = sorted(r["id"] for r in rows)
+    _delete_postings(session, ids)
+    session.execute(text("INSERT INTO search_posting (term, doc_id, tf) SELECT e.key, d.id, CAST(e.value AS float8) "
+                         "FROM search_document d CROSS JOIN LATERAL jsonb_each_text(d.tf) e "
+                         "WHERE d.id = ANY(CAST(:ids AS text[]))"), {"ids": ids})
     _count_terms(session, [(r["tf"], r["body_len"]) for r in rows], 1)
     words = sorted(set().union(*(spelling_words(d) for d in docs)))
     if words:  # sorted: concurrent transactions take the words' locks in the same order
@@ -246,6 +270,7 @@ def rebuild(session: Session, progress=None) -> int:
     session.execute(delete(search_document))
     session.execute(delete(search_word))
     session.execute(delete(search_term))
+    session.execute(delete(search_posting))
     ids = active_service_ids(session)
     batch: list[dict] = []
     written = 0
@@ -475,11 +500,6 @@ def plan_for(session: Session, text_: str) -> QueryPlan:
     return understand(text_, known=known, vocabulary=vocabulary, weight=weight)
 
 
-def _ident(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _collection_stats(session: Session, terms: list[str]) -> tuple[int, float, dict[str, int]]:
     """(documents, average body length, {term: documents with it}): BM25F's collection statistics."""
     df = dict(session.execute(select(search_term.c.term, search_term.c.df)
@@ -489,26 +509,38 @@ def _collection_stats(session: Session, terms: list[str]) -> tuple[int, float, d
     return n, (length / n if n and length else 1.0), {t: max(0, df.get(t, 0)) for t in terms}
 
 
+def _float(value: float) -> str:
+    """A float8 constant (a bare decimal literal is a numeric)."""
+    return f"CAST({float(value)!r} AS float8)"
+
+
 def _score_sql(session: Session, p: _Params, clauses: list[_Clause]) -> tuple[str, str, str]:
-    """(score, share of the clause weight matched, the lateral join they read) as SQL over
-    search_document d: each part's BM25F score from the document's term frequencies and length
-    and the collection's statistics, as Whoosh scores its `body` field (service.TextQuery)."""
+    """(score, share of the clause weight matched, the CTEs they read) as SQL over `parts q`, the
+    matched rows (the CTE `found0`: id, norm_len...) with their parts' scores: each part's BM25F
+    score from the document's term frequencies (its postings of the query's terms, one row per
+    document and a column per term) and length and the collection's statistics, as Whoosh scores
+    its `body` field (service.TextQuery)."""
     from referralnet.search.service import COORDINATION, TIE
 
     terms = list(dict.fromkeys(t for c in clauses for part in c.parts for t in part.terms))
     tags = list(dict.fromkeys(part.tag for c in clauses for part in c.parts if part.tag))
     n, avgfl, df = _collection_stats(session, terms)
     keys = list(dict.fromkeys(terms + tags))
-    short = [k for k in keys if len(k.encode()) < 64]  # longer names than identifiers can be are read with ->>
-    value = {k: f"w.{_ident(k)}" if k in short else f"CAST(d.tf ->> {p(k)} AS float8)" for k in keys}
-    norm = f"({BM25_K1 * (1 - BM25_B)!r} + {BM25_K1 * BM25_B / avgfl!r} * d.norm_len)"
+    value = {k: f"w.v{i}" for i, k in enumerate(keys)}
+    # Only the matched documents' postings: the planner reads them by term (hashing the matches) when
+    # many match, or by document when few do.
+    postings = (f"SELECT x.doc_id, "
+                + ", ".join(f"max(x.tf) FILTER (WHERE k.i = {i + 1}) AS v{i}" for i in range(len(keys)))
+                + f" FROM unnest(CAST({p(keys)} AS text[])) WITH ORDINALITY k(term, i) "
+                  f"JOIN search_posting x ON x.term = k.term "
+                  f"WHERE x.doc_id IN (SELECT id FROM found0) GROUP BY x.doc_id")
+    # Every constant a float8: a bare 0.3 is a numeric, and numeric arithmetic costs ~50 times more.
+    norm = f"({_float(BM25_K1 * (1 - BM25_B))} + {_float(BM25_K1 * BM25_B / avgfl)} * f.norm_len)"
     columns = []
     for i, t in enumerate(terms):
         idf = math.log(max(n, 1) / (df[t] + 1)) + 1
-        columns.append(f"{idf * (BM25_K1 + 1)!r} * {value[t]} / ({value[t]} + {norm}) AS t{i}")
+        columns.append(f"{_float(idf * (BM25_K1 + 1))} * {value[t]} / ({value[t]} + {norm}) AS t{i}")
     columns += [f"{value[g]} AS g{i}" for i, g in enumerate(tags)]
-    record = (f"jsonb_to_record(d.tf) AS w({', '.join(f'{_ident(k)} float8' for k in short)})" if short
-              else "(SELECT 1) AS w")
     term_col = {t: f"s.t{i}" for i, t in enumerate(terms)}
     tag_col = {g: f"s.g{i}" for i, g in enumerate(tags)}
     part_cols, index = [], {}
@@ -523,25 +555,31 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause]) -> tuple[st
                 amount = tag_col[part.tag]
             cond = " AND ".join(f"{x} IS NOT NULL" for x in need)
             index[(part.tsq, part.boost)] = f"q.p{len(part_cols)}"
-            part_cols.append(f"CASE WHEN {cond} THEN {part.boost!r} * ({amount}) ELSE 0.0 END AS p{len(part_cols)}")
-    # OFFSET 0 keeps each level a subquery of its own, computed once per row (flattened, every
-    # reference to a part would repeat its expression, and the score refers to each part often).
-    lateral = (f"CROSS JOIN LATERAL (SELECT {', '.join(part_cols)} FROM "
-               f"(SELECT {', '.join(columns)} FROM {record} OFFSET 0) s OFFSET 0) q")
+            part_cols.append(f"CASE WHEN {cond} THEN {_float(part.boost)} * ({amount}) ELSE {_float(0)} END "
+                             f"AS p{len(part_cols)}")
+    # Each level a CTE of its own, computed once per row (in one expression, every reference to a
+    # part would repeat its computation, and the score refers to each part often).
+    kept = "id, service_id, organization_id, name_sort, domains, dist"
+    stages = (f"post AS MATERIALIZED ({postings}), "
+              f"terms AS MATERIALIZED (SELECT f.{kept.replace(', ', ', f.')}, {', '.join(columns)} "
+              f"FROM found0 f LEFT JOIN post w ON w.doc_id = f.id), "
+              f"parts AS MATERIALIZED (SELECT s.{kept.replace(', ', ', s.')}, {', '.join(part_cols)} FROM terms s), ")
     total_weight = sum(c.weight for c in clauses) or 1.0
     scores, shares = [], []
     for c in clauses:
         cols = [index[(part.tsq, part.boost)] for part in c.parts]
         best = f"GREATEST({', '.join(cols)})" if len(cols) > 1 else cols[0]
-        clause = best if len(cols) == 1 else f"({1.0 - TIE!r} * {best} + {TIE!r} * ({' + '.join(cols)}))"
-        scores.append(f"{c.weight!r} * {clause}")
-        credits = [f"CASE WHEN {col} > 0 THEN {part.credit!r} ELSE 0.0 END" for col, part in zip(cols, c.parts)]
-        shares.append(f"{c.weight!r} * " + (f"GREATEST({', '.join(credits)})" if len(credits) > 1 else credits[0]))
+        clause = best if len(cols) == 1 else f"({_float(1.0 - TIE)} * {best} + {_float(TIE)} * ({' + '.join(cols)}))"
+        scores.append(f"{_float(c.weight)} * {clause}")
+        credits = [f"CASE WHEN {col} > 0 THEN {_float(part.credit)} ELSE {_float(0)} END"
+                   for col, part in zip(cols, c.parts)]
+        credit = f"GREATEST({', '.join(credits)})" if len(credits) > 1 else credits[0]
+        shares.append(f"{_float(c.weight)} * {credit}")
     share = "(" + " + ".join(shares) + ")"
     score = "(" + " + ".join(scores) + ")"
     if len(clauses) > 1:
-        score = f"{score} * power({share} / {total_weight!r}, {COORDINATION!r})"
-    return score, share, lateral
+        score = f"{score} * power({share} / {_float(total_weight)}, {_float(COORDINATION)})"
+    return score, share, stages
 
 
 def _distance_sql(p: _Params, place: Place) -> str:
@@ -617,6 +655,23 @@ class Found:
         self.rows, self.total, self.facets, self.clauses = rows, total, facets, clauses
 
 
+def _execute(session: Session, sql: str, values: dict, by_index: bool) -> list:
+    """The statement's rows; `by_index`: the words are matched through the GIN index, never by a scan.
+
+    The planner prices `vector @@ query` on a scanned row as one cheap operator, but it decompresses
+    the row's whole vector (~4 us), while the GIN index answers it without reading the vectors (no
+    recheck for plain lexemes): it would scan 13,020 rows in 46 ms where the index reads the
+    2,064 matches in 9 ms. Its choice is set aside for this statement only."""
+    if not by_index:
+        return session.execute(text(sql), values).all()
+    before = session.scalar(text("SELECT current_setting('enable_seqscan') || left(set_config('enable_seqscan', "
+                                 "'off', true), 0)"))
+    rows = session.execute(text(sql), values).all()
+    # (A failed statement needs no restoring: the setting, local to the transaction, ends with it.)
+    session.execute(text("SELECT set_config('enable_seqscan', :v, true)"), {"v": before})
+    return rows
+
+
 def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime, *, page: bool) -> Found:
     """The plan and filters as one statement. `page`: only the page asked for, with the total and
     facet counts (the search page); else every match in order (the HSDS API pages services itself)."""
@@ -625,13 +680,14 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     where = _filters_sql(session, p, q, place, now)
     if plan.clauses and not clauses:
         where.append("false")  # words the directory has nowhere
-    score, share, lateral = ("0.0", "1.0", "")
+    score, share, stages, source = ("0.0", "1.0", "", "found0")
     if clauses:
         where.append(f"d.vector @@ {p.tsq(_or([c.match for c in clauses]))}")
     if q.open_now and q.open_at is None:  # last: its exact check reads only what every other condition leaves
         where.append(_open_now_sql(session, p, now, where))
     if clauses:
-        score, share, lateral = _score_sql(session, p, clauses)
+        score, share, stages = _score_sql(session, p, clauses)
+        source = "parts"
     dist = _distance_sql(p, place) if place is not None else "NULL::float8"
     cond = " AND ".join(where) or "true"
     domains = f"f.domains && CAST({p(list(q.domains))} AS text[])" if q.domains else "true"
@@ -645,14 +701,17 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
         order = "k.score DESC, k.id"
     else:
         order = "k.name_sort, k.id"
-    found_sql = (f"SELECT d.id, d.service_id, d.organization_id, d.name_sort, d.domains, {score} AS score, "
-                 f"{share} AS share, {dist} AS dist FROM search_document d {lateral} WHERE {cond}")
-    head = (f"WITH found0 AS MATERIALIZED ({found_sql}), "
-            f"found AS MATERIALIZED (SELECT f.*, max(f.share) OVER () AS best_share FROM found0 f), "
+    # What matches (and its distance), then its scores from its postings (see _score_sql).
+    matched = (f"SELECT d.id, d.service_id, d.organization_id, d.name_sort, d.domains, d.norm_len, {dist} AS dist "
+               f"FROM search_document d WHERE {cond}")
+    scored = (f"SELECT q.id, q.service_id, q.organization_id, q.name_sort, q.domains, q.dist, {score} AS score, "
+              f"{share} AS share FROM {source} q")
+    head = (f"WITH found0 AS MATERIALIZED ({matched}), {stages}scored AS MATERIALIZED ({scored}), "
+            f"found AS MATERIALIZED (SELECT f.*, max(f.share) OVER () AS best_share FROM scored f), "
             f"kept AS MATERIALIZED (SELECT * FROM found f WHERE {domains} AND {best}) ")
     if not page:
         sql = head + f"SELECT k.id, k.service_id, k.organization_id, k.score, k.dist FROM kept k ORDER BY {order}"
-        rows = session.execute(text(sql), p.values).all()
+        rows = _execute(session, sql, p.values, by_index=bool(clauses))
         return Found(rows, len(rows), {}, clauses)
     limit, offset = p(q.per_page), p((q.page - 1) * q.per_page)
     facet_best = best.replace("f.", "x.")
@@ -663,7 +722,7 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
         f"UNION ALL SELECT 1, count(*), NULL, NULL, NULL, NULL, NULL FROM kept "
         f"UNION ALL SELECT 2, count(*), NULL, NULL, NULL, NULL, dom FROM found x, unnest(x.domains) dom "
         f"WHERE {facet_best} GROUP BY dom")
-    rows = session.execute(text(sql), p.values).all()
+    rows = _execute(session, sql, p.values, by_index=bool(clauses))
     hits = sorted((r for r in rows if r.kind == 0), key=lambda r: r.n)
     total = next((r.n for r in rows if r.kind == 1), 0)
     facets = {r.domain: r.n for r in rows if r.kind == 2 and r.domain}
@@ -695,7 +754,8 @@ def explanations(session: Session, found: Found, plan: QueryPlan, ids: list[str]
 # --- state ----------------------------------------------------------------------------------------
 
 def tables_exist(session: Session) -> bool:
-    return bool(session.scalar(text("SELECT to_regclass('search_document') IS NOT NULL")))
+    """Whether every table of the backend is there (migrations 0011, 0016 and 0018)."""
+    return all(session.execute(text("SELECT " + ", ".join(f"to_regclass('{t}') IS NOT NULL" for t in TABLES))).one())
 
 
 def document_count(session: Session) -> int:
@@ -711,6 +771,11 @@ def is_ready(session: Session) -> tuple[bool, str]:
     documents = document_count(session)
     if not documents and session.scalar(select(m.Service.id).where(m.Service.status == "active").limit(1)):
         return False, "search rows empty while the directory has active services: run `flask search reindex`"
+    if documents and not session.scalar(text("SELECT EXISTS (SELECT 1 FROM search_posting)")):
+        # Rows without postings (written around the application, or a partial restore) still match,
+        # but rank unscored.
+        return True, (f"postgres search: {documents} documents and no postings (term frequencies): "
+                      "run `flask search reindex`")
     unranked = session.scalar(select(func.count()).where(search_document.c.body_len.is_(None)))
     if unranked:  # rows from before migration 0016: they still match, so searches answer (ranked worse)
         return True, (f"postgres search: {documents} documents, {unranked} without ranking statistics: "
@@ -724,3 +789,4 @@ def clear(session: Session) -> None:
         session.execute(delete(search_document))
         session.execute(delete(search_word))
         session.execute(delete(search_term))
+        session.execute(delete(search_posting))

@@ -153,3 +153,84 @@ def test_postgres_ranks_as_the_whoosh_backend(db, app, monkeypatch, tmp_path):
     seam.current_backend().rebuild()
     whoosh = {q: _ranked(q) for q in queries}
     assert postgres == whoosh
+
+
+def _postings(db) -> set[tuple[str, str, float]]:
+    from sqlalchemy import text
+
+    return set(db.session.execute(text("SELECT term, doc_id, tf FROM search_posting")).all())
+
+
+def _postings_from_rows(db) -> set[tuple[str, str, float]]:
+    """The postings the rows' term frequencies call for, worked out afresh in Python."""
+    from sqlalchemy import text
+
+    return {(term, doc_id, float(tf)) for doc_id, tfs in db.session.execute(text(
+        "SELECT id, tf FROM search_document WHERE tf IS NOT NULL")).all() for term, tf in tfs.items()}
+
+
+def test_postgres_postings_follow_every_change(db):
+    """The postings a search scores from (term, document, frequency) are written and removed with the
+    rows, in the change's transaction: after adds, an edit, a rolled-back edit, a bulk update, a
+    deactivation, a rebuild and a deleted service they are exactly the rows' frequencies, and
+    a search ranks from them."""
+    _pg_only()
+    from sqlalchemy import text, update
+
+    first = _service(db, "Quokka Grocery Hub")
+    second = _service(db, "Wombat Tax Help", "Second Org")
+    assert _postings(db) == _postings_from_rows(db) != set()
+    first.description = "Groceries and diapers, delivered"
+    db.session.commit()
+    assert _postings(db) == _postings_from_rows(db)
+    assert {d for t, d, _ in _postings(db) if t == "diaper"} == {f"service:{first.id}"}  # no location: one document
+    first.name = "Renamed Hub"
+    db.session.flush()
+    db.session.rollback()
+    assert _postings(db) == _postings_from_rows(db)
+    db.session.execute(update(m.Service).where(m.Service.id == second.id).values(description="Quokka tax returns"))
+    db.session.commit()
+    assert _postings(db) == _postings_from_rows(db)
+    assert [h.service_name for h in search(SearchQuery(text="quokka")).hits] == [
+        "Quokka Grocery Hub", "Wombat Tax Help"]  # in the name beats in the description
+    first = db.session.scalar(select(m.Service).where(m.Service.id == first.id))
+    first.status = "inactive"
+    db.session.commit()
+    assert _postings(db) == _postings_from_rows(db)
+    assert not {t for t, _, _ in _postings(db)} & {"diaper", "grocery"}
+    seam.current_backend().rebuild()
+    assert _postings(db) == _postings_from_rows(db) != set()
+    # Rows whose postings are gone (a partial restore): `flask search backend` and /readyz say what to run.
+    db.session.execute(text("DELETE FROM search_posting"))
+    ready, why = seam.is_ready()
+    assert ready and "no postings" in why and "flask search reindex" in why
+    seam.current_backend().rebuild()
+    assert seam.is_ready() == (True, "postgres search: 1 documents")
+    db.session.delete(db.session.get(m.Service, second.id))
+    db.session.commit()
+    assert _postings(db) == set() == _postings_from_rows(db)
+
+
+def test_postgres_postings_are_backfilled_by_their_migration(db, app):
+    """Migration 0018 fills the postings from the rows already there, and its downgrade removes the
+    table (and readiness says so) without touching the rows."""
+    _pg_only()
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    _service(db, "Quokka Grocery Hub")
+    _service(db, "Wombat Tax Help", "Second Org")
+    expected = _postings(db)
+    ranked = _ranked("grocery tax")
+    db.session.commit()
+    db.session.remove()
+    try:
+        downgrade(revision="0017")
+        assert db.session.scalar(text("SELECT to_regclass('search_posting')")) is None
+        ready, why = seam.is_ready()
+        assert not ready and "flask db upgrade" in why
+        db.session.remove()
+    finally:
+        upgrade()
+    assert _postings(db) == expected == _postings_from_rows(db)
+    assert _ranked("grocery tax") == ranked and len(ranked) == 2
