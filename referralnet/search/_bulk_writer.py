@@ -142,20 +142,45 @@ class BulkSegmentWriter(SegmentWriter):
 
 def _write_grouped(fw, schema, lengths, pool: GroupedPostings) -> None:
     """What W3FieldWriter.add_postings (as _whoosh_patch.py has it) writes for the pool's postings in
-    (field, term, document) order, walking the groups instead of one sorted stream of tuples."""
+    (field, term, document) order, a block of postings at a time: W3PostingsWriter.add_posting
+    fills a block one posting at a time and writes it when the next posting finds it full; here
+    each block's documents, weights, values and statistics are put in at once, then written the
+    same way (`_write_block`, `finish_postings`)."""
     for fieldname in sorted(pool.fields):
         fw.start_field(fieldname, schema[fieldname])
-        add = fw._postwriter.add_posting_unchecked
+        postwriter = fw._postwriter
+        limit = postwriter._blocklimit
         column = lengths._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
-        start_term, finish_term = fw.start_term, fw.finish_term
-        for btext in sorted(pool.fields[fieldname]):
-            start_term(btext)
-            if column is None:
-                for docnum, weight, vbytes in pool.sorted_rows(fieldname, btext):
-                    add(docnum, weight, b"" if vbytes is None else vbytes, 0)
-            else:
-                for docnum, weight, vbytes in pool.sorted_rows(fieldname, btext):
-                    lbyte = column[docnum]
-                    add(docnum, weight, b"" if vbytes is None else vbytes, byte_to_length(lbyte) if lbyte else 0)
-            finish_term()
+        doc_length = None
+        if column is not None:  # each document's field length as the posting writer is given it
+            doc_length = [byte_to_length(b) if b else 0 for b in (column[d] for d in range(lengths._doccount))]
+        terms = pool.fields[fieldname]
+        for btext in sorted(terms):
+            fw.start_term(btext)
+            rows = pool.sorted_rows(fieldname, btext)
+            for start in range(0, len(rows), limit):
+                if start:
+                    postwriter._write_block()  # (which starts the next block)
+                _fill_block(postwriter, rows[start:start + limit], doc_length)
+            fw.finish_term()
         fw.finish_field()
+
+
+def _fill_block(postwriter, rows: list, doc_length: list | None) -> None:
+    """Put up to a block's worth of postings (document, weight, value) into an empty block buffer:
+    what as many `add_posting` calls leave in it."""
+    ids, weights, values = zip(*rows)
+    postwriter._ids.extend(ids)
+    postwriter._weights.extend(weights)
+    postwriter._values.extend(v for v in values if v)
+    top = max(weights)
+    if top > postwriter._maxweight:
+        postwriter._maxweight = top
+    if doc_length is not None:
+        known = [n for n in (doc_length[d] for d in ids) if n]
+        if known:
+            low, high = min(known), max(known)
+            if postwriter._minlength is None or low < postwriter._minlength:
+                postwriter._minlength = low
+            if high > postwriter._maxlength:
+                postwriter._maxlength = high
