@@ -7,8 +7,10 @@ The database is the source of truth: `rebuild_index` recreates every document
 from it in one writer transaction, so readers see the old index until the new
 one is complete. A rebuild's cost is mostly per posting (a few hundred per
 document): each document's text is analysed once (schema.Analyzed), keyword
-fields with many words are handed over split, and _whoosh_patch.py trims
-Whoosh's per-posting work; `content_digest` shows the index is the same.
+fields with many words are handed over split, opening hours are a few blocks of
+half hours (schema.slot_blocks), _bulk_writer.py groups a rebuild's postings by
+term in memory and _whoosh_patch.py trims Whoosh's per-posting work;
+`content_digest` shows the index is the same.
 """
 from __future__ import annotations
 
