@@ -61,7 +61,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from referralnet import create_app  # noqa: E402
 from referralnet.directory import hours as hours_module  # noqa: E402
-from referralnet.directory.hours import DAYS, build_hours  # noqa: E402
+from referralnet.directory.hours import DAYS, build_hours, slot_name  # noqa: E402
 from referralnet.directory.hsds import BY_NAME  # noqa: E402
 from referralnet.directory.importer import import_path  # noqa: E402
 from referralnet.directory.sdoh import DOMAINS_FILE, sdoh_terms  # noqa: E402
@@ -752,7 +752,7 @@ class FtsBaseline:
             if lat is not None:
                 batch_geo.append((rid, lat, lat, lon, lon))
             batch_lang.extend((lang, rid) for lang in doc["languages"].split(",") if lang)
-            batch_hours.extend((rid, doc["tz"], s, e) for s, e in _spans_from_slots(doc["slots"]))
+            batch_hours.extend((rid, doc["tz"], s, e) for s, e in _spans_from_slots(" ".join(slot_name(n) for n in doc["_open_slots"])))
         cur.executemany("INSERT INTO docs VALUES (?,?,?,?,?,?,?,?)", batch_docs)
         cur.executemany("INSERT INTO fts(rowid, name, organization, terms, description, eligibility) "
                         "VALUES (?,?,?,?,?,?)", batch_fts)

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 SLOT_MINUTES = 30
+SLOTS_PER_DAY = 1440 // SLOT_MINUTES
+WEEK_SLOTS = 7 * SLOTS_PER_DAY
 
 
 def parse_hhmm(text: str | None) -> int | None:
@@ -100,13 +102,16 @@ class WeeklyHours:
         """Index terms like "mo0930" for each half hour of a typical week it is open the whole
         half hour (local time). A slot filter therefore never finds a place that is closed; it may
         miss one in its first or last minutes of a half hour."""
-        slots: set[str] = set()
+        return {slot_name(n) for n in self.weekly_slot_numbers()}
+
+    def weekly_slot_numbers(self) -> set[int]:
+        """The half hours of `weekly_slots` as numbers: `slot_number` of each (0 = Monday 00:00)."""
+        slots: set[int] = set()
         for interval in self.intervals:
-            start = -(-interval.opens // SLOT_MINUTES) * SLOT_MINUTES
-            for minute in range(start, interval.closes - SLOT_MINUTES + 1, SLOT_MINUTES):
-                day = (interval.weekday + minute // 1440) % 7
-                m = minute % 1440
-                slots.add(slot_key(day, m))
+            start = -(-interval.opens // SLOT_MINUTES)
+            first_day = interval.weekday * SLOTS_PER_DAY
+            for n in range(start, (interval.closes - SLOT_MINUTES) // SLOT_MINUTES + 1):
+                slots.add((first_day + n) % WEEK_SLOTS)
         return slots
 
     def summary(self) -> list[tuple[str, str]]:
@@ -123,6 +128,17 @@ def slot_key(weekday: int, minute_of_day: int) -> str:
     """The index term of the half hour containing `minute_of_day` on `weekday` (0 = Monday)."""
     m = minute_of_day - minute_of_day % SLOT_MINUTES
     return f"{DAYS[weekday].lower()}{m // 60:02d}{m % 60:02d}"
+
+
+def slot_number(weekday: int, minute_of_day: int) -> int:
+    """The half hour containing `minute_of_day` on `weekday` (0 = Monday), numbered through the week."""
+    return weekday * SLOTS_PER_DAY + minute_of_day // SLOT_MINUTES
+
+
+def slot_name(number: int) -> str:
+    """`slot_key` of a `slot_number`: 9 -> "mo0430"."""
+    day, n = divmod(number, SLOTS_PER_DAY)
+    return slot_key(day, n * SLOT_MINUTES)
 
 
 def fmt_minutes(minutes: int) -> str:

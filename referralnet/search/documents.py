@@ -20,7 +20,7 @@ from referralnet.directory.sdoh import sdoh_terms
 from referralnet.extensions import db
 from referralnet.geo import cells_for_point, timezone_for_zip
 from referralnet.search.concepts import concepts_for
-from referralnet.search.schema import ANALYZED, analyze_text_fields, body_text, document_schema
+from referralnet.search.schema import ANALYZED, analyze_text_fields, body_text, document_schema, slot_blocks
 
 BATCH = 500
 SCHEDULE_FIELDS = ("freq", "byday", "opens_at", "closes_at", "valid_from", "valid_to", "timezone", "description")
@@ -128,6 +128,7 @@ def _batch(ids: list[str], s) -> Iterator[dict]:
                 or (sched_by_loc.get(loc.id, []) if loc else [])
             iana = timezone_for_zip(address.postal_code) if address else None
             hours = build_hours(rows, iana=iana, default_tz=default_tz)
+            open_slots = sorted(hours.weekly_slot_numbers())
             tz_name = getattr(hours.tz, "key", None) or default_tz
             langs = lang_by_svc.get(svc.id, []) + (lang_by_loc.get(loc.id, []) if loc else [])
             lang_keys = sorted({k.lower() for lang in langs for k in (lang.code, lang.name) if k})
@@ -181,10 +182,11 @@ def _batch(ids: list[str], s) -> Iterator[dict]:
                 "max_age": svc.maximum_age if svc.maximum_age is not None else 200,
                 "cells": " ".join(cells_for_point(lat, lon)) if lat is not None else "",
                 "tz": tz_name,
-                "slots": " ".join(sorted(hours.weekly_slots())),
+                "slots": slot_blocks(open_slots),
                 "has_exceptions": bool(hours.closed_dates or hours.special),
                 "card": card,
                 **({"lat": lat, "lon": lon} if lat is not None else {}),
+                "_open_slots": open_slots,  # hours.slot_number of each open half hour (PostgreSQL rows)
             }
             schema = document_schema()
             analyzed = analyze_text_fields(schema, doc)

@@ -7,8 +7,10 @@ The database is the source of truth: `rebuild_index` recreates every document
 from it in one writer transaction, so readers see the old index until the new
 one is complete. A rebuild's cost is mostly per posting (a few hundred per
 document): each document's text is analysed once (schema.Analyzed), keyword
-fields with many words are handed over split, and _whoosh_patch.py trims
-Whoosh's per-posting work; `content_digest` shows the index is the same.
+fields with many words are handed over split, opening hours are a few blocks of
+half hours (schema.slot_blocks), _bulk_writer.py groups a rebuild's postings by
+term in memory and _whoosh_patch.py trims Whoosh's per-posting work;
+`content_digest` shows the index is the same.
 """
 from __future__ import annotations
 
@@ -34,10 +36,9 @@ from referralnet.search.schema import ANALYZED, AnalyzedTEXT, build_schema, inde
 
 log = logging.getLogger(__name__)
 WRITE_LOCK_TIMEOUT = 60.0
-REBUILD_LIMIT_MB = 256  # a rebuild writer's posting buffer (per process)
 REBUILD_CHUNK = 2000  # services loaded per read transaction during a rebuild
 PARALLEL_MIN_SERVICES = 2000  # fewer services: rebuilt in this process (starting workers costs more)
-PRESPLIT = ("slots", "cells")  # keyword fields with many words per document, split here (see add_document)
+PRESPLIT = ("cells",)  # keyword fields with many words per document, split here (see add_document)
 _VERSION_FILE = "referralnet-schema-version"
 _lock = threading.RLock()
 _searchers: dict[str, tuple[int, object]] = {}
@@ -260,7 +261,7 @@ def rebuild_index(progress: Callable[[int, int], None] | None = None, session=No
     from referralnet.extensions import db
 
     ix = open_index()
-    writer = ix.writer(timeout=WRITE_LOCK_TIMEOUT, limitmb=REBUILD_LIMIT_MB)
+    writer = ix.writer(timeout=WRITE_LOCK_TIMEOUT)  # holds the lock; commits the built segments
     if expect is not _ANY and state.read_state(index_dir()) != expect:
         writer.cancel()
         return None
@@ -276,7 +277,7 @@ def rebuild_index(progress: Callable[[int, int], None] | None = None, session=No
         if procs > 1 and len(ids) >= PARALLEL_MIN_SERVICES:
             written = _rebuild_parallel(ix, writer, ids, procs, progress, s, own)
         else:
-            written = _rebuild_serial(writer, ids, s, progress, own)
+            written = _rebuild_serial(ix, writer, ids, s, progress, own)
     except BaseException:
         cancel_writer(writer)
         raise
@@ -289,43 +290,49 @@ def rebuild_index(progress: Callable[[int, int], None] | None = None, session=No
             position.generation, position.max_id, position.max_at, holes,
             applied_at=utcnow().isoformat(), documents=written))
 
-    if getattr(writer, "_referralnet_segments", None) is not None:
-        _commit_segments(writer, record)
-    else:
-        commit_holding_lock(writer, record, mergetype=CLEAR)
+    _commit_segments(writer, record)
     if progress:
         progress(written, len(ids))
     return written
 
 
-def _rebuild_serial(writer, ids, session, progress, end_reads: bool) -> int:
-    written = 0
-    for start in range(0, len(ids), REBUILD_CHUNK):
-        for doc in documents_for(ids[start:start + REBUILD_CHUNK], session):
-            add_document(writer, doc)
-            written += 1
-            if progress and written % 1000 == 0:
-                progress(written, len(ids))
-        if end_reads:
-            session.rollback()  # between chunks: SQLite's WAL can be checkpointed, PostgreSQL vacuumed
+def _rebuild_serial(ix, writer, ids, session, progress, end_reads: bool) -> int:
+    """Build every document in this process, as one new segment the caller's writer commits."""
+    segment, written = _write_segment(ix, ids, session, end_reads, progress)
+    writer._referralnet_segments = [segment] if segment is not None else []
     return written
 
 
 def _rebuild_parallel(ix, writer, ids, procs: int, progress, session, end_reads: bool) -> int:
-    """Build the documents in `procs` processes, each writing one segment of its share: this one
-    (its app, lexicon and tables already loaded) and `procs - 1` fresh ones started meanwhile. The
-    caller's writer (which holds the lock) then commits a table of contents of those segments, in
-    share order (the same documents in the same order whichever process finished first)."""
+    """Build the documents in `procs` processes, each writing one segment of its share: this one and
+    `procs - 1` workers started meanwhile. The caller's writer (which holds the lock) then commits a
+    table of contents of those segments, in share order (the same documents in the same order
+    whichever process finished first).
+
+    Workers are forked where the platform can: they start with this process's app, lexicon and
+    tables already loaded (a spawned worker imported the app and rebuilt the lexicon first, ~2 CPU
+    seconds) and open their own database connections. Elsewhere they are spawned with the app's
+    configuration."""
     import multiprocessing
 
-    config = {k: v for k, v in current_app.config.items() if isinstance(v, (str, int, float, bool, type(None)))}
-    config["SEARCH_AUTO_INDEX"] = False
+    global _fork_app
     shares = [ids[i::procs] for i in range(procs)]
-    ctx = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited locks, threads or connections
-    with ctx.Pool(procs - 1) as pool:
-        others = pool.starmap_async(_build_segment, [(config, share) for share in shares[1:]])
-        own = _write_segment(ix, shares[0], session, end_reads)
-        results = [own] + others.get()
+    if "fork" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("fork")
+        _fork_app = current_app._get_current_object()
+        config = None
+    else:
+        ctx = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited locks or connections
+        config = {k: v for k, v in current_app.config.items()
+                  if isinstance(v, (str, int, float, bool, type(None)))}
+        config["SEARCH_AUTO_INDEX"] = False
+    try:
+        with ctx.Pool(procs - 1) as pool:
+            others = pool.starmap_async(_build_segment, [(config, share) for share in shares[1:]])
+            own = _write_segment(ix, shares[0], session, end_reads)
+            results = [own] + others.get()
+    finally:
+        _fork_app = None
     segments = [segment for segment, _ in results if segment is not None]
     written = sum(count for _, count in results)
     if progress:
@@ -334,39 +341,64 @@ def _rebuild_parallel(ix, writer, ids, procs: int, progress, session, end_reads:
     return written
 
 
-def _build_segment(config: dict, ids: list[str]):
-    """In a worker process: write the documents of `ids` as one new segment (see `_write_segment`)."""
+_fork_app = None  # the app a forked rebuild worker works for (set by _rebuild_parallel before forking)
+
+
+def _build_segment(config: dict | None, ids: list[str]):
+    """In a worker process: write the documents of `ids` as one new segment (see `_write_segment`).
+    `config` is None in a forked worker (the parent's app is used, with connections of its own)."""
     from sqlalchemy.orm import Session
 
-    from referralnet import create_app
     from referralnet.extensions import db
+
+    if config is None:
+        app = _fork_app
+        with app.app_context():
+            db.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+            with Session(db.engine) as s:
+                return _write_segment(whoosh_index.open_dir(app.config["SEARCH_INDEX_DIR"]), ids, s, True)
+    from referralnet import create_app
 
     app = create_app(config)
     with app.app_context(), Session(db.engine) as s:
         return _write_segment(whoosh_index.open_dir(config["SEARCH_INDEX_DIR"]), ids, s, True)
 
 
-def _write_segment(ix, ids: list[str], session, end_reads: bool):
+def _write_segment(ix, ids: list[str], session, end_reads: bool, progress=None):
     """Write the documents of `ids` as one new segment, not yet in the index's table of contents (the
-    process holding the write lock commits it). Returns (segment or None, documents)."""
-    from whoosh.writing import SegmentWriter
+    process holding the write lock commits it). Returns (segment or None, documents).
 
-    writer = SegmentWriter(ix, _lk=False, limitmb=REBUILD_LIMIT_MB)
+    Whoosh's posting pool is replaced by `_bulk_writer` (postings grouped by term in memory). The
+    cyclic garbage collector is paused meanwhile: the segment's postings are millions of small
+    tuples that live until it is written, and each full collection walked all of them again
+    (a rebuild's cost per document grew with the directory's size)."""
+    import gc
+
+    from referralnet.search._bulk_writer import BulkSegmentWriter
+
+    writer = BulkSegmentWriter(ix)
     written = 0
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         for start in range(0, len(ids), REBUILD_CHUNK):
             for doc in documents_for(ids[start:start + REBUILD_CHUNK], session):
                 add_document(writer, doc)
                 written += 1
+                if progress and written % 1000 == 0:
+                    progress(written, len(ids))
             if end_reads:
-                session.rollback()
+                session.rollback()  # between chunks: SQLite's WAL can be checkpointed, PostgreSQL vacuumed
+        if not written:
+            writer._close_segment()
+            return None, 0
+        return writer._finalize_segment(), written
     except BaseException:
         writer._close_segment()  # not cancel(): that removes the temp folder the other processes write in
         raise
-    if not written:
-        writer._close_segment()
-        return None, 0
-    return writer._finalize_segment(), written
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _commit_segments(writer, then: Callable[[], None]) -> None:

@@ -56,7 +56,7 @@ from sqlalchemy.orm import Session
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from referralnet.directory import models as m
-from referralnet.directory.hours import slot_key
+from referralnet.directory.hours import slot_key, slot_name
 from referralnet.geo import Place
 from referralnet.search.concepts import concept_queries
 from referralnet.search.documents import active_service_ids, documents_for
@@ -199,7 +199,7 @@ def _row(doc: dict) -> dict:
         "domains": _split(doc["domains"]), "term_ids": _split(doc["term_ids"]),
         "languages": [v.lower() for v in _split(doc["languages"])],
         "accepting": doc["accepting"], "free": doc["free"], "min_age": doc["min_age"], "max_age": doc["max_age"],
-        "tz": doc["tz"], "slots": doc["slots"].split(), "has_exceptions": doc["has_exceptions"],
+        "tz": doc["tz"], "slots": [slot_name(n) for n in doc["_open_slots"]], "has_exceptions": doc["has_exceptions"],
         "lat": doc.get("lat"), "lon": doc.get("lon"), "card": doc["card"],
     }
 

@@ -10,7 +10,7 @@ from whoosh.fields import BOOLEAN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.util.text import utf8encode
 
 # Schema version: bump when fields change so that an old index is rebuilt instead of misread.
-SCHEMA_VERSION = "6"
+SCHEMA_VERSION = "7"
 
 
 def index_version() -> str:
@@ -28,6 +28,33 @@ def document_schema() -> Schema:
 
 # The text fields (searched together) and the combined field that stands for them in searches.
 TEXT_FIELDS = ["name", "organization", "terms", "description", "eligibility"]
+
+
+# Opening hours: the typical week's half hours (hours.slot_number: 0 = Monday 00:00 ... 335) a place
+# is open, as aligned blocks of 1, 2, 4 ... 256 half hours. A place open 9-5 on weekdays has 20 block
+# terms rather than 80 half-hour terms (24/7: 3 rather than 336); a half hour's filter is the union
+# of the 9 blocks that contain it, and finds exactly the places open that half hour.
+SLOT_LEVELS = 9  # 2**8 = 256 half hours is the largest block that fits in a week (336)
+_LEVEL_LETTERS = "abcdefghi"
+
+
+def slot_blocks(numbers) -> list[str]:
+    """The fewest aligned blocks that together are exactly these half hours, as index terms: the
+    level's letter and the block's number ("a19" = half hour 19; "c4" = half hours 16-19)."""
+    out: list[str] = []
+    full = set(numbers)
+    for level in range(SLOT_LEVELS):
+        letter = _LEVEL_LETTERS[level]
+        parents = {i >> 1 for i in full if i ^ 1 in full} if level + 1 < SLOT_LEVELS else set()
+        out.extend(f"{letter}{i}" for i in sorted(full) if i >> 1 not in parents)
+        full = parents
+    return out
+
+
+def slot_block_terms(number: int) -> list[str]:
+    """The terms of the blocks containing half hour `number`: a document has one of them exactly
+    when it is open that half hour."""
+    return [f"{_LEVEL_LETTERS[level]}{number >> level}" for level in range(SLOT_LEVELS)]
 
 
 def body_analyzer():
@@ -172,7 +199,7 @@ def build_schema() -> Schema:
         lat=NUMERIC(float, sortable=True, default=0),
         lon=NUMERIC(float, sortable=True, default=0),
         tz=ID(stored=True),
-        slots=KEYWORD(),
+        slots=KEYWORD(),  # the open half hours as blocks (slot_blocks), given as a list of terms
         # Multi-word lexicon terms found in the text at index time (see concepts.py).
         concepts=KEYWORD(commas=True),
         has_exceptions=BOOLEAN(),

@@ -25,7 +25,7 @@ import numpy as np
 
 from whoosh.query import And, NumericRange, Or, Query, Term
 
-from referralnet.directory.hours import build_hours, slot_key
+from referralnet.directory.hours import build_hours, slot_number
 from referralnet.errors import ValidationFailed
 from referralnet.geo import Place, PlaceNotFound, cells_covering, distance_miles, locate
 from whoosh.analysis.tokenizers import default_pattern
@@ -33,6 +33,7 @@ from whoosh.analysis.tokenizers import default_pattern
 from referralnet.search.concepts import concept_queries
 from referralnet.search.engine import Concept, bits_from, bits_to_array, bits_to_list, isnan, snapshot
 from referralnet.search.index import searcher
+from referralnet.search.schema import slot_block_terms
 from referralnet.search.understanding import CrisisLine, QueryPlan, understand
 
 MAX_RADIUS_MILES = 250
@@ -444,12 +445,12 @@ def _filter_bits(snap, q: SearchQuery, place: Place | None, zones: list[str], no
     if q.service_ids is not None:
         parts.append(_union(term("service_id", sid) for sid in q.service_ids))
     if q.open_at is not None:
-        parts.append(term("slots", slot_key(*q.open_at)))
+        parts.append(_open_in(snap, slot_number(*q.open_at)))
     elif q.open_now:
         open_bits = 0
         for zone in zones:
             local = now.astimezone(ZoneInfo(zone)) if "/" in zone or zone == "UTC" else now
-            open_bits |= term("tz", zone) & term("slots", slot_key(local.weekday(), local.hour * 60 + local.minute))
+            open_bits |= term("tz", zone) & _open_in(snap, slot_number(local.weekday(), local.hour * 60 + local.minute))
         parts.append(open_bits)
     if place is not None and q.radius_miles:
         parts.append(_union(term("cells", c) for c in cells_covering(place.latitude, place.longitude,
@@ -461,6 +462,11 @@ def _filter_bits(snap, q: SearchQuery, place: Place | None, zones: list[str], no
     for p in parts[1:]:
         out &= p
     return out
+
+
+def _open_in(snap, slot: int) -> int:
+    """The documents open (in a typical week) through half hour `slot` (schema.slot_blocks)."""
+    return _union(snap.term_bits("slots", t) for t in slot_block_terms(slot))
 
 
 def _union(bitsets) -> int:

@@ -98,3 +98,56 @@ def test_a_plain_text_document_is_still_analysed_by_the_field(demo, tmp_path):
     with ix2.writer() as w:
         index.add_document(w, plain)
     assert content_digest(ix) == content_digest(ix2)
+
+
+def test_the_bulk_writer_writes_the_same_segment_files_as_whoosh(demo, tmp_path):
+    """_bulk_writer.BulkSegmentWriter (postings grouped by term, blocks filled at once) writes the
+    same postings (with their block statistics) and term table, byte for byte, as Whoosh's
+    SegmentWriter for the same documents."""
+    import hashlib
+
+    from whoosh.writing import SegmentWriter
+
+    from referralnet.search._bulk_writer import BulkSegmentWriter
+
+    docs = list(documents_for(active_service_ids())) * 3  # common terms span several 128-posting blocks
+    assert len(docs) > 256
+    files = {}
+    for name, make in (("whoosh", lambda ix: SegmentWriter(ix, _lk=False, compound=False)),
+                       ("bulk", lambda ix: BulkSegmentWriter(ix, compound=False))):
+        (tmp_path / name).mkdir()
+        writer = make(whoosh_index.create_in(str(tmp_path / name), build_schema()))
+        for doc in docs:
+            index.add_document(writer, dict(doc))
+        writer._commit_toc([writer._finalize_segment()])
+        files[name] = {f.suffix: hashlib.sha256(f.read_bytes()).hexdigest()
+                       for f in (tmp_path / name).iterdir() if f.name.startswith("MAIN_") and f.is_file()}
+    assert set(files["bulk"]) == {".col", ".pst", ".trm"}
+    # The .col file (stored fields and columns) differs between two of Whoosh's own builds (it is
+    # written with the segment's random id); the digest compares its contents.
+    assert {k: v for k, v in files["bulk"].items() if k != ".col"} == \
+        {k: v for k, v in files["whoosh"].items() if k != ".col"}
+    assert content_digest(whoosh_index.open_dir(str(tmp_path / "bulk"))) == \
+        content_digest(whoosh_index.open_dir(str(tmp_path / "whoosh")))
+
+
+def test_opening_hours_are_indexed_as_a_few_blocks_of_half_hours():
+    """schema.slot_blocks: the fewest aligned blocks that are exactly the open half hours (the
+    slots field was a third of a rebuild's postings as one term per half hour)."""
+    from referralnet.directory.hours import WEEK_SLOTS, build_hours
+    from referralnet.search.schema import slot_block_terms, slot_blocks
+
+    def blocks(byday, opens, closes):
+        numbers = build_hours([{"freq": "WEEKLY", "byday": byday, "opens_at": opens,
+                                "closes_at": closes}]).weekly_slot_numbers()
+        terms = slot_blocks(numbers)
+        for n in range(WEEK_SLOTS):  # a half hour's 9 block terms meet the document's exactly when open
+            assert bool(set(slot_block_terms(n)) & set(terms)) == (n in numbers)
+        return numbers, terms
+
+    numbers, terms = blocks("MO,TU,WE,TH,FR", "09:00", "17:00")
+    assert (len(numbers), len(terms)) == (80, 20)
+    numbers, terms = blocks("MO,TU,WE,TH,FR,SA,SU", "00:00", "23:59")
+    assert (len(numbers), sorted(terms)) == (336, ["e20", "g4", "i0"])  # 0-255, 256-319, 320-335
+    numbers, terms = blocks("SU", "22:00", "02:00")  # Sunday night into Monday: both ends of the week
+    assert numbers == {332, 333, 334, 335, 0, 1, 2, 3} and sorted(terms) == ["c0", "c83"]

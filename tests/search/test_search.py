@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from referralnet.directory import models as m
+from referralnet.directory.hours import SLOT_MINUTES, WEEK_SLOTS, build_hours, slot_name
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import ValidationFailed
 from referralnet.geo import distance_miles, locate
@@ -197,6 +198,47 @@ def test_open_at_a_chosen_day_and_time(db):
     assert names(search(SearchQuery(text="zebra", open_at=(5, 11 * 60)))) == ["Zebra Weekend"]
     assert names(search(SearchQuery(text="zebra", open_at=(5, 15 * 60)))) == []
     assert names(search(SearchQuery(text="zebra", open_at=(0, 11 * 60)))) == []
+
+
+def test_open_at_and_open_now_find_a_place_exactly_in_the_half_hours_it_is_open_through(db):
+    """Opening hours are indexed as blocks of half hours (schema.slot_blocks): at half-hour
+    boundaries, past midnight, across the end of the week and in two zones, a place is found in
+    exactly the half hours of a typical week it is open the whole of (WeeklyHours.weekly_slots)."""
+    west = {"tz_zip": "94063", "lat": 37.48, "lon": -122.21}
+    made = {
+        "Zebra Quarter": dict(west, byday="MO,WE", opens="09:15", closes="16:45"),
+        "Zebra Saturday Night": dict(west, byday="SA", opens="22:00", closes="02:00"),
+        "Zebra Sunday Night": dict(west, byday="SU", opens="20:30", closes="03:00"),  # into Monday
+        "Zebra Always": dict(west, byday="MO,TU,WE,TH,FR,SA,SU", opens="00:00", closes="23:59"),
+        "Zebra East Short": dict(byday="TU", opens="10:00", closes="10:30", tz_zip="10001", lat=40.75, lon=-73.99),
+    }
+    for name, kw in made.items():
+        _make_service(db, name=name, **kw)
+
+    def open_at(day, hour, minute=0):
+        return set(names(search(SearchQuery(text="zebra", open_at=(day, hour * 60 + minute), per_page=50))))
+
+    always = {"Zebra Always"}
+    assert open_at(0, 9, 15) == always  # 09:00-09:30 is not open all through
+    assert open_at(0, 9, 30) == open_at(2, 16, 29) == always | {"Zebra Quarter"}
+    assert open_at(0, 16, 30) == open_at(1, 12) == always
+    assert open_at(5, 22) == open_at(5, 23, 59) == open_at(6, 0) == open_at(6, 1, 59) == \
+        always | {"Zebra Saturday Night"}
+    assert open_at(6, 2) == open_at(5, 21, 59) == always
+    assert open_at(6, 20, 30) == open_at(0, 0) == open_at(0, 2, 59) == always | {"Zebra Sunday Night"}
+    assert open_at(0, 3) == always
+    assert open_at(6, 23, 59) == always | {"Zebra Sunday Night"}
+    # Open now, each place in its own zone: Tuesday 10:10 in New York is 07:10 in California.
+    tuesday = datetime(2026, 11, 24, 15, 10, tzinfo=timezone.utc)
+    assert set(names(search(SearchQuery(text="zebra", open_now=True, now=tuesday)))) == always | {"Zebra East Short"}
+    assert set(names(search(SearchQuery(text="zebra", open_now=True, now=tuesday.replace(minute=30))))) == always
+    # Every half hour of the week: found exactly where the place's weekly slots say.
+    weekly = {name: build_hours([{"freq": "WEEKLY", "byday": kw["byday"], "opens_at": kw["opens"],
+                                  "closes_at": kw["closes"]}]).weekly_slots() for name, kw in made.items()}
+    for number in range(WEEK_SLOTS):
+        day, minute = divmod(number * SLOT_MINUTES, 1440)
+        expected = {name for name, slots in weekly.items() if slot_name(number) in slots}
+        assert open_at(day, 0, minute) == expected, slot_name(number)
 
 
 def test_holiday_closure_is_respected_by_open_now(db):

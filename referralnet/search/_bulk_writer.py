@@ -1,0 +1,186 @@
+"""A Whoosh segment writer for full rebuilds: the same segment as Whoosh's SegmentWriter writes, with
+less work per posting (a full rebuild writes a few hundred postings per document).
+
+Whoosh's writer turns every posting into a (field, term, document, weight, value) tuple in a
+`PostingPool`, spills the pool to disk in sorted runs when it passes `limitmb`, and at the end
+sorts and merges every posting of the segment into (field, term, document) order. Here a posting
+goes straight into its term's list ({field: {term: [(document, weight, value)]}}): documents are
+added in number order, so each list is already in document order, and only the fields' and terms'
+names are sorted when the segment is written. Everything stays in memory until then (a rebuild
+process writes one segment of its share: ~100 MB per 10,000 documents).
+
+Only used by `index.rebuild_index` (a fresh segment, no deletions, no merging of old segments);
+every other write goes through Whoosh's own writer. `content_digest` (bench/rebuild_bench.py
+--fingerprint, tests/search/test_rebuild.py) shows the index is the same.
+"""
+from __future__ import annotations
+
+from whoosh.codec import whoosh3
+from whoosh.util.numeric import byte_to_length
+from whoosh.util.text import utf8encode
+from whoosh.writing import SegmentWriter
+
+from referralnet.search import _whoosh_patch  # noqa: F401  (add_posting_unchecked)
+
+
+class GroupedPostings:
+    """The postings of one segment being written, by field and term, in document order.
+
+    Stands in for Whoosh's PostingPool in a `BulkSegmentWriter` (`add`, `iter_postings` and
+    `cleanup` keep Whoosh's own callers working; the writer itself appends to `fields`)."""
+
+    def __init__(self):
+        self.fields: dict[str, dict[bytes, list]] = {}
+        self.spelling: set[str] = set()  # spelling fields: every posting names document 0
+
+    def terms(self, fieldname: str) -> dict[bytes, list]:
+        terms = self.fields.get(fieldname)
+        if terms is None:
+            terms = self.fields[fieldname] = {}
+        return terms
+
+    def add(self, item) -> None:
+        fieldname, btext, docnum, weight, vbytes = item
+        self.terms(fieldname).setdefault(btext, []).append((docnum, weight, vbytes))
+
+    def sorted_rows(self, fieldname: str, btext: bytes) -> list:
+        """A term's postings in Whoosh's pool order: (document, weight, value)."""
+        rows = self.fields[fieldname][btext]
+        if fieldname in self.spelling:  # all document 0: ordered by value, as Whoosh's sort does
+            rows.sort()
+        # Any other term has at most one posting per document (a field's values are counted per
+        # term), appended as the documents were numbered: already in order.
+        return rows
+
+    def iter_postings(self):
+        for fieldname in sorted(self.fields):
+            for btext in sorted(self.fields[fieldname]):
+                for docnum, weight, vbytes in self.sorted_rows(fieldname, btext):
+                    yield fieldname, btext, docnum, weight, vbytes
+
+    def cleanup(self) -> None:
+        self.fields.clear()
+
+
+class BulkSegmentWriter(SegmentWriter):
+    """A SegmentWriter (without the index's write lock: see `index._write_segment`) whose postings
+    are grouped in memory by field and term instead of sorted as tuples (see module docstring)."""
+
+    def __init__(self, ix, **kwargs):
+        super().__init__(ix, _lk=False, **kwargs)
+        self.pool = GroupedPostings()
+
+    def add_document(self, **fields):
+        """Whoosh's SegmentWriter.add_document, appending each posting to its term's list."""
+        self._check_state()
+        perdocwriter = self.perdocwriter
+        schema = self.schema
+        docnum = self.docnum
+        pool = self.pool
+        docboost = self._doc_boost(fields)
+        fieldnames = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, fieldnames)
+        perdocwriter.start_doc(docnum)
+        try:
+            for fieldname in fieldnames:
+                value = fields[fieldname]
+                if value is None:
+                    continue
+                field = schema[fieldname]
+                length = 0
+                vbytes = None
+                if field.indexed:
+                    fieldboost = self._field_boost(fields, fieldname, docboost)
+                    scorable = field.scorable
+                    terms = pool.terms(fieldname)
+                    get = terms.get
+                    for tbytes, freq, weight, vbytes in field.index(value):
+                        weight *= fieldboost
+                        if scorable:
+                            length += freq
+                        rows = get(tbytes)
+                        if rows is None:
+                            terms[tbytes] = [(docnum, weight, vbytes)]
+                        else:
+                            rows.append((docnum, weight, vbytes))
+                if field.separate_spelling():
+                    # As Whoosh does: one posting per word naming document 0, with the value of
+                    # the field's last posting.
+                    spellfield = field.spelling_fieldname(fieldname)
+                    pool.spelling.add(spellfield)
+                    terms = pool.terms(spellfield)
+                    for word in field.spellable_words(value):
+                        terms.setdefault(utf8encode(word)[0], []).append((0, 1, vbytes))
+                vformat = field.vector
+                if vformat:
+                    vitems = vformat.word_values(value, field.analyzer, mode="index")
+                    vitems = sorted((text, weight, vb) for text, _, weight, vb in vitems)
+                    perdocwriter.add_vector_items(fieldname, field, vitems)
+                customval = fields.get("_stored_%s" % fieldname, value)
+                perdocwriter.add_field(fieldname, field, customval if field.stored else None, length)
+                column = field.column_type
+                if column and customval is not None:
+                    perdocwriter.add_column_value(fieldname, column, field.to_column_value(customval))
+        except Exception:
+            perdocwriter.cancel_doc()
+            raise
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def _flush_segment(self):
+        self.perdocwriter.close()
+        lengths = self.per_document_reader() if self.codec.length_stats else None
+        if type(self.fieldwriter) is whoosh3.W3FieldWriter and type(lengths) is whoosh3.W3PerDocReader:
+            _write_grouped(self.fieldwriter, self.schema, lengths, self.pool)
+        else:
+            self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
+        self.fieldwriter.close()
+        if lengths:
+            lengths.close()
+
+
+def _write_grouped(fw, schema, lengths, pool: GroupedPostings) -> None:
+    """What W3FieldWriter.add_postings (as _whoosh_patch.py has it) writes for the pool's postings in
+    (field, term, document) order, a block of postings at a time: W3PostingsWriter.add_posting
+    fills a block one posting at a time and writes it when the next posting finds it full; here
+    each block's documents, weights, values and statistics are put in at once, then written the
+    same way (`_write_block`, `finish_postings`)."""
+    for fieldname in sorted(pool.fields):
+        fw.start_field(fieldname, schema[fieldname])
+        postwriter = fw._postwriter
+        limit = postwriter._blocklimit
+        column = lengths._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
+        doc_length = None
+        if column is not None:  # each document's field length as the posting writer is given it
+            doc_length = [byte_to_length(b) if b else 0 for b in (column[d] for d in range(lengths._doccount))]
+        terms = pool.fields[fieldname]
+        for btext in sorted(terms):
+            fw.start_term(btext)
+            rows = pool.sorted_rows(fieldname, btext)
+            for start in range(0, len(rows), limit):
+                if start:
+                    postwriter._write_block()  # (which starts the next block)
+                _fill_block(postwriter, rows[start:start + limit], doc_length)
+            fw.finish_term()
+        fw.finish_field()
+
+
+def _fill_block(postwriter, rows: list, doc_length: list | None) -> None:
+    """Put up to a block's worth of postings (document, weight, value) into an empty block buffer:
+    what as many `add_posting` calls leave in it."""
+    ids, weights, values = zip(*rows)
+    postwriter._ids.extend(ids)
+    postwriter._weights.extend(weights)
+    postwriter._values.extend(v for v in values if v)
+    top = max(weights)
+    if top > postwriter._maxweight:
+        postwriter._maxweight = top
+    if doc_length is not None:
+        known = [n for n in (doc_length[d] for d in ids) if n]
+        if known:
+            low, high = min(known), max(known)
+            if postwriter._minlength is None or low < postwriter._minlength:
+                postwriter._minlength = low
+            if high > postwriter._maxlength:
+                postwriter._maxlength = high
