@@ -65,12 +65,19 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
+# Compiled before a worker takes requests: under a load bench's first burst of sign-ins, compiling them
+# took a worker ~100 ms of CPU inside the first request to /login (610 ms p95 there, 8 requests).
+WARM_TEMPLATES = ("base.html", "_components.html", "_form.html", "accounts/login.html")
+
+
 def warm_caches(app: Flask, alive: Callable[[], None] = lambda: None) -> None:
     """Build what each process otherwise builds on its first search (about 3.5 s of CPU on this 2-core
     machine): the need lexicon and the concept phrases search uses, and the offline ZIP and city tables.
     gunicorn.conf.py calls it in each worker before the worker takes requests, so the first searches
-    after a (re)start are as fast as the rest. (Templates are left to compile on first use: tens of
-    milliseconds each, against two seconds more per worker start.) `alive()` is called between steps
+    after a (re)start are as fast as the rest. The templates every page and every session's first page
+    compile (WARM_TEMPLATES: the base layout, its macros and the sign-in page, ~60 ms) are compiled too;
+    the others are left to compile on first use (tens of milliseconds each, against 1.3 s more per worker
+    start for all of them). `alive()` is called between steps
     (gunicorn's worker.notify: a worker slow to warm on a busy machine is not taken for a hung one).
 
     Then everything built so far -- the app, those tables, the imported modules: objects that live as
@@ -83,7 +90,8 @@ def warm_caches(app: Flask, alive: Callable[[], None] = lambda: None) -> None:
 
     for step in (lexicon, lambda: concept_queries(document_schema()),
                  lambda: zip_place("94063"),  # loads the package's ZIP table
-                 lambda: city_place("San Mateo", "CA")):  # builds the city table from it
+                 lambda: city_place("San Mateo", "CA"),  # builds the city table from it
+                 lambda: [app.jinja_env.get_template(name) for name in WARM_TEMPLATES]):
         step()
         alive()
     gc.collect()

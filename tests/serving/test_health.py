@@ -110,13 +110,15 @@ def test_health_checks_are_not_redirected_to_https(app, client, monkeypatch):
 
 def test_a_worker_builds_its_caches_before_taking_requests(app):
     """gunicorn.conf.py's post_worker_init calls warm_caches: afterwards the search lexicon, its concept
-    phrases and the ZIP and city tables are loaded, so a fresh worker's first search does not build them."""
+    phrases and the ZIP and city tables are loaded, and the sign-in page and base layout compiled, so a fresh
+    worker's first search or sign-in does not build them."""
     from referralnet import warm_caches
     from referralnet.geo import city_place, zip_place
     from referralnet.search.understanding import lexicon
 
     for cache in (lexicon, zip_place, city_place):
         cache.cache_clear()
+    app.jinja_env.cache.clear()
     beats = []
     gc.unfreeze()
     try:
@@ -126,6 +128,9 @@ def test_a_worker_builds_its_caches_before_taking_requests(app):
         assert gc.get_freeze_count() > 100_000
     finally:
         gc.unfreeze()
-    assert len(beats) == 4  # gunicorn hears from the worker after every step
+    assert len(beats) == 5  # gunicorn hears from the worker after every step
     assert lexicon.cache_info().currsize == 1
     assert zip_place.cache_info().currsize == 1 and city_place.cache_info().currsize == 1
+    # The sign-in page (every session's first) and the layout every page extends are compiled.
+    compiled = {key[1] for key in app.jinja_env.cache.keys()}
+    assert {"base.html", "accounts/login.html"} <= compiled
