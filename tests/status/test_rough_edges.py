@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from referralnet.config import network_timezone
 from referralnet.notifications.models import Notification
 from referralnet.notifications.rendering import render
 from referralnet.referrals import patient_links, services
@@ -119,7 +120,7 @@ def test_the_patient_page_shows_the_care_teams_phone(client, sent):
 
 def test_patient_page_dates_are_long_dates_in_the_patients_language(client, sent):
     referral, token = sent
-    due = referral.response_due_at
+    due = referral.response_due_at.astimezone(network_timezone())  # the pages' dates are the network's local dates
     spanish = text(client.get(f"/s/{token}"))
     english = text(client.get(f"/s/{token}?lang=en"))
     months_es = ["ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic"]
