@@ -63,9 +63,25 @@ def open_index(create_if_missing: bool = True):
     return ix
 
 
+def index_exists(path: Path) -> bool:
+    """Whether `path` holds a Whoosh index (whoosh.index.exists_in). A commit in another thread or process
+    can replace the generation being read -- its table of contents is deleted once the next one is
+    written -- between finding the file and opening it: then the newer generation is read instead of
+    the FileNotFoundError escaping (as it did under a background applier's commits)."""
+    for _ in range(_OPEN_ATTEMPTS - 1):
+        try:
+            return whoosh_index.exists_in(str(path))
+        except FileNotFoundError:
+            continue
+    return whoosh_index.exists_in(str(path))
+
+
+_OPEN_ATTEMPTS = 5
+
+
 def _open_index(path: Path, create_if_missing: bool):
     version_file = path / _VERSION_FILE
-    if whoosh_index.exists_in(str(path)) and version_file.exists() and version_file.read_text() == index_version():
+    if index_exists(path) and version_file.exists() and version_file.read_text() == index_version():
         return whoosh_index.open_dir(str(path))
     if not create_if_missing:
         return None
@@ -73,7 +89,7 @@ def _open_index(path: Path, create_if_missing: bool):
         if path.exists() and not (version_file.exists() and version_file.read_text() == index_version()):
             shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True, exist_ok=True)
-        if not whoosh_index.exists_in(str(path)):
+        if not index_exists(path):
             whoosh_index.create_in(str(path), build_schema())
             version_file.write_text(index_version())
     return whoosh_index.open_dir(str(path))

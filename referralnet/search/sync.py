@@ -281,9 +281,9 @@ def index_status() -> IndexStatus:
     but a missing generation row)."""
     path = index_dir()
     version_file = path / "referralnet-schema-version"
-    from whoosh import index as whoosh_index
+    from referralnet.search.index import index_exists
 
-    exists = whoosh_index.exists_in(str(path))
+    exists = index_exists(path)
     schema_current = exists and version_file.exists() and version_file.read_text() == index_version()
     documents = None
     if schema_current:

@@ -312,3 +312,21 @@ def test_is_ready_for_the_load_balancer(db):
     db.session.commit()
     ready, why = sync.is_ready()
     assert not ready and "rebuilt" in why
+
+
+def test_a_generation_replaced_while_it_is_read_is_read_again(app, monkeypatch, tmp_path):
+    """Another thread's commit deletes the table of contents exists_in had found: the next one is read."""
+    from whoosh import index as whoosh_index
+
+    from referralnet.search.index import index_exists
+
+    real, failures = whoosh_index.exists_in, []
+
+    def racing(dirname, indexname=None):
+        if not failures:
+            failures.append(dirname)
+            raise FileNotFoundError(f"{dirname}/_MAIN_0.toc")
+        return real(dirname, indexname=indexname)
+
+    monkeypatch.setattr(whoosh_index, "exists_in", racing)
+    assert index_exists(tmp_path) is False and failures == [str(tmp_path)]
