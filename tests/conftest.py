@@ -107,7 +107,7 @@ def _restore_rows(session, rows_by_table: dict[str, list[dict]]) -> None:
     for table in _db.metadata.sorted_tables:
         rows = rows_by_table.get(table.name)
         if rows:
-            conn.execute(table.insert(), rows)
+            conn.execute(table.insert(), _parents_first(table, rows))
     if conn.dialect.name == "postgresql":
         for table in _db.metadata.sorted_tables:
             for column in table.primary_key.columns:
@@ -116,6 +116,33 @@ def _restore_rows(session, rows_by_table: dict[str, list[dict]]) -> None:
                 if sequence:
                     conn.execute(text(f'SELECT setval(:s, (SELECT COALESCE(MAX("{column.name}"), 0) + 1 '
                                       f'FROM "{table.name}"), false)'), {"s": sequence})
+
+
+def _parents_first(table, rows: list[dict]) -> list[dict]:
+    """The rows of a table that refers to itself (a taxonomy term to its parent term) in an order
+    that writes each row's parent before it: rows read back without ORDER BY come in the order
+    they lie on disk, and on PostgreSQL an updated parent lies after its children."""
+    columns = [fk.parent.name for fk in table.foreign_keys if fk.column.table is table]
+    if not columns:
+        return rows
+    (key,) = [c.name for c in table.primary_key.columns]
+    by_id = {row[key]: row for row in rows}
+    ordered: list[dict] = []
+    placed: set = set()
+
+    def place(row: dict, path: frozenset) -> None:
+        if row[key] in placed:
+            return
+        for column in columns:
+            parent = by_id.get(row[column])
+            if parent is not None and parent[key] not in path:
+                place(parent, path | {row[key]})
+        placed.add(row[key])
+        ordered.append(row)
+
+    for row in rows:
+        place(row, frozenset())
+    return ordered
 
 
 def _copy_index(source: Path, target: Path) -> None:

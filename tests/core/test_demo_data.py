@@ -72,3 +72,18 @@ def test_demo_partner_organizations_link_to_their_listings(db):
     for user in db.session.scalars(select(User).where(User.role == "partner")):
         listing = user.organization.directory_organization
         assert listing is not None and listing.name == user.organization.name
+
+
+def test_saved_demo_rows_are_restored_parents_first_in_whatever_order_they_were_read(demo):
+    """The `demo` fixture reads its saved rows back without ORDER BY; on PostgreSQL an updated
+    parent term can lie on disk after its children, and restoring them in that order broke the
+    fixture (a foreign key error in every test that followed)."""
+    from tests.conftest import _demo_rows, _restore_rows
+
+    shuffled = dict(_demo_rows)
+    for table in ("taxonomy_term", "organization"):
+        shuffled[table] = list(reversed(_demo_rows[table]))
+    assert any(row["parent_id"] for row in shuffled["taxonomy_term"])
+    _restore_rows(demo.session, shuffled)
+    demo.session.commit()
+    assert demo.session.scalar(select(func.count()).select_from(m.TaxonomyTerm)) == len(_demo_rows["taxonomy_term"])
