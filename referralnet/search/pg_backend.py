@@ -210,6 +210,7 @@ def write_services(session: Session, service_ids: Iterable[str]) -> int:
     ids = sorted(set(service_ids))
     if not ids:
         return 0
+    _queue_writers(session, ids)
     mine = (delete(search_document).where(search_document.c.service_id.in_(ids))
             .returning(search_document.c.id, search_document.c.tf, search_document.c.body_len))
     # Deleting first waits for a concurrent transaction rewriting the same services to commit, so
@@ -221,6 +222,23 @@ def write_services(session: Session, service_ids: Iterable[str]) -> int:
     _delete_postings(session, [r.id for r in gone])
     _insert(session, docs)
     return len(docs)
+
+
+WRITER_LOCKS = 256  # advisory lock buckets of service ids, a power of two (a transaction takes at most this many)
+WRITER_LOCK_SPACE = 0x5EA4C4  # the first key of search's advisory locks (the second is the bucket)
+
+
+def _queue_writers(session: Session, ids: list[str]) -> None:
+    """Wait for the transactions writing any of these services' rows to end, and keep the others
+    waiting until this one does (transaction advisory locks, per bucket of ids, taken in order).
+
+    Deleting a service's rows already waits for a concurrent writer of those rows, but not for
+    one inserting rows that did not exist before (a service just activated): both would count the
+    new document's terms in the ranking statistics, and the second insert would overwrite the
+    first in place. Queued, the second writer deletes and uncounts what the first committed."""
+    session.execute(text(
+        "SELECT pg_advisory_xact_lock(:space, b) FROM (SELECT DISTINCT hashtext(i) & :mask AS b "
+        "FROM unnest(CAST(:ids AS text[])) i) x ORDER BY b"), {"space": WRITER_LOCK_SPACE, "mask": WRITER_LOCKS - 1, "ids": ids})
 
 
 def _delete_postings(session: Session, doc_ids: list[str]) -> None:

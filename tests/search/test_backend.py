@@ -128,6 +128,48 @@ def test_postgres_ranking_statistics_follow_every_change(db):
     assert _term_stats(db) == stats
 
 
+def test_postgres_two_writers_of_a_new_document_count_it_once(db, app):
+    """Two transactions writing the rows of a service that has none yet (just activated): the
+    second waits for the first and replaces its rows, so the ranking statistics count the
+    document once (they counted it twice when both inserted it)."""
+    import threading
+
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from referralnet.search import pg_backend
+
+    _pg_only()
+    service = _service(db, "Quokka Grocery Hub")
+    db.session.execute(text("DELETE FROM search_posting"))
+    db.session.execute(text("DELETE FROM search_document"))
+    db.session.execute(text("DELETE FROM search_term"))
+    db.session.commit()
+    first, second = Session(db.engine), Session(db.engine)
+    done = threading.Event()
+
+    def write_second() -> None:
+        with app.app_context():
+            pg_backend.write_services(second, [service.id])
+            second.commit()
+            done.set()
+
+    try:
+        pg_backend.write_services(first, [service.id])
+        thread = threading.Thread(target=write_second)
+        thread.start()
+        assert not done.wait(0.5)  # queued behind the first writer
+        first.commit()
+        thread.join(timeout=30)
+        assert done.is_set()
+    finally:
+        first.close()
+        second.close()
+    stats = _term_stats(db)
+    assert stats == _recounted(db)
+    assert stats[" docs"] == 1 and stats["quokka"] == 1
+
+
 def _ranked(text_: str) -> list[str]:
     from referralnet.search.service import search_matches
 
