@@ -68,21 +68,31 @@ def index_exists(path: Path) -> bool:
     can replace the generation being read -- its table of contents is deleted once the next one is
     written -- between finding the file and opening it: then the newer generation is read instead of
     the FileNotFoundError escaping (as it did under a background applier's commits)."""
-    for _ in range(_OPEN_ATTEMPTS - 1):
-        try:
-            return whoosh_index.exists_in(str(path))
-        except FileNotFoundError:
-            continue
-    return whoosh_index.exists_in(str(path))
+    return _reading_the_newest(whoosh_index.exists_in, path)
+
+
+def open_dir(path: Path | str):
+    """whoosh.index.open_dir, reading the newer generation when a commit replaces the one it found
+    (the same race as index_exists)."""
+    return _reading_the_newest(whoosh_index.open_dir, path)
 
 
 _OPEN_ATTEMPTS = 5
 
 
+def _reading_the_newest(read, path: Path | str):
+    for _ in range(_OPEN_ATTEMPTS - 1):
+        try:
+            return read(str(path))
+        except FileNotFoundError:
+            continue
+    return read(str(path))
+
+
 def _open_index(path: Path, create_if_missing: bool):
     version_file = path / _VERSION_FILE
     if index_exists(path) and version_file.exists() and version_file.read_text() == index_version():
-        return whoosh_index.open_dir(str(path))
+        return open_dir(path)
     if not create_if_missing:
         return None
     with _lock:
@@ -92,7 +102,7 @@ def _open_index(path: Path, create_if_missing: bool):
         if not index_exists(path):
             whoosh_index.create_in(str(path), build_schema())
             version_file.write_text(index_version())
-    return whoosh_index.open_dir(str(path))
+    return open_dir(path)
 
 
 def searcher():
@@ -372,12 +382,12 @@ def _build_segment(config: dict | None, ids: list[str]):
         with app.app_context():
             db.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
             with Session(db.engine) as s:
-                return _write_segment(whoosh_index.open_dir(app.config["SEARCH_INDEX_DIR"]), ids, s, True)
+                return _write_segment(open_dir(app.config["SEARCH_INDEX_DIR"]), ids, s, True)
     from referralnet import create_app
 
     app = create_app(config)
     with app.app_context(), Session(db.engine) as s:
-        return _write_segment(whoosh_index.open_dir(config["SEARCH_INDEX_DIR"]), ids, s, True)
+        return _write_segment(open_dir(config["SEARCH_INDEX_DIR"]), ids, s, True)
 
 
 def _write_segment(ix, ids: list[str], session, end_reads: bool, progress=None):

@@ -330,3 +330,23 @@ def test_a_generation_replaced_while_it_is_read_is_read_again(app, monkeypatch, 
 
     monkeypatch.setattr(whoosh_index, "exists_in", racing)
     assert index_exists(tmp_path) is False and failures == [str(tmp_path)]
+
+
+def test_an_index_opened_while_a_commit_replaces_its_generation_is_opened_again(app, monkeypatch, tmp_path):
+    """open_dir meets the same race as exists_in: the table of contents it found is gone when read."""
+    from whoosh import index as whoosh_index
+
+    from referralnet.search.index import open_dir
+    from referralnet.search.schema import build_schema
+
+    whoosh_index.create_in(str(tmp_path), build_schema())
+    real, failures = whoosh_index.open_dir, []
+
+    def racing(dirname, indexname=None, readonly=False, schema=None):
+        if not failures:
+            failures.append(dirname)
+            raise FileNotFoundError(f"{dirname}/_MAIN_1.toc")
+        return real(dirname, indexname=indexname, readonly=readonly, schema=schema)
+
+    monkeypatch.setattr(whoosh_index, "open_dir", racing)
+    assert open_dir(tmp_path).doc_count() == 0 and failures == [str(tmp_path)]
