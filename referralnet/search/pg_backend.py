@@ -532,7 +532,7 @@ def _float(value: float) -> str:
     return f"CAST({float(value)!r} AS float8)"
 
 
-def _score_sql(session: Session, p: _Params, clauses: list[_Clause]) -> tuple[str, str, str]:
+def _score_sql(session: Session, p: _Params, clauses: list[_Clause], carried: str) -> tuple[str, str, str]:
     """(score, share of the clause weight matched, the CTEs they read) as SQL over `parts q`, the
     matched rows (the CTE `found0`: id, norm_len...) with their parts' scores: each part's BM25F
     score from the document's term frequencies (its postings of the query's terms, one row per
@@ -577,11 +577,10 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause]) -> tuple[st
                              f"AS p{len(part_cols)}")
     # Each level a CTE of its own, computed once per row (in one expression, every reference to a
     # part would repeat its computation, and the score refers to each part often).
-    kept = "id, service_id, organization_id, name_sort, domains, dist"
     stages = (f"post AS MATERIALIZED ({postings}), "
-              f"terms AS MATERIALIZED (SELECT f.{kept.replace(', ', ', f.')}, {', '.join(columns)} "
+              f"terms AS MATERIALIZED (SELECT {_columns('f', carried)}, {', '.join(columns)} "
               f"FROM found0 f LEFT JOIN post w ON w.doc_id = f.id), "
-              f"parts AS MATERIALIZED (SELECT s.{kept.replace(', ', ', s.')}, {', '.join(part_cols)} FROM terms s), ")
+              f"parts AS MATERIALIZED (SELECT {_columns('s', carried)}, {', '.join(part_cols)} FROM terms s), ")
     total_weight = sum(c.weight for c in clauses) or 1.0
     scores, shares = [], []
     for c in clauses:
@@ -598,6 +597,10 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause]) -> tuple[st
     if len(clauses) > 1:
         score = f"{score} * power({share} / {_float(total_weight)}, {_float(COORDINATION)})"
     return score, share, stages
+
+
+def _columns(alias: str, names: str) -> str:
+    return ", ".join(f"{alias}.{n}" for n in names.split(", "))
 
 
 def _distance_sql(p: _Params, place: Place) -> str:
@@ -703,8 +706,11 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
         where.append(f"d.vector @@ {p.tsq(_or([c.match for c in clauses]))}")
     if q.open_now and q.open_at is None:  # last: its exact check reads only what every other condition leaves
         where.append(_open_now_sql(session, p, now, where))
+    # The columns carried through the stages: only what the answer, the order and the facets read
+    # (each stage copies every match's row).
+    carried = "id, domains, dist" + ("" if page else ", service_id, organization_id") + ("" if clauses else ", name_sort")
     if clauses:
-        score, share, stages = _score_sql(session, p, clauses)
+        score, share, stages = _score_sql(session, p, clauses, carried)
         source = "parts"
     dist = _distance_sql(p, place) if place is not None else "NULL::float8"
     cond = " AND ".join(where) or "true"
@@ -720,25 +726,29 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     else:
         order = "k.name_sort, k.id"
     # What matches (and its distance), then its scores from its postings (see _score_sql).
-    matched = (f"SELECT d.id, d.service_id, d.organization_id, d.name_sort, d.domains, d.norm_len, {dist} AS dist "
+    matched = (f"SELECT {_columns('d', carried).replace('d.dist', f'{dist} AS dist')}, d.norm_len "
                f"FROM search_document d WHERE {cond}")
-    scored = (f"SELECT q.id, q.service_id, q.organization_id, q.name_sort, q.domains, q.dist, {score} AS score, "
-              f"{share} AS share FROM {source} q")
-    head = (f"WITH found0 AS MATERIALIZED ({matched}), {stages}scored AS MATERIALIZED ({scored}), "
-            f"found AS MATERIALIZED (SELECT f.*, max(f.share) OVER () AS best_share FROM scored f), "
-            f"kept AS MATERIALIZED (SELECT * FROM found f WHERE {domains} AND {best}) ")
+    scored = f"SELECT {_columns('q', carried)}, {score} AS score, {share} AS share FROM {source} q"
+    head = f"WITH found0 AS MATERIALIZED ({matched}), {stages}scored AS MATERIALIZED ({scored}) "
+    found, kept = "scored", "scored"
+    if best != "true":  # the best share of all matches (a window over them), and what reaches it
+        head += ", found AS MATERIALIZED (SELECT f.*, max(f.share) OVER () AS best_share FROM scored f) "
+        found = "found"
+    if best != "true" or domains != "true":
+        head += f", kept AS MATERIALIZED (SELECT * FROM {found} f WHERE {domains} AND {best}) "
+        kept = "kept"
     if not page:
-        sql = head + f"SELECT k.id, k.service_id, k.organization_id, k.score, k.dist FROM kept k ORDER BY {order}"
+        sql = head + f"SELECT k.id, k.service_id, k.organization_id, k.score, k.dist FROM {kept} k ORDER BY {order}"
         rows = _execute(session, sql, p.values, by_index=bool(clauses))
         return Found(rows, len(rows), {}, clauses)
     limit, offset = p(q.per_page), p((q.page - 1) * q.per_page)
     facet_best = best.replace("f.", "x.")
     sql = head + (
         f"SELECT 0 AS kind, n, k.id, k.score, k.dist, d.card, NULL::text AS domain FROM "
-        f"(SELECT k.*, row_number() OVER (ORDER BY {order}) AS n FROM kept k ORDER BY {order} "
+        f"(SELECT k.*, row_number() OVER (ORDER BY {order}) AS n FROM {kept} k ORDER BY {order} "
         f"LIMIT {limit} OFFSET {offset}) k JOIN search_document d ON d.id = k.id "
-        f"UNION ALL SELECT 1, count(*), NULL, NULL, NULL, NULL, NULL FROM kept "
-        f"UNION ALL SELECT 2, count(*), NULL, NULL, NULL, NULL, dom FROM found x, unnest(x.domains) dom "
+        f"UNION ALL SELECT 1, count(*), NULL, NULL, NULL, NULL, NULL FROM {kept} "
+        f"UNION ALL SELECT 2, count(*), NULL, NULL, NULL, NULL, dom FROM {found} x, unnest(x.domains) dom "
         f"WHERE {facet_best} GROUP BY dom")
     rows = _execute(session, sql, p.values, by_index=bool(clauses))
     hits = sorted((r for r in rows if r.kind == 0), key=lambda r: r.n)
