@@ -405,9 +405,13 @@ class _Context:
             self.where(skip={"receiving_organization"}, scoped=False, by_day=True, day_indexed=False), self.now,
             (Referral.receiving_organization_id, Referral.status, Referral.report_flags))
 
+    def _medians_where(self) -> list:
+        # Every agency's referrals (the comparison's medians), as the other filters select them.
+        return self.where(skip={"receiving_organization"}, scoped=False)
+
     def _medians_statement(self):
         return sql.medians_statement(Referral.seconds_to_answer, Referral.receiving_organization_id,
-                                     self.where(skip={"receiving_organization"}, scoped=False))
+                                     self._medians_where())
 
     def _durations_where(self) -> list:
         return self.where(by_day=True, day_indexed=False, scope_indexed=self.scope.kind != "network")
@@ -838,8 +842,7 @@ def _comparison(c: _Context) -> Table:
     """The agency's key measures beside the median of every agency's (same period and filters)."""
     by_agency = _grouped(c.reads.rows("agencies", c._agencies_statement), lambda v, status: v[0])
     rows = [SimpleNamespace(agency=a, **totals) for a, totals in by_agency.items()]
-    response = sql.grouped_medians(Referral.seconds_to_answer, Referral.receiving_organization_id,
-                                   c.where(skip={"receiving_organization"}, scoped=False),
+    response = sql.grouped_medians(Referral.seconds_to_answer, Referral.receiving_organization_id, c._medians_where(),
                                    {a: totals["answered"] for a, totals in by_agency.items()},
                                    read=lambda stmt: c.reads.rows("medians", lambda: stmt))
     measures = (("Acceptance rate (%)", lambda r: _pct(r.accepted, r.sent)),
