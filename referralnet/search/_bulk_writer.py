@@ -15,12 +15,58 @@ every other write goes through Whoosh's own writer. `content_digest` (bench/rebu
 """
 from __future__ import annotations
 
+from pickle import dumps
+
+from whoosh import formats
 from whoosh.codec import whoosh3
+from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length
 from whoosh.util.text import utf8encode
 from whoosh.writing import SegmentWriter
 
 from referralnet.search import _whoosh_patch  # noqa: F401  (add_posting_unchecked)
+from referralnet.search.schema import Analyzed, AnalyzedTEXT
+
+MEMO_LIMIT = 100_000  # remembered (field, value) postings of the keyword-like fields per segment
+
+
+def _positions_postings(tokens: list, field_boost: float):
+    """What `formats.Positions.word_values` + `FieldType.index` yield for an `Analyzed` value's
+    tokens: (term bytes, frequency, weight, encoded positions) per word, in first-seen order."""
+    poses: dict[str, list[int]] = {}
+    weights: dict[str, float] = {}
+    for text, pos, boost in tokens:
+        seen = poses.get(text)
+        if seen is None:
+            poses[text] = [pos]
+            weights[text] = 0.0 + boost
+        else:
+            seen.append(pos)
+            weights[text] += boost
+    out = []
+    for text, poslist in poses.items():
+        deltas, base = [], 0
+        for pos in poslist:
+            deltas.append(pos - base)
+            base = pos
+        out.append((text.encode("utf-8"), len(poslist), weights[text] * field_boost,
+                    pack_uint(len(deltas)) + dumps(deltas, 2)))
+    return out
+
+
+def _frequency_postings(tokens: list, field_boost: float):
+    """What `formats.Frequency.word_values` + `FieldType.index` yield for an `Analyzed` value's tokens."""
+    freqs: dict[str, int] = {}
+    weights: dict[str, float] = {}
+    for text, _, boost in tokens:
+        if text in freqs:
+            freqs[text] += 1
+            weights[text] += boost
+        else:
+            freqs[text] = 1
+            weights[text] = 0.0 + boost
+    return [(text.encode("utf-8"), freq, weights[text] * field_boost, pack_uint(freq))
+            for text, freq in freqs.items()]
 
 
 class GroupedPostings:
@@ -69,6 +115,32 @@ class BulkSegmentWriter(SegmentWriter):
     def __init__(self, ix, **kwargs):
         super().__init__(ix, _lk=False, **kwargs)
         self.pool = GroupedPostings()
+        self._memo: dict[tuple, list] = {}
+
+    def _postings(self, fieldname: str, field, value):
+        """`field.index(value)` as a list: for an `Analyzed` text value computed straight from its
+        tokens (the same tuples as its format's `word_values`, without a Token per word), and for
+        the other fields remembered per value (a keyword field's value -- domains, languages, a
+        week's hours -- repeats across documents; indexing is a function of the value alone)."""
+        if type(value) is Analyzed and type(field) is AnalyzedTEXT:
+            fmt = type(field.format)
+            if fmt is formats.Positions:
+                return _positions_postings(value.tokens, field.format.field_boost)
+            if fmt is formats.Frequency:
+                return _frequency_postings(value.tokens, field.format.field_boost)
+            return list(field.index(value))
+        if field.unique:
+            return list(field.index(value))
+        key = (fieldname, type(value), tuple(value) if type(value) is list else value)
+        try:
+            hit = self._memo.get(key)
+        except TypeError:  # an unhashable value
+            return list(field.index(value))
+        if hit is None:
+            if len(self._memo) >= MEMO_LIMIT:
+                self._memo.clear()
+            hit = self._memo[key] = list(field.index(value))
+        return hit
 
     def add_document(self, **fields):
         """Whoosh's SegmentWriter.add_document, appending each posting to its term's list."""
@@ -94,7 +166,7 @@ class BulkSegmentWriter(SegmentWriter):
                     scorable = field.scorable
                     terms = pool.terms(fieldname)
                     get = terms.get
-                    for tbytes, freq, weight, vbytes in field.index(value):
+                    for tbytes, freq, weight, vbytes in self._postings(fieldname, field, value):
                         weight *= fieldboost
                         if scorable:
                             length += freq

@@ -10,7 +10,7 @@ from whoosh.fields import BOOLEAN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.util.text import utf8encode
 
 # Schema version: bump when fields change so that an old index is rebuilt instead of misread.
-SCHEMA_VERSION = "7"
+SCHEMA_VERSION = "8"
 
 
 def index_version() -> str:
@@ -112,6 +112,23 @@ class AnalyzedTEXT(TEXT):
         return iter(sorted(value.spelling))
 
 
+class ColumnNUMERIC(NUMERIC):
+    """A number kept only as a sortable column and (when `stored`) a stored field: no postings.
+
+    For values the search reads per document (`Snapshot.column`) and never looks up by term: a
+    NUMERIC field's postings are one term per 4 bits of the value (16 for a float), and the
+    coordinates' low-order terms are different for nearly every document -- most of a rebuild's
+    terms and a sixth of its postings, never read."""
+
+    indexed = False
+
+
+class ColumnID(ID):
+    """A string kept only as a sortable column (see `ColumnNUMERIC`): no postings."""
+
+    indexed = False
+
+
 _stemmers: dict[int, tuple[Schema, dict]] = {}
 
 
@@ -175,7 +192,7 @@ def build_schema() -> Schema:
         location_id=ID(stored=True),
         organization_id=ID(stored=True, sortable=True),
         name=AnalyzedTEXT(analyzer=stem, field_boost=3.0, stored=True, spelling=True),
-        name_sort=ID(sortable=True),
+        name_sort=ColumnID(sortable=True),  # the order of a search without words (a column)
         organization=AnalyzedTEXT(analyzer=stem, field_boost=1.5, stored=True, spelling=True),
         description=AnalyzedTEXT(analyzer=stem, spelling=True),
         eligibility=AnalyzedTEXT(analyzer=stem),
@@ -192,12 +209,14 @@ def build_schema() -> Schema:
         languages=KEYWORD(commas=True, lowercase=True, stored=True),
         free=BOOLEAN(stored=True),
         accepting=BOOLEAN(stored=True),
-        min_age=NUMERIC(int, stored=True),
-        max_age=NUMERIC(int, stored=True),
+        # Columns only: the age filter reads them per document (engine.Snapshot.within).
+        min_age=ColumnNUMERIC(int, stored=True, sortable=True),
+        max_age=ColumnNUMERIC(int, stored=True, sortable=True),
         cells=KEYWORD(),
-        # Column-stored so distance checks read them without loading documents; missing reads as NaN.
-        lat=NUMERIC(float, sortable=True, default=0),
-        lon=NUMERIC(float, sortable=True, default=0),
+        # Columns only, so distance checks read them without loading documents; missing reads as NaN.
+        # (Found by distance through `cells`, never by a range of coordinates: no postings.)
+        lat=ColumnNUMERIC(float, sortable=True, default=0),
+        lon=ColumnNUMERIC(float, sortable=True, default=0),
         tz=ID(stored=True),
         slots=KEYWORD(),  # the open half hours as blocks (slot_blocks), given as a list of terms
         # Multi-word lexicon terms found in the text at index time (see concepts.py).
