@@ -142,43 +142,78 @@ def _stemmers_for(schema: Schema) -> dict:
     return hit[1]
 
 
-def analyze_text_fields(schema: Schema, doc: dict) -> dict[str, Analyzed]:
+def analyze_text_fields(schema: Schema, doc: dict, memo: Memo | None = None) -> dict[str, Analyzed]:
     """Each text field of `doc` and `body` analysed once, for `AnalyzedTEXT` (see `Analyzed`).
 
     A field's words are tokenized, lower-cased and stop-listed by its own analyzer without its
     stemming stage (Whoosh's `no_morph`: what the spelling field keeps), then stemmed with that
     analyzer's own (cached) stemming function: the tokens its full analysis would yield. `body`
     is the same stems, each weighted by its field's boost (what `body_analyzer()` makes of
-    `body_text()`)."""
-    stemmers = _stemmers_for(schema)
+    `body_text()`).
+
+    `memo`: a `Memo` the caller keeps while it builds many documents with this schema (a rebuild's
+    share): each field value is analysed once however many documents have it (an organization's
+    name, a service's text at each of its places). The tokens are shared, never changed."""
     out: dict[str, Analyzed] = {}
     body: list[tuple[str, int, float]] = []
     for name in TEXT_FIELDS:
         value = doc.get(name)
         if not value:
             continue
-        field = schema[name]
-        stem = stemmers[name]
-        words = [(t.text, t.pos) for t in field.analyzer(value, positions=True, mode="index", no_morph=True)
-                 if not t.stopped]
-        tokens = [(stem(text), pos, 1.0) for text, pos in words]
-        out[name] = Analyzed(tokens, frozenset(text for text, _ in words))
-        boost = field.format.field_boost
-        body.extend((text, 0, boost) for text, _, _ in tokens)
+        if memo is None:
+            out[name], weighted = _analyze_field(schema, name, value)
+        else:
+            out[name], weighted = memo.remember((name, value), lambda: _analyze_field(schema, name, value))
+        body.extend(weighted)
     out["body"] = Analyzed(body)
     return out
 
 
-def body_text(schema: Schema, doc: dict) -> str:
-    """The value of `body` for a document: every text field's words, each marked with the field's boost."""
+def _analyze_field(schema: Schema, name: str, value: str) -> tuple[Analyzed, list[tuple[str, int, float]]]:
+    """One text field's `Analyzed` value and its tokens as `body` has them (with the field's boost)."""
+    field = schema[name]
+    stem = _stemmers_for(schema)[name]
+    words = [(t.text, t.pos) for t in field.analyzer(value, positions=True, mode="index", no_morph=True)
+             if not t.stopped]
+    tokens = [(stem(text), pos, 1.0) for text, pos in words]
+    boost = field.format.field_boost
+    return Analyzed(tokens, frozenset(text for text, _ in words)), [(text, 0, boost) for text, _, _ in tokens]
+
+
+class Memo(dict):
+    """Results remembered while many documents are built (`documents.documents_for`: one call), by
+    the values they are computed from, so never stale while it lives. Emptied when it holds LIMIT
+    entries, so a rebuild's share of a large directory keeps it bounded."""
+
+    LIMIT = 200_000
+
+    def remember(self, key, make):
+        hit = self.get(key)
+        if hit is None:
+            if len(self) >= self.LIMIT:
+                self.clear()
+            hit = self[key] = make()
+        return hit
+
+
+def _marked_words(schema: Schema, name: str, value: str) -> str:
+    boost = schema[name].format.field_boost
+    mark = "" if boost == 1.0 else f"^{boost}"
+    return " ".join(m.group() + mark for m in default_pattern.finditer(value))
+
+
+def body_text(schema: Schema, doc: dict, memo: Memo | None = None) -> str:
+    """The value of `body` for a document: every text field's words, each marked with the field's
+    boost. `memo` as for `analyze_text_fields` (each field value's marked words made once)."""
     out = []
     for name in TEXT_FIELDS:
         value = doc.get(name)
         if not value:
             continue
-        boost = schema[name].format.field_boost
-        mark = "" if boost == 1.0 else f"^{boost}"
-        out.extend(m.group() + mark for m in default_pattern.finditer(value))
+        words = _marked_words(schema, name, value) if memo is None else \
+            memo.remember(("body", name, value), lambda: _marked_words(schema, name, value))
+        if words:
+            out.append(words)
     return " ".join(out)
 
 
