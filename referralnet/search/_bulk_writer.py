@@ -116,6 +116,7 @@ class BulkSegmentWriter(SegmentWriter):
         super().__init__(ix, _lk=False, **kwargs)
         self.pool = GroupedPostings()
         self._memo: dict[tuple, list] = {}
+        self._fields: dict[str, tuple] = {}
 
     def _postings(self, fieldname: str, field, value):
         """`field.index(value)` as a list: for an `Analyzed` text value computed straight from its
@@ -123,12 +124,20 @@ class BulkSegmentWriter(SegmentWriter):
         the other fields remembered per value (a keyword field's value -- domains, languages, a
         week's hours -- repeats across documents; indexing is a function of the value alone)."""
         if type(value) is Analyzed and type(field) is AnalyzedTEXT:
-            fmt = type(field.format)
-            if fmt is formats.Positions:
-                return _positions_postings(value.tokens, field.format.field_boost)
-            if fmt is formats.Frequency:
-                return _frequency_postings(value.tokens, field.format.field_boost)
-            return list(field.index(value))
+            written = value.written
+            if written is None:
+                written = value.written = {}
+            hit = written.get(fieldname)
+            if hit is None:
+                fmt = type(field.format)
+                if fmt is formats.Positions:
+                    hit = _positions_postings(value.tokens, field.format.field_boost)
+                elif fmt is formats.Frequency:
+                    hit = _frequency_postings(value.tokens, field.format.field_boost)
+                else:
+                    hit = list(field.index(value))
+                written[fieldname] = hit
+            return hit
         if field.unique:
             return list(field.index(value))
         key = (fieldname, type(value), tuple(value) if type(value) is list else value)
@@ -142,28 +151,46 @@ class BulkSegmentWriter(SegmentWriter):
             hit = self._memo[key] = list(field.index(value))
         return hit
 
+    def _field(self, fieldname: str) -> tuple:
+        """A field and what add_document asks of it for every document, looked up once."""
+        info = self._fields.get(fieldname)
+        if info is None:
+            field = self.schema[fieldname]
+            spellfield = field.spelling_fieldname(fieldname) if field.separate_spelling() else None
+            info = self._fields[fieldname] = (field, field.indexed, field.scorable, spellfield)
+        return info
+
+    def _spelling_words(self, fieldname: str, field, value) -> list[bytes]:
+        if type(value) is Analyzed:
+            written = value.written
+            if written is None:
+                written = value.written = {}
+            hit = written.get(("spelling", fieldname))
+            if hit is None:
+                hit = written[("spelling", fieldname)] = [utf8encode(w)[0] for w in field.spellable_words(value)]
+            return hit
+        return [utf8encode(w)[0] for w in field.spellable_words(value)]
+
     def add_document(self, **fields):
         """Whoosh's SegmentWriter.add_document, appending each posting to its term's list."""
         self._check_state()
         perdocwriter = self.perdocwriter
-        schema = self.schema
         docnum = self.docnum
         pool = self.pool
         docboost = self._doc_boost(fields)
         fieldnames = sorted(name for name in fields if not name.startswith("_"))
-        self._check_fields(schema, fieldnames)
+        self._check_fields(self.schema, fieldnames)
         perdocwriter.start_doc(docnum)
         try:
             for fieldname in fieldnames:
                 value = fields[fieldname]
                 if value is None:
                     continue
-                field = schema[fieldname]
+                field, indexed, scorable, spellfield = self._field(fieldname)
                 length = 0
                 vbytes = None
-                if field.indexed:
+                if indexed:
                     fieldboost = self._field_boost(fields, fieldname, docboost)
-                    scorable = field.scorable
                     terms = pool.terms(fieldname)
                     get = terms.get
                     for tbytes, freq, weight, vbytes in self._postings(fieldname, field, value):
@@ -175,14 +202,13 @@ class BulkSegmentWriter(SegmentWriter):
                             terms[tbytes] = [(docnum, weight, vbytes)]
                         else:
                             rows.append((docnum, weight, vbytes))
-                if field.separate_spelling():
+                if spellfield is not None:
                     # As Whoosh does: one posting per word naming document 0, with the value of
                     # the field's last posting.
-                    spellfield = field.spelling_fieldname(fieldname)
                     pool.spelling.add(spellfield)
                     terms = pool.terms(spellfield)
-                    for word in field.spellable_words(value):
-                        terms.setdefault(utf8encode(word)[0], []).append((0, 1, vbytes))
+                    for word in self._spelling_words(fieldname, field, value):
+                        terms.setdefault(word, []).append((0, 1, vbytes))
                 vformat = field.vector
                 if vformat:
                     vitems = vformat.word_values(value, field.analyzer, mode="index")

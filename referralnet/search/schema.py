@@ -75,11 +75,14 @@ class Analyzed:
     `tokens` are (text, position, boost) as the field's analyzer yields them at index time;
     `spelling` the unstemmed words, as Whoosh's spelling field keeps them."""
 
-    __slots__ = ("tokens", "spelling")
+    __slots__ = ("tokens", "spelling", "written")
 
     def __init__(self, tokens: list[tuple[str, int, float]], spelling: frozenset = frozenset()):
         self.tokens = tokens
         self.spelling = spelling
+        # What the rebuild's writer made of it, by field (_bulk_writer): one value shared by many
+        # documents (schema.Memo) is turned into postings once.
+        self.written: dict | None = None
 
     def replay(self, value=None, positions=False, boosts=False, **_):
         """The tokens again, as the field's analyzer yields them (an analyzer for Whoosh's formats)."""
@@ -222,9 +225,11 @@ def build_schema() -> Schema:
     return Schema(
         # Column-stored (sortable) ids let a caller map thousands of hits to records without
         # loading each document's stored fields.
-        id=ID(stored=True, unique=True, sortable=True),  # service_at_location id, or "service:<id>"
+        # A document's id: service_at_location id, or "service:<id>". Never looked up by term (a
+        # service's documents are found and deleted by service_id): a column and a stored field.
+        id=ColumnID(stored=True, sortable=True),
         service_id=ID(stored=True, sortable=True),
-        location_id=ID(stored=True),
+        location_id=STORED(),  # shown on hits, never searched
         organization_id=ID(stored=True, sortable=True),
         name=AnalyzedTEXT(analyzer=stem, field_boost=3.0, stored=True, spelling=True),
         name_sort=ColumnID(sortable=True),  # the order of a search without words (a column)

@@ -13,7 +13,7 @@ from referralnet.search.index import open_index, rebuild_index, update_services
 from referralnet.search.schema import SCHEMA_VERSION, ColumnID, ColumnNUMERIC, build_schema
 from referralnet.search.service import SearchQuery, search_matches
 
-COLUMN_ONLY = ("lat", "lon", "min_age", "max_age", "name_sort")
+COLUMN_ONLY = ("id", "lat", "lon", "min_age", "max_age", "name_sort")
 
 
 @pytest.fixture(autouse=True)
@@ -55,9 +55,11 @@ def test_column_only_fields_have_columns_and_no_postings(demo):
             assert name not in indexed
             assert list(r.lexicon(name)) == []
             assert r.has_column(name)
-        # The ages are still stored (result cards and the API read them).
-        stored = next(fields for _, fields in r.iter_docs() if "min_age" in fields)
+        assert "location_id" not in indexed  # stored only
+        # The ages and ids are still stored (hits, result cards and the API read them).
+        stored = next(fields for _, fields in r.iter_docs() if fields.get("location_id"))
         assert isinstance(stored["min_age"], int) and isinstance(stored["max_age"], int)
+        assert stored["id"] and stored["service_id"]
 
 
 def test_the_age_filter_finds_exactly_the_services_whose_range_holds_the_age(demo):
