@@ -32,7 +32,8 @@ MEMO_LIMIT = 100_000  # remembered (field, value) postings of the keyword-like f
 
 def _positions_postings(tokens: list, field_boost: float):
     """What `formats.Positions.word_values` + `FieldType.index` yield for an `Analyzed` value's
-    tokens: (term bytes, frequency, weight, encoded positions) per word, in first-seen order."""
+    tokens, per word in first-seen order: (term bytes, frequency, weight, the encoded positions in
+    two parts). The parts are joined for each document (see `BulkSegmentWriter._postings`)."""
     poses: dict[str, list[int]] = {}
     weights: dict[str, float] = {}
     for text, pos, boost in tokens:
@@ -50,12 +51,13 @@ def _positions_postings(tokens: list, field_boost: float):
             deltas.append(pos - base)
             base = pos
         out.append((text.encode("utf-8"), len(poslist), weights[text] * field_boost,
-                    pack_uint(len(deltas)) + dumps(deltas, 2)))
+                    pack_uint(len(deltas)), dumps(deltas, 2)))
     return out
 
 
 def _frequency_postings(tokens: list, field_boost: float):
-    """What `formats.Frequency.word_values` + `FieldType.index` yield for an `Analyzed` value's tokens."""
+    """What `formats.Frequency.word_values` + `FieldType.index` yield for an `Analyzed` value's
+    tokens, the encoded frequency in two parts as `_positions_postings`."""
     freqs: dict[str, int] = {}
     weights: dict[str, float] = {}
     for text, _, boost in tokens:
@@ -65,7 +67,7 @@ def _frequency_postings(tokens: list, field_boost: float):
         else:
             freqs[text] = 1
             weights[text] = 0.0 + boost
-    return [(text.encode("utf-8"), freq, weights[text] * field_boost, pack_uint(freq))
+    return [(text.encode("utf-8"), freq, weights[text] * field_boost, pack_uint(freq), b"")
             for text, freq in freqs.items()]
 
 
@@ -135,9 +137,13 @@ class BulkSegmentWriter(SegmentWriter):
                 elif fmt is formats.Frequency:
                     hit = _frequency_postings(value.tokens, field.format.field_boost)
                 else:
-                    hit = list(field.index(value))
+                    hit = [(t, f, w, v, b"") for t, f, w, v in field.index(value)]
                 written[fieldname] = hit
-            return hit
+            # A new positions value per posting, as Whoosh makes them: a block's variable-size
+            # values are pickled, and pickle writes an object it saw before as a back-reference
+            # (other bytes, same postings). Fixed-size values (a frequency: tail b"", the same
+            # object) are written as raw bytes.
+            return [(t, f, w, head + tail) for t, f, w, head, tail in hit]
         if field.unique:
             return list(field.index(value))
         key = (fieldname, type(value), tuple(value) if type(value) is list else value)
