@@ -15,12 +15,60 @@ every other write goes through Whoosh's own writer. `content_digest` (bench/rebu
 """
 from __future__ import annotations
 
+from pickle import dumps
+
+from whoosh import formats
 from whoosh.codec import whoosh3
+from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length
 from whoosh.util.text import utf8encode
 from whoosh.writing import SegmentWriter
 
 from referralnet.search import _whoosh_patch  # noqa: F401  (add_posting_unchecked)
+from referralnet.search.schema import Analyzed, AnalyzedTEXT
+
+MEMO_LIMIT = 100_000  # remembered (field, value) postings of the keyword-like fields per segment
+
+
+def _positions_postings(tokens: list, field_boost: float):
+    """What `formats.Positions.word_values` + `FieldType.index` yield for an `Analyzed` value's
+    tokens, per word in first-seen order: (term bytes, frequency, weight, the encoded positions in
+    two parts). The parts are joined for each document (see `BulkSegmentWriter._postings`)."""
+    poses: dict[str, list[int]] = {}
+    weights: dict[str, float] = {}
+    for text, pos, boost in tokens:
+        seen = poses.get(text)
+        if seen is None:
+            poses[text] = [pos]
+            weights[text] = 0.0 + boost
+        else:
+            seen.append(pos)
+            weights[text] += boost
+    out = []
+    for text, poslist in poses.items():
+        deltas, base = [], 0
+        for pos in poslist:
+            deltas.append(pos - base)
+            base = pos
+        out.append((text.encode("utf-8"), len(poslist), weights[text] * field_boost,
+                    pack_uint(len(deltas)), dumps(deltas, 2)))
+    return out
+
+
+def _frequency_postings(tokens: list, field_boost: float):
+    """What `formats.Frequency.word_values` + `FieldType.index` yield for an `Analyzed` value's
+    tokens, the encoded frequency in two parts as `_positions_postings`."""
+    freqs: dict[str, int] = {}
+    weights: dict[str, float] = {}
+    for text, _, boost in tokens:
+        if text in freqs:
+            freqs[text] += 1
+            weights[text] += boost
+        else:
+            freqs[text] = 1
+            weights[text] = 0.0 + boost
+    return [(text.encode("utf-8"), freq, weights[text] * field_boost, pack_uint(freq), b"")
+            for text, freq in freqs.items()]
 
 
 class GroupedPostings:
@@ -69,32 +117,89 @@ class BulkSegmentWriter(SegmentWriter):
     def __init__(self, ix, **kwargs):
         super().__init__(ix, _lk=False, **kwargs)
         self.pool = GroupedPostings()
+        self._memo: dict[tuple, list] = {}
+        self._fields: dict[str, tuple] = {}
+
+    def _postings(self, fieldname: str, field, value):
+        """`field.index(value)` as a list: for an `Analyzed` text value computed straight from its
+        tokens (the same tuples as its format's `word_values`, without a Token per word), and for
+        the other fields remembered per value (a keyword field's value -- domains, languages, a
+        week's hours -- repeats across documents; indexing is a function of the value alone)."""
+        if type(value) is Analyzed and type(field) is AnalyzedTEXT:
+            written = value.written
+            if written is None:
+                written = value.written = {}
+            hit = written.get(fieldname)
+            if hit is None:
+                fmt = type(field.format)
+                if fmt is formats.Positions:
+                    hit = _positions_postings(value.tokens, field.format.field_boost)
+                elif fmt is formats.Frequency:
+                    hit = _frequency_postings(value.tokens, field.format.field_boost)
+                else:
+                    hit = [(t, f, w, v, b"") for t, f, w, v in field.index(value)]
+                written[fieldname] = hit
+            # A new positions value per posting, as Whoosh makes them: a block's variable-size
+            # values are pickled, and pickle writes an object it saw before as a back-reference
+            # (other bytes, same postings). Fixed-size values (a frequency: tail b"", the same
+            # object) are written as raw bytes.
+            return [(t, f, w, head + tail) for t, f, w, head, tail in hit]
+        if field.unique:
+            return list(field.index(value))
+        key = (fieldname, type(value), tuple(value) if type(value) is list else value)
+        try:
+            hit = self._memo.get(key)
+        except TypeError:  # an unhashable value
+            return list(field.index(value))
+        if hit is None:
+            if len(self._memo) >= MEMO_LIMIT:
+                self._memo.clear()
+            hit = self._memo[key] = list(field.index(value))
+        return hit
+
+    def _field(self, fieldname: str) -> tuple:
+        """A field and what add_document asks of it for every document, looked up once."""
+        info = self._fields.get(fieldname)
+        if info is None:
+            field = self.schema[fieldname]
+            spellfield = field.spelling_fieldname(fieldname) if field.separate_spelling() else None
+            info = self._fields[fieldname] = (field, field.indexed, field.scorable, spellfield)
+        return info
+
+    def _spelling_words(self, fieldname: str, field, value) -> list[bytes]:
+        if type(value) is Analyzed:
+            written = value.written
+            if written is None:
+                written = value.written = {}
+            hit = written.get(("spelling", fieldname))
+            if hit is None:
+                hit = written[("spelling", fieldname)] = [utf8encode(w)[0] for w in field.spellable_words(value)]
+            return hit
+        return [utf8encode(w)[0] for w in field.spellable_words(value)]
 
     def add_document(self, **fields):
         """Whoosh's SegmentWriter.add_document, appending each posting to its term's list."""
         self._check_state()
         perdocwriter = self.perdocwriter
-        schema = self.schema
         docnum = self.docnum
         pool = self.pool
         docboost = self._doc_boost(fields)
         fieldnames = sorted(name for name in fields if not name.startswith("_"))
-        self._check_fields(schema, fieldnames)
+        self._check_fields(self.schema, fieldnames)
         perdocwriter.start_doc(docnum)
         try:
             for fieldname in fieldnames:
                 value = fields[fieldname]
                 if value is None:
                     continue
-                field = schema[fieldname]
+                field, indexed, scorable, spellfield = self._field(fieldname)
                 length = 0
                 vbytes = None
-                if field.indexed:
+                if indexed:
                     fieldboost = self._field_boost(fields, fieldname, docboost)
-                    scorable = field.scorable
                     terms = pool.terms(fieldname)
                     get = terms.get
-                    for tbytes, freq, weight, vbytes in field.index(value):
+                    for tbytes, freq, weight, vbytes in self._postings(fieldname, field, value):
                         weight *= fieldboost
                         if scorable:
                             length += freq
@@ -103,14 +208,13 @@ class BulkSegmentWriter(SegmentWriter):
                             terms[tbytes] = [(docnum, weight, vbytes)]
                         else:
                             rows.append((docnum, weight, vbytes))
-                if field.separate_spelling():
+                if spellfield is not None:
                     # As Whoosh does: one posting per word naming document 0, with the value of
                     # the field's last posting.
-                    spellfield = field.spelling_fieldname(fieldname)
                     pool.spelling.add(spellfield)
                     terms = pool.terms(spellfield)
-                    for word in field.spellable_words(value):
-                        terms.setdefault(utf8encode(word)[0], []).append((0, 1, vbytes))
+                    for word in self._spelling_words(fieldname, field, value):
+                        terms.setdefault(word, []).append((0, 1, vbytes))
                 vformat = field.vector
                 if vformat:
                     vitems = vformat.word_values(value, field.analyzer, mode="index")

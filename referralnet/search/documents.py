@@ -20,7 +20,8 @@ from referralnet.directory.sdoh import sdoh_terms
 from referralnet.extensions import db
 from referralnet.geo import cells_for_point, timezone_for_zip
 from referralnet.search.concepts import concepts_for
-from referralnet.search.schema import ANALYZED, analyze_text_fields, body_text, document_schema, slot_blocks
+from referralnet.search.schema import (ANALYZED, TEXT_FIELDS, Memo, analyze_text_fields, body_text, document_schema,
+                                       slot_blocks)
 
 BATCH = 500
 SCHEDULE_FIELDS = ("freq", "byday", "opens_at", "closes_at", "valid_from", "valid_to", "timezone", "description")
@@ -62,13 +63,24 @@ def active_service_ids(session=None) -> list[str]:
 
 
 def documents_for(service_ids: Iterable[str], session=None) -> Iterator[dict]:
-    """Index documents for these services (inactive ones yield nothing). `session` defaults to the app's."""
+    """Index documents for these services (inactive ones yield nothing). `session` defaults to the app's.
+
+    What depends only on a few values is worked out once per call (`memo`): a text
+    field's analysis, a set of text fields' concept tags, a schedule pattern's hours (schema.Memo)."""
     ids = list(dict.fromkeys(service_ids))
+    memo = Memo()
     for start in range(0, len(ids), BATCH):
-        yield from _batch(ids[start:start + BATCH], session or db.session)
+        yield from _batch(ids[start:start + BATCH], session or db.session, memo)
 
 
-def _batch(ids: list[str], s) -> Iterator[dict]:
+def _hours_of(rows, iana: str | None, default_tz: str) -> tuple[list[int], str, bool]:
+    """(open half hours, time-zone name, has exceptions) of a place's schedule rows."""
+    hours = build_hours(rows, iana=iana, default_tz=default_tz)
+    return (sorted(hours.weekly_slot_numbers()), getattr(hours.tz, "key", None) or default_tz,
+            bool(hours.closed_dates or hours.special))
+
+
+def _batch(ids: list[str], s, memo: Memo) -> Iterator[dict]:
     default_tz = current_app.config.get("DEFAULT_TIMEZONE", "America/Los_Angeles")
     services = s.scalars(select(m.Service).where(m.Service.id.in_(ids), m.Service.status == "active")).all()
     if not services:
@@ -127,9 +139,11 @@ def _batch(ids: list[str], s) -> Iterator[dict]:
             rows = (sched_by_sal.get(sal.id, []) if sal else []) or sched_by_svc.get(svc.id, []) \
                 or (sched_by_loc.get(loc.id, []) if loc else [])
             iana = timezone_for_zip(address.postal_code) if address else None
-            hours = build_hours(rows, iana=iana, default_tz=default_tz)
-            open_slots = sorted(hours.weekly_slot_numbers())
-            tz_name = getattr(hours.tz, "key", None) or default_tz
+            # build_hours reads only SCHEDULE_FIELDS of the rows: the same values, the same hours.
+            pattern = tuple(tuple(getattr(x, f) for f in SCHEDULE_FIELDS) for x in rows)
+            open_slots, tz_name, has_exceptions = memo.remember(
+                ("hours", pattern, iana, default_tz), lambda: _hours_of(rows, iana, default_tz))
+            schedules = memo.remember(("schedules", pattern), lambda: [_schedule_dict(x) for x in rows])
             langs = lang_by_svc.get(svc.id, []) + (lang_by_loc.get(loc.id, []) if loc else [])
             lang_keys = sorted({k.lower() for lang in langs for k in (lang.code, lang.name) if k})
             phone = next(iter(phone_by_svc.get(svc.id, []) + (phone_by_loc.get(loc.id, []) if loc else [])
@@ -140,7 +154,7 @@ def _batch(ids: list[str], s) -> Iterator[dict]:
                 "location_id": loc.id if loc else None, "location_name": loc.name if loc else None,
                 "confidential": confidential,
                 "lat": lat, "lon": lon,
-                "has_exceptions": bool(hours.closed_dates or hours.special),
+                "has_exceptions": has_exceptions,
                 "address": ", ".join(p for p in [address.address_1, address.address_2, address.city,
                                                  address.state_province, address.postal_code] if p)
                 if address else None,
@@ -153,7 +167,7 @@ def _batch(ids: list[str], s) -> Iterator[dict]:
                 "free": free,
                 "capacity": {"available": cap.available, "maximum": cap.maximum, "unit": cap.unit}
                 if cap is not None else None,
-                "schedules": [_schedule_dict(x) for x in rows],
+                "schedules": schedules,
                 "tz": tz_name,
                 "domains": domains,
                 "min_age": svc.minimum_age, "max_age": svc.maximum_age,
@@ -182,15 +196,16 @@ def _batch(ids: list[str], s) -> Iterator[dict]:
                 "max_age": svc.maximum_age if svc.maximum_age is not None else 200,
                 "cells": " ".join(cells_for_point(lat, lon)) if lat is not None else "",
                 "tz": tz_name,
-                "slots": slot_blocks(open_slots),
-                "has_exceptions": bool(hours.closed_dates or hours.special),
+                "slots": memo.remember(("slots", tuple(open_slots)), lambda: slot_blocks(open_slots)),
+                "has_exceptions": has_exceptions,
                 "card": card,
                 **({"lat": lat, "lon": lon} if lat is not None else {}),
                 "_open_slots": open_slots,  # hours.slot_number of each open half hour (PostgreSQL rows)
             }
             schema = document_schema()
-            analyzed = analyze_text_fields(schema, doc)
-            doc["concepts"] = ",".join(concepts_for(schema, doc, analyzed))
-            doc["body"] = body_text(schema, doc)
+            analyzed = analyze_text_fields(schema, doc, memo)
+            doc["concepts"] = memo.remember(("concepts",) + tuple(doc[name] for name in TEXT_FIELDS),
+                                            lambda: ",".join(concepts_for(schema, doc, analyzed)))
+            doc["body"] = body_text(schema, doc, memo)
             doc[ANALYZED] = analyzed  # for the Whoosh writer: the text is not analysed again (index.py)
             yield doc

@@ -388,6 +388,19 @@ class Snapshot:
                 self._columns[name] = values
         return self._columns[name]
 
+    def within(self, low: str, high: str, value) -> int:
+        """The documents whose column `low` is at most `value` and column `high` at least `value`,
+        as a bitset (0 when the index has no such columns). Each segment's documents are grouped
+        once by their (low, high) pair (a handful of distinct pairs, e.g. the age ranges), so a
+        value's bitset is the union of its pairs' bitsets."""
+        def part(seg: _Segment) -> int:
+            groups = _SEG_DATA.get_or((seg.key, "pairs", low, high), lambda: _pair_bits(seg.sub.reader(), low, high))
+            return _union_bits(bits for (lo, hi), bits in groups.items() if lo <= value <= hi)
+
+        if not (self.s.reader().has_column(low) and self.s.reader().has_column(high)):
+            return 0
+        return self._bits.get_or(("within", low, high, value), lambda: self._combine(part))
+
     def lexicon(self, fieldname: str) -> list[str]:
         key = ("lexicon", fieldname)
         if key not in self._misc:
@@ -667,6 +680,27 @@ def _read_column(reader, name: str) -> list:
     else:
         values = list(col)
     return [translate(v) for v in values] if translate is not None else values
+
+
+def _pair_bits(reader, low: str, high: str) -> dict[tuple, int]:
+    """{(low value, high value): bitset of a segment's documents with that pair} (deleted ones included)."""
+    if not (reader.has_column(low) and reader.has_column(high)):
+        return {}
+    groups: dict[tuple, list[int]] = {}
+    for docnum, pair in enumerate(zip(_read_column(reader, low), _read_column(reader, high))):
+        docs = groups.get(pair)
+        if docs is None:
+            groups[pair] = [docnum]
+        else:
+            docs.append(docnum)
+    return {pair: bits_from(docs) for pair, docs in groups.items()}
+
+
+def _union_bits(bitsets) -> int:
+    out = 0
+    for b in bitsets:
+        out |= b
+    return out
 
 
 def snapshot(searcher) -> Snapshot:

@@ -5,8 +5,11 @@ Whoosh's lock file and wait for it (several worker processes may write);
 readers keep a per-process searcher that is refreshed when the index changed.
 The database is the source of truth: `rebuild_index` recreates every document
 from it in one writer transaction, so readers see the old index until the new
-one is complete. A rebuild's cost is mostly per posting (a few hundred per
-document): each document's text is analysed once (schema.Analyzed), keyword
+one is complete. A rebuild's cost is mostly per posting (~150 per document)
+and per term: each document's text is analysed once (schema.Analyzed), and each
+distinct text value, schedule pattern and keyword value once per rebuild share
+(schema.Memo, the bulk writer's memo); values the search reads per document
+(coordinates, ages, ids, the name order) are columns without postings; keyword
 fields with many words are handed over split, opening hours are a few blocks of
 half hours (schema.slot_blocks), _bulk_writer.py groups a rebuild's postings by
 term in memory and _whoosh_patch.py trims Whoosh's per-posting work;

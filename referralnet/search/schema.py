@@ -10,7 +10,7 @@ from whoosh.fields import BOOLEAN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.util.text import utf8encode
 
 # Schema version: bump when fields change so that an old index is rebuilt instead of misread.
-SCHEMA_VERSION = "7"
+SCHEMA_VERSION = "8"
 
 
 def index_version() -> str:
@@ -75,11 +75,14 @@ class Analyzed:
     `tokens` are (text, position, boost) as the field's analyzer yields them at index time;
     `spelling` the unstemmed words, as Whoosh's spelling field keeps them."""
 
-    __slots__ = ("tokens", "spelling")
+    __slots__ = ("tokens", "spelling", "written")
 
     def __init__(self, tokens: list[tuple[str, int, float]], spelling: frozenset = frozenset()):
         self.tokens = tokens
         self.spelling = spelling
+        # What the rebuild's writer made of it, by field (_bulk_writer): one value shared by many
+        # documents (schema.Memo) is turned into postings once.
+        self.written: dict | None = None
 
     def replay(self, value=None, positions=False, boosts=False, **_):
         """The tokens again, as the field's analyzer yields them (an analyzer for Whoosh's formats)."""
@@ -112,6 +115,23 @@ class AnalyzedTEXT(TEXT):
         return iter(sorted(value.spelling))
 
 
+class ColumnNUMERIC(NUMERIC):
+    """A number kept only as a sortable column and (when `stored`) a stored field: no postings.
+
+    For values the search reads per document (`Snapshot.column`) and never looks up by term: a
+    NUMERIC field's postings are one term per 4 bits of the value (16 for a float), and the
+    coordinates' low-order terms are different for nearly every document -- most of a rebuild's
+    terms and a sixth of its postings, never read."""
+
+    indexed = False
+
+
+class ColumnID(ID):
+    """A string kept only as a sortable column (see `ColumnNUMERIC`): no postings."""
+
+    indexed = False
+
+
 _stemmers: dict[int, tuple[Schema, dict]] = {}
 
 
@@ -125,43 +145,78 @@ def _stemmers_for(schema: Schema) -> dict:
     return hit[1]
 
 
-def analyze_text_fields(schema: Schema, doc: dict) -> dict[str, Analyzed]:
+def analyze_text_fields(schema: Schema, doc: dict, memo: Memo | None = None) -> dict[str, Analyzed]:
     """Each text field of `doc` and `body` analysed once, for `AnalyzedTEXT` (see `Analyzed`).
 
     A field's words are tokenized, lower-cased and stop-listed by its own analyzer without its
     stemming stage (Whoosh's `no_morph`: what the spelling field keeps), then stemmed with that
     analyzer's own (cached) stemming function: the tokens its full analysis would yield. `body`
     is the same stems, each weighted by its field's boost (what `body_analyzer()` makes of
-    `body_text()`)."""
-    stemmers = _stemmers_for(schema)
+    `body_text()`).
+
+    `memo`: a `Memo` the caller keeps while it builds many documents with this schema (a rebuild's
+    share): each field value is analysed once however many documents have it (an organization's
+    name, a service's text at each of its places). The tokens are shared, never changed."""
     out: dict[str, Analyzed] = {}
     body: list[tuple[str, int, float]] = []
     for name in TEXT_FIELDS:
         value = doc.get(name)
         if not value:
             continue
-        field = schema[name]
-        stem = stemmers[name]
-        words = [(t.text, t.pos) for t in field.analyzer(value, positions=True, mode="index", no_morph=True)
-                 if not t.stopped]
-        tokens = [(stem(text), pos, 1.0) for text, pos in words]
-        out[name] = Analyzed(tokens, frozenset(text for text, _ in words))
-        boost = field.format.field_boost
-        body.extend((text, 0, boost) for text, _, _ in tokens)
+        if memo is None:
+            out[name], weighted = _analyze_field(schema, name, value)
+        else:
+            out[name], weighted = memo.remember((name, value), lambda: _analyze_field(schema, name, value))
+        body.extend(weighted)
     out["body"] = Analyzed(body)
     return out
 
 
-def body_text(schema: Schema, doc: dict) -> str:
-    """The value of `body` for a document: every text field's words, each marked with the field's boost."""
+def _analyze_field(schema: Schema, name: str, value: str) -> tuple[Analyzed, list[tuple[str, int, float]]]:
+    """One text field's `Analyzed` value and its tokens as `body` has them (with the field's boost)."""
+    field = schema[name]
+    stem = _stemmers_for(schema)[name]
+    words = [(t.text, t.pos) for t in field.analyzer(value, positions=True, mode="index", no_morph=True)
+             if not t.stopped]
+    tokens = [(stem(text), pos, 1.0) for text, pos in words]
+    boost = field.format.field_boost
+    return Analyzed(tokens, frozenset(text for text, _ in words)), [(text, 0, boost) for text, _, _ in tokens]
+
+
+class Memo(dict):
+    """Results remembered while many documents are built (`documents.documents_for`: one call), by
+    the values they are computed from, so never stale while it lives. Emptied when it holds LIMIT
+    entries, so a rebuild's share of a large directory keeps it bounded."""
+
+    LIMIT = 200_000
+
+    def remember(self, key, make):
+        hit = self.get(key)
+        if hit is None:
+            if len(self) >= self.LIMIT:
+                self.clear()
+            hit = self[key] = make()
+        return hit
+
+
+def _marked_words(schema: Schema, name: str, value: str) -> str:
+    boost = schema[name].format.field_boost
+    mark = "" if boost == 1.0 else f"^{boost}"
+    return " ".join(m.group() + mark for m in default_pattern.finditer(value))
+
+
+def body_text(schema: Schema, doc: dict, memo: Memo | None = None) -> str:
+    """The value of `body` for a document: every text field's words, each marked with the field's
+    boost. `memo` as for `analyze_text_fields` (each field value's marked words made once)."""
     out = []
     for name in TEXT_FIELDS:
         value = doc.get(name)
         if not value:
             continue
-        boost = schema[name].format.field_boost
-        mark = "" if boost == 1.0 else f"^{boost}"
-        out.extend(m.group() + mark for m in default_pattern.finditer(value))
+        words = _marked_words(schema, name, value) if memo is None else \
+            memo.remember(("body", name, value), lambda: _marked_words(schema, name, value))
+        if words:
+            out.append(words)
     return " ".join(out)
 
 
@@ -170,12 +225,14 @@ def build_schema() -> Schema:
     return Schema(
         # Column-stored (sortable) ids let a caller map thousands of hits to records without
         # loading each document's stored fields.
-        id=ID(stored=True, unique=True, sortable=True),  # service_at_location id, or "service:<id>"
+        # A document's id: service_at_location id, or "service:<id>". Never looked up by term (a
+        # service's documents are found and deleted by service_id): a column and a stored field.
+        id=ColumnID(stored=True, sortable=True),
         service_id=ID(stored=True, sortable=True),
-        location_id=ID(stored=True),
+        location_id=STORED(),  # shown on hits, never searched
         organization_id=ID(stored=True, sortable=True),
         name=AnalyzedTEXT(analyzer=stem, field_boost=3.0, stored=True, spelling=True),
-        name_sort=ID(sortable=True),
+        name_sort=ColumnID(sortable=True),  # the order of a search without words (a column)
         organization=AnalyzedTEXT(analyzer=stem, field_boost=1.5, stored=True, spelling=True),
         description=AnalyzedTEXT(analyzer=stem, spelling=True),
         eligibility=AnalyzedTEXT(analyzer=stem),
@@ -192,12 +249,14 @@ def build_schema() -> Schema:
         languages=KEYWORD(commas=True, lowercase=True, stored=True),
         free=BOOLEAN(stored=True),
         accepting=BOOLEAN(stored=True),
-        min_age=NUMERIC(int, stored=True),
-        max_age=NUMERIC(int, stored=True),
+        # Columns only: the age filter reads them per document (engine.Snapshot.within).
+        min_age=ColumnNUMERIC(int, stored=True, sortable=True),
+        max_age=ColumnNUMERIC(int, stored=True, sortable=True),
         cells=KEYWORD(),
-        # Column-stored so distance checks read them without loading documents; missing reads as NaN.
-        lat=NUMERIC(float, sortable=True, default=0),
-        lon=NUMERIC(float, sortable=True, default=0),
+        # Columns only, so distance checks read them without loading documents; missing reads as NaN.
+        # (Found by distance through `cells`, never by a range of coordinates: no postings.)
+        lat=ColumnNUMERIC(float, sortable=True, default=0),
+        lon=ColumnNUMERIC(float, sortable=True, default=0),
         tz=ID(stored=True),
         slots=KEYWORD(),  # the open half hours as blocks (slot_blocks), given as a list of terms
         # Multi-word lexicon terms found in the text at index time (see concepts.py).

@@ -23,7 +23,7 @@ import heapq
 
 import numpy as np
 
-from whoosh.query import And, NumericRange, Or, Query, Term
+from whoosh.query import And, Or, Query, Term
 
 from referralnet.directory.hours import build_hours, slot_number
 from referralnet.errors import ValidationFailed
@@ -438,8 +438,7 @@ def _filter_bits(snap, q: SearchQuery, place: Place | None, zones: list[str], no
     if q.free_only:
         parts.append(term("free", True))
     if q.age is not None:
-        parts.append(snap.match(NumericRange("min_age", None, q.age)))
-        parts.append(snap.match(NumericRange("max_age", q.age, None)))
+        parts.append(snap.within("min_age", "max_age", q.age))
     if q.organization_id:
         parts.append(term("organization_id", q.organization_id))
     if q.service_ids is not None:
