@@ -599,8 +599,10 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause], carried: st
     return score, share, stages
 
 
-def _columns(alias: str, names: str) -> str:
-    return ", ".join(f"{alias}.{n}" for n in names.split(", "))
+def _columns(alias: str, names: str, computed: dict[str, str] | None = None) -> str:
+    """The columns `names` of `alias`, each as `alias.name`, or as `computed[name] AS name`."""
+    computed = computed or {}
+    return ", ".join(f"{computed[n]} AS {n}" if n in computed else f"{alias}.{n}" for n in names.split(", "))
 
 
 def _distance_sql(p: _Params, place: Place) -> str:
@@ -726,7 +728,7 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     else:
         order = "k.name_sort, k.id"
     # What matches (and its distance), then its scores from its postings (see _score_sql).
-    matched = (f"SELECT {_columns('d', carried).replace('d.dist', f'{dist} AS dist')}, d.norm_len "
+    matched = (f"SELECT {_columns('d', carried, {'dist': dist})}, d.norm_len "
                f"FROM search_document d WHERE {cond}")
     scored = f"SELECT {_columns('q', carried)}, {score} AS score, {share} AS share FROM {source} q"
     head = f"WITH found0 AS MATERIALIZED ({matched}), {stages}scored AS MATERIALIZED ({scored}) "
