@@ -746,12 +746,14 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     limit, offset = p(q.per_page), p((q.page - 1) * q.per_page)
     facet_best = best.replace("f.", "x.")
     sql = head + (
+        # The page: the best of the matches (a bounded sort), numbered in order.
         f"SELECT 0 AS kind, n, k.id, k.score, k.dist, d.card, NULL::text AS domain FROM "
-        f"(SELECT k.*, row_number() OVER (ORDER BY {order}) AS n FROM {kept} k ORDER BY {order} "
-        f"LIMIT {limit} OFFSET {offset}) k JOIN search_document d ON d.id = k.id "
+        f"(SELECT k.*, row_number() OVER (ORDER BY {order}) AS n FROM (SELECT * FROM {kept} k ORDER BY {order} "
+        f"LIMIT {limit} OFFSET {offset}) k) k JOIN search_document d ON d.id = k.id "
         f"UNION ALL SELECT 1, count(*), NULL, NULL, NULL, NULL, NULL FROM {kept} "
-        f"UNION ALL SELECT 2, count(*), NULL, NULL, NULL, NULL, dom FROM {found} x, unnest(x.domains) dom "
-        f"WHERE {facet_best} GROUP BY dom")
+        # Facets: the matches counted per set of domains (few), then per domain.
+        f"UNION ALL SELECT 2, CAST(sum(g.n) AS bigint), NULL, NULL, NULL, NULL, dom FROM (SELECT x.domains, count(*) AS n "
+        f"FROM {found} x WHERE {facet_best} GROUP BY x.domains) g, unnest(g.domains) dom GROUP BY dom")
     rows = _execute(session, sql, p.values, by_index=bool(clauses))
     hits = sorted((r for r in rows if r.kind == 0), key=lambda r: r.n)
     total = next((r.n for r in rows if r.kind == 1), 0)
