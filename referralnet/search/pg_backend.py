@@ -42,6 +42,8 @@ moved out of line by TOAST, each comparison of an id fetched it again).
 """
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import math
 from datetime import datetime
@@ -106,8 +108,15 @@ search_term = Table("search_term", metadata, Column("term", Text, primary_key=Tr
 # index-only scan of the primary key) so that a search reads the frequencies of its own terms for
 # the documents it matched, not every matched row's whole `tf`. Written from `tf` by the same
 # statements that write the rows (_insert), removed with them.
+#
+# A concept tag's posting also carries `words` (migration 0019): the frequencies in the document of
+# the tag's own words (tag_terms; NULL for a word it lacks), which score the part it stands for. A
+# search thus reads the postings of a concept's words only when they count outside the tag too:
+# a concept's words are often common ones ("health", "family", "center"), whose postings were
+# most of what a broad search read.
 search_posting = Table("search_posting", metadata, Column("term", Text, primary_key=True),
-                       Column("doc_id", Text, primary_key=True), Column("tf", Float, nullable=False))
+                       Column("doc_id", Text, primary_key=True), Column("tf", Float, nullable=False),
+                       Column("words", ARRAY(Float)))
 DOCS, LENGTH = " docs", " length"  # no lexeme starts with a space
 TABLES = ("search_document", "search_word", "search_term", "search_posting")
 
@@ -136,6 +145,12 @@ def body_terms(value: str) -> list[str]:
 
     words = " ".join(mt.group() for mt in default_pattern.finditer(value.lower()))
     return [t.text for t in document_schema()["body"].analyzer(words)]
+
+
+@functools.lru_cache(maxsize=4096)
+def tag_terms(tag: str) -> tuple[str, ...]:
+    """The body terms a concept tag (`~c:<words>`) is scored by: its words' terms, each once."""
+    return tuple(dict.fromkeys(body_terms(tag[len("~c:"):])))
 
 
 def vector_literal(doc: dict) -> str:
@@ -273,13 +288,29 @@ def _insert(session: Session, docs: list[dict]) -> None:
     # The rows' postings, from the `tf` just written (a row rewritten in place first loses its old ones).
     ids = sorted(r["id"] for r in rows)
     _delete_postings(session, ids)
-    session.execute(text("INSERT INTO search_posting (term, doc_id, tf) SELECT e.key, d.id, CAST(e.value AS float8) "
-                         "FROM search_document d CROSS JOIN LATERAL jsonb_each_text(d.tf) e "
-                         "WHERE d.id = ANY(CAST(:ids AS text[]))"), {"ids": ids})
+    concepts = {t for r in rows for t in r["tf"] if t.startswith("~c:")}
+    session.execute(text(f"INSERT INTO search_posting (term, doc_id, tf, words) SELECT e.key, d.id, "
+                         f"CAST(e.value AS float8), {words_sql('d', 'm.terms')} "
+                         f"FROM search_document d CROSS JOIN LATERAL jsonb_each_text(d.tf) e "
+                         f"LEFT JOIN jsonb_each(CAST(:concepts AS jsonb)) m(tag, terms) ON m.tag = e.key "
+                         f"WHERE d.id = ANY(CAST(:ids AS text[]))"),
+                    {"ids": ids, "concepts": concept_terms_json(concepts)})
     _count_terms(session, [(r["tf"], r["body_len"]) for r in rows], 1)
     words = sorted(set().union(*(spelling_words(d) for d in docs)))
     if words:  # sorted: concurrent transactions take the words' locks in the same order
         session.execute(pg_insert(search_word).on_conflict_do_nothing(), [{"word": w} for w in words])
+
+
+def concept_terms_json(tags: Iterable[str]) -> str:
+    """{concept tag: its terms} (tag_terms) as JSON, for words_sql."""
+    return json.dumps({tag: list(tag_terms(tag)) for tag in sorted(tags)})
+
+
+def words_sql(doc: str, terms: str) -> str:
+    """A concept tag's posting's `words` as SQL: the frequencies in the row `doc`'s `tf` of `terms`
+    (a JSON array, NULL when the posting is not a concept tag's)."""
+    return (f"CASE WHEN {terms} IS NOT NULL THEN ARRAY(SELECT CAST({doc}.tf ->> u.term AS float8) "
+            f"FROM jsonb_array_elements_text({terms}) WITH ORDINALITY u(term, o) ORDER BY u.o) END")
 
 
 def rebuild(session: Session, progress=None) -> int:
@@ -416,7 +447,7 @@ def _words_part(words: str) -> _Part | None:
     terms = tuple(dict.fromkeys(body_terms(words)))
     if " " in words and words in concept_queries(document_schema()):
         tag = "~c:" + words
-        return _Part(_lexeme(tag), terms, tag)
+        return _Part(_lexeme(tag), tag_terms(tag), tag)
     if not terms:
         return None
     tsq = _lexeme(terms[0]) if len(terms) == 1 else "(" + " & ".join(_lexeme(t) for t in terms) + ")"
@@ -537,38 +568,54 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause], carried: st
     matched rows (the CTE `found0`: id, norm_len...) with their parts' scores: each part's BM25F
     score from the document's term frequencies (its postings of the query's terms, one row per
     document and a column per term) and length and the collection's statistics, as Whoosh scores
-    its `body` field (service.TextQuery)."""
+    its `body` field (service.TextQuery). A concept tag's part reads its words' frequencies from
+    the tag's postings (`words`), so a word's own postings are read only when a part without a
+    tag scores it."""
     from referralnet.search.service import COORDINATION, TIE
 
-    terms = list(dict.fromkeys(t for c in clauses for part in c.parts for t in part.terms))
-    tags = list(dict.fromkeys(part.tag for c in clauses for part in c.parts if part.tag))
-    n, avgfl, df = _collection_stats(session, terms)
+    def by_tag(part: _Part) -> bool:
+        return bool(part.tag and part.tag.startswith("~c:") and part.terms)
+
+    parts = [part for c in clauses for part in c.parts]
+    terms = list(dict.fromkeys(t for part in parts if not by_tag(part) for t in part.terms))
+    tags = list(dict.fromkeys(part.tag for part in parts if part.tag))
+    concepts = list(dict.fromkeys(part.tag for part in parts if by_tag(part)))
+    n, avgfl, df = _collection_stats(session, list(dict.fromkeys(terms + [t for g in concepts for t in tag_terms(g)])))
     keys = list(dict.fromkeys(terms + tags))
     value = {k: f"w.v{i}" for i, k in enumerate(keys)}
+    words = {g: f"w.a{i}" for i, g in enumerate(concepts)}
     # Only the matched documents' postings: the planner reads them by term (hashing the matches) when
     # many match, or by document when few do.
     postings = (f"SELECT x.doc_id, "
-                + ", ".join(f"max(x.tf) FILTER (WHERE k.i = {i + 1}) AS v{i}" for i in range(len(keys)))
+                + ", ".join([f"max(x.tf) FILTER (WHERE k.i = {i + 1}) AS v{i}" for i in range(len(keys))]
+                            + [f"max(x.words) FILTER (WHERE k.i = {keys.index(g) + 1}) AS a{i}"
+                               for i, g in enumerate(concepts)])
                 + f" FROM unnest(CAST({p(keys)} AS text[])) WITH ORDINALITY k(term, i) "
                   f"JOIN search_posting x ON x.term = k.term "
                   f"WHERE x.doc_id IN (SELECT id FROM found0) GROUP BY x.doc_id")
     # Every constant a float8: a bare 0.3 is a numeric, and numeric arithmetic costs ~50 times more.
     norm = f"({_float(BM25_K1 * (1 - BM25_B))} + {_float(BM25_K1 * BM25_B / avgfl)} * f.norm_len)"
-    columns = []
-    for i, t in enumerate(terms):
+
+    def bm25(t: str, tf: str) -> str:
         idf = math.log(max(n, 1) / (df[t] + 1)) + 1
-        columns.append(f"{_float(idf * (BM25_K1 + 1))} * {value[t]} / ({value[t]} + {norm}) AS t{i}")
+        return f"{_float(idf * (BM25_K1 + 1))} * {tf} / ({tf} + {norm})"
+
+    columns = [f"{bm25(t, value[t])} AS t{i}" for i, t in enumerate(terms)]
     columns += [f"{value[g]} AS g{i}" for i, g in enumerate(tags)]
+    columns += [f"{bm25(t, f'{words[g]}[{j + 1}]')} AS c{i}_{j}"
+                for i, g in enumerate(concepts) for j, t in enumerate(tag_terms(g))]
     term_col = {t: f"s.t{i}" for i, t in enumerate(terms)}
     tag_col = {g: f"s.g{i}" for i, g in enumerate(tags)}
+    word_cols = {g: [f"s.c{i}_{j}" for j in range(len(tag_terms(g)))] for i, g in enumerate(concepts)}
     part_cols, index = [], {}
     for c in clauses:
         for part in c.parts:
             if (part.tsq, part.boost) in index:
                 continue
-            need = [term_col[t] for t in part.terms] + ([tag_col[part.tag]] if part.tag else [])
+            scored = word_cols[part.tag] if by_tag(part) else [term_col[t] for t in part.terms]
+            need = scored + ([tag_col[part.tag]] if part.tag else [])
             if part.terms:
-                amount = " + ".join(term_col[t] for t in part.terms)
+                amount = " + ".join(scored)
             else:  # a code: how often the document has it
                 amount = tag_col[part.tag]
             cond = " AND ".join(f"{x} IS NOT NULL" for x in need)

@@ -197,17 +197,27 @@ def test_postgres_ranks_as_the_whoosh_backend(db, app, monkeypatch, tmp_path):
     assert postgres == whoosh
 
 
-def _postings(db) -> set[tuple[str, str, float]]:
+def _postings(db) -> set[tuple]:
     from sqlalchemy import text
 
-    return set(db.session.execute(text("SELECT term, doc_id, tf FROM search_posting")).all())
+    return {(term, doc_id, tf, tuple(words) if words is not None else None) for term, doc_id, tf, words in
+            db.session.execute(text("SELECT term, doc_id, tf, words FROM search_posting")).all()}
 
 
-def _postings_from_rows(db) -> set[tuple[str, str, float]]:
-    """The postings the rows' term frequencies call for, worked out afresh in Python."""
+def _postings_from_rows(db) -> set[tuple]:
+    """The postings the rows' term frequencies call for, worked out afresh in Python: (term,
+    document, frequency, and for a concept tag the frequencies of its words)."""
     from sqlalchemy import text
 
-    return {(term, doc_id, float(tf)) for doc_id, tfs in db.session.execute(text(
+    from referralnet.search.pg_backend import body_terms
+
+    def words(term: str, tfs: dict) -> tuple | None:
+        if not term.startswith("~c:"):
+            return None
+        own = list(dict.fromkeys(body_terms(term[3:])))
+        return tuple(float(tfs[w]) if w in tfs else None for w in own)
+
+    return {(term, doc_id, float(tf), words(term, tfs)) for doc_id, tfs in db.session.execute(text(
         "SELECT id, tf FROM search_document WHERE tf IS NOT NULL")).all() for term, tf in tfs.items()}
 
 
@@ -225,7 +235,7 @@ def test_postgres_postings_follow_every_change(db):
     first.description = "Groceries and diapers, delivered"
     db.session.commit()
     assert _postings(db) == _postings_from_rows(db)
-    assert {d for t, d, _ in _postings(db) if t == "diaper"} == {f"service:{first.id}"}  # no location: one document
+    assert {d for t, d, _, _ in _postings(db) if t == "diaper"} == {f"service:{first.id}"}  # no location: one document
     first.name = "Renamed Hub"
     db.session.flush()
     db.session.rollback()
@@ -239,7 +249,7 @@ def test_postgres_postings_follow_every_change(db):
     first.status = "inactive"
     db.session.commit()
     assert _postings(db) == _postings_from_rows(db)
-    assert not {t for t, _, _ in _postings(db)} & {"diaper", "grocery"}
+    assert not {t for t, _, _, _ in _postings(db)} & {"diaper", "grocery"}
     seam.current_backend().rebuild()
     assert _postings(db) == _postings_from_rows(db) != set()
     # Rows whose postings are gone (a partial restore): `flask search backend` and /readyz say what to run.
@@ -276,3 +286,39 @@ def test_postgres_postings_are_backfilled_by_their_migration(db, app):
         upgrade()
     assert _postings(db) == expected == _postings_from_rows(db)
     assert _ranked("grocery tax") == ranked and len(ranked) == 2
+
+
+def test_postgres_concept_postings_carry_their_words_from_their_migration(db, app):
+    """A concept tag's posting carries the frequencies of the tag's words (NULL for a word the
+    document lacks), which score the concept's part without reading the words' own postings.
+    Migration 0019 fills them from the rows already there (its downgrade drops them), and a
+    search ranks the same from them as before."""
+    _pg_only()
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    pantry = _service(db, "Eastside Food Pantry")
+    pantry.description = "A food pantry and hot meals for families"
+    _service(db, "Westside Meals", "Second Org").description = "Hot meals every evening"
+    db.session.commit()
+    concepts = {(t, tuple(w)) for t, w in db.session.execute(text(
+        "SELECT term, words FROM search_posting WHERE doc_id = :d AND term LIKE '~c:%'"), {"d": f"service:{pantry.id}"})}
+    assert ("~c:food pantry", (db.session.scalar(text(
+        "SELECT tf FROM search_posting WHERE term = 'food' AND doc_id = :d"), {"d": f"service:{pantry.id}"}),
+        db.session.scalar(text("SELECT tf FROM search_posting WHERE term = 'pantri' AND doc_id = :d"),
+                          {"d": f"service:{pantry.id}"}))) in concepts
+    expected = _postings(db)
+    assert expected == _postings_from_rows(db) and any(words for _, _, _, words in expected)
+    ranked = _ranked("food pantry")
+    assert ranked[0] == pantry.id
+    db.session.commit()
+    db.session.remove()
+    try:
+        downgrade(revision="0018")
+        assert db.session.scalar(text(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'search_posting' AND column_name = 'words'")) == 0
+        db.session.remove()
+    finally:
+        upgrade()
+    assert _postings(db) == expected == _postings_from_rows(db)
+    assert _ranked("food pantry") == ranked
