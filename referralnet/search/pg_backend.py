@@ -582,17 +582,10 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause], carried: st
     concepts = list(dict.fromkeys(part.tag for part in parts if by_tag(part)))
     n, avgfl, df = _collection_stats(session, list(dict.fromkeys(terms + [t for g in concepts for t in tag_terms(g)])))
     keys = list(dict.fromkeys(terms + tags))
-    value = {k: f"w.v{i}" for i, k in enumerate(keys)}
-    words = {g: f"w.a{i}" for i, g in enumerate(concepts)}
-    # Only the matched documents' postings: the planner reads them by term (hashing the matches) when
-    # many match, or by document when few do.
-    postings = (f"SELECT x.doc_id, "
-                + ", ".join([f"max(x.tf) FILTER (WHERE k.i = {i + 1}) AS v{i}" for i in range(len(keys))]
-                            + [f"max(x.words) FILTER (WHERE k.i = {keys.index(g) + 1}) AS a{i}"
-                               for i, g in enumerate(concepts)])
-                + f" FROM unnest(CAST({p(keys)} AS text[])) WITH ORDINALITY k(term, i) "
-                  f"JOIN search_posting x ON x.term = k.term "
-                  f"WHERE x.doc_id IN (SELECT id FROM found0) GROUP BY x.doc_id")
+    # Each matched document's postings of the keys, a column per key (the aggregates, each computed
+    # once per document however often the expressions below repeat them).
+    value = {k: f"max(x.tf) FILTER (WHERE k.i = {i + 1})" for i, k in enumerate(keys)}
+    words = {g: f"(max(x.words) FILTER (WHERE k.i = {keys.index(g) + 1}))" for g in concepts}
     # Every constant a float8: a bare 0.3 is a numeric, and numeric arithmetic costs ~50 times more.
     norm = f"({_float(BM25_K1 * (1 - BM25_B))} + {_float(BM25_K1 * BM25_B / avgfl)} * f.norm_len)"
 
@@ -624,9 +617,12 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause], carried: st
                              f"AS p{len(part_cols)}")
     # Each level a CTE of its own, computed once per row (in one expression, every reference to a
     # part would repeat its computation, and the score refers to each part often).
-    stages = (f"post AS MATERIALIZED ({postings}), "
-              f"terms AS MATERIALIZED (SELECT {_columns('f', carried)}, {', '.join(columns)} "
-              f"FROM found0 f LEFT JOIN post w ON w.doc_id = f.id), "
+    # The matched documents' postings: the planner reads them by term (hashing the matches) when
+    # many match, or by document when few do.
+    stages = (f"terms AS MATERIALIZED (SELECT {_columns('f', carried)}, {', '.join(columns)} FROM found0 f "
+              f"LEFT JOIN (unnest(CAST({p(keys)} AS text[])) WITH ORDINALITY k(term, i) "
+              f"JOIN search_posting x ON x.term = k.term) ON x.doc_id = f.id "
+              f"GROUP BY {_columns('f', carried)}, f.norm_len), "
               f"parts AS MATERIALIZED (SELECT {_columns('s', carried)}, {', '.join(part_cols)} FROM terms s), ")
     total_weight = sum(c.weight for c in clauses) or 1.0
     scores, shares = [], []
