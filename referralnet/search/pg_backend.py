@@ -593,37 +593,37 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause], carried: st
         idf = math.log(max(n, 1) / (df[t] + 1)) + 1
         return f"{_float(idf * (BM25_K1 + 1))} * {tf} / ({tf} + {norm})"
 
-    columns = [f"{bm25(t, value[t])} AS t{i}" for i, t in enumerate(terms)]
-    columns += [f"{value[g]} AS g{i}" for i, g in enumerate(tags)]
-    columns += [f"{bm25(t, f'{words[g]}[{j + 1}]')} AS c{i}_{j}"
-                for i, g in enumerate(concepts) for j, t in enumerate(tag_terms(g))]
-    term_col = {t: f"s.t{i}" for i, t in enumerate(terms)}
-    tag_col = {g: f"s.g{i}" for i, g in enumerate(tags)}
-    word_cols = {g: [f"s.c{i}_{j}" for j in range(len(tag_terms(g)))] for i, g in enumerate(concepts)}
+    def tag_words(g: str) -> list[str]:
+        return [f"{words[g]}[{j + 1}]" for j in range(len(tag_terms(g)))]
+
+    # Each part's score from the aggregates (a term's score repeated in several parts is
+    # arithmetic on an aggregate computed once).
     part_cols, index = [], {}
     for c in clauses:
         for part in c.parts:
             if (part.tsq, part.boost) in index:
                 continue
-            scored = word_cols[part.tag] if by_tag(part) else [term_col[t] for t in part.terms]
-            need = scored + ([tag_col[part.tag]] if part.tag else [])
+            if by_tag(part):
+                tfs = list(zip(tag_terms(part.tag), tag_words(part.tag)))
+            else:
+                tfs = [(t, value[t]) for t in part.terms]
+            need = [tf for _, tf in tfs] + ([value[part.tag]] if part.tag else [])
             if part.terms:
-                amount = " + ".join(scored)
+                amount = " + ".join(bm25(t, tf) for t, tf in tfs)
             else:  # a code: how often the document has it
-                amount = tag_col[part.tag]
+                amount = value[part.tag]
             cond = " AND ".join(f"{x} IS NOT NULL" for x in need)
             index[(part.tsq, part.boost)] = f"q.p{len(part_cols)}"
             part_cols.append(f"CASE WHEN {cond} THEN {_float(part.boost)} * ({amount}) ELSE {_float(0)} END "
                              f"AS p{len(part_cols)}")
-    # Each level a CTE of its own, computed once per row (in one expression, every reference to a
-    # part would repeat its computation, and the score refers to each part often).
     # The matched documents' postings: the planner reads them by term (hashing the matches) when
-    # many match, or by document when few do.
-    stages = (f"terms AS MATERIALIZED (SELECT {_columns('f', carried)}, {', '.join(columns)} FROM found0 f "
+    # many match, or by document when few do. The parts a CTE of their own, computed once per row
+    # (in one expression, every reference to a part would repeat its computation, and the score
+    # refers to each part often).
+    stages = (f"parts AS MATERIALIZED (SELECT {_columns('f', carried)}, {', '.join(part_cols)} FROM found0 f "
               f"LEFT JOIN (unnest(CAST({p(keys)} AS text[])) WITH ORDINALITY k(term, i) "
               f"JOIN search_posting x ON x.term = k.term) ON x.doc_id = f.id "
-              f"GROUP BY {_columns('f', carried)}, f.norm_len), "
-              f"parts AS MATERIALIZED (SELECT {_columns('s', carried)}, {', '.join(part_cols)} FROM terms s), ")
+              f"GROUP BY {_columns('f', carried)}, f.norm_len), ")
     total_weight = sum(c.weight for c in clauses) or 1.0
     scores, shares = [], []
     for c in clauses:
