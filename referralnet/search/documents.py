@@ -62,13 +62,15 @@ def active_service_ids(session=None) -> list[str]:
     return list(s.scalars(select(m.Service.id).where(m.Service.status == "active").order_by(m.Service.id)))
 
 
-def documents_for(service_ids: Iterable[str], session=None) -> Iterator[dict]:
+def documents_for(service_ids: Iterable[str], session=None, memo: Memo | None = None) -> Iterator[dict]:
     """Index documents for these services (inactive ones yield nothing). `session` defaults to the app's.
 
     What depends only on a few values is worked out once per call (`memo`): a text
-    field's analysis, a set of text fields' concept tags, a schedule pattern's hours (schema.Memo)."""
+    field's analysis, a set of text fields' concept tags, a schedule pattern's hours (schema.Memo).
+    A caller building many documents in several calls (a rebuild's share, in chunks) passes one
+    `memo` to all of them, so nothing is worked out again for each chunk."""
     ids = list(dict.fromkeys(service_ids))
-    memo = Memo()
+    memo = Memo() if memo is None else memo
     for start in range(0, len(ids), BATCH):
         yield from _batch(ids[start:start + BATCH], session or db.session, memo)
 

@@ -35,7 +35,7 @@ from referralnet.db import utcnow
 from referralnet.search import _whoosh_patch  # noqa: F401  (indexing speed fix)
 from referralnet.search import state
 from referralnet.search.documents import active_service_ids, documents_for
-from referralnet.search.schema import ANALYZED, AnalyzedTEXT, build_schema, index_version
+from referralnet.search.schema import ANALYZED, AnalyzedTEXT, Memo, build_schema, index_version
 
 log = logging.getLogger(__name__)
 WRITE_LOCK_TIMEOUT = 60.0
@@ -406,12 +406,13 @@ def _write_segment(ix, ids: list[str], session, end_reads: bool, progress=None):
     from referralnet.search._bulk_writer import BulkSegmentWriter
 
     writer = BulkSegmentWriter(ix)
+    memo = Memo()  # one for the whole share: what was worked out for a chunk serves the next ones
     written = 0
     collecting = gc.isenabled()
     gc.disable()
     try:
         for start in range(0, len(ids), REBUILD_CHUNK):
-            for doc in documents_for(ids[start:start + REBUILD_CHUNK], session):
+            for doc in documents_for(ids[start:start + REBUILD_CHUNK], session, memo):
                 add_document(writer, doc)
                 written += 1
                 if progress and written % 1000 == 0:
