@@ -34,7 +34,7 @@ from whoosh.writing import CLEAR
 from referralnet.db import utcnow
 from referralnet.search import _whoosh_patch  # noqa: F401  (indexing speed fix)
 from referralnet.search import state
-from referralnet.search.documents import active_service_ids, documents_for
+from referralnet.search.documents import active_service_ids, documents_for, prepare_documents
 from referralnet.search.schema import ANALYZED, AnalyzedTEXT, Memo, build_schema, index_version
 
 log = logging.getLogger(__name__)
@@ -348,6 +348,9 @@ def _rebuild_parallel(ix, writer, ids, procs: int, progress, session, end_reads:
     shares = [ids[i::procs] for i in range(procs)]
     if "fork" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("fork")
+        prepare_documents(session)  # done once here rather than in each process
+        if end_reads:
+            session.rollback()
         _fork_app = current_app._get_current_object()
         config = None
     else:
