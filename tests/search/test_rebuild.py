@@ -100,10 +100,19 @@ def test_a_plain_text_document_is_still_analysed_by_the_field(demo, tmp_path):
     assert content_digest(ix) == content_digest(ix2)
 
 
-def test_the_bulk_writer_writes_the_same_segment_files_as_whoosh(demo, tmp_path):
+def _whooshs_own_writing(mp) -> None:
+    """Whoosh's own posting pool, postings writing and block minifying (not _whoosh_patch's)."""
+    mp.setattr(writing.PostingPool, "add", writing.PostingPool._referralnet_original)
+    mp.setattr(whoosh3.W3FieldWriter, "add_postings", whoosh3.W3FieldWriter._referralnet_original)
+    mini_ids, mini_weights = whoosh3.W3PostingsWriter._referralnet_originals
+    mp.setattr(whoosh3.W3PostingsWriter, "_mini_ids", mini_ids)
+    mp.setattr(whoosh3.W3PostingsWriter, "_mini_weights", mini_weights)
+
+
+def test_the_bulk_writer_writes_the_same_segment_files_as_whoosh(demo, tmp_path, monkeypatch):
     """_bulk_writer.BulkSegmentWriter (postings grouped by term, blocks filled at once) writes the
     same postings (with their block statistics) and term table, byte for byte, as Whoosh's
-    SegmentWriter for the same documents."""
+    SegmentWriter for the same documents (Whoosh's own writing code: without _whoosh_patch)."""
     import hashlib
 
     from whoosh.writing import SegmentWriter
@@ -116,10 +125,13 @@ def test_the_bulk_writer_writes_the_same_segment_files_as_whoosh(demo, tmp_path)
     for name, make in (("whoosh", lambda ix: SegmentWriter(ix, _lk=False, compound=False)),
                        ("bulk", lambda ix: BulkSegmentWriter(ix, compound=False))):
         (tmp_path / name).mkdir()
-        writer = make(whoosh_index.create_in(str(tmp_path / name), build_schema()))
-        for doc in docs:
-            index.add_document(writer, dict(doc))
-        writer._commit_toc([writer._finalize_segment()])
+        with monkeypatch.context() as mp:
+            if name == "whoosh":
+                _whooshs_own_writing(mp)
+            writer = make(whoosh_index.create_in(str(tmp_path / name), build_schema()))
+            for doc in docs:
+                index.add_document(writer, dict(doc))
+            writer._commit_toc([writer._finalize_segment()])
         files[name] = {f.suffix: hashlib.sha256(f.read_bytes()).hexdigest()
                        for f in (tmp_path / name).iterdir() if f.name.startswith("MAIN_") and f.is_file()}
     assert set(files["bulk"]) == {".col", ".pst", ".trm"}
