@@ -301,12 +301,12 @@ def _fill_block(postwriter, rows: list, doc_length: list | None) -> None:
     ids, weights, values = zip(*rows)
     postwriter._ids.extend(ids)
     postwriter._weights.extend(weights)
-    postwriter._values.extend(v for v in values if v)
+    postwriter._values.extend(filter(None, values))  # the non-empty values, as add_posting keeps them
     top = max(weights)
     if top > postwriter._maxweight:
         postwriter._maxweight = top
     if doc_length is not None:
-        known = [n for n in (doc_length[d] for d in ids) if n]
+        known = list(filter(None, map(doc_length.__getitem__, ids)))  # the known (non-zero) lengths
         if known:
             low, high = min(known), max(known)
             if postwriter._minlength is None or low < postwriter._minlength:
