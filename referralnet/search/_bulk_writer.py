@@ -71,6 +71,11 @@ def _frequency_postings(tokens: list, field_boost: float):
             for text, freq in freqs.items()]
 
 
+def _whole_values(postings) -> list:
+    """Whoosh's (term bytes, frequency, weight, value) postings, each value as one part."""
+    return [(text, freq, weight, value, b"") for text, freq, weight, value in postings]
+
+
 class GroupedPostings:
     """The postings of one segment being written, by field and term, in document order.
 
@@ -137,25 +142,28 @@ class BulkSegmentWriter(SegmentWriter):
             elif fmt is formats.Frequency:
                 hit = _frequency_postings(value.tokens, field.format.field_boost)
             else:
-                hit = [(t, f, w, v, b"") for t, f, w, v in field.index(value)]
+                hit = _whole_values(field.index(value))
             written[fieldname] = hit
         return hit
 
-    def _postings(self, fieldname: str, field, value):
-        """`field.index(value)` as a list, remembered per value (a keyword field's value -- domains,
-        languages, a week's hours -- repeats across documents; indexing is a function of the value
-        alone)."""
+    def _postings(self, fieldname: str, field, value) -> list:
+        """`field.index(value)` as a list of (term bytes, frequency, weight, value in two parts):
+        for an `Analyzed` text value computed from its tokens (`_analyzed_postings`), for the other
+        fields remembered per value (a keyword field's value -- domains, languages, a week's hours
+        -- repeats across documents; indexing is a function of the value alone)."""
+        if type(value) is Analyzed and type(field) is AnalyzedTEXT:
+            return self._analyzed_postings(fieldname, field, value)
         if field.unique:
-            return list(field.index(value))
+            return _whole_values(field.index(value))
         key = (fieldname, type(value), tuple(value) if type(value) is list else value)
         try:
             hit = self._memo.get(key)
         except TypeError:  # an unhashable value
-            return list(field.index(value))
+            return _whole_values(field.index(value))
         if hit is None:
             if len(self._memo) >= MEMO_LIMIT:
                 self._memo.clear()
-            hit = self._memo[key] = list(field.index(value))
+            hit = self._memo[key] = _whole_values(field.index(value))
         return hit
 
     def _field(self, fieldname: str) -> tuple:
@@ -210,29 +218,19 @@ class BulkSegmentWriter(SegmentWriter):
                     fieldboost = float(fields[boostkey]) if boostkey in fields else docboost
                     terms = pool.terms(fieldname)
                     get = terms.get
-                    if type(value) is Analyzed and type(field) is AnalyzedTEXT:
-                        # A new positions value per posting (head + tail), as Whoosh makes them: a
-                        # block's variable-size values are pickled, and pickle writes an object it
-                        # saw before as a back-reference (other bytes, same postings). Fixed-size
-                        # values (a frequency: tail b"", the same object) are written as raw bytes.
-                        for tbytes, freq, weight, head, tail in self._analyzed_postings(fieldname, field, value):
-                            vbytes = head + tail
-                            if scorable:
-                                length += freq
-                            rows = get(tbytes)
-                            if rows is None:
-                                terms[tbytes] = [(docnum, weight * fieldboost, vbytes)]
-                            else:
-                                rows.append((docnum, weight * fieldboost, vbytes))
-                    else:
-                        for tbytes, freq, weight, vbytes in self._postings(fieldname, field, value):
-                            if scorable:
-                                length += freq
-                            rows = get(tbytes)
-                            if rows is None:
-                                terms[tbytes] = [(docnum, weight * fieldboost, vbytes)]
-                            else:
-                                rows.append((docnum, weight * fieldboost, vbytes))
+                    # A new positions value per posting (head + tail), as Whoosh makes them: a block's
+                    # variable-size values are pickled, and pickle writes an object it saw before as a
+                    # back-reference (other bytes, same postings). A value in one part (a frequency:
+                    # the same object for every document) is written as raw bytes.
+                    for tbytes, freq, weight, head, tail in self._postings(fieldname, field, value):
+                        vbytes = head + tail if tail else head
+                        if scorable:
+                            length += freq
+                        rows = get(tbytes)
+                        if rows is None:
+                            terms[tbytes] = [(docnum, weight * fieldboost, vbytes)]
+                        else:
+                            rows.append((docnum, weight * fieldboost, vbytes))
                 if spellfield is not None:
                     # As Whoosh does: one posting per word naming document 0, with the value of
                     # the field's last posting.
