@@ -3,7 +3,9 @@
 Only active services are indexed. A confidential location contributes neither
 its address nor its coordinates: the document says "confidential location" and
 cannot be found by distance. Loading is batched (a few queries per 500
-services), never one query per row.
+services), never one query per row, and reads only the columns a document is
+built from (rows, not ORM objects): the same rules serve a full rebuild and the
+re-indexing of one service.
 """
 from __future__ import annotations
 
