@@ -163,3 +163,26 @@ def test_opening_hours_are_indexed_as_a_few_blocks_of_half_hours():
     assert (len(numbers), sorted(terms)) == (336, ["e20", "g4", "i0"])  # 0-255, 256-319, 320-335
     numbers, terms = blocks("SU", "22:00", "02:00")  # Sunday night into Monday: both ends of the week
     assert numbers == {332, 333, 334, 335, 0, 1, 2, 3} and sorted(terms) == ["c0", "c83"]
+
+
+def test_a_rebuild_works_out_the_zip_time_zones_and_concept_queries_before_it_forks(demo):
+    """documents.prepare_documents: what every rebuild process needs first is done once, in the
+    process that forks the others (they start with it done)."""
+    from sqlalchemy import select
+
+    from referralnet.directory import models as m
+    from referralnet.extensions import db
+    from referralnet.geo import zip_place
+    from referralnet.search import concepts
+    from referralnet.search.documents import prepare_documents
+
+    codes = set(db.session.scalars(select(m.Address.postal_code).where(m.Address.address_type == "physical")))
+    assert codes
+    zip_place.cache_clear()
+    concepts._prepared.cache_clear()
+    prepare_documents()
+    assert zip_place.cache_info().currsize == len(codes)
+    assert concepts._prepared.cache_info().currsize == 1
+    misses = zip_place.cache_info().misses
+    list(documents_for(active_service_ids()))
+    assert zip_place.cache_info().misses == misses  # building the documents looked up no ZIP code again
