@@ -71,6 +71,11 @@ def _frequency_postings(tokens: list, field_boost: float):
             for text, freq in freqs.items()]
 
 
+def _whole_values(postings) -> list:
+    """Whoosh's (term bytes, frequency, weight, value) postings, each value as one part."""
+    return [(text, freq, weight, value, b"") for text, freq, weight, value in postings]
+
+
 class GroupedPostings:
     """The postings of one segment being written, by field and term, in document order.
 
@@ -119,42 +124,46 @@ class BulkSegmentWriter(SegmentWriter):
         self.pool = GroupedPostings()
         self._memo: dict[tuple, list] = {}
         self._fields: dict[str, tuple] = {}
+        self._plans: dict[tuple, list] = {}
 
-    def _postings(self, fieldname: str, field, value):
-        """`field.index(value)` as a list: for an `Analyzed` text value computed straight from its
-        tokens (the same tuples as its format's `word_values`, without a Token per word), and for
-        the other fields remembered per value (a keyword field's value -- domains, languages, a
-        week's hours -- repeats across documents; indexing is a function of the value alone)."""
+    def _analyzed_postings(self, fieldname: str, field, value: Analyzed) -> list:
+        """`field.index(value)` for an `Analyzed` text value, computed straight from its tokens once
+        per value and field (the same tuples as its format's `word_values`, without a Token per
+        word): (term bytes, frequency, weight, value in two parts), joined per document by
+        `add_document`."""
+        written = value.written
+        if written is None:
+            written = value.written = {}
+        hit = written.get(fieldname)
+        if hit is None:
+            fmt = type(field.format)
+            if fmt is formats.Positions:
+                hit = _positions_postings(value.tokens, field.format.field_boost)
+            elif fmt is formats.Frequency:
+                hit = _frequency_postings(value.tokens, field.format.field_boost)
+            else:
+                hit = _whole_values(field.index(value))
+            written[fieldname] = hit
+        return hit
+
+    def _postings(self, fieldname: str, field, value) -> list:
+        """`field.index(value)` as a list of (term bytes, frequency, weight, value in two parts):
+        for an `Analyzed` text value computed from its tokens (`_analyzed_postings`), for the other
+        fields remembered per value (a keyword field's value -- domains, languages, a week's hours
+        -- repeats across documents; indexing is a function of the value alone)."""
         if type(value) is Analyzed and type(field) is AnalyzedTEXT:
-            written = value.written
-            if written is None:
-                written = value.written = {}
-            hit = written.get(fieldname)
-            if hit is None:
-                fmt = type(field.format)
-                if fmt is formats.Positions:
-                    hit = _positions_postings(value.tokens, field.format.field_boost)
-                elif fmt is formats.Frequency:
-                    hit = _frequency_postings(value.tokens, field.format.field_boost)
-                else:
-                    hit = [(t, f, w, v, b"") for t, f, w, v in field.index(value)]
-                written[fieldname] = hit
-            # A new positions value per posting, as Whoosh makes them: a block's variable-size
-            # values are pickled, and pickle writes an object it saw before as a back-reference
-            # (other bytes, same postings). Fixed-size values (a frequency: tail b"", the same
-            # object) are written as raw bytes.
-            return [(t, f, w, head + tail) for t, f, w, head, tail in hit]
+            return self._analyzed_postings(fieldname, field, value)
         if field.unique:
-            return list(field.index(value))
+            return _whole_values(field.index(value))
         key = (fieldname, type(value), tuple(value) if type(value) is list else value)
         try:
             hit = self._memo.get(key)
         except TypeError:  # an unhashable value
-            return list(field.index(value))
+            return _whole_values(field.index(value))
         if hit is None:
             if len(self._memo) >= MEMO_LIMIT:
                 self._memo.clear()
-            hit = self._memo[key] = list(field.index(value))
+            hit = self._memo[key] = _whole_values(field.index(value))
         return hit
 
     def _field(self, fieldname: str) -> tuple:
@@ -177,6 +186,18 @@ class BulkSegmentWriter(SegmentWriter):
             return hit
         return [utf8encode(w)[0] for w in field.spellable_words(value)]
 
+    def _plan(self, fields: dict) -> list[tuple]:
+        """For documents with these keys (every document of a rebuild has one of two sets: with or
+        without coordinates): the indexed fields in Whoosh's order (sorted names), each with its
+        field, what add_document asks of it, and its boost key. Checked against the schema once."""
+        key = tuple(fields)
+        plan = self._plans.get(key)
+        if plan is None:
+            fieldnames = sorted(name for name in fields if not name.startswith("_"))
+            self._check_fields(self.schema, fieldnames)
+            plan = self._plans[key] = [(name, *self._field(name), "_%s_boost" % name) for name in fieldnames]
+        return plan
+
     def add_document(self, **fields):
         """Whoosh's SegmentWriter.add_document, appending each posting to its term's list."""
         self._check_state()
@@ -184,30 +205,32 @@ class BulkSegmentWriter(SegmentWriter):
         docnum = self.docnum
         pool = self.pool
         docboost = self._doc_boost(fields)
-        fieldnames = sorted(name for name in fields if not name.startswith("_"))
-        self._check_fields(self.schema, fieldnames)
+        plan = self._plan(fields)
         perdocwriter.start_doc(docnum)
         try:
-            for fieldname in fieldnames:
+            for fieldname, field, indexed, scorable, spellfield, boostkey in plan:
                 value = fields[fieldname]
                 if value is None:
                     continue
-                field, indexed, scorable, spellfield = self._field(fieldname)
                 length = 0
                 vbytes = None
                 if indexed:
-                    fieldboost = self._field_boost(fields, fieldname, docboost)
+                    fieldboost = float(fields[boostkey]) if boostkey in fields else docboost
                     terms = pool.terms(fieldname)
                     get = terms.get
-                    for tbytes, freq, weight, vbytes in self._postings(fieldname, field, value):
-                        weight *= fieldboost
+                    # A new positions value per posting (head + tail), as Whoosh makes them: a block's
+                    # variable-size values are pickled, and pickle writes an object it saw before as a
+                    # back-reference (other bytes, same postings). A value in one part (a frequency:
+                    # the same object for every document) is written as raw bytes.
+                    for tbytes, freq, weight, head, tail in self._postings(fieldname, field, value):
+                        vbytes = head + tail if tail else head
                         if scorable:
                             length += freq
                         rows = get(tbytes)
                         if rows is None:
-                            terms[tbytes] = [(docnum, weight, vbytes)]
+                            terms[tbytes] = [(docnum, weight * fieldboost, vbytes)]
                         else:
-                            rows.append((docnum, weight, vbytes))
+                            rows.append((docnum, weight * fieldboost, vbytes))
                 if spellfield is not None:
                     # As Whoosh does: one posting per word naming document 0, with the value of
                     # the field's last posting.
@@ -276,12 +299,12 @@ def _fill_block(postwriter, rows: list, doc_length: list | None) -> None:
     ids, weights, values = zip(*rows)
     postwriter._ids.extend(ids)
     postwriter._weights.extend(weights)
-    postwriter._values.extend(v for v in values if v)
+    postwriter._values.extend(filter(None, values))  # the non-empty values, as add_posting keeps them
     top = max(weights)
     if top > postwriter._maxweight:
         postwriter._maxweight = top
     if doc_length is not None:
-        known = [n for n in (doc_length[d] for d in ids) if n]
+        known = list(filter(None, map(doc_length.__getitem__, ids)))  # the known (non-zero) lengths
         if known:
             low, high = min(known), max(known)
             if postwriter._minlength is None or low < postwriter._minlength:

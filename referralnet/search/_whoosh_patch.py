@@ -6,7 +6,13 @@ segment being written has none yet), it asks the disk again for every posting.
 Building an index of 2,000 services made ~500,000 `stat` calls that way, most of the
 time spent. Segments never change once written, so remembering "no column" gives
 the same answers with one check per field.
+
+The others skip per-posting checks and Python steps in Whoosh's writing code, writing the same
+bytes (tests/search/test_rebuild.py compares segment files with Whoosh's own).
 """
+import itertools
+import operator
+
 from whoosh import writing
 from whoosh.codec import whoosh3
 
@@ -117,3 +123,34 @@ if not getattr(whoosh3.W3FieldWriter, "_referralnet_patched", False):
     whoosh3.W3FieldWriter._referralnet_original = whoosh3.W3FieldWriter.add_postings
     whoosh3.W3FieldWriter.add_postings = _add_postings
     whoosh3.W3FieldWriter._referralnet_patched = True
+
+
+def _mini_ids(self):
+    """W3PostingsWriter._mini_ids: a block's document numbers as gaps (the first one as is), by map
+    rather than a generator step per posting (the same tuple)."""
+    ids = self._ids
+    if self._byteids:
+        return tuple(ids)
+    return tuple(map(operator.sub, ids, itertools.chain((0,), ids)))
+
+
+def _mini_weights(self):
+    """W3PostingsWriter._mini_weights: None when every weight is 1.0, the one weight when all are the
+    same, else all of them; counted by the array itself (the same answer)."""
+    weights = self._weights
+    count = len(weights)
+    if weights.count(1.0) == count:
+        return None
+    first = weights[0]
+    if weights.count(first) == count:
+        return first
+    return tuple(weights)
+
+
+if not getattr(whoosh3.W3PostingsWriter, "_referralnet_patched", False):
+    # Whoosh's own, for tests/search/test_rebuild.py (the same minified block for any block).
+    whoosh3.W3PostingsWriter._referralnet_originals = (whoosh3.W3PostingsWriter._mini_ids,
+                                                       whoosh3.W3PostingsWriter._mini_weights)
+    whoosh3.W3PostingsWriter._mini_ids = _mini_ids
+    whoosh3.W3PostingsWriter._mini_weights = _mini_weights
+    whoosh3.W3PostingsWriter._referralnet_patched = True

@@ -3,7 +3,9 @@
 Only active services are indexed. A confidential location contributes neither
 its address nor its coordinates: the document says "confidential location" and
 cannot be found by distance. Loading is batched (a few queries per 500
-services), never one query per row.
+services), never one query per row, and reads only the columns a document is
+built from (rows, not ORM objects): the same rules serve a full rebuild and the
+re-indexing of one service.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from referralnet.directory.public import is_free
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.extensions import db
 from referralnet.geo import cells_for_point, timezone_for_zip
-from referralnet.search.concepts import concepts_for
+from referralnet.search.concepts import concepts_for, prepare
 from referralnet.search.schema import (ANALYZED, TEXT_FIELDS, Memo, analyze_text_fields, body_text, document_schema,
                                        slot_blocks)
 
@@ -62,13 +64,25 @@ def active_service_ids(session=None) -> list[str]:
     return list(s.scalars(select(m.Service.id).where(m.Service.status == "active").order_by(m.Service.id)))
 
 
-def documents_for(service_ids: Iterable[str], session=None) -> Iterator[dict]:
+def prepare_documents(session=None) -> None:
+    """Work out now what building any document needs first, once per process: the concept tags'
+    queries and the time zones of the directory's ZIP codes (the ZIP table alone takes ~0.6 CPU s to
+    load). A rebuild calls this before it forks its workers, so each of them starts with it done."""
+    s = session or db.session
+    prepare(document_schema())
+    for code in s.scalars(select(m.Address.postal_code).where(m.Address.address_type == "physical").distinct()):
+        timezone_for_zip(code)
+
+
+def documents_for(service_ids: Iterable[str], session=None, memo: Memo | None = None) -> Iterator[dict]:
     """Index documents for these services (inactive ones yield nothing). `session` defaults to the app's.
 
     What depends only on a few values is worked out once per call (`memo`): a text
-    field's analysis, a set of text fields' concept tags, a schedule pattern's hours (schema.Memo)."""
+    field's analysis, a set of text fields' concept tags, a schedule pattern's hours (schema.Memo).
+    A caller building many documents in several calls (a rebuild's share, in chunks) passes one
+    `memo` to all of them, so nothing is worked out again for each chunk."""
     ids = list(dict.fromkeys(service_ids))
-    memo = Memo()
+    memo = Memo() if memo is None else memo
     for start in range(0, len(ids), BATCH):
         yield from _batch(ids[start:start + BATCH], session or db.session, memo)
 
@@ -80,47 +94,70 @@ def _hours_of(rows, iana: str | None, default_tz: str) -> tuple[list[int], str, 
             bool(hours.closed_dates or hours.special))
 
 
+# The columns a document is built from, per table: rows of these (SQLAlchemy Rows, read by name as
+# the ORM objects were) rather than whole ORM objects, whose loading (every column, type conversion of
+# timestamps never used here, identity map) was a third of a rebuild's document building.
+_SERVICE = (m.Service.id, m.Service.organization_id, m.Service.name, m.Service.alternate_name,
+            m.Service.description, m.Service.application_process, m.Service.eligibility_description,
+            m.Service.fees_description, m.Service.fees, m.Service.minimum_age, m.Service.maximum_age,
+            m.Service.assured_date, m.Service.accepting_referrals)
+_ORGANIZATION = (m.Organization.id, m.Organization.name, m.Organization.alternate_name)
+_SERVICE_AT_LOCATION = (m.ServiceAtLocation.id, m.ServiceAtLocation.service_id, m.ServiceAtLocation.location_id)
+_LOCATION = (m.Location.id, m.Location.name, m.Location.description, m.Location.address_confidential,
+             m.Location.latitude, m.Location.longitude)
+_ADDRESS = (m.Address.id, m.Address.location_id, m.Address.address_1, m.Address.address_2, m.Address.city,
+            m.Address.state_province, m.Address.postal_code)
+_SCHEDULE = (m.Schedule.id, m.Schedule.service_id, m.Schedule.location_id, m.Schedule.service_at_location_id,
+             *(getattr(m.Schedule, f) for f in SCHEDULE_FIELDS))
+_LANGUAGE = (m.Language.id, m.Language.service_id, m.Language.location_id, m.Language.code, m.Language.name)
+_PHONE = (m.Phone.id, m.Phone.service_id, m.Phone.location_id, m.Phone.organization_id, m.Phone.number)
+_ATTRIBUTE = (m.Attribute.id, m.Attribute.link_id, m.Attribute.taxonomy_term_id)
+_TERM = (m.TaxonomyTerm.id, m.TaxonomyTerm.name, m.TaxonomyTerm.code)
+_COST = (m.CostOption.id, m.CostOption.service_id, m.CostOption.amount, m.CostOption.option)
+_CAPACITY = (m.ServiceCapacity.id, m.ServiceCapacity.service_id, m.ServiceCapacity.available,
+             m.ServiceCapacity.maximum, m.ServiceCapacity.unit)
+
+
+def _rows(s, columns, *where, order_by=()):
+    return s.execute(select(*columns).where(*where).order_by(*order_by)).all()
+
+
 def _batch(ids: list[str], s, memo: Memo) -> Iterator[dict]:
     default_tz = current_app.config.get("DEFAULT_TIMEZONE", "America/Los_Angeles")
-    services = s.scalars(select(m.Service).where(m.Service.id.in_(ids), m.Service.status == "active")).all()
+    services = _rows(s, _SERVICE, m.Service.id.in_(ids), m.Service.status == "active")
     if not services:
         return
     svc_ids = [x.id for x in services]
     org_ids = {x.organization_id for x in services if x.organization_id}
-    orgs = {o.id: o for o in s.scalars(select(m.Organization).where(m.Organization.id.in_(org_ids)))}
-    sals = _by(s.scalars(select(m.ServiceAtLocation).where(m.ServiceAtLocation.service_id.in_(svc_ids))),
-               lambda r: r.service_id)
+    orgs = {o.id: o for o in _rows(s, _ORGANIZATION, m.Organization.id.in_(org_ids))}
+    sals = _by(_rows(s, _SERVICE_AT_LOCATION, m.ServiceAtLocation.service_id.in_(svc_ids)), lambda r: r.service_id)
     loc_ids = {r.location_id for rows in sals.values() for r in rows if r.location_id}
-    locations = {x.id: x for x in s.scalars(select(m.Location).where(m.Location.id.in_(loc_ids)))}
-    addresses = _by(s.scalars(select(m.Address).where(m.Address.location_id.in_(loc_ids),
-                                                      m.Address.address_type == "physical")),
+    locations = {x.id: x for x in _rows(s, _LOCATION, m.Location.id.in_(loc_ids))}
+    addresses = _by(_rows(s, _ADDRESS, m.Address.location_id.in_(loc_ids), m.Address.address_type == "physical"),
                     lambda r: r.location_id)
     sal_ids = [r.id for rows in sals.values() for r in rows]
-    schedules = s.scalars(select(m.Schedule).where(
-        m.Schedule.service_id.in_(svc_ids) | m.Schedule.location_id.in_(loc_ids)
-        | m.Schedule.service_at_location_id.in_(sal_ids))).all()
+    schedules = _rows(s, _SCHEDULE, m.Schedule.service_id.in_(svc_ids) | m.Schedule.location_id.in_(loc_ids)
+                      | m.Schedule.service_at_location_id.in_(sal_ids))
     sched_by_sal = _by([x for x in schedules if x.service_at_location_id], lambda r: r.service_at_location_id)
     sched_by_svc = _by([x for x in schedules if x.service_id and not x.service_at_location_id], lambda r: r.service_id)
     sched_by_loc = _by([x for x in schedules if x.location_id and not x.service_id and not x.service_at_location_id],
                        lambda r: r.location_id)
-    languages = s.scalars(select(m.Language).where(m.Language.service_id.in_(svc_ids)
-                                                   | m.Language.location_id.in_(loc_ids))).all()
+    languages = _rows(s, _LANGUAGE, m.Language.service_id.in_(svc_ids) | m.Language.location_id.in_(loc_ids))
     lang_by_svc = _by([x for x in languages if x.service_id], lambda r: r.service_id)
     lang_by_loc = _by([x for x in languages if x.location_id and not x.service_id], lambda r: r.location_id)
-    phones = s.scalars(select(m.Phone).where(m.Phone.service_id.in_(svc_ids) | m.Phone.location_id.in_(loc_ids)
-                                             | m.Phone.organization_id.in_(org_ids))).all()
+    phones = _rows(s, _PHONE, m.Phone.service_id.in_(svc_ids) | m.Phone.location_id.in_(loc_ids)
+                   | m.Phone.organization_id.in_(org_ids))
     phone_by_svc = _by([p for p in phones if p.service_id], lambda r: r.service_id)
     phone_by_loc = _by([p for p in phones if p.location_id and not p.service_id], lambda r: r.location_id)
     phone_by_org = _by([p for p in phones if p.organization_id and not p.service_id and not p.location_id],
                        lambda r: r.organization_id)
-    attrs = s.scalars(select(m.Attribute).where(m.Attribute.link_entity == "service",
-                                                m.Attribute.link_id.in_(svc_ids))).all()
+    attrs = _rows(s, _ATTRIBUTE, m.Attribute.link_entity == "service", m.Attribute.link_id.in_(svc_ids))
     term_ids = {a.taxonomy_term_id for a in attrs if a.taxonomy_term_id}
-    terms = {t.id: t for t in s.scalars(select(m.TaxonomyTerm).where(m.TaxonomyTerm.id.in_(term_ids)))}
+    terms = {t.id: t for t in _rows(s, _TERM, m.TaxonomyTerm.id.in_(term_ids))}
     attrs_by_svc = _by(attrs, lambda r: r.link_id)
-    costs = _by(s.scalars(select(m.CostOption).where(m.CostOption.service_id.in_(svc_ids))), lambda r: r.service_id)
-    capacity = _by(s.scalars(select(m.ServiceCapacity).where(m.ServiceCapacity.service_id.in_(svc_ids))
-                             .order_by(m.ServiceCapacity.updated.desc())), lambda r: r.service_id)
+    costs = _by(_rows(s, _COST, m.CostOption.service_id.in_(svc_ids)), lambda r: r.service_id)
+    capacity = _by(_rows(s, _CAPACITY, m.ServiceCapacity.service_id.in_(svc_ids),
+                         order_by=[m.ServiceCapacity.updated.desc()]), lambda r: r.service_id)
     sdoh_by_term = {t["id"]: code for code, t in sdoh_terms().items()}
 
     for svc in services:

@@ -34,8 +34,8 @@ from whoosh.writing import CLEAR
 from referralnet.db import utcnow
 from referralnet.search import _whoosh_patch  # noqa: F401  (indexing speed fix)
 from referralnet.search import state
-from referralnet.search.documents import active_service_ids, documents_for
-from referralnet.search.schema import ANALYZED, AnalyzedTEXT, build_schema, index_version
+from referralnet.search.documents import active_service_ids, documents_for, prepare_documents
+from referralnet.search.schema import ANALYZED, AnalyzedTEXT, Memo, build_schema, index_version
 
 log = logging.getLogger(__name__)
 WRITE_LOCK_TIMEOUT = 60.0
@@ -348,6 +348,9 @@ def _rebuild_parallel(ix, writer, ids, procs: int, progress, session, end_reads:
     shares = [ids[i::procs] for i in range(procs)]
     if "fork" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("fork")
+        prepare_documents(session)  # done once here rather than in each process
+        if end_reads:
+            session.rollback()
         _fork_app = current_app._get_current_object()
         config = None
     else:
@@ -406,12 +409,13 @@ def _write_segment(ix, ids: list[str], session, end_reads: bool, progress=None):
     from referralnet.search._bulk_writer import BulkSegmentWriter
 
     writer = BulkSegmentWriter(ix)
+    memo = Memo()  # one for the whole share: what was worked out for a chunk serves the next ones
     written = 0
     collecting = gc.isenabled()
     gc.disable()
     try:
         for start in range(0, len(ids), REBUILD_CHUNK):
-            for doc in documents_for(ids[start:start + REBUILD_CHUNK], session):
+            for doc in documents_for(ids[start:start + REBUILD_CHUNK], session, memo):
                 add_document(writer, doc)
                 written += 1
                 if progress and written % 1000 == 0:

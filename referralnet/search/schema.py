@@ -184,9 +184,10 @@ def _analyze_field(schema: Schema, name: str, value: str) -> tuple[Analyzed, lis
 
 
 class Memo(dict):
-    """Results remembered while many documents are built (`documents.documents_for`: one call), by
-    the values they are computed from, so never stale while it lives. Emptied when it holds LIMIT
-    entries, so a rebuild's share of a large directory keeps it bounded."""
+    """Results remembered while many documents are built (`documents.documents_for`: one call, or
+    every chunk of a rebuild process's share), by the values they are computed from, so never stale
+    while it lives. Emptied when it holds LIMIT entries, so a rebuild's share of a large directory
+    keeps it bounded."""
 
     LIMIT = 200_000
 

@@ -1,6 +1,9 @@
 """documents_for remembers, within one call, what depends only on a few values (a text field's
 analysis and `body` words, a set of text fields' concept tags, a schedule pattern's hours, slot
-blocks and card rows): the documents are exactly those built without remembering anything."""
+blocks and card rows): the documents are exactly those built without remembering anything.
+
+It reads the rows' needed columns (documents._rows), not whole ORM objects: the documents are
+exactly those built from the whole objects, as it did before (the same rules read either)."""
 from __future__ import annotations
 
 from datetime import date
@@ -37,6 +40,12 @@ def _all_service_ids(session) -> list[str]:
     return list(session.scalars(select(m.Service.id).order_by(m.Service.id)))
 
 
+def _whole_objects(s, columns, *where, order_by=()):
+    """documents._rows as it was: the whole ORM objects of the columns' table."""
+    entity = columns[0].class_
+    return s.scalars(select(entity).where(*where).order_by(*order_by)).all()
+
+
 def _compare(session, monkeypatch) -> list[dict]:
     ids = _all_service_ids(session)
     remembered = [_plain(d) for d in documents_for(ids)]
@@ -44,6 +53,14 @@ def _compare(session, monkeypatch) -> list[dict]:
         mp.setattr(documents, "Memo", _Forgetful)
         fresh = [_plain(d) for d in documents_for(ids)]
     assert remembered == fresh
+    with monkeypatch.context() as mp:
+        mp.setattr(documents, "_rows", _whole_objects)
+        from_objects = [_plain(d) for d in documents_for(ids)]
+    assert remembered == from_objects
+    # Built in several calls sharing one memo (a rebuild's chunks): the same documents.
+    memo = Memo()
+    assert [_plain(d) for start in range(0, len(ids), 7) for d in documents_for(ids[start:start + 7], None, memo)] \
+        == remembered
     return [doc for doc, _ in remembered]
 
 

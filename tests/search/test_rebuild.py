@@ -100,10 +100,19 @@ def test_a_plain_text_document_is_still_analysed_by_the_field(demo, tmp_path):
     assert content_digest(ix) == content_digest(ix2)
 
 
-def test_the_bulk_writer_writes_the_same_segment_files_as_whoosh(demo, tmp_path):
+def _whooshs_own_writing(mp) -> None:
+    """Whoosh's own posting pool, postings writing and block minifying (not _whoosh_patch's)."""
+    mp.setattr(writing.PostingPool, "add", writing.PostingPool._referralnet_original)
+    mp.setattr(whoosh3.W3FieldWriter, "add_postings", whoosh3.W3FieldWriter._referralnet_original)
+    mini_ids, mini_weights = whoosh3.W3PostingsWriter._referralnet_originals
+    mp.setattr(whoosh3.W3PostingsWriter, "_mini_ids", mini_ids)
+    mp.setattr(whoosh3.W3PostingsWriter, "_mini_weights", mini_weights)
+
+
+def test_the_bulk_writer_writes_the_same_segment_files_as_whoosh(demo, tmp_path, monkeypatch):
     """_bulk_writer.BulkSegmentWriter (postings grouped by term, blocks filled at once) writes the
     same postings (with their block statistics) and term table, byte for byte, as Whoosh's
-    SegmentWriter for the same documents."""
+    SegmentWriter for the same documents (Whoosh's own writing code: without _whoosh_patch)."""
     import hashlib
 
     from whoosh.writing import SegmentWriter
@@ -116,10 +125,13 @@ def test_the_bulk_writer_writes_the_same_segment_files_as_whoosh(demo, tmp_path)
     for name, make in (("whoosh", lambda ix: SegmentWriter(ix, _lk=False, compound=False)),
                        ("bulk", lambda ix: BulkSegmentWriter(ix, compound=False))):
         (tmp_path / name).mkdir()
-        writer = make(whoosh_index.create_in(str(tmp_path / name), build_schema()))
-        for doc in docs:
-            index.add_document(writer, dict(doc))
-        writer._commit_toc([writer._finalize_segment()])
+        with monkeypatch.context() as mp:
+            if name == "whoosh":
+                _whooshs_own_writing(mp)
+            writer = make(whoosh_index.create_in(str(tmp_path / name), build_schema()))
+            for doc in docs:
+                index.add_document(writer, dict(doc))
+            writer._commit_toc([writer._finalize_segment()])
         files[name] = {f.suffix: hashlib.sha256(f.read_bytes()).hexdigest()
                        for f in (tmp_path / name).iterdir() if f.name.startswith("MAIN_") and f.is_file()}
     assert set(files["bulk"]) == {".col", ".pst", ".trm"}
@@ -151,3 +163,26 @@ def test_opening_hours_are_indexed_as_a_few_blocks_of_half_hours():
     assert (len(numbers), sorted(terms)) == (336, ["e20", "g4", "i0"])  # 0-255, 256-319, 320-335
     numbers, terms = blocks("SU", "22:00", "02:00")  # Sunday night into Monday: both ends of the week
     assert numbers == {332, 333, 334, 335, 0, 1, 2, 3} and sorted(terms) == ["c0", "c83"]
+
+
+def test_a_rebuild_works_out_the_zip_time_zones_and_concept_queries_before_it_forks(demo):
+    """documents.prepare_documents: what every rebuild process needs first is done once, in the
+    process that forks the others (they start with it done)."""
+    from sqlalchemy import select
+
+    from referralnet.directory import models as m
+    from referralnet.extensions import db
+    from referralnet.geo import zip_place
+    from referralnet.search import concepts
+    from referralnet.search.documents import prepare_documents
+
+    codes = set(db.session.scalars(select(m.Address.postal_code).where(m.Address.address_type == "physical")))
+    assert codes
+    zip_place.cache_clear()
+    concepts._prepared.cache_clear()
+    prepare_documents()
+    assert zip_place.cache_info().currsize == len(codes)
+    assert concepts._prepared.cache_info().currsize == 1
+    misses = zip_place.cache_info().misses
+    list(documents_for(active_service_ids()))
+    assert zip_place.cache_info().misses == misses  # building the documents looked up no ZIP code again
