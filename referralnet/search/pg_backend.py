@@ -28,15 +28,18 @@ same writes. A part is scored by BM25F from those (K1, B, idf and the one-byte d
 Whoosh), so both backends order results alike (bench/search_quality.py scores both). A search
 reads the frequencies from `search_posting` (term, document, frequency: `tf` one row per term,
 written and removed with the rows), by term for the documents it matched, so a broad query reads
-its own few terms' postings rather than decompressing every matched row's whole `tf`.
+its own few terms' postings rather than decompressing every matched row's whole `tf`. A concept
+tag's posting carries its words' frequencies (`words`, migration 0019), so a concept's part is
+scored from the tag's postings without reading its (often common) words' own.
 
 Reading. The query layer's plan (understanding.understand, the same lexicon and spelling rules as
 Whoosh) is turned into parts: the words typed, each term and taxonomy code of the needs they
 were taken to mean. A document matches when it matches any part (one tsquery, GIN-indexed); a
 clause scores as its best part plus TIE x the others (need parts boosted as in service.py), the
 document as the weighted sum of its clauses times the coordination factor of service.py. Total,
-facet counts and the page come from one statement (matches, their postings, their scores, each
-a CTE computed once; float8 arithmetic throughout); why each result matched is one more for the
+facet counts and the page come from one statement (the matches; their postings joined, pivoted
+and scored per part in one aggregate; their scores: each a CTE computed once; float8 arithmetic
+throughout); why each result matched is one more for the
 page shown. The columns every matched row is read for are kept in the row (migration 0018:
 moved out of line by TOAST, each comparison of an id fetched it again).
 """
@@ -444,10 +447,10 @@ class _Part:
 def _words_part(words: str) -> _Part | None:
     """Some words as a part: the concept tag of a multi-word lexicon term (scored by its words),
     else all their terms (as service._make_words_query asks Whoosh)."""
-    terms = tuple(dict.fromkeys(body_terms(words)))
     if " " in words and words in concept_queries(document_schema()):
         tag = "~c:" + words
-        return _Part(_lexeme(tag), tag_terms(tag), tag)
+        return _Part(_lexeme(tag), tag_terms(tag), tag)  # its postings carry tag_terms' frequencies
+    terms = tuple(dict.fromkeys(body_terms(words)))
     if not terms:
         return None
     tsq = _lexeme(terms[0]) if len(terms) == 1 else "(" + " & ".join(_lexeme(t) for t in terms) + ")"
