@@ -37,11 +37,12 @@ Whoosh) is turned into parts: the words typed, each term and taxonomy code of th
 were taken to mean. A document matches when it matches any part (one tsquery, GIN-indexed); a
 clause scores as its best part plus TIE x the others (need parts boosted as in service.py), the
 document as the weighted sum of its clauses times the coordination factor of service.py. Total,
-facet counts and the page come from one statement (the matches; their postings joined, pivoted
-and scored per part in one aggregate; their scores: each a CTE computed once; float8 arithmetic
-throughout); why each result matched is one more for the
+facet counts and the page come from one statement (the matches; their postings joined, each
+scored on its own, and summed up per document and clause in one aggregate; their scores: each a
+CTE computed once; float8 arithmetic throughout); why each result matched is one more for the
 page shown. The columns every matched row is read for are kept in the row (migration 0018:
-moved out of line by TOAST, each comparison of an id fetched it again).
+moved out of line by TOAST, each comparison of an id fetched it again), and the large ones out of
+it (migration 0020: the tsvector, card and frequencies), so a broad search reads few pages.
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ import json
 import logging
 import math
 from datetime import datetime
-from typing import Iterable
+from typing import Iterable, NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
@@ -116,10 +117,11 @@ search_term = Table("search_term", metadata, Column("term", Text, primary_key=Tr
 # the tag's own words (tag_terms; NULL for a word it lacks), which score the part it stands for. A
 # search thus reads the postings of a concept's words only when they count outside the tag too:
 # a concept's words are often common ones ("health", "family", "center"), whose postings were
-# most of what a broad search read.
+# most of what a broad search read. It carries its document's length too (`norm_len`, migration
+# 0020), so that each posting is scored on its own.
 search_posting = Table("search_posting", metadata, Column("term", Text, primary_key=True),
                        Column("doc_id", Text, primary_key=True), Column("tf", Float, nullable=False),
-                       Column("words", ARRAY(Float)))
+                       Column("words", ARRAY(Float)), Column("norm_len", Integer))
 DOCS, LENGTH = " docs", " length"  # no lexeme starts with a space
 TABLES = ("search_document", "search_word", "search_term", "search_posting")
 
@@ -129,6 +131,7 @@ DIRTY = "pg_search_dirty"
 # weighs words by the fields' boosts in `tf`).
 FIELD_WEIGHTS = (("name", "A"), ("terms", "B"), ("organization", "C"), ("description", "C"), ("eligibility", "D"))
 BM25_K1, BM25_B = 1.2, 0.75  # Whoosh's BM25F defaults (the Whoosh backend's weighting)
+SCORE_UNIT = 1e9  # scores are rounded to its inverse (see _score_sql)
 SPELLING_FIELDS = ("name", "organization", "terms", "description")
 MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
 EARTH_RADIUS_MILES = 3958.7613
@@ -292,8 +295,8 @@ def _insert(session: Session, docs: list[dict]) -> None:
     ids = sorted(r["id"] for r in rows)
     _delete_postings(session, ids)
     concepts = {t for r in rows for t in r["tf"] if t.startswith("~c:")}
-    session.execute(text(f"INSERT INTO search_posting (term, doc_id, tf, words) SELECT e.key, d.id, "
-                         f"CAST(e.value AS float8), {words_sql('d', 'm.terms')} "
+    session.execute(text(f"INSERT INTO search_posting (term, doc_id, tf, words, norm_len) SELECT e.key, d.id, "
+                         f"CAST(e.value AS float8), {words_sql('d', 'm.terms')}, d.norm_len "
                          f"FROM search_document d CROSS JOIN LATERAL jsonb_each_text(d.tf) e "
                          f"LEFT JOIN jsonb_each(CAST(:concepts AS jsonb)) m(tag, terms) ON m.tag = e.key "
                          f"WHERE d.id = ANY(CAST(:ids AS text[]))"),
@@ -566,14 +569,54 @@ def _float(value: float) -> str:
     return f"CAST({float(value)!r} AS float8)"
 
 
+class _Several(NamedTuple):
+    """A part of several words in a clause (it counts only when a document has them all)."""
+    clause: int
+    boost: float
+    credit: float
+    words: int
+    times: int  # how often the clause has it
+
+
+def _units(clauses: list[_Clause]) -> tuple[dict[tuple[str, int, int], list[float]], list[_Several]]:
+    """The keys a search reads, one per (key, clause, several-word part or 0), each with what a
+    posting of the key adds to the clause's best part (the greatest boost of the clause's parts
+    on the key alone), to the sum of its parts (their boosts' sum) and the credit it gives for
+    matching the clause; and the several-word parts (numbered from 1)."""
+    units: dict[tuple[str, int, int], list[float]] = {}
+    several: list[_Several] = []
+    for ci, c in enumerate(clauses):
+        seen: dict[tuple, int] = {}
+        for part in c.parts:
+            keys = (part.tag,) if part.tag else part.terms
+            if len(keys) == 1:
+                u = units.setdefault((keys[0], ci, 0), [0.0, 0.0, 0.0])
+                u[0], u[1], u[2] = max(u[0], part.boost), u[1] + part.boost, max(u[2], part.credit)
+            elif (part.key, part.credit) in seen:
+                g = seen[(part.key, part.credit)]
+                several[g] = several[g]._replace(times=several[g].times + 1)
+            else:
+                seen[(part.key, part.credit)] = len(several)
+                several.append(_Several(ci, part.boost, part.credit, len(keys), 1))
+                for t in keys:
+                    units[(t, ci, len(several))] = [0.0, 0.0, 0.0]
+    return units, several
+
+
 def _score_sql(session: Session, p: _Params, clauses: list[_Clause], carried: str) -> tuple[str, str, str]:
-    """(score, share of the clause weight matched, the CTEs they read) as SQL over `parts q`, the
-    matched rows (the CTE `found0`: id, norm_len...) with their parts' scores: each part's BM25F
-    score from the document's term frequencies (its postings of the query's terms, one row per
-    document and a column per term) and length and the collection's statistics, as Whoosh scores
-    its `body` field (service.TextQuery). A concept tag's part reads its words' frequencies from
-    the tag's postings (`words`), so a word's own postings are read only when a part without a
-    tag scores it."""
+    """(score, share of the clause weight matched, the CTEs they read) as SQL over `parts q`: the
+    matched rows (the CTE `found0`) with, per clause, what their postings of the query's keys add
+    up to, as Whoosh scores its `body` field (service.TextQuery).
+
+    Each posting is scored on its own (its BM25F score from its frequency, its document's length,
+    which the posting carries, and the collection's statistics), and a document's postings are
+    then summed up per clause in one aggregate of a few plain columns: a clause scores its best
+    part plus TIE x the others, and most parts are one key each (a word, a concept tag, a code),
+    so their best is the best of the key's postings times its part's boost (the greatest boost
+    among the clause's parts on that key) and their sum the sum times the boosts' sum. A part of
+    several words counts only when the document has all of them (their count, per part). A
+    concept tag's posting carries its words' frequencies (`words`), which score its part, so a
+    word's own postings are read only when a part without a tag scores it."""
     from referralnet.search.service import COORDINATION, TIE
 
     def by_tag(part: _Part) -> bool:
@@ -581,67 +624,87 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause], carried: st
 
     parts = [part for c in clauses for part in c.parts]
     terms = list(dict.fromkeys(t for part in parts if not by_tag(part) for t in part.terms))
-    tags = list(dict.fromkeys(part.tag for part in parts if part.tag))
     concepts = list(dict.fromkeys(part.tag for part in parts if by_tag(part)))
     n, avgfl, df = _collection_stats(session, list(dict.fromkeys(terms + [t for g in concepts for t in tag_terms(g)])))
-    keys = list(dict.fromkeys(terms + tags))
-    # Each matched document's postings of the keys, a column per key (the aggregates, each computed
-    # once per document however often the expressions below repeat them).
-    value = {k: f"max(x.tf) FILTER (WHERE k.i = {i + 1})" for i, k in enumerate(keys)}
-    words = {g: f"(max(x.words) FILTER (WHERE k.i = {keys.index(g) + 1}))" for g in concepts}
     # Every constant a float8: a bare 0.3 is a numeric, and numeric arithmetic costs ~50 times more.
-    norm = f"({_float(BM25_K1 * (1 - BM25_B))} + {_float(BM25_K1 * BM25_B / avgfl)} * f.norm_len)"
+    norm = f"({_float(BM25_K1 * (1 - BM25_B))} + {_float(BM25_K1 * BM25_B / avgfl)} * x.norm_len)"
 
-    def bm25(t: str, tf: str) -> str:
-        idf = math.log(max(n, 1) / (df[t] + 1)) + 1
-        return f"{_float(idf * (BM25_K1 + 1))} * {tf} / ({tf} + {norm})"
+    def idf(t: str) -> float:
+        return (math.log(max(n, 1) / (df[t] + 1)) + 1) * (BM25_K1 + 1)
 
-    def tag_words(g: str) -> list[str]:
-        return [f"{words[g]}[{j + 1}]" for j in range(len(tag_terms(g)))]
+    def bm25(weight: str, tf: str) -> str:
+        return f"{weight} * {tf} / ({tf} + {norm})"
 
-    # Each part's score from the aggregates (a term's score repeated in several parts is
-    # arithmetic on an aggregate computed once).
-    part_cols, index = [], {}
-    for c in clauses:
-        for part in c.parts:
-            if (part.tsq, part.boost) in index:
-                continue
-            if by_tag(part):
-                tfs = list(zip(tag_terms(part.tag), tag_words(part.tag)))
-            else:
-                tfs = [(t, value[t]) for t in part.terms]
-            need = [tf for _, tf in tfs] + ([value[part.tag]] if part.tag else [])
-            if part.terms:
-                amount = " + ".join(bm25(t, tf) for t, tf in tfs)
-            else:  # a code: how often the document has it
-                amount = value[part.tag]
-            cond = " AND ".join(f"{x} IS NOT NULL" for x in need)
-            index[(part.tsq, part.boost)] = f"q.p{len(part_cols)}"
-            part_cols.append(f"CASE WHEN {cond} THEN {_float(part.boost)} * ({amount}) ELSE {_float(0)} END "
-                             f"AS p{len(part_cols)}")
-    # The matched documents' postings: the planner reads them by term (hashing the matches) when
-    # many match, or by document when few do. The parts a CTE of their own, computed once per row
-    # (in one expression, every reference to a part would repeat its computation, and the score
-    # refers to each part often).
-    stages = (f"parts AS MATERIALIZED (SELECT {_columns('f', carried)}, {', '.join(part_cols)} FROM found0 f "
-              f"LEFT JOIN (unnest(CAST({p(keys)} AS text[])) WITH ORDINALITY k(term, i) "
-              f"JOIN search_posting x ON x.term = k.term) ON x.doc_id = f.id "
-              f"GROUP BY {_columns('f', carried)}, f.norm_len), ")
+    # How a posting of a key is scored (`kind`): 0 a word (its BM25F score; the key's idf is k.idf),
+    # 1 a tag counted (a code: how often the document has it), 2.. a concept tag (its words').
+    kinds = {g: 2 + i for i, g in enumerate(concepts)}
+
+    def kind(key: str) -> int:
+        return kinds.get(key, 1 if key.startswith("~") else 0)
+
+    units, groups = _units(clauses)
+    rows = [(key, ci, g, kind(key), idf(key) if kind(key) == 0 else None, *v) for (key, ci, g), v in units.items()]
+    columns = list(zip(*rows))
+
+    def concept_score(g: str) -> str:
+        ws = [f"x.words[{j + 1}]" for j in range(len(tag_terms(g)))]
+        present = " AND ".join(f"{w} IS NOT NULL" for w in ws)
+        amount = " + ".join(bm25(_float(idf(t)), w) for t, w in zip(tag_terms(g), ws))
+        return f"CASE WHEN {present} THEN {amount} ELSE {_float(0)} END"
+
+    score_of = (f"CASE k.kind WHEN 0 THEN {bm25('k.idf', 'x.tf')} WHEN 1 THEN x.tf "
+                + "".join(f"WHEN {kinds[g]} THEN {concept_score(g)} " for g in concepts) + "END")
+    # Per clause: its single-key parts' best (b) and sum (t), and the credit when not all 1 (r);
+    # per several-word part: its postings' sum (s) and count (n).
+    aggs = []
+    one = f"({score_of})"  # a posting's score
+    for ci, c in enumerate(clauses):
+        mine = f"k.c = {ci} AND k.g = 0"
+        aggs.append(f"max(k.mx * {one}) FILTER (WHERE {mine}) AS b{ci}")
+        aggs.append(f"sum(k.sm * {one}) FILTER (WHERE {mine}) AS t{ci}")
+        if any(part.credit != 1.0 for part in c.parts):
+            aggs.append(f"max(CASE WHEN {one} > 0 THEN k.cr ELSE {_float(0)} END) FILTER (WHERE {mine}) AS r{ci}")
+    for g in range(1, len(groups) + 1):
+        aggs.append(f"sum({one}) FILTER (WHERE k.g = {g}) AS s{g}")
+        aggs.append(f"count(*) FILTER (WHERE k.g = {g}) AS n{g}")
+    keys = (f"unnest(CAST({p(list(columns[0]))} AS text[]), CAST({p(list(columns[1]))} AS int[]), "
+            f"CAST({p(list(columns[2]))} AS int[]), CAST({p(list(columns[3]))} AS int[]), "
+            f"CAST({p(list(columns[4]))} AS float8[]), CAST({p(list(columns[5]))} AS float8[]), "
+            f"CAST({p(list(columns[6]))} AS float8[]), CAST({p(list(columns[7]))} AS float8[])) "
+            f"k(term, c, g, kind, idf, mx, sm, cr)")
+    # The matched documents' postings: the planner reads them by key (hashing the matches) when
+    # many match, or by document when few do. Each posting scored, then summed up per
+    # document (the aggregates computed once per row, however often the score refers to them).
+    postings = f"{keys} JOIN search_posting x ON x.term = k.term"
+    stages = (f"parts AS MATERIALIZED (SELECT {_columns('f', carried)}, {', '.join(aggs)} FROM found0 f "
+              f"LEFT JOIN ({postings}) ON x.doc_id = f.id GROUP BY {_columns('f', carried)}), ")
     total_weight = sum(c.weight for c in clauses) or 1.0
+    zero = _float(0)
     scores, shares = [], []
-    for c in clauses:
-        cols = [index[(part.tsq, part.boost)] for part in c.parts]
-        best = f"GREATEST({', '.join(cols)})" if len(cols) > 1 else cols[0]
-        clause = best if len(cols) == 1 else f"({_float(1.0 - TIE)} * {best} + {_float(TIE)} * ({' + '.join(cols)}))"
+    for ci, c in enumerate(clauses):
+        mine = [(g, grp) for g, grp in enumerate(groups, 1) if grp.clause == ci]
+        several = [(f"CASE WHEN q.n{g} = {grp.words} THEN {_float(grp.boost)} * q.s{g} ELSE {zero} END", grp) for g, grp in mine]
+        best = f"GREATEST(COALESCE(q.b{ci}, {zero}){''.join(', ' + s for s, _ in several)})" if several \
+            else f"COALESCE(q.b{ci}, {zero})"
+        occurrences = len(c.parts)
+        if occurrences == 1:
+            clause = best
+        else:
+            summed = f"COALESCE(q.t{ci}, {zero})" + "".join(f" + {_float(grp.times)} * {s}" for s, grp in several)
+            clause = f"({_float(1.0 - TIE)} * {best} + {_float(TIE)} * ({summed}))"
         scores.append(f"{_float(c.weight)} * {clause}")
-        credits = [f"CASE WHEN {col} > 0 THEN {_float(part.credit)} ELSE {_float(0)} END"
-                   for col, part in zip(cols, c.parts)]
+        credits = [f"COALESCE(q.r{ci}, {zero})" if any(part.credit != 1.0 for part in c.parts)
+                   else f"CASE WHEN COALESCE(q.b{ci}, {zero}) > 0 THEN {_float(1)} ELSE {zero} END"]
+        credits += [f"CASE WHEN {s} > 0 THEN {_float(grp.credit)} ELSE {zero} END" for s, grp in several]
         credit = f"GREATEST({', '.join(credits)})" if len(credits) > 1 else credits[0]
         shares.append(f"{_float(c.weight)} * {credit}")
     share = "(" + " + ".join(shares) + ")"
     score = "(" + " + ".join(scores) + ")"
     if len(clauses) > 1:
         score = f"{score} * power({share} / {_float(total_weight)}, {_float(COORDINATION)})"
+    # Rounded (to 1e-9): the postings are summed in the order they come, so two documents scored
+    # alike may differ in the last bits, and they are then ordered by id, not by that noise.
+    score = f"round({score} * {_float(SCORE_UNIT)}) / {_float(SCORE_UNIT)}"
     return score, share, stages
 
 
@@ -774,8 +837,7 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     else:
         order = "k.name_sort, k.id"
     # What matches (and its distance), then its scores from its postings (see _score_sql).
-    matched = (f"SELECT {_columns('d', carried, {'dist': dist})}, d.norm_len "
-               f"FROM search_document d WHERE {cond}")
+    matched = f"SELECT {_columns('d', carried, {'dist': dist})} FROM search_document d WHERE {cond}"
     scored = f"SELECT {_columns('q', carried)}, {score} AS score, {share} AS share FROM {source} q"
     head = f"WITH found0 AS MATERIALIZED ({matched}), {stages}scored AS MATERIALIZED ({scored}) "
     found, kept = "scored", "scored"

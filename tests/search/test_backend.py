@@ -200,13 +200,13 @@ def test_postgres_ranks_as_the_whoosh_backend(db, app, monkeypatch, tmp_path):
 def _postings(db) -> set[tuple]:
     from sqlalchemy import text
 
-    return {(term, doc_id, tf, tuple(words) if words is not None else None) for term, doc_id, tf, words in
-            db.session.execute(text("SELECT term, doc_id, tf, words FROM search_posting")).all()}
+    return {(term, doc_id, tf, tuple(words) if words is not None else None, norm) for term, doc_id, tf, words, norm in
+            db.session.execute(text("SELECT term, doc_id, tf, words, norm_len FROM search_posting")).all()}
 
 
 def _postings_from_rows(db) -> set[tuple]:
     """The postings the rows' term frequencies call for, worked out afresh in Python: (term,
-    document, frequency, and for a concept tag the frequencies of its words)."""
+    document, frequency, for a concept tag the frequencies of its words, the document's length)."""
     from sqlalchemy import text
 
     from referralnet.search.pg_backend import body_terms
@@ -217,8 +217,8 @@ def _postings_from_rows(db) -> set[tuple]:
         own = list(dict.fromkeys(body_terms(term[3:])))
         return tuple(float(tfs[w]) if w in tfs else None for w in own)
 
-    return {(term, doc_id, float(tf), words(term, tfs)) for doc_id, tfs in db.session.execute(text(
-        "SELECT id, tf FROM search_document WHERE tf IS NOT NULL")).all() for term, tf in tfs.items()}
+    return {(term, doc_id, float(tf), words(term, tfs), norm) for doc_id, tfs, norm in db.session.execute(text(
+        "SELECT id, tf, norm_len FROM search_document WHERE tf IS NOT NULL")).all() for term, tf in tfs.items()}
 
 
 def test_postgres_postings_follow_every_change(db):
@@ -235,7 +235,7 @@ def test_postgres_postings_follow_every_change(db):
     first.description = "Groceries and diapers, delivered"
     db.session.commit()
     assert _postings(db) == _postings_from_rows(db)
-    assert {d for t, d, _, _ in _postings(db) if t == "diaper"} == {f"service:{first.id}"}  # no location: one document
+    assert {d for t, d, *_ in _postings(db) if t == "diaper"} == {f"service:{first.id}"}  # no location: one document
     first.name = "Renamed Hub"
     db.session.flush()
     db.session.rollback()
@@ -249,7 +249,7 @@ def test_postgres_postings_follow_every_change(db):
     first.status = "inactive"
     db.session.commit()
     assert _postings(db) == _postings_from_rows(db)
-    assert not {t for t, _, _, _ in _postings(db)} & {"diaper", "grocery"}
+    assert not {t for t, *_ in _postings(db)} & {"diaper", "grocery"}
     seam.current_backend().rebuild()
     assert _postings(db) == _postings_from_rows(db) != set()
     # Rows whose postings are gone (a partial restore): `flask search backend` and /readyz say what to run.
@@ -308,7 +308,7 @@ def test_postgres_concept_postings_carry_their_words_from_their_migration(db, ap
         db.session.scalar(text("SELECT tf FROM search_posting WHERE term = 'pantri' AND doc_id = :d"),
                           {"d": f"service:{pantry.id}"}))) in concepts
     expected = _postings(db)
-    assert expected == _postings_from_rows(db) and any(words for _, _, _, words in expected)
+    assert expected == _postings_from_rows(db) and any(words for _, _, _, words, _ in expected)
     ranked = _ranked("food pantry")
     assert ranked[0] == pantry.id
     db.session.commit()
@@ -322,3 +322,42 @@ def test_postgres_concept_postings_carry_their_words_from_their_migration(db, ap
         upgrade()
     assert _postings(db) == expected == _postings_from_rows(db)
     assert _ranked("food pantry") == ranked
+
+
+def test_postgres_postings_carry_their_documents_length_from_their_migration(db, app):
+    """A posting carries its document's length (each posting is scored on its own), and a row keeps
+    only its small columns in the table's pages (the tsvector, card and frequencies moved out of
+    line above 256 bytes). Migration 0020 fills the lengths and rewrites the rows already there,
+    its downgrade undoes both, and a search ranks the same either way."""
+    _pg_only()
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    def storage() -> tuple:
+        return (db.session.scalar(text("SELECT attstorage FROM pg_attribute WHERE attrelid = "
+                                       "'search_document'::regclass AND attname = 'vector'")),
+                db.session.scalar(text("SELECT reloptions FROM pg_class WHERE relname = 'search_document'")))
+
+    pantry = _service(db, "Eastside Food Pantry")
+    pantry.description = "A food pantry and hot meals for families"
+    _service(db, "Westside Meals", "Second Org").description = "Hot meals every evening"
+    db.session.commit()
+    expected = _postings(db)
+    assert expected == _postings_from_rows(db) and all(norm for *_, norm in expected)
+    assert storage() == ("x", ["toast_tuple_target=256"])
+    ranked = _ranked("hot meals")
+    assert len(ranked) == 2 and ranked[1] == pantry.id  # "meals" in the other's name
+    db.session.commit()
+    db.session.remove()
+    try:
+        downgrade(revision="0019")
+        assert db.session.scalar(text(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'search_posting' "
+            "AND column_name = 'norm_len'")) == 0
+        assert storage() == ("m", None)
+        db.session.remove()
+    finally:
+        upgrade()
+    assert _postings(db) == expected == _postings_from_rows(db)
+    assert storage() == ("x", ["toast_tuple_target=256"])
+    assert _ranked("hot meals") == ranked
