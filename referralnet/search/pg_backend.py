@@ -50,12 +50,12 @@ import functools
 import json
 import logging
 import math
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Iterable, NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
-from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, Table, Text, delete, event, func, select,
+from sqlalchemy import (Boolean, Column, Date, Float, Integer, MetaData, Table, Text, delete, event, func, select,
                         text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, insert as pg_insert
 from sqlalchemy.orm import Session
@@ -92,6 +92,9 @@ search_document = Table(
     Column("tz", Text, nullable=False),
     Column("slots", ARRAY(Text), nullable=False),
     Column("has_exceptions", Boolean, nullable=False),
+    # The local dates of its holiday closures and special hours (migration 0021): open now is
+    # checked exactly only for the places with one today or yesterday (an overnight span).
+    Column("exception_days", ARRAY(Date), nullable=False),
     Column("lat", Float),
     Column("lon", Float),
     Column("card", JSONB, nullable=False),
@@ -221,8 +224,20 @@ def _row(doc: dict) -> dict:
         "languages": [v.lower() for v in _split(doc["languages"])],
         "accepting": doc["accepting"], "free": doc["free"], "min_age": doc["min_age"], "max_age": doc["max_age"],
         "tz": doc["tz"], "slots": [slot_name(n) for n in doc["_open_slots"]], "has_exceptions": doc["has_exceptions"],
+        "exception_days": exception_days(doc["card"]),
         "lat": doc.get("lat"), "lon": doc.get("lon"), "card": doc["card"],
     }
+
+
+def exception_days(card: dict) -> list[date]:
+    """The local dates a place's holiday closures and special hours fall on (its card's schedules,
+    as the exact open-now check reads them)."""
+    if not card.get("has_exceptions"):
+        return []
+    from referralnet.search.service import card_hours
+
+    hours = card_hours(card)
+    return sorted(hours.closed_dates | set(hours.special))
 
 
 def write_services(session: Session, service_ids: Iterable[str]) -> int:
@@ -730,20 +745,22 @@ def _zones(session: Session) -> list[str]:
 
 def _open_now_sql(session: Session, p: _Params, now: datetime, where: list[str]) -> str:
     """Open now in each place's own zone (the typical week's slots); holiday closures and special
-    hours are checked exactly for the places that have them among those `where` (every other
-    condition of the search) leaves."""
+    hours are checked exactly for the places that have one today or yesterday (in any of the
+    directory's zones) among those `where` (every other condition of the search) leaves."""
     from referralnet.search.service import _really_open_card
 
-    parts = []
+    parts, days = [], set()
     for zone in _zones(session):
         local = now.astimezone(ZoneInfo(zone)) if "/" in zone or zone == "UTC" else now
         parts.append(f"(d.tz = {p(zone)} AND d.slots @> ARRAY[CAST({p(slot_key(local.weekday(), local.hour * 60 + local.minute))} AS text)])")
+        days |= {local.date(), local.date() - timedelta(days=1)}  # yesterday's hours may run past midnight
     if not parts:
         return "false"
     slot_open = "(" + " OR ".join(parts) + ")"
     others = "".join(f" AND {c}" for c in where)
-    special = session.execute(text(f"SELECT id, card FROM search_document d WHERE d.has_exceptions AND {slot_open}"
-                                   f"{others}"), p.values).all()
+    special = session.execute(text(f"SELECT id, card FROM search_document d WHERE d.has_exceptions AND "
+                                   f"d.exception_days && CAST({p(sorted(days))} AS date[]) AND {slot_open}{others}"),
+                              p.values).all()
     closed = [row.id for row in special if not _really_open_card(row.card, now)]
     if closed:
         return f"({slot_open} AND d.id <> ALL(CAST({p(closed)} AS text[])))"

@@ -25,7 +25,7 @@ import numpy as np
 
 from whoosh.query import And, Or, Query, Term
 
-from referralnet.directory.hours import build_hours, slot_number
+from referralnet.directory.hours import WeeklyHours, build_hours, slot_number
 from referralnet.errors import ValidationFailed
 from referralnet.geo import Place, PlaceNotFound, cells_covering, distance_miles, locate
 from whoosh.analysis.tokenizers import default_pattern
@@ -705,7 +705,12 @@ def _really_open_card(card: dict, now: datetime) -> bool:
     """Whether a result card's place is open at `now`, holiday closures and special hours included."""
     if not card.get("has_exceptions"):
         return True
-    return build_hours(_schedule_rows(card), iana=card.get("tz")).is_open(now)
+    return card_hours(card).is_open(now)
+
+
+def card_hours(card: dict) -> WeeklyHours:
+    """A result card's place's hours, from the schedules it carries."""
+    return build_hours(_schedule_rows(card), iana=card.get("tz"))
 
 
 def _schedule_rows(card: dict) -> list[dict]:
@@ -722,7 +727,7 @@ def _schedule_rows(card: dict) -> list[dict]:
 def _decorate(hit: Hit, place: Place | None, now: datetime) -> None:
     """Open now / next opening, and the distance shown (geopy) for a result on the page."""
     card = hit.card
-    hours = build_hours(_schedule_rows(card), iana=card.get("tz"))
+    hours = card_hours(card)
     if hours.known:
         hit.open_now = hours.is_open(now)
         hit.next_open = None if hit.open_now else hours.next_open(now)

@@ -361,3 +361,37 @@ def test_postgres_postings_carry_their_documents_length_from_their_migration(db,
     assert _postings(db) == expected == _postings_from_rows(db)
     assert storage() == ("x", ["toast_tuple_target=256"])
     assert _ranked("hot meals") == ranked
+
+
+def test_postgres_rows_keep_their_exception_days_from_their_migration(db, app):
+    """A row keeps the local dates of its place's holiday closures and special hours (open now
+    checks exactly only the places with one today or yesterday); they follow the schedules, and
+    migration 0021 fills them from the rows already there (its downgrade drops them)."""
+    _pg_only()
+    from datetime import date
+
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    def days() -> dict[str, list]:
+        return {name: list(d) for name, d in db.session.execute(text(
+            "SELECT card ->> 'service_name', exception_days FROM search_document")).all()}
+
+    closed = _service(db, "Holiday Pantry")
+    _service(db, "Plain Pantry", "Second Org")
+    db.session.add(m.Schedule(service_id=closed.id, valid_from=date(2026, 12, 24), valid_to=date(2026, 12, 25)))
+    db.session.add(m.Schedule(service_id=closed.id, valid_from=date(2027, 1, 1), opens_at="10:00", closes_at="12:00"))
+    db.session.commit()
+    expected = {"Holiday Pantry": [date(2026, 12, 24), date(2026, 12, 25), date(2027, 1, 1)], "Plain Pantry": []}
+    assert days() == expected
+    db.session.commit()
+    db.session.remove()
+    try:
+        downgrade(revision="0020")
+        assert db.session.scalar(text(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'search_document' "
+            "AND column_name = 'exception_days'")) == 0
+        db.session.remove()
+    finally:
+        upgrade()
+    assert days() == expected

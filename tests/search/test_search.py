@@ -2,7 +2,7 @@
 filters, distance, hours in each place's time zone, and the index following the database."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -252,6 +252,22 @@ def test_holiday_closure_is_respected_by_open_now(db):
     hit = search(SearchQuery(text="zebra", now=thursday_noon)).hits[0]
     assert hit.open_now is False and hit.next_open.date() == date(2026, 11, 30)
     assert names(search(SearchQuery(text="zebra", open_now=True, now=wednesday_noon))) == ["Zebra Holiday"]
+
+
+def test_a_closure_yesterday_ends_its_overnight_hours_for_open_now(db):
+    """Hours past midnight belong to the day they start on: closed on Friday (a holiday), a place
+    open Friday 20:00-02:00 is closed at 01:00 on Saturday, though its typical week is open then."""
+    svc = _make_service(db, name="Zebra Night Shelter", tz_zip="94063", lat=37.48, lon=-122.21, byday="FR",
+                        opens="20:00", closes="02:00")
+    db.session.add(m.Schedule(service_id=svc.id, valid_from=date(2026, 12, 25), valid_to=date(2026, 12, 25),
+                              description="Closed for the holiday"))
+    db.session.commit()
+    saturday_1am = datetime(2026, 12, 26, 9, 0, tzinfo=timezone.utc)  # 01:00 in California
+    assert names(search(SearchQuery(text="zebra", open_now=True, now=saturday_1am))) == []
+    assert names(search(SearchQuery(text="zebra", open_now=True, now=saturday_1am - timedelta(days=7)))) == [
+        "Zebra Night Shelter"]
+    assert names(search(SearchQuery(text="zebra", open_now=True, now=saturday_1am + timedelta(days=7)))) == [
+        "Zebra Night Shelter"]
 
 
 # --- what must never be shown ------------------------------------------------------------------
