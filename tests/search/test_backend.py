@@ -2,6 +2,8 @@
 and (postgres) that search rows are part of the directory change's own transaction."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from sqlalchemy import select
 
@@ -18,6 +20,28 @@ def _service(db, name: str, org_name: str = "Backend Test Org") -> m.Service:
     db.session.add(service)
     db.session.commit()
     return service
+
+
+@contextmanager
+def _downgraded(db, revision: str):
+    """The database migrated down to `revision` inside the block, and back up to head after it."""
+    from flask_migrate import downgrade, upgrade
+
+    db.session.commit()
+    db.session.remove()
+    try:
+        downgrade(revision=revision)
+        yield
+        db.session.remove()
+    finally:
+        upgrade()
+
+
+def _has_column(db, table: str, column: str) -> bool:
+    from sqlalchemy import text
+
+    return bool(db.session.scalar(text("SELECT count(*) FROM information_schema.columns WHERE table_name = :t "
+                                       "AND column_name = :c"), {"t": table, "c": column}))
 
 
 def _postgres(db) -> bool:
@@ -267,23 +291,16 @@ def test_postgres_postings_are_backfilled_by_their_migration(db, app):
     """Migration 0018 fills the postings from the rows already there, and its downgrade removes the
     table (and readiness says so) without touching the rows."""
     _pg_only()
-    from flask_migrate import downgrade, upgrade
     from sqlalchemy import text
 
     _service(db, "Quokka Grocery Hub")
     _service(db, "Wombat Tax Help", "Second Org")
     expected = _postings(db)
     ranked = _ranked("grocery tax")
-    db.session.commit()
-    db.session.remove()
-    try:
-        downgrade(revision="0017")
+    with _downgraded(db, "0017"):
         assert db.session.scalar(text("SELECT to_regclass('search_posting')")) is None
         ready, why = seam.is_ready()
         assert not ready and "flask db upgrade" in why
-        db.session.remove()
-    finally:
-        upgrade()
     assert _postings(db) == expected == _postings_from_rows(db)
     assert _ranked("grocery tax") == ranked and len(ranked) == 2
 
@@ -294,7 +311,6 @@ def test_postgres_concept_postings_carry_their_words_from_their_migration(db, ap
     Migration 0019 fills them from the rows already there (its downgrade drops them), and a
     search ranks the same from them as before."""
     _pg_only()
-    from flask_migrate import downgrade, upgrade
     from sqlalchemy import text
 
     pantry = _service(db, "Eastside Food Pantry")
@@ -311,15 +327,8 @@ def test_postgres_concept_postings_carry_their_words_from_their_migration(db, ap
     assert expected == _postings_from_rows(db) and any(words for _, _, _, words, _ in expected)
     ranked = _ranked("food pantry")
     assert ranked[0] == pantry.id
-    db.session.commit()
-    db.session.remove()
-    try:
-        downgrade(revision="0018")
-        assert db.session.scalar(text(
-            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'search_posting' AND column_name = 'words'")) == 0
-        db.session.remove()
-    finally:
-        upgrade()
+    with _downgraded(db, "0018"):
+        assert not _has_column(db, "search_posting", "words")
     assert _postings(db) == expected == _postings_from_rows(db)
     assert _ranked("food pantry") == ranked
 
@@ -330,7 +339,6 @@ def test_postgres_postings_carry_their_documents_length_from_their_migration(db,
     line above 256 bytes). Migration 0020 fills the lengths and rewrites the rows already there,
     its downgrade undoes both, and a search ranks the same either way."""
     _pg_only()
-    from flask_migrate import downgrade, upgrade
     from sqlalchemy import text
 
     def storage() -> tuple:
@@ -347,17 +355,9 @@ def test_postgres_postings_carry_their_documents_length_from_their_migration(db,
     assert storage() == ("x", ["toast_tuple_target=256"])
     ranked = _ranked("hot meals")
     assert len(ranked) == 2 and ranked[1] == pantry.id  # "meals" in the other's name
-    db.session.commit()
-    db.session.remove()
-    try:
-        downgrade(revision="0019")
-        assert db.session.scalar(text(
-            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'search_posting' "
-            "AND column_name = 'norm_len'")) == 0
+    with _downgraded(db, "0019"):
+        assert not _has_column(db, "search_posting", "norm_len")
         assert storage() == ("m", None)
-        db.session.remove()
-    finally:
-        upgrade()
     assert _postings(db) == expected == _postings_from_rows(db)
     assert storage() == ("x", ["toast_tuple_target=256"])
     assert _ranked("hot meals") == ranked
@@ -370,7 +370,6 @@ def test_postgres_rows_keep_their_exception_days_from_their_migration(db, app):
     _pg_only()
     from datetime import date
 
-    from flask_migrate import downgrade, upgrade
     from sqlalchemy import text
 
     def days() -> dict[str, list]:
@@ -384,14 +383,6 @@ def test_postgres_rows_keep_their_exception_days_from_their_migration(db, app):
     db.session.commit()
     expected = {"Holiday Pantry": [date(2026, 12, 24), date(2026, 12, 25), date(2027, 1, 1)], "Plain Pantry": []}
     assert days() == expected
-    db.session.commit()
-    db.session.remove()
-    try:
-        downgrade(revision="0020")
-        assert db.session.scalar(text(
-            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'search_document' "
-            "AND column_name = 'exception_days'")) == 0
-        db.session.remove()
-    finally:
-        upgrade()
+    with _downgraded(db, "0020"):
+        assert not _has_column(db, "search_document", "exception_days")
     assert days() == expected
