@@ -124,41 +124,46 @@ def _rows(s, columns, *where, order_by=()):
 
 def _batch(ids: list[str], s, memo: Memo) -> Iterator[dict]:
     default_tz = current_app.config.get("DEFAULT_TIMEZONE", "America/Los_Angeles")
-    # In id order on every database (a rebuild's chunks then give the documents of one call).
+    # Everything in id order on every database, whatever the plan (a long IN-list may come in the
+    # table's order, a short one in its index's): a service's places, first address and phone,
+    # schedules and terms are the same in a rebuild's chunk as in a one-service update.
     services = _rows(s, _SERVICE, m.Service.id.in_(ids), m.Service.status == "active", order_by=[m.Service.id])
     if not services:
         return
     svc_ids = [x.id for x in services]
     org_ids = {x.organization_id for x in services if x.organization_id}
     orgs = {o.id: o for o in _rows(s, _ORGANIZATION, m.Organization.id.in_(org_ids))}
-    sals = _by(_rows(s, _SERVICE_AT_LOCATION, m.ServiceAtLocation.service_id.in_(svc_ids)), lambda r: r.service_id)
+    sals = _by(_rows(s, _SERVICE_AT_LOCATION, m.ServiceAtLocation.service_id.in_(svc_ids), order_by=[m.ServiceAtLocation.id]),
+               lambda r: r.service_id)
     loc_ids = {r.location_id for rows in sals.values() for r in rows if r.location_id}
     locations = {x.id: x for x in _rows(s, _LOCATION, m.Location.id.in_(loc_ids))}
-    addresses = _by(_rows(s, _ADDRESS, m.Address.location_id.in_(loc_ids), m.Address.address_type == "physical"),
-                    lambda r: r.location_id)
+    addresses = _by(_rows(s, _ADDRESS, m.Address.location_id.in_(loc_ids), m.Address.address_type == "physical",
+                          order_by=[m.Address.id]), lambda r: r.location_id)
     sal_ids = [r.id for rows in sals.values() for r in rows]
     schedules = _rows(s, _SCHEDULE, m.Schedule.service_id.in_(svc_ids) | m.Schedule.location_id.in_(loc_ids)
-                      | m.Schedule.service_at_location_id.in_(sal_ids))
+                      | m.Schedule.service_at_location_id.in_(sal_ids), order_by=[m.Schedule.id])
     sched_by_sal = _by([x for x in schedules if x.service_at_location_id], lambda r: r.service_at_location_id)
     sched_by_svc = _by([x for x in schedules if x.service_id and not x.service_at_location_id], lambda r: r.service_id)
     sched_by_loc = _by([x for x in schedules if x.location_id and not x.service_id and not x.service_at_location_id],
                        lambda r: r.location_id)
-    languages = _rows(s, _LANGUAGE, m.Language.service_id.in_(svc_ids) | m.Language.location_id.in_(loc_ids))
+    languages = _rows(s, _LANGUAGE, m.Language.service_id.in_(svc_ids) | m.Language.location_id.in_(loc_ids),
+                      order_by=[m.Language.id])
     lang_by_svc = _by([x for x in languages if x.service_id], lambda r: r.service_id)
     lang_by_loc = _by([x for x in languages if x.location_id and not x.service_id], lambda r: r.location_id)
     phones = _rows(s, _PHONE, m.Phone.service_id.in_(svc_ids) | m.Phone.location_id.in_(loc_ids)
-                   | m.Phone.organization_id.in_(org_ids))
+                   | m.Phone.organization_id.in_(org_ids), order_by=[m.Phone.id])
     phone_by_svc = _by([p for p in phones if p.service_id], lambda r: r.service_id)
     phone_by_loc = _by([p for p in phones if p.location_id and not p.service_id], lambda r: r.location_id)
     phone_by_org = _by([p for p in phones if p.organization_id and not p.service_id and not p.location_id],
                        lambda r: r.organization_id)
-    attrs = _rows(s, _ATTRIBUTE, m.Attribute.link_entity == "service", m.Attribute.link_id.in_(svc_ids))
+    attrs = _rows(s, _ATTRIBUTE, m.Attribute.link_entity == "service", m.Attribute.link_id.in_(svc_ids),
+                  order_by=[m.Attribute.id])
     term_ids = {a.taxonomy_term_id for a in attrs if a.taxonomy_term_id}
     terms = {t.id: t for t in _rows(s, _TERM, m.TaxonomyTerm.id.in_(term_ids))}
     attrs_by_svc = _by(attrs, lambda r: r.link_id)
-    costs = _by(_rows(s, _COST, m.CostOption.service_id.in_(svc_ids)), lambda r: r.service_id)
+    costs = _by(_rows(s, _COST, m.CostOption.service_id.in_(svc_ids), order_by=[m.CostOption.id]), lambda r: r.service_id)
     capacity = _by(_rows(s, _CAPACITY, m.ServiceCapacity.service_id.in_(svc_ids),
-                         order_by=[m.ServiceCapacity.updated.desc()]), lambda r: r.service_id)
+                         order_by=[m.ServiceCapacity.updated.desc(), m.ServiceCapacity.id]), lambda r: r.service_id)
     sdoh_by_term = {t["id"]: code for code, t in sdoh_terms().items()}
 
     for svc in services:

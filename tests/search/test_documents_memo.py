@@ -128,3 +128,33 @@ def test_a_full_memo_is_emptied_and_the_documents_stay_the_same(demo, monkeypatc
     expected = [_plain(d) for d in documents_for(ids)]
     monkeypatch.setattr(Memo, "LIMIT", limit)
     assert [_plain(d) for d in documents_for(ids)] == expected
+
+
+def test_a_documents_phone_address_and_schedules_are_the_first_by_id_whatever_the_rows_order(db):
+    """A service's rows are read in id order on every database and in every plan (a long IN-list may
+    come in the table's order, a short one in its index's): its card shows the phone and address
+    with the lowest id and lists its schedules by id, in a one-service update as in a rebuild's
+    chunk, however the rows were inserted."""
+    org = m.Organization(name="Order Org", description="x")
+    db.session.add(org)
+    db.session.flush()
+    loc = m.Location(id="loc-order", name="Order site", organization_id=org.id, latitude=37.5, longitude=-122.2)
+    svc = m.Service(id="svc-order", organization_id=org.id, name="Order Pantry", description="food", status="active")
+    db.session.add_all([loc, svc])
+    db.session.flush()
+    db.session.add(m.ServiceAtLocation(id="sal-order", service_id=svc.id, location_id=loc.id))
+    # Inserted last-id first: the table's order is not the ids' order.
+    for suffix, number, street in (("c", "555-0103", "3 Third St"), ("b", "555-0102", "2 Second St"),
+                                   ("a", "555-0101", "1 First St")):
+        db.session.add(m.Phone(id=f"phone-{suffix}", service_id=svc.id, number=number))
+        db.session.add(m.Address(id=f"addr-{suffix}", location_id=loc.id, address_1=street, city="San Mateo",
+                                 state_province="CA", postal_code="94401", country="US", address_type="physical"))
+        db.session.add(m.Schedule(id=f"sched-{suffix}", service_id=svc.id, freq="WEEKLY", byday="MO",
+                                  opens_at=f"0{ord(suffix) - 90}:00", closes_at="17:00"))
+    db.session.commit()
+    alone = next(d for d in documents_for([svc.id]) if d["service_id"] == svc.id)
+    among = next(d for d in documents_for(_all_service_ids(db.session)) if d["service_id"] == svc.id)
+    for doc in (alone, among):
+        assert doc["card"]["phone"] == "555-0101"
+        assert doc["card"]["address"].startswith("1 First St")
+        assert [s["opens_at"] for s in doc["card"]["schedules"]] == ["07:00", "08:00", "09:00"]
