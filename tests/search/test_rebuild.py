@@ -266,3 +266,19 @@ def test_a_later_rebuild_reads_the_directorys_zip_places_from_the_cache_dir(app,
     assert rebuild_index() > 0
     assert content_digest(open_index()) == digest
     geo.zip_place.cache_clear()
+
+
+def test_a_rebuild_tags_concepts_without_building_the_whole_need_lexicon(app, demo):
+    """The concept tags need the lexicon's concepts only (understanding.need_concepts): a rebuild does
+    not stem the lexicon's ~20,000 phrasing words on its serial path. The tags are the same."""
+    from referralnet.search import concepts
+    from referralnet.search.understanding import lexicon, need_concepts
+
+    assert need_concepts() == lexicon().needs
+    digest = content_digest(open_index()) if rebuild_index() else None
+    lexicon.cache_clear()
+    concepts._concept_queries.cache_clear()
+    concepts._prepared.cache_clear()
+    assert rebuild_index() > 0
+    assert lexicon.cache_info().currsize == 0
+    assert content_digest(open_index()) == digest
