@@ -46,6 +46,9 @@ def load_config(instance_path: Path) -> dict:
         "SEARCH_POLL_SECONDS": float(os.environ.get("SEARCH_POLL_SECONDS", "3")),
         # Processes that build the documents of a full rebuild (directories of 2,000 services or more).
         "SEARCH_REBUILD_PROCS": int(os.environ.get("SEARCH_REBUILD_PROCS", "2")),
+        # Files derived from the installed packages' static data, each named by a digest of what it is
+        # derived from (never stale): the directory's ZIP places, so a rebuild skips loading the ZIP table.
+        "CACHE_DIR": os.environ.get("CACHE_DIR") or str(instance_path / "cache"),
         # Where rate-limit counters live. memory:// counts per process: with more than one gunicorn worker
         # or host, point every one at the same Redis (redis://host:6379/0) so a limit is one limit.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),

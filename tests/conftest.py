@@ -45,6 +45,7 @@ def app(tmp_path_factory):
         "SQLALCHEMY_DATABASE_URI": url,
         "SECRET_KEY": "test-secret",
         "SEARCH_INDEX_DIR": str(tmp / "index"),
+        "CACHE_DIR": str(tmp / "cache"),
         # whooshsync: the index applies the change table right after each commit, in the committing
         # thread, so a test searches what it just wrote; tests/search/test_sync.py runs the real
         # background applier (SEARCH_SYNC="background", the default) in apps of its own.

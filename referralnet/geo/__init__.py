@@ -13,6 +13,7 @@ from bisect import bisect_left, bisect_right
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from statistics import mean
 from typing import Iterable
 
@@ -45,6 +46,12 @@ def zip_place(zip_code: str) -> Place | None:
     zip_code = (zip_code or "").strip()[:5]
     if not re.fullmatch(r"\d{5}", zip_code):
         return None
+    if zip_code in _saved_places:
+        return _saved_places[zip_code]
+    return _zip_place_from_table(zip_code)
+
+
+def _zip_place_from_table(zip_code: str) -> Place | None:
     try:
         matches = zipcodes.matching(zip_code)
     except (ValueError, TypeError):
@@ -79,6 +86,60 @@ def city_place(city: str, state: str | None) -> Place | None:
         return None
     return Place(mean(float(m["lat"]) for m in matches), mean(float(m["long"]) for m in matches),
                  f"{matches[0]['city']}, {matches[0]['state']}", matches[0].get("timezone") or None)
+
+
+# ZIP places read from a saved file (load_zip_places) instead of the package's table: the first look-up
+# in the table loads all of it (~0.9 CPU s), the file holds only the places a caller asked for before.
+_saved_places: dict[str, Place | None] = {}
+
+
+def _zip_table_key() -> str:
+    """A digest of what a ZIP's place is computed from: the zipcodes package's files (its table is
+    compiled into its extension) and this module's code. A saved place is used only under the same
+    key, so it is never one that the current package and code would compute differently."""
+    import hashlib
+
+    h = hashlib.sha256()
+    package = Path(zipcodes.__file__).parent
+    for path in [*sorted(p for p in package.iterdir() if p.is_file()), Path(__file__)]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:20]
+
+
+def load_zip_places(codes: Iterable[str], folder: Path) -> None:
+    """Make `zip_place` answer these ZIP codes without loading the package's table when `folder` holds
+    their places from an earlier call (the same package and code: `_zip_table_key`). Codes not saved
+    yet are looked up in the table, then saved with the others (a full rebuild of the search index
+    needs every ZIP of the directory; the next one on this host then skips the table's load)."""
+    import json
+    import os
+
+    codes = {c for c in ((code or "").strip()[:5] for code in codes) if re.fullmatch(r"\d{5}", c)}
+    path = folder / f"zip-places-{_zip_table_key()}.json"
+    saved: dict[str, list | None] = {}
+    try:
+        loaded = json.loads(path.read_text())
+        if isinstance(loaded, dict):
+            saved = loaded
+    except (OSError, ValueError):
+        pass  # none yet, or unreadable: written again below
+    for code, row in saved.items():
+        if code not in _saved_places and (row is None or (isinstance(row, list) and len(row) == 4)):
+            _saved_places[code] = None if row is None else Place(*row)
+    missing = codes - _saved_places.keys()
+    if not missing:
+        return
+    for code in missing:
+        _saved_places[code] = _zip_place_from_table(code)
+    rows = {code: None if place is None else [place.latitude, place.longitude, place.label, place.timezone]
+            for code, place in _saved_places.items()}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps(rows, sort_keys=True))
+        os.replace(partial, path)  # readers see the old file or the new one, never a part
+    except OSError:
+        pass  # not saved: the next call looks them up in the table again
 
 
 def timezone_for_zip(zip_code: str | None) -> str | None:

@@ -85,6 +85,7 @@ class GroupedPostings:
     def __init__(self):
         self.fields: dict[str, dict[bytes, list]] = {}
         self.spelling: set[str] = set()  # spelling fields: every posting names document 0
+        self.keep = False  # True: `cleanup` leaves the postings (a worker process ended right after)
 
     def terms(self, fieldname: str) -> dict[bytes, list]:
         terms = self.fields.get(fieldname)
@@ -112,7 +113,8 @@ class GroupedPostings:
                     yield fieldname, btext, docnum, weight, vbytes
 
     def cleanup(self) -> None:
-        self.fields.clear()
+        if not self.keep:
+            self.fields.clear()
 
 
 class BulkSegmentWriter(SegmentWriter):

@@ -23,7 +23,7 @@ from whoosh.qparser import AndGroup, MultifieldParser
 from whoosh.query import And, NullQuery, Or, Phrase, Query, Term
 
 from referralnet.search.schema import TEXT_FIELDS, analyze_text_fields
-from referralnet.search.understanding import lexicon
+from referralnet.search.understanding import need_concepts
 CONCEPT_FIELD = "concepts"
 
 
@@ -72,8 +72,9 @@ def concept_queries(schema) -> dict[str, Query]:
 
 
 def multiword_meanings() -> list[str]:
-    """Every multi-word term of the need lexicon (and the synonym list it includes), sorted."""
-    return sorted({t for need in lexicon().needs.values() for t in need.terms if " " in t})
+    """Every multi-word term of the need lexicon's concepts (and the synonym list they include), sorted
+    (from `need_concepts`: the same concepts as `lexicon().needs`, without building the phrasings)."""
+    return sorted({t for need in need_concepts().values() for t in need.terms if " " in t})
 
 
 def digest() -> str:

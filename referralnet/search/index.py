@@ -333,36 +333,43 @@ def _rebuild_serial(ix, writer, ids, session, progress, end_reads: bool) -> int:
 
 
 def _rebuild_parallel(ix, writer, ids, procs: int, progress, session, end_reads: bool) -> int:
-    """Build the documents in `procs` processes, each writing one segment of its share: this one and
-    `procs - 1` workers started meanwhile. The caller's writer (which holds the lock) then commits a
-    table of contents of those segments, in share order (the same documents in the same order
-    whichever process finished first).
+    """Build the documents in `procs` processes, each writing one segment of its share. The caller's
+    writer (which holds the lock) then commits a table of contents of those segments, in share order
+    (the same documents in the same order whichever process finished first).
 
     Workers are forked where the platform can: they start with this process's app, lexicon and
     tables already loaded (a spawned worker imported the app and rebuilt the lexicon first, ~2 CPU
-    seconds) and open their own database connections. Elsewhere they are spawned with the app's
-    configuration."""
+    seconds) and open their own database connections. Every share is built by a forked worker, this
+    process only waits: a worker's postings and memo (a few hundred MB, millions of small objects) are
+    never freed one object at a time -- the worker is ended once its segment is written, and its memory
+    goes back to the system at once (freeing them took ~5% of a process's rebuild) -- and a long-lived
+    process that rebuilds (the change applier) does not keep a rebuild's worth of freed memory.
+    Elsewhere workers are spawned with the app's configuration, and this process builds the first
+    share meanwhile (a spawned worker takes seconds to start)."""
     import multiprocessing
 
     global _fork_app
     shares = [ids[i::procs] for i in range(procs)]
-    if "fork" in multiprocessing.get_all_start_methods():
+    forked = "fork" in multiprocessing.get_all_start_methods()
+    if forked:
         ctx = multiprocessing.get_context("fork")
         prepare_documents(session)  # done once here rather than in each process
         if end_reads:
             session.rollback()
         _fork_app = current_app._get_current_object()
         config = None
+        workers, own_share = shares, None
     else:
         ctx = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited locks or connections
         config = {k: v for k, v in current_app.config.items()
                   if isinstance(v, (str, int, float, bool, type(None)))}
         config["SEARCH_AUTO_INDEX"] = False
+        workers, own_share = shares[1:], shares[0]
     try:
-        with ctx.Pool(procs - 1) as pool:
-            others = pool.starmap_async(_build_segment, [(config, share) for share in shares[1:]])
-            own = _write_segment(ix, shares[0], session, end_reads)
-            results = [own] + others.get()
+        with ctx.Pool(len(workers)) as pool:
+            others = pool.starmap_async(_build_segment, [(config, share) for share in workers])
+            own = [_write_segment(ix, own_share, session, end_reads)] if own_share is not None else []
+            results = own + others.get()
     finally:
         _fork_app = None
     segments = [segment for segment, _ in results if segment is not None]
@@ -378,7 +385,8 @@ _fork_app = None  # the app a forked rebuild worker works for (set by _rebuild_p
 
 def _build_segment(config: dict | None, ids: list[str]):
     """In a worker process: write the documents of `ids` as one new segment (see `_write_segment`).
-    `config` is None in a forked worker (the parent's app is used, with connections of its own)."""
+    `config` is None in a forked worker (the parent's app is used, with connections of its own). What
+    the segment was built from is kept, not freed: the pool ends the worker when the rebuild is done."""
     from sqlalchemy.orm import Session
 
     from referralnet.extensions import db
@@ -388,30 +396,39 @@ def _build_segment(config: dict | None, ids: list[str]):
         with app.app_context():
             db.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
             with Session(db.engine) as s:
-                return _write_segment(open_dir(app.config["SEARCH_INDEX_DIR"]), ids, s, True)
+                return _write_segment(open_dir(app.config["SEARCH_INDEX_DIR"]), ids, s, True, keep=_kept)
     from referralnet import create_app
 
     app = create_app(config)
     with app.app_context(), Session(db.engine) as s:
-        return _write_segment(open_dir(config["SEARCH_INDEX_DIR"]), ids, s, True)
+        return _write_segment(open_dir(config["SEARCH_INDEX_DIR"]), ids, s, True, keep=_kept)
 
 
-def _write_segment(ix, ids: list[str], session, end_reads: bool, progress=None):
+_kept: list = []  # in a rebuild worker: what its segment was built from (see _build_segment)
+
+
+def _write_segment(ix, ids: list[str], session, end_reads: bool, progress=None, keep: list | None = None):
     """Write the documents of `ids` as one new segment, not yet in the index's table of contents (the
-    process holding the write lock commits it). Returns (segment or None, documents).
+    process holding the write lock commits it). Returns (segment or None, documents). `keep`: a list
+    the writer and the memo are put in rather than freed (a worker process about to be ended).
 
     Whoosh's posting pool is replaced by `_bulk_writer` (postings grouped by term in memory). The
     cyclic garbage collector is paused meanwhile: the segment's postings are millions of small
     tuples that live until it is written, and each full collection walked all of them again
-    (a rebuild's cost per document grew with the directory's size)."""
+    (a rebuild's cost per document grew with the directory's size). It is started again only once
+    they are freed (its first collection would walk every one of them: ~0.5 s per 10,000 documents),
+    and never in a worker that keeps them (`keep`)."""
     import gc
 
     from referralnet.search._bulk_writer import BulkSegmentWriter
 
     writer = BulkSegmentWriter(ix)
     memo = Memo()  # one for the whole share: what was worked out for a chunk serves the next ones
+    if keep is not None:
+        writer.pool.keep = True  # its postings are not emptied when the segment is closed
+        keep.extend((writer, memo))
     written = 0
-    collecting = gc.isenabled()
+    collecting = gc.isenabled() and keep is None
     gc.disable()
     try:
         for start in range(0, len(ids), REBUILD_CHUNK):
@@ -425,13 +442,17 @@ def _write_segment(ix, ids: list[str], session, end_reads: bool, progress=None):
         if not written:
             writer._close_segment()
             return None, 0
-        return writer._finalize_segment(), written
+        segment = writer._finalize_segment()
     except BaseException:
         writer._close_segment()  # not cancel(): that removes the temp folder the other processes write in
         raise
     finally:
         if collecting:
+            writer.pool.cleanup()  # (Whoosh's writer can outlive this in a reference cycle: emptied first)
+            writer._memo.clear()
+            writer = memo = doc = None  # freed now, before the collector is back
             gc.enable()
+    return segment, written
 
 
 def _commit_segments(writer, then: Callable[[], None]) -> None:

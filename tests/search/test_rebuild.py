@@ -9,6 +9,8 @@ index built from the same documents by Whoosh's own analysis and writer.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from whoosh import index as whoosh_index
 from whoosh import writing
@@ -80,9 +82,65 @@ def test_a_parallel_rebuild_holds_the_same_contents_as_a_serial_one(app, demo, m
     monkeypatch.setattr(index, "PARALLEL_MIN_SERVICES", 1)
     monkeypatch.setitem(app.config, "SEARCH_REBUILD_PROCS", 2)
     assert rebuild_index() == serial
-    assert len(open_index()._read_toc().segments) == 2  # this process's share and the worker's
+    assert len(open_index()._read_toc().segments) == 2  # one per share
     assert content_digest(open_index()) == serial_digest
     assert not (index.index_dir() / "MAIN.tmp").exists()  # the shared temp folder is removed at the end
+
+
+def test_every_share_of_a_parallel_rebuild_is_built_by_a_worker_that_frees_nothing(app, demo, monkeypatch, tmp_path):
+    """Forked workers build the shares and keep what they built from (the pool ends them); this process
+    only waits, then commits: it neither grows by a rebuild's postings nor frees them one by one, and
+    its garbage collector is left as it was."""
+    import gc
+    import multiprocessing
+    import os
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("workers are forked only where the platform can")
+    serial = rebuild_index()
+    serial_digest = content_digest(open_index())
+    monkeypatch.setattr(index, "PARALLEL_MIN_SERVICES", 1)
+    monkeypatch.setitem(app.config, "SEARCH_REBUILD_PROCS", 2)
+    write_segment = index._write_segment
+
+    def noting(ix, ids, session, end_reads, progress=None, keep=None):
+        segment, written = write_segment(ix, ids, session, end_reads, progress, keep)
+        assert keep is index._kept and keep  # the writer and memo, kept
+        assert not all(not terms for terms in keep[0].pool.fields.values())  # postings not emptied
+        (tmp_path / f"{os.getpid()}").write_text(f"{written} {gc.isenabled()}")
+        return segment, written
+
+    monkeypatch.setattr(index, "_write_segment", noting)
+    assert gc.isenabled()
+    assert rebuild_index() == serial
+    assert gc.isenabled()
+    builders = {int(p.name): p.read_text().split() for p in tmp_path.iterdir()}
+    assert len(builders) == 2 and os.getpid() not in builders
+    assert sum(int(written) for written, _ in builders.values()) == serial
+    assert {enabled for _, enabled in builders.values()} == {"False"}  # never collecting what they keep
+    assert content_digest(open_index()) == serial_digest
+    assert index._kept == []  # this process kept nothing
+
+
+def test_a_serial_rebuild_frees_its_postings_before_the_collector_is_back(app, demo, monkeypatch):
+    """In this process, the writer's postings and memo are freed before the garbage collector is
+    started again (its first collection would walk every one of them)."""
+    import gc
+
+    from referralnet.search._bulk_writer import BulkSegmentWriter
+
+    seen = []
+    enable = gc.enable
+
+    def enabling():
+        objects = gc.get_objects()
+        seen.append(sum(len(o) for o in objects if type(o) is index.Memo)
+                    + sum(len(o.pool.fields) + len(o._memo) for o in objects if isinstance(o, BulkSegmentWriter)))
+        enable()
+
+    monkeypatch.setattr(gc, "enable", enabling)
+    assert rebuild_index() > 0
+    assert seen == [0] and gc.isenabled()  # nothing the rebuild remembered is alive when collecting again
 
 
 def test_a_plain_text_document_is_still_analysed_by_the_field(demo, tmp_path):
@@ -186,3 +244,41 @@ def test_a_rebuild_works_out_the_zip_time_zones_and_concept_queries_before_it_fo
     misses = zip_place.cache_info().misses
     list(documents_for(active_service_ids()))
     assert zip_place.cache_info().misses == misses  # building the documents looked up no ZIP code again
+
+
+def test_a_later_rebuild_reads_the_directorys_zip_places_from_the_cache_dir(app, demo, monkeypatch):
+    """The places of the directory's ZIP codes are saved in CACHE_DIR (geo.load_zip_places): a rebuild
+    in a later process answers the same without loading the package's ZIP table (~0.9 CPU s)."""
+    from referralnet import geo
+    from referralnet.search.documents import prepare_documents
+
+    assert rebuild_index() > 0
+    digest = content_digest(open_index())
+    assert any(Path(app.config["CACHE_DIR"]).glob("zip-places-*.json"))
+    monkeypatch.setattr(geo, "_saved_places", {})  # a later process: nothing looked up yet
+    geo.zip_place.cache_clear()
+
+    def no_table(code):
+        raise AssertionError(f"the ZIP table was asked for {code}")
+
+    monkeypatch.setattr(geo, "_zip_place_from_table", no_table)
+    prepare_documents()
+    assert rebuild_index() > 0
+    assert content_digest(open_index()) == digest
+    geo.zip_place.cache_clear()
+
+
+def test_a_rebuild_tags_concepts_without_building_the_whole_need_lexicon(app, demo):
+    """The concept tags need the lexicon's concepts only (understanding.need_concepts): a rebuild does
+    not stem the lexicon's ~20,000 phrasing words on its serial path. The tags are the same."""
+    from referralnet.search import concepts
+    from referralnet.search.understanding import lexicon, need_concepts
+
+    assert need_concepts() == lexicon().needs
+    digest = content_digest(open_index()) if rebuild_index() else None
+    lexicon.cache_clear()
+    concepts._concept_queries.cache_clear()
+    concepts._prepared.cache_clear()
+    assert rebuild_index() > 0
+    assert lexicon.cache_info().currsize == 0
+    assert content_digest(open_index()) == digest
