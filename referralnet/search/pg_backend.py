@@ -31,6 +31,8 @@ written and removed with the rows), by term for the documents it matched, so a b
 its own few terms' postings rather than decompressing every matched row's whole `tf`. A concept
 tag's posting carries its words' frequencies (`words`, migration 0019), so a concept's part is
 scored from the tag's postings without reading its (often common) words' own.
+A posting's key is its term, the grid cell of its document's place and its document (migration
+0022), so a search within a radius reads only its keys' postings around it.
 
 Reading. The query layer's plan (understanding.understand, the same lexicon and spelling rules as
 Whoosh) is turned into parts: the words typed, each term and taxonomy code of the needs they
@@ -121,10 +123,12 @@ search_term = Table("search_term", metadata, Column("term", Text, primary_key=Tr
 # search thus reads the postings of a concept's words only when they count outside the tag too:
 # a concept's words are often common ones ("health", "family", "center"), whose postings were
 # most of what a broad search read. It carries its document's length too (`norm_len`, migration
-# 0020), so that each posting is scored on its own.
+# 0020), so that each posting is scored on its own, and the grid cell of its document's place
+# (`cell`, migration 0022: see cell_sql), in its key, so that a search within a radius reads only
+# the postings of the cells around it.
 search_posting = Table("search_posting", metadata, Column("term", Text, primary_key=True),
-                       Column("doc_id", Text, primary_key=True), Column("tf", Float, nullable=False),
-                       Column("words", ARRAY(Float)), Column("norm_len", Integer))
+                       Column("cell", Integer, primary_key=True), Column("doc_id", Text, primary_key=True),
+                       Column("tf", Float, nullable=False), Column("words", ARRAY(Float)), Column("norm_len", Integer))
 DOCS, LENGTH = " docs", " length"  # no lexeme starts with a space
 TABLES = ("search_document", "search_word", "search_term", "search_posting")
 
@@ -139,6 +143,8 @@ SPELLING_FIELDS = ("name", "organization", "terms", "description")
 MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
 EARTH_RADIUS_MILES = 3958.7613
 MILES_PER_DEGREE = 69.05  # of latitude (the bounding box is widened a little, the exact check decides)
+CELLS_PER_DEGREE = 20  # the postings' grid (cell_sql): cells of 0.05 degrees, ~3.5 miles north to south
+MAX_CELLS = 400  # a radius whose bounding box covers more cells reads its keys' postings whole
 
 
 # --- documents as rows ---------------------------------------------------------------------------
@@ -240,6 +246,33 @@ def exception_days(card: dict) -> list[date]:
     return sorted(hours.closed_dates | set(hours.special))
 
 
+def cell_sql(lat: str, lon: str) -> str:
+    """The grid cell of a place as SQL (-1 without coordinates): one integer per square of
+    1 / CELLS_PER_DEGREE degrees, numbered as radius_cells numbers them."""
+    n = CELLS_PER_DEGREE
+    return (f"COALESCE((CAST(floor({lat} * {n}) AS integer) + {90 * n}) * {360 * n} "
+            f"+ CAST(floor({lon} * {n}) AS integer) + {180 * n}, -1)")
+
+
+def _box(place: Place, radius_miles: float) -> tuple[float, float, float, float]:
+    """(south, north, west, east): the bounding box of a radius around a place, widened a little."""
+    dlat = radius_miles / MILES_PER_DEGREE * 1.01
+    dlon = dlat / max(0.01, math.cos(math.radians(min(89.0, abs(place.latitude) + dlat))))
+    return place.latitude - dlat, place.latitude + dlat, place.longitude - dlon, place.longitude + dlon
+
+
+def radius_cells(place: Place, radius_miles: float) -> list[int] | None:
+    """The grid cells (cell_sql) the bounding box of a radius covers, or None when it covers too
+    many for reading each one's postings to pay (or wraps around the antimeridian)."""
+    n = CELLS_PER_DEGREE
+    south, north, west, east = _box(place, radius_miles)
+    rows = range(math.floor(south * n), math.floor(north * n) + 1)
+    columns = range(math.floor(west * n), math.floor(east * n) + 1)
+    if west < -180 or east >= 180 or len(rows) * len(columns) > MAX_CELLS:
+        return None
+    return [(r + 90 * n) * 360 * n + c + 180 * n for r in rows for c in columns]
+
+
 def write_services(session: Session, service_ids: Iterable[str]) -> int:
     """Rewrite these services' rows from the database (inactive or deleted ones lose theirs), in the
     session's transaction. Returns the documents written."""
@@ -310,8 +343,9 @@ def _insert(session: Session, docs: list[dict]) -> None:
     ids = sorted(r["id"] for r in rows)
     _delete_postings(session, ids)
     concepts = {t for r in rows for t in r["tf"] if t.startswith("~c:")}
-    session.execute(text(f"INSERT INTO search_posting (term, doc_id, tf, words, norm_len) SELECT e.key, d.id, "
-                         f"CAST(e.value AS float8), {words_sql('d', 'm.terms')}, d.norm_len "
+    session.execute(text(f"INSERT INTO search_posting (term, cell, doc_id, tf, words, norm_len) SELECT e.key, "
+                         f"{cell_sql('d.lat', 'd.lon')}, d.id, CAST(e.value AS float8), {words_sql('d', 'm.terms')}, "
+                         f"d.norm_len "
                          f"FROM search_document d CROSS JOIN LATERAL jsonb_each_text(d.tf) e "
                          f"LEFT JOIN jsonb_each(CAST(:concepts AS jsonb)) m(tag, terms) ON m.tag = e.key "
                          f"WHERE d.id = ANY(CAST(:ids AS text[]))"),
@@ -618,7 +652,8 @@ def _units(clauses: list[_Clause]) -> tuple[dict[tuple[str, int, int], list[floa
     return units, several
 
 
-def _score_sql(session: Session, p: _Params, clauses: list[_Clause], carried: str) -> tuple[str, str, str]:
+def _score_sql(session: Session, p: _Params, clauses: list[_Clause], carried: str,
+               cells: list[int] | None) -> tuple[str, str, str]:
     """(score, share of the clause weight matched, the CTEs they read) as SQL over `parts q`: the
     matched rows (the CTE `found0`) with, per clause, what their postings of the query's keys add
     up to, as Whoosh scores its `body` field (service.TextQuery).
@@ -631,7 +666,8 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause], carried: st
     among the clause's parts on that key) and their sum the sum times the boosts' sum. A part of
     several words counts only when the document has all of them (their count, per part). A
     concept tag's posting carries its words' frequencies (`words`), which score its part, so a
-    word's own postings are read only when a part without a tag scores it."""
+    word's own postings are read only when a part without a tag scores it. A search within a
+    radius reads only the postings of the `cells` its bounding box covers (radius_cells)."""
     from referralnet.search.service import COORDINATION, TIE
 
     def by_tag(part: _Part) -> bool:
@@ -691,6 +727,8 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause], carried: st
     # many match, or by document when few do. Each posting scored, then summed up per
     # document (the aggregates computed once per row, however often the score refers to them).
     postings = f"{keys} JOIN search_posting x ON x.term = k.term"
+    if cells:
+        postings += f" AND x.cell = ANY(CAST({p(cells)} AS int[]))"
     stages = (f"parts AS MATERIALIZED (SELECT {_columns('f', carried)}, {', '.join(aggs)} FROM found0 f "
               f"LEFT JOIN ({postings}) ON x.doc_id = f.id GROUP BY {_columns('f', carried)}), ")
     total_weight = sum(c.weight for c in clauses) or 1.0
@@ -789,10 +827,9 @@ def _filters_sql(session: Session, p: _Params, q, place: Place | None, now: date
     if place is not None and (q.radius_miles or q.sort == "distance"):
         out.append("d.lat IS NOT NULL")
     if place is not None and q.radius_miles:
-        dlat = q.radius_miles / MILES_PER_DEGREE * 1.01
-        dlon = dlat / max(0.01, math.cos(math.radians(min(89.0, abs(place.latitude) + dlat))))
-        out.append(f"d.lat BETWEEN {p(place.latitude - dlat)} AND {p(place.latitude + dlat)}")
-        out.append(f"d.lon BETWEEN {p(place.longitude - dlon)} AND {p(place.longitude + dlon)}")
+        south, north, west, east = _box(place, q.radius_miles)
+        out.append(f"d.lat BETWEEN {p(south)} AND {p(north)}")
+        out.append(f"d.lon BETWEEN {p(west)} AND {p(east)}")
         out.append(f"{_distance_sql(p, place)} <= {p(float(q.radius_miles))}")
     return out
 
@@ -838,7 +875,8 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     # (each stage copies every match's row).
     carried = "id, domains, dist" + ("" if page else ", service_id, organization_id") + ("" if clauses else ", name_sort")
     if clauses:
-        score, share, stages = _score_sql(session, p, clauses, carried)
+        cells = radius_cells(place, q.radius_miles) if place is not None and q.radius_miles else None
+        score, share, stages = _score_sql(session, p, clauses, carried, cells)
         source = "parts"
     dist = _distance_sql(p, place) if place is not None else "NULL::float8"
     cond = " AND ".join(where) or "true"

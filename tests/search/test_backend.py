@@ -386,3 +386,41 @@ def test_postgres_rows_keep_their_exception_days_from_their_migration(db, app):
     with _downgraded(db, "0020"):
         assert not _has_column(db, "search_document", "exception_days")
     assert days() == expected
+
+
+def test_postgres_postings_carry_their_places_grid_cell_from_their_migration(db, app):
+    """A posting carries the grid cell of its document's place (-1 without one), which a radius
+    search reads its postings by; migration 0022 fills the cells of the postings already there
+    (its downgrade drops them), and they follow a place that moves."""
+    _pg_only()
+    from sqlalchemy import text
+
+    from referralnet.search.pg_backend import radius_cells
+    from referralnet.geo import Place
+
+    def cells() -> dict[str, set[int]]:
+        out: dict[str, set[int]] = {}
+        for doc_id, cell in db.session.execute(text("SELECT doc_id, cell FROM search_posting")).all():
+            out.setdefault(doc_id, set()).add(cell)
+        return out
+
+    def cell_of(lat: float, lon: float) -> int:
+        (cell,) = radius_cells(Place(lat, lon, "x"), 0.0001)
+        return cell
+
+    placed = _service(db, "Placed Pantry")
+    loc = m.Location(name="Site", organization_id=placed.organization_id, latitude=37.4815, longitude=-122.2091)
+    db.session.add(loc)
+    db.session.flush()
+    db.session.add(m.ServiceAtLocation(id="sal-cell", service_id=placed.id, location_id=loc.id))
+    unplaced = _service(db, "Phone Line", "Second Org")
+    db.session.commit()
+    loc_id = loc.id
+    expected = {"sal-cell": {cell_of(37.4815, -122.2091)}, f"service:{unplaced.id}": {-1}}
+    assert cells() == expected
+    with _downgraded(db, "0021"):
+        assert not _has_column(db, "search_posting", "cell")
+    assert cells() == expected
+    db.session.get(m.Location, loc_id).latitude = 37.56  # (the session before the migrations is gone)
+    db.session.commit()
+    assert cells()["sal-cell"] == {cell_of(37.56, -122.2091)} != expected["sal-cell"]

@@ -149,6 +149,21 @@ def test_bad_place_is_a_validation_error(demo):
         search(SearchQuery(near="94063", radius_miles=5000))
 
 
+def test_a_radius_finds_the_places_on_every_side_of_a_grid_line(db):
+    """The postgres backend reads a radius search's postings by the grid cells (0.05 degrees) its
+    circle covers: places a few feet apart on either side of a cell corner are all found, and
+    ranked as without the radius."""
+    corner = (37.5, -122.25)  # a corner of four cells
+    for name, dlat, dlon in (("Zebra NE", 1, 1), ("Zebra NW", 1, -1), ("Zebra SE", -1, 1), ("Zebra SW", -1, -1)):
+        _make_service(db, name=name, tz_zip="94063", lat=corner[0] + dlat * 1e-4, lon=corner[1] + dlon * 1e-4)
+    _make_service(db, name="Zebra Far", tz_zip="94063", lat=corner[0] + 0.1, lon=corner[1])  # 6.9 miles north
+    near = f"{corner[0]},{corner[1]}"
+    within = search(SearchQuery(text="zebra", near=near, radius_miles=1))
+    assert sorted(names(within)) == ["Zebra NE", "Zebra NW", "Zebra SE", "Zebra SW"]
+    everywhere = [h for h in search(SearchQuery(text="zebra", near=near)).hits if h.service_name != "Zebra Far"]
+    assert [(h.service_name, h.score) for h in within.hits] == [(h.service_name, h.score) for h in everywhere]
+
+
 # --- hours -------------------------------------------------------------------------------------
 
 def _make_service(db, *, name, tz_zip, lat, lon, byday="MO,TU,WE,TH,FR", opens="09:00", closes="17:00", **extra):
