@@ -32,13 +32,13 @@ def _postgres() -> bool:
 def upgrade():
     if not _postgres():
         return
-    from referralnet.search.pg_backend import exception_days
+    from referralnet.search.pg_backend import exceptions
 
     op.add_column('search_document', sa.Column('exception_days', postgresql.ARRAY(sa.Date()), nullable=False,
                                                server_default=sa.text("'{}'")))
     bind = op.get_bind()
     rows = bind.execute(text("SELECT id, card FROM search_document WHERE has_exceptions")).all()
-    days = [{"id": row.id, "days": exception_days(row.card)} for row in rows]
+    days = [{"id": row.id, "days": exceptions(row.card)[0]} for row in rows]
     if days:
         bind.execute(text("UPDATE search_document SET exception_days = CAST(:days AS date[]) WHERE id = :id"), days)
     op.create_index('ix_search_document_exception_days', 'search_document', ['exception_days'],

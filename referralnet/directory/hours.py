@@ -71,6 +71,18 @@ class WeeklyHours:
     def known(self) -> bool:
         return bool(self.intervals or self.special)
 
+    @property
+    def seasonal(self) -> bool:
+        """Whether some weekly hours hold only between dates (a summer program, winter shelter
+        hours): the typical week is then not every week's."""
+        return any(i.valid_from is not None or i.valid_to is not None for i in self.intervals)
+
+    @property
+    def has_exceptions(self) -> bool:
+        """Whether some days differ from the typical week (weekly_slots): holiday closures, special
+        hours or a season. Open now is then checked exactly (is_open), not from the slots alone."""
+        return bool(self.closed_dates or self.special or self.seasonal)
+
     def _spans_on(self, day: date) -> list[tuple[int, int]]:
         """Open spans (minutes from that day's midnight) starting on `day`."""
         if day in self.special:

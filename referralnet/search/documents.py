@@ -95,8 +95,7 @@ def documents_for(service_ids: Iterable[str], session=None, memo: Memo | None = 
 def _hours_of(rows, iana: str | None, default_tz: str) -> tuple[list[int], str, bool]:
     """(open half hours, time-zone name, has exceptions) of a place's schedule rows."""
     hours = build_hours(rows, iana=iana, default_tz=default_tz)
-    return (sorted(hours.weekly_slot_numbers()), getattr(hours.tz, "key", None) or default_tz,
-            bool(hours.closed_dates or hours.special))
+    return sorted(hours.weekly_slot_numbers()), getattr(hours.tz, "key", None) or default_tz, hours.has_exceptions
 
 
 # The columns a document is built from, per table: rows of these (SQLAlchemy Rows, read by name as

@@ -95,8 +95,10 @@ search_document = Table(
     Column("slots", ARRAY(Text), nullable=False),
     Column("has_exceptions", Boolean, nullable=False),
     # The local dates of its holiday closures and special hours (migration 0021): open now is
-    # checked exactly only for the places with one today or yesterday (an overnight span).
+    # checked exactly only for the places with one today or yesterday (an overnight span), and
+    # for those whose weekly hours hold only in a season (`seasonal`, migration 0023).
     Column("exception_days", ARRAY(Date), nullable=False),
+    Column("seasonal", Boolean, nullable=False),
     Column("lat", Float),
     Column("lon", Float),
     Column("card", JSONB, nullable=False),
@@ -230,20 +232,21 @@ def _row(doc: dict) -> dict:
         "languages": [v.lower() for v in _split(doc["languages"])],
         "accepting": doc["accepting"], "free": doc["free"], "min_age": doc["min_age"], "max_age": doc["max_age"],
         "tz": doc["tz"], "slots": [slot_name(n) for n in doc["_open_slots"]], "has_exceptions": doc["has_exceptions"],
-        "exception_days": exception_days(doc["card"]),
+        **dict(zip(("exception_days", "seasonal"), exceptions(doc["card"]))),
         "lat": doc.get("lat"), "lon": doc.get("lon"), "card": doc["card"],
     }
 
 
-def exception_days(card: dict) -> list[date]:
-    """The local dates a place's holiday closures and special hours fall on (its card's schedules,
-    as the exact open-now check reads them)."""
+def exceptions(card: dict) -> tuple[list[date], bool]:
+    """(the local dates a place's holiday closures and special hours fall on, whether some of its
+    weekly hours hold only in a season): from its card's schedules, as the exact open-now check
+    reads them."""
     if not card.get("has_exceptions"):
-        return []
+        return [], False
     from referralnet.search.service import card_hours
 
     hours = card_hours(card)
-    return sorted(hours.closed_dates | set(hours.special))
+    return sorted(hours.closed_dates | set(hours.special)), hours.seasonal
 
 
 def cell_sql(lat: str, lon: str) -> str:
@@ -784,7 +787,8 @@ def _zones(session: Session) -> list[str]:
 def _open_now_sql(session: Session, p: _Params, now: datetime, where: list[str]) -> str:
     """Open now in each place's own zone (the typical week's slots); holiday closures and special
     hours are checked exactly for the places that have one today or yesterday (in any of the
-    directory's zones) among those `where` (every other condition of the search) leaves."""
+    directory's zones), and seasonal hours for every place with some, among those `where` (every
+    other condition of the search) leaves."""
     from referralnet.search.service import _really_open_card
 
     parts, days = [], set()
@@ -797,7 +801,7 @@ def _open_now_sql(session: Session, p: _Params, now: datetime, where: list[str])
     slot_open = "(" + " OR ".join(parts) + ")"
     others = "".join(f" AND {c}" for c in where)
     special = session.execute(text(f"SELECT id, card FROM search_document d WHERE d.has_exceptions AND "
-                                   f"d.exception_days && CAST({p(sorted(days))} AS date[]) AND {slot_open}{others}"),
+                                   f"(d.exception_days && CAST({p(sorted(days))} AS date[]) OR d.seasonal) AND {slot_open}{others}"),
                               p.values).all()
     closed = [row.id for row in special if not _really_open_card(row.card, now)]
     if closed:

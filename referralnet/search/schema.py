@@ -9,8 +9,9 @@ from whoosh.analysis.tokenizers import default_pattern
 from whoosh.fields import BOOLEAN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.util.text import utf8encode
 
-# Schema version: bump when fields change so that an old index is rebuilt instead of misread.
-SCHEMA_VERSION = "8"
+# Schema version: bump when fields, or what one holds, change so that an old index is rebuilt instead
+# of misread (9: has_exceptions also flags seasonal weekly hours).
+SCHEMA_VERSION = "9"
 
 
 def index_version() -> str:

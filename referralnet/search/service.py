@@ -697,12 +697,12 @@ def _run(s, q: SearchQuery, text_q: Query | None, place: Place | None, zones: li
 
 
 def _really_open(s, docnum: int, now: datetime) -> bool:
-    """Slot terms describe a typical week; holiday closures and special hours need the exact check."""
+    """Slot terms describe a typical week; holiday closures, special hours and seasons need the exact check."""
     return _really_open_card(s.stored_fields(docnum)["card"], now)
 
 
 def _really_open_card(card: dict, now: datetime) -> bool:
-    """Whether a result card's place is open at `now`, holiday closures and special hours included."""
+    """Whether a result card's place is open at `now`, holiday closures, special hours and seasons included."""
     if not card.get("has_exceptions"):
         return True
     return card_hours(card).is_open(now)

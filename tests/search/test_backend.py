@@ -424,3 +424,32 @@ def test_postgres_postings_carry_their_places_grid_cell_from_their_migration(db,
     db.session.get(m.Location, loc_id).latitude = 37.56  # (the session before the migrations is gone)
     db.session.commit()
     assert cells()["sal-cell"] == {cell_of(37.56, -122.2091)} != expected["sal-cell"]
+
+
+def test_postgres_rows_say_whether_their_hours_are_seasonal_from_their_migration(db, app):
+    """A row whose place's weekly hours hold only in a season says so (open now checks it exactly
+    whatever the day) and counts as having exceptions, its card too; migration 0023 flags the
+    rows already there (its downgrade drops the flag)."""
+    _pg_only()
+    from datetime import date
+
+    from sqlalchemy import text
+
+    def flags() -> dict[str, tuple]:
+        return {name: (seasonal, has, card_has) for name, seasonal, has, card_has in db.session.execute(text(
+            "SELECT card ->> 'service_name', seasonal, has_exceptions, CAST(card ->> 'has_exceptions' AS boolean) "
+            "FROM search_document")).all()}
+
+    summer = _service(db, "Summer Meals")
+    _service(db, "Plain Pantry", "Second Org")
+    db.session.add(m.Schedule(service_id=summer.id, freq="WEEKLY", byday="MO,WE", opens_at="11:00", closes_at="13:00",
+                              valid_from=date(2026, 6, 1), valid_to=date(2026, 8, 31)))
+    db.session.commit()
+    expected = {"Summer Meals": (True, True, True), "Plain Pantry": (False, False, False)}
+    assert flags() == expected
+    with _downgraded(db, "0022"):
+        assert not _has_column(db, "search_document", "seasonal")
+        db.session.execute(text("UPDATE search_document SET has_exceptions = false, "
+                                "card = card || CAST('{\"has_exceptions\": false}' AS jsonb)"))
+        db.session.commit()  # as a row written before: seasonal hours were no exception
+    assert flags() == expected

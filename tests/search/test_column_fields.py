@@ -46,7 +46,7 @@ def _edge_ages(ranges: dict) -> list[int]:
 def test_column_only_fields_have_columns_and_no_postings(demo):
     rebuild_index()
     schema = build_schema()
-    assert SCHEMA_VERSION == "8"  # an index of version 7 (with these postings) is rebuilt when opened
+    assert int(SCHEMA_VERSION) >= 8  # an index of version 7 (with these postings) is rebuilt when opened
     with open_index().searcher() as s:
         r = s.reader()
         indexed = set(r.indexed_field_names())

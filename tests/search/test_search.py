@@ -207,6 +207,20 @@ def test_daylight_saving_time_is_respected(db):
     assert names(search(SearchQuery(text="zebra", open_now=True, now=november))) == []
 
 
+def test_open_now_knows_a_seasons_weekly_hours(db):
+    """Weekly hours that hold only between dates (a summer program) count only in their season."""
+    summer = _make_service(db, name="Zebra Summer", tz_zip="94063", lat=37.48, lon=-122.21)
+    schedule = db.session.scalars(select(m.Schedule).where(m.Schedule.service_id == summer.id)).one()
+    schedule.valid_from, schedule.valid_to = date(2026, 6, 1), date(2026, 8, 31)
+    db.session.commit()
+    _make_service(db, name="Zebra Always", tz_zip="94063", lat=37.48, lon=-122.21)
+    july = datetime(2026, 7, 6, 17, 0, tzinfo=timezone.utc)  # a Monday, 10:00 in California
+    november = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # a Monday, 10:00
+    assert sorted(names(search(SearchQuery(text="zebra", open_now=True, now=july)))) == ["Zebra Always", "Zebra Summer"]
+    in_november = search(SearchQuery(text="zebra", open_now=True, now=november))
+    assert names(in_november) == ["Zebra Always"] and in_november.total == 1
+
+
 def test_open_at_a_chosen_day_and_time(db):
     _make_service(db, name="Zebra Weekend", tz_zip="94063", lat=37.48, lon=-122.21, byday="SA", opens="10:00",
                   closes="14:00")
