@@ -447,6 +447,7 @@ def test_postgres_rows_say_whether_their_hours_are_seasonal_from_their_migration
     db.session.commit()
     expected = {"Summer Meals": (True, True, True), "Plain Pantry": (False, False, False)}
     assert flags() == expected
+    assert db.session.scalar(text("SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_search_document_seasonal'"))
     with _downgraded(db, "0022"):
         assert not _has_column(db, "search_document", "seasonal")
         db.session.execute(text("UPDATE search_document SET has_exceptions = false, "
