@@ -75,7 +75,7 @@ class Analyzed:
     `tokens` are (text, position, boost) as the field's analyzer yields them at index time;
     `spelling` the unstemmed words, as Whoosh's spelling field keeps them."""
 
-    __slots__ = ("tokens", "spelling", "written", "_positions")
+    __slots__ = ("tokens", "spelling", "written", "meanings", "_positions")
 
     def __init__(self, tokens: list[tuple[str, int, float]], spelling: frozenset = frozenset()):
         self.tokens = tokens
@@ -83,6 +83,8 @@ class Analyzed:
         # What the rebuild's writer made of it, by field (_bulk_writer): one value shared by many
         # documents (schema.Memo) is turned into postings once.
         self.written: dict | None = None
+        # The concept tags its field's phrases give (concepts._field_meanings), once per value.
+        self.meanings: tuple | None = None
         self._positions: dict[str, list[int]] | None = None
 
     def replay(self, value=None, positions=False, boosts=False, **_):

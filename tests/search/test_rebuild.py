@@ -97,6 +97,21 @@ def test_the_text_fields_words_and_stems_are_their_analyzers(text):
             assert [(t, p) for t, p, _ in analyzed.tokens] == [(t.text, t.pos) for t in analyzer(text, positions=True)]
 
 
+def test_a_documents_concept_tags_are_the_meanings_whose_query_matches_it(demo):
+    """concepts_for tests each text field's value once against that field's phrases (one per
+    meaning and field, concepts._field_meanings): the tags are the meanings whose whole query
+    matches the document's positions, each meaning tried (no filing by word, nothing remembered)."""
+    from referralnet.search.concepts import _matches, concept_queries
+
+    schema = document_schema()
+    queries = concept_queries(schema)
+    docs = list(documents_for(active_service_ids()))
+    assert any(doc["concepts"] for doc in docs)
+    for doc in docs:
+        positions = _positions(schema, doc, doc[ANALYZED])
+        assert doc["concepts"] == ",".join(sorted(m for m, q in queries.items() if _matches(q, positions)))
+
+
 def test_a_parallel_rebuild_holds_the_same_contents_as_a_serial_one(app, demo, monkeypatch):
     serial = rebuild_index()
     serial_digest = content_digest(open_index())
