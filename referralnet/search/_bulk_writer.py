@@ -76,6 +76,17 @@ def _whole_values(postings) -> list:
     return [(text, freq, weight, value, b"") for text, freq, weight, value in postings]
 
 
+def _prepared(postings: list) -> tuple[int, bool, list]:
+    """A value's postings as `add_document` appends them for each document that has it: (the
+    field length they add up to, whether their values are in two parts, and per posting (term
+    bytes, weight as a float, value) or (term bytes, weight as a float, head, tail)). A weight
+    is times 1.0 here, what a document's boost of 1.0 makes of it (the same float)."""
+    length = sum(freq for _, freq, _, _, _ in postings)
+    if any(tail for _, _, _, _, tail in postings):
+        return length, True, [(text, weight * 1.0, head, tail) for text, _, weight, head, tail in postings]
+    return length, False, [(text, weight * 1.0, head) for text, _, weight, head, _ in postings]
+
+
 class GroupedPostings:
     """The postings of one segment being written, by field and term, in document order.
 
@@ -84,7 +95,9 @@ class GroupedPostings:
 
     def __init__(self):
         self.fields: dict[str, dict[bytes, list]] = {}
-        self.spelling: set[str] = set()  # spelling fields: every posting names document 0
+        # Spelling fields: every posting names document 0 with weight 1, so a term's list holds
+        # only the postings' values (a word's list is as long as the documents that have it).
+        self.spelling: set[str] = set()
         self.keep = False  # True: `cleanup` leaves the postings (a worker process ended right after)
 
     def terms(self, fieldname: str) -> dict[bytes, list]:
@@ -95,16 +108,24 @@ class GroupedPostings:
 
     def add(self, item) -> None:
         fieldname, btext, docnum, weight, vbytes = item
-        self.terms(fieldname).setdefault(btext, []).append((docnum, weight, vbytes))
+        rows = self.terms(fieldname).setdefault(btext, [])
+        rows.append(vbytes if fieldname in self.spelling else (docnum, weight, vbytes))
+
+    def sorted_values(self, fieldname: str, btext: bytes) -> list:
+        """A spelling term's postings' values in Whoosh's pool order: all document 0 and weight 1,
+        ordered by value as Whoosh's sort of the (document, weight, value) rows does (stable: equal
+        values keep their order)."""
+        values = self.fields[fieldname][btext]
+        values.sort()
+        return values
 
     def sorted_rows(self, fieldname: str, btext: bytes) -> list:
         """A term's postings in Whoosh's pool order: (document, weight, value)."""
-        rows = self.fields[fieldname][btext]
-        if fieldname in self.spelling:  # all document 0: ordered by value, as Whoosh's sort does
-            rows.sort()
+        if fieldname in self.spelling:
+            return [(0, 1, vbytes) for vbytes in self.sorted_values(fieldname, btext)]
         # Any other term has at most one posting per document (a field's values are counted per
         # term), appended as the documents were numbered: already in order.
-        return rows
+        return self.fields[fieldname][btext]
 
     def iter_postings(self):
         for fieldname in sorted(self.fields):
@@ -128,11 +149,11 @@ class BulkSegmentWriter(SegmentWriter):
         self._fields: dict[str, tuple] = {}
         self._plans: dict[tuple, list] = {}
 
-    def _analyzed_postings(self, fieldname: str, field, value: Analyzed) -> list:
+    def _analyzed_postings(self, fieldname: str, field, value: Analyzed) -> tuple[int, bool, list]:
         """`field.index(value)` for an `Analyzed` text value, computed straight from its tokens once
         per value and field (the same tuples as its format's `word_values`, without a Token per
-        word): (term bytes, frequency, weight, value in two parts), joined per document by
-        `add_document`."""
+        word), as `_prepared` has them (a value in two parts is joined per document by
+        `add_document`)."""
         written = value.written
         if written is None:
             written = value.written = {}
@@ -145,27 +166,27 @@ class BulkSegmentWriter(SegmentWriter):
                 hit = _frequency_postings(value.tokens, field.format.field_boost)
             else:
                 hit = _whole_values(field.index(value))
-            written[fieldname] = hit
+            hit = written[fieldname] = _prepared(hit)
         return hit
 
-    def _postings(self, fieldname: str, field, value) -> list:
-        """`field.index(value)` as a list of (term bytes, frequency, weight, value in two parts):
-        for an `Analyzed` text value computed from its tokens (`_analyzed_postings`), for the other
-        fields remembered per value (a keyword field's value -- domains, languages, a week's hours
-        -- repeats across documents; indexing is a function of the value alone)."""
+    def _postings(self, fieldname: str, field, value) -> tuple[int, bool, list]:
+        """`field.index(value)` as `_prepared` has it: for an `Analyzed` text value computed from its
+        tokens (`_analyzed_postings`), for the other fields remembered per value (a keyword field's
+        value -- domains, languages, a week's hours -- repeats across documents; indexing is a
+        function of the value alone)."""
         if type(value) is Analyzed and type(field) is AnalyzedTEXT:
             return self._analyzed_postings(fieldname, field, value)
         if field.unique:
-            return _whole_values(field.index(value))
+            return _prepared(_whole_values(field.index(value)))
         key = (fieldname, type(value), tuple(value) if type(value) is list else value)
         try:
             hit = self._memo.get(key)
         except TypeError:  # an unhashable value
-            return _whole_values(field.index(value))
+            return _prepared(_whole_values(field.index(value)))
         if hit is None:
             if len(self._memo) >= MEMO_LIMIT:
                 self._memo.clear()
-            hit = self._memo[key] = _whole_values(field.index(value))
+            hit = self._memo[key] = _prepared(_whole_values(field.index(value)))
         return hit
 
     def _field(self, fieldname: str) -> tuple:
@@ -220,26 +241,43 @@ class BulkSegmentWriter(SegmentWriter):
                     fieldboost = float(fields[boostkey]) if boostkey in fields else docboost
                     terms = pool.terms(fieldname)
                     get = terms.get
-                    # A new positions value per posting (head + tail), as Whoosh makes them: a block's
-                    # variable-size values are pickled, and pickle writes an object it saw before as a
-                    # back-reference (other bytes, same postings). A value in one part (a frequency:
-                    # the same object for every document) is written as raw bytes.
-                    for tbytes, freq, weight, head, tail in self._postings(fieldname, field, value):
-                        vbytes = head + tail if tail else head
-                        if scorable:
-                            length += freq
-                        rows = get(tbytes)
-                        if rows is None:
-                            terms[tbytes] = [(docnum, weight * fieldboost, vbytes)]
-                        else:
-                            rows.append((docnum, weight * fieldboost, vbytes))
+                    total, split, postings = self._postings(fieldname, field, value)
+                    if scorable:
+                        length = total
+                    if fieldboost != 1.0 or type(fieldboost) is not float:
+                        postings = [(tbytes, weight * fieldboost, *parts) for tbytes, weight, *parts in postings]
+                    if split:
+                        # A new positions value per posting (head + tail), as Whoosh makes them: a
+                        # block's variable-size values are pickled, and pickle writes an object it
+                        # saw before as a back-reference (other bytes, same postings).
+                        for tbytes, weight, head, tail in postings:
+                            vbytes = head + tail
+                            rows = get(tbytes)
+                            if rows is None:
+                                terms[tbytes] = [(docnum, weight, vbytes)]
+                            else:
+                                rows.append((docnum, weight, vbytes))
+                    else:
+                        # A value in one part (a frequency: the same object for every document) is
+                        # written as raw bytes.
+                        for tbytes, weight, vbytes in postings:
+                            rows = get(tbytes)
+                            if rows is None:
+                                terms[tbytes] = [(docnum, weight, vbytes)]
+                            else:
+                                rows.append((docnum, weight, vbytes))
                 if spellfield is not None:
                     # As Whoosh does: one posting per word naming document 0, with the value of
                     # the field's last posting.
                     pool.spelling.add(spellfield)
                     terms = pool.terms(spellfield)
+                    get = terms.get
                     for word in self._spelling_words(fieldname, field, value):
-                        terms.setdefault(word, []).append((0, 1, vbytes))
+                        values = get(word)
+                        if values is None:
+                            terms[word] = [vbytes]
+                        else:
+                            values.append(vbytes)
                 vformat = field.vector
                 if vformat:
                     vitems = vformat.word_values(value, field.analyzer, mode="index")
@@ -284,21 +322,37 @@ def _write_grouped(fw, schema, lengths, pool: GroupedPostings) -> None:
         if column is not None:  # each document's field length as the posting writer is given it
             doc_length = [byte_to_length(b) if b else 0 for b in (column[d] for d in range(lengths._doccount))]
         terms = pool.fields[fieldname]
+        spelling = fieldname in pool.spelling
         for btext in sorted(terms):
             fw.start_term(btext)
-            rows = pool.sorted_rows(fieldname, btext)
+            rows = pool.sorted_values(fieldname, btext) if spelling else pool.sorted_rows(fieldname, btext)
             for start in range(0, len(rows), limit):
                 if start:
                     postwriter._write_block()  # (which starts the next block)
-                _fill_block(postwriter, rows[start:start + limit], doc_length)
+                if spelling:
+                    _fill_spelling_block(postwriter, rows[start:start + limit], doc_length)
+                else:
+                    _fill_block(postwriter, rows[start:start + limit], doc_length)
             fw.finish_term()
         fw.finish_field()
+
+
+def _fill_spelling_block(postwriter, values: list, doc_length: list | None) -> None:
+    """`_fill_block` for a spelling term's postings: document 0 and weight 1 (an int, as Whoosh's
+    own spelling postings have it) for each value."""
+    count = len(values)
+    _fill_columns(postwriter, (0,) * count, (1,) * count, values, doc_length)
 
 
 def _fill_block(postwriter, rows: list, doc_length: list | None) -> None:
     """Put up to a block's worth of postings (document, weight, value) into an empty block buffer:
     what as many `add_posting` calls leave in it."""
     ids, weights, values = zip(*rows)
+    _fill_columns(postwriter, ids, weights, values, doc_length)
+
+
+def _fill_columns(postwriter, ids, weights, values, doc_length: list | None) -> None:
+    """A block's documents, weights and values (as many of each) into the empty block buffer."""
     postwriter._ids.extend(ids)
     postwriter._weights.extend(weights)
     postwriter._values.extend(filter(None, values))  # the non-empty values, as add_posting keeps them

@@ -141,20 +141,68 @@ def _needed(q: Query) -> frozenset:
     return frozenset()
 
 
+Filed = dict[str, list[tuple[str, Query, frozenset]]]  # a word -> (meaning, query, words it needs)
+
+
+def _file(filed: Filed, meaning: str, q: Query, needed: frozenset) -> None:
+    filed.setdefault(max(sorted(needed), key=len), []).append((meaning, q, needed))
+
+
+def _single_field_parts(q: Query) -> list[Query] | None:
+    """The Terms and Phrases a query matches with any one of (an Or of them, or one of them): what
+    each meaning's query is, one phrase per text field. None for any other query."""
+    parts = q.subqueries if type(q) is Or else [q]
+    if all(type(p) in (Term, Phrase) and p.fieldname in TEXT_FIELDS for p in parts):
+        return list(parts)
+    return None
+
+
 @lru_cache(maxsize=4)
-def _prepared(schema_key) -> tuple[dict[str, list[tuple[str, Query, frozenset]]], list[tuple[str, Query, frozenset]]]:
+def _prepared(schema_key) -> tuple[dict[str, Filed], Filed, list[tuple[str, Query, frozenset]]]:
     """The meanings' queries, filed under one word each of them needs (its rarest-looking: the
-    longest), and those that need no particular word: a document is only tested against the
-    meanings filed under its own words, not against every meaning of the lexicon."""
-    by_word: dict[str, list[tuple[str, Query, frozenset]]] = {}
+    longest), so that a text is only tested against the meanings filed under its own words, not
+    against every meaning of the lexicon: ({text field: its words' Terms and Phrases}, the other
+    queries by word, the other queries that need no particular word).
+
+    A query matches when one of its single-field parts does (`_single_field_parts`): which of a
+    field's parts match depends on that field's value alone, and is worked out once per value
+    (`_field_meanings`); the other queries are tested on the whole document."""
+    by_field: dict[str, Filed] = {name: {} for name in TEXT_FIELDS}
+    by_word: Filed = {}
     always = []
     for m, q in sorted(_concept_queries(schema_key).items()):
+        parts = _single_field_parts(q)
+        if parts is not None:
+            for part in parts:
+                needed = _needed(part)
+                if needed:  # (a phrase without words matches nothing)
+                    _file(by_field[part.fieldname], m, part, needed)
+            continue
         needed = _needed(q)
         if needed:
-            by_word.setdefault(max(sorted(needed), key=len), []).append((m, q, needed))
+            _file(by_word, m, q, needed)
         else:
             always.append((m, q, needed))
-    return by_word, always
+    return by_field, by_word, always
+
+
+def _field_meanings(filed: Filed, name: str, analyzed) -> frozenset:
+    """The meanings one of whose parts in field `name` (filed by word) matches this value of the
+    field, remembered on the value (`Analyzed.meanings`): a shared value (an organization's name,
+    a service's text at each of its places) is tested once."""
+    hit = analyzed.meanings
+    if hit is not None and hit[0] is filed:
+        return hit[1]
+    positions = analyzed.positions()
+    field = {name: positions}
+    found = set()
+    for word in positions:
+        for m, q, needed in filed.get(word, ()):
+            if m not in found and needed <= positions.keys() and _matches(q, field):
+                found.add(m)
+    out = frozenset(found)
+    analyzed.meanings = (filed, out)
+    return out
 
 
 def prepare(schema) -> None:
@@ -166,12 +214,20 @@ def prepare(schema) -> None:
 def concepts_for(schema, doc: dict, analyzed: dict | None = None) -> list[str]:
     """The multi-word meanings whose phrase query matches this document. `analyzed`: the document's
     text fields as `analyze_text_fields` made them (analysed here when not given)."""
-    by_word, always = _prepared(_SchemaKey(schema))
-    if not by_word and not always:
+    by_field, by_word, always = _prepared(_SchemaKey(schema))
+    if not any(by_field.values()) and not by_word and not always:
         return []
-    positions = _positions(schema, doc, analyzed)
-    words = set().union(*positions.values())
-    candidates = list(always)
-    for word in words:
-        candidates.extend(by_word.get(word, ()))
-    return sorted(m for m, q, needed in candidates if needed <= words and _matches(q, positions))
+    if analyzed is None:
+        analyzed = analyze_text_fields(schema, doc)
+    found: set[str] = set()
+    for name in TEXT_FIELDS:
+        if name in analyzed and by_field[name]:
+            found.update(_field_meanings(by_field[name], name, analyzed[name]))
+    if by_word or always:
+        positions = _positions(schema, doc, analyzed)
+        words = set().union(*positions.values())
+        candidates = list(always)
+        for word in words:
+            candidates.extend(by_word.get(word, ()))
+        found.update(m for m, q, needed in candidates if needed <= words and _matches(q, positions))
+    return sorted(found)

@@ -76,7 +76,7 @@ class Analyzed:
     `tokens` are (text, position, boost) as the field's analyzer yields them at index time;
     `spelling` the unstemmed words, as Whoosh's spelling field keeps them."""
 
-    __slots__ = ("tokens", "spelling", "written")
+    __slots__ = ("tokens", "spelling", "written", "meanings", "_positions")
 
     def __init__(self, tokens: list[tuple[str, int, float]], spelling: frozenset = frozenset()):
         self.tokens = tokens
@@ -84,6 +84,9 @@ class Analyzed:
         # What the rebuild's writer made of it, by field (_bulk_writer): one value shared by many
         # documents (schema.Memo) is turned into postings once.
         self.written: dict | None = None
+        # The concept tags its field's phrases give (concepts._field_meanings), once per value.
+        self.meanings: tuple | None = None
+        self._positions: dict[str, list[int]] | None = None
 
     def replay(self, value=None, positions=False, boosts=False, **_):
         """The tokens again, as the field's analyzer yields them (an analyzer for Whoosh's formats)."""
@@ -93,9 +96,17 @@ class Analyzed:
             yield t
 
     def positions(self) -> dict[str, list[int]]:
-        out: dict[str, list[int]] = {}
-        for text, pos, _ in self.tokens:
-            out.setdefault(text, []).append(pos)
+        """{word: its positions}, worked out once (a shared value's, for the concept tags of each of
+        its documents: concepts.py). Read, never changed."""
+        out = self._positions
+        if out is None:
+            out = self._positions = {}
+            for text, pos, _ in self.tokens:
+                seen = out.get(text)
+                if seen is None:
+                    out[text] = [pos]
+                else:
+                    seen.append(pos)
         return out
 
 
@@ -133,16 +144,75 @@ class ColumnID(ID):
     indexed = False
 
 
-_stemmers: dict[int, tuple[Schema, dict]] = {}
+class _Stems(dict):
+    """word -> its stem by a StemFilter, each word stemmed once (a dict look-up per word afterwards:
+    Whoosh's own cache is a Python wrapper that also counts uses, and the same few thousand words
+    are stemmed over and over in a rebuild). Emptied when it holds LIMIT words."""
+
+    LIMIT = 200_000
+
+    def __init__(self, stem_filter: StemFilter):
+        super().__init__()
+        self._stem = stem_filter._stem
+        self._ignore = stem_filter.ignore
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        stem = self[word] = word if word in self._ignore else self._stem(word)
+        return stem
 
 
-def _stemmers_for(schema: Schema) -> dict:
-    """{text field: its analyzer's stemming function (with the analyzer's own cache)}."""
-    hit = _stemmers.get(id(schema))
+def _plain_words(analyzer):
+    """For a StemmingAnalyzer (tokenizer, lower case, stop words, stemming): a function giving its
+    unstemmed words and positions as `analyzer(value, positions=True, no_morph=True)` does, from
+    the tokenizer's matches without a Token per word through each filter; and the analyzer's
+    stems. None for any other analyzer (then it is called itself).
+
+    StopFilter renumbers the kept words: the first keeps its own position, each next one is one
+    more (tests/search/test_rebuild.py compares the result with the analyzer's, word by word)."""
+    items = getattr(analyzer, "items", ())
+    if len(items) != 4:
+        return None
+    tokenizer, lower, stop, stem = items
+    if not (type(tokenizer) is RegexTokenizer and not tokenizer.gaps and type(lower) is LowercaseFilter
+            and type(stop) is StopFilter and stop.renumber and type(stem) is StemFilter):
+        return None
+    finditer, stops, low, high = tokenizer.expression.finditer, stop.stops, stop.min, stop.max
+
+    def words(value: str) -> list[tuple[str, int]]:
+        kept = []
+        first = None
+        for pos, match in enumerate(finditer(value)):
+            text = match.group(0).lower()
+            if len(text) >= low and (high is None or len(text) <= high) and text not in stops:
+                if first is None:
+                    first = pos
+                kept.append(text)
+        return [(text, first + i) for i, text in enumerate(kept)]
+
+    return words, _Stems(stem)
+
+
+_analysis: dict[int, tuple[Schema, dict]] = {}
+
+
+def _analysis_for(schema: Schema) -> dict:
+    """{text field: (its words function or None, its analyzer's stems)}, one `_Stems` per analyzer."""
+    hit = _analysis.get(id(schema))
     if hit is None or hit[0] is not schema:
-        fns = {name: next(item for item in schema[name].analyzer.items if getattr(item, "is_morph", False))._stem
-               for name in TEXT_FIELDS}
-        hit = _stemmers[id(schema)] = (schema, fns)
+        by_analyzer: dict[int, tuple] = {}
+        fns = {}
+        for name in TEXT_FIELDS:
+            analyzer = schema[name].analyzer
+            if id(analyzer) not in by_analyzer:
+                plain = _plain_words(analyzer)
+                if plain is None:
+                    stem = next(item for item in analyzer.items if getattr(item, "is_morph", False))
+                    plain = None, _Stems(stem)
+                by_analyzer[id(analyzer)] = plain
+            fns[name] = by_analyzer[id(analyzer)]
+        hit = _analysis[id(schema)] = (schema, fns)
     return hit[1]
 
 
@@ -176,10 +246,13 @@ def analyze_text_fields(schema: Schema, doc: dict, memo: Memo | None = None) -> 
 def _analyze_field(schema: Schema, name: str, value: str) -> tuple[Analyzed, list[tuple[str, int, float]]]:
     """One text field's `Analyzed` value and its tokens as `body` has them (with the field's boost)."""
     field = schema[name]
-    stem = _stemmers_for(schema)[name]
-    words = [(t.text, t.pos) for t in field.analyzer(value, positions=True, mode="index", no_morph=True)
-             if not t.stopped]
-    tokens = [(stem(text), pos, 1.0) for text, pos in words]
+    plain, stems = _analysis_for(schema)[name]
+    if plain is None:
+        words = [(t.text, t.pos) for t in field.analyzer(value, positions=True, mode="index", no_morph=True)
+                 if not t.stopped]
+    else:
+        words = plain(value)
+    tokens = [(stems[text], pos, 1.0) for text, pos in words]
     boost = field.format.field_boost
     return Analyzed(tokens, frozenset(text for text, _ in words)), [(text, 0, boost) for text, _, _ in tokens]
 

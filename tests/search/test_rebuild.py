@@ -76,6 +76,42 @@ def test_the_one_analysis_gives_the_fields_own_tokens_and_concept_tags(demo):
     assert tagged  # the demo directory has documents with multi-word meanings to tag
 
 
+@pytest.mark.parametrize("text", [
+    "The food bank", "of the", "a b c Food", "I am at it", "U.S.A. e.g. 3.5 co-op foo*bar", "ÉCOLE Ñandú café",
+    "it's 24/7 -- OK? the  END", "x", "Clinics, clinics and CLINIC: renters' rights", "",
+])
+def test_the_text_fields_words_and_stems_are_their_analyzers(text):
+    """schema._analyze_field reads a StemmingAnalyzer's words from its tokenizer's matches and stems
+    each word once (schema._plain_words, schema._Stems): the same words, positions (renumbered past
+    stop words, the first kept word keeping its own) and stems as the analyzer's own filters."""
+    from referralnet.search.schema import _analysis_for, _analyze_field
+
+    schema = document_schema()
+    for name in TEXT_FIELDS:
+        analyzer = schema[name].analyzer
+        plain, _ = _analysis_for(schema)[name]
+        assert plain is not None  # the text fields' analyzer takes the short way
+        assert plain(text) == [(t.text, t.pos) for t in analyzer(text, positions=True, no_morph=True)]
+        analyzed, _ = _analyze_field(schema, name, text) if text else (None, None)
+        if analyzed is not None:
+            assert [(t, p) for t, p, _ in analyzed.tokens] == [(t.text, t.pos) for t in analyzer(text, positions=True)]
+
+
+def test_a_documents_concept_tags_are_the_meanings_whose_query_matches_it(demo):
+    """concepts_for tests each text field's value once against that field's phrases (one per
+    meaning and field, concepts._field_meanings): the tags are the meanings whose whole query
+    matches the document's positions, each meaning tried (no filing by word, nothing remembered)."""
+    from referralnet.search.concepts import _matches, concept_queries
+
+    schema = document_schema()
+    queries = concept_queries(schema)
+    docs = list(documents_for(active_service_ids()))
+    assert any(doc["concepts"] for doc in docs)
+    for doc in docs:
+        positions = _positions(schema, doc, doc[ANALYZED])
+        assert doc["concepts"] == ",".join(sorted(m for m, q in queries.items() if _matches(q, positions)))
+
+
 def test_a_parallel_rebuild_holds_the_same_contents_as_a_serial_one(app, demo, monkeypatch):
     serial = rebuild_index()
     serial_digest = content_digest(open_index())
