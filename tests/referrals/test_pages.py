@@ -166,6 +166,8 @@ def test_refer_elsewhere_prefills_and_links_the_new_referral(web, db, make_refer
     assert response.status_code == 302
     new = db.session.scalar(select(Referral).where(Referral.service_id == "svc-housing"))
     assert new.previous_referral_id == rejected.id
+    followed = text(http.get(f"/referrals/{rejected.id}"))
+    assert "Referred elsewhere" in followed and f'href="/referrals/{new.id}"' in followed
 
 
 # --- the referral page: partner actions, messages, closing the loop ---------------------------------
