@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from referralnet.accounts.models import Role
 from referralnet.accounts.permissions import role_required
@@ -101,9 +101,9 @@ def new_client():
 @role_required(Role.COORDINATOR)
 def client(client_id):
     """Everything about one client: details, consents, and every referral with its timeline."""
-    # The consents with their agencies: one query, not one per consent.
+    # The consents with their agencies joined to the client's row (a client has a few): no query of their own.
     person = get_visible_client_or_404(current_user, client_id,
-                                       selectinload(Client.consents).joinedload(Consent.receiving_organization))
+                                       joinedload(Client.consents).joinedload(Consent.receiving_organization))
     services.record_client_view(current_user, person)
     return render_template("referrals/client.html", client=person,
                            referrals=services.list_client_referrals(current_user, person), revoke_form=ConsentForm())
