@@ -29,6 +29,7 @@ from typing import Optional
 
 from flask import current_app, has_app_context
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, literal, or_, select
+from sqlalchemy.orm import aliased
 
 from referralnet.accounts.models import Role, User
 from referralnet.db import utcnow
@@ -125,6 +126,22 @@ def get_visible_referral_or_404(user: User, referral_id, *options) -> Referral:
     if referral is None:
         raise NotFound("No such referral.")
     return referral
+
+
+def get_visible_referral_page_or_404(user: User, referral_id, *options) -> tuple[Referral, bool, bool]:
+    """As get_visible_referral_or_404, with what the referral page asks beside it, in the same query:
+    (the referral, whether any referral names it as the one it followed up (the client referred
+    elsewhere after it; whether `user` may see those is for services.list_followups), and whether `user`
+    may see the client's details on it (client_details_shared)). Each was one more round trip on the
+    most requested page."""
+    later = aliased(Referral)
+    followed_up = exists().where(later.previous_referral_id == Referral.id)
+    shared = details_shared_clause() if user.role == Role.PARTNER.value else literal(True)
+    row = db.session.execute(visible_referrals(user).add_columns(followed_up, shared)
+                             .where(Referral.id == _int_id(referral_id)).options(*options)).one_or_none()
+    if row is None:
+        raise NotFound("No such referral.")
+    return row[0], bool(row[1]), bool(row[2])
 
 
 def get_visible_client_or_404(user: User, client_id, *options) -> Client:

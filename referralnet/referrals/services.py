@@ -119,10 +119,11 @@ def list_client_referrals(actor: User, client: Client) -> list[Referral]:
     """The client's referrals that the actor may see, newest first, with their timelines."""
     return list(db.session.scalars(
         visible_referrals(actor).where(Referral.client_id == client.id)
-        # The timelines by one more query; the service, agency and closure (one row each) joined.
-        .options(selectinload(Referral.events), joinedload(Referral.service),
+        # The timelines, service, agency and closure joined: one round trip (a client has a few referrals
+        # of a few events each; the timelines by a query of their own were one more on the client's page).
+        .options(joinedload(Referral.events), joinedload(Referral.service),
                  joinedload(Referral.receiving_organization), joinedload(Referral.closure))
-        .order_by(Referral.requested_at.desc(), Referral.id.desc())))
+        .order_by(Referral.requested_at.desc(), Referral.id.desc())).unique())
 
 
 def list_followups(actor: User, referral: Referral) -> list[Referral]:

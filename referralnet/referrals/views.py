@@ -11,14 +11,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from referralnet.accounts.models import Role
 from referralnet.accounts.permissions import role_required
 from referralnet.directory.sdoh import sdoh_terms
 from referralnet.errors import Conflict, DomainError, InvalidTransition, NotPermitted, ValidationFailed
 from referralnet.referrals import services, worklists
-from referralnet.referrals.access import client_details_shared, get_visible_client_or_404, get_visible_referral_or_404
+from referralnet.referrals.access import (client_details_shared, get_visible_client_or_404, get_visible_referral_or_404,
+                                         get_visible_referral_page_or_404)
 from referralnet.accounts.routes import DeliveryRoute, expected_routes
 from referralnet.referrals.actors import OnBehalf
 from referralnet.referrals.forms import (CONSENT_LABELS, CONTACT_LABELS, PATIENT_REPORT_LABELS, PRIORITY_LABELS,
@@ -100,9 +101,9 @@ def new_client():
 @role_required(Role.COORDINATOR)
 def client(client_id):
     """Everything about one client: details, consents, and every referral with its timeline."""
-    # The consents with their agencies: one query, not one per consent.
+    # The consents with their agencies joined to the client's row (a client has a few): no query of their own.
     person = get_visible_client_or_404(current_user, client_id,
-                                       selectinload(Client.consents).joinedload(Consent.receiving_organization))
+                                       joinedload(Client.consents).joinedload(Consent.receiving_organization))
     services.record_client_view(current_user, person)
     return render_template("referrals/client.html", client=person,
                            referrals=services.list_client_referrals(current_user, person), revoke_form=ConsentForm())
@@ -276,8 +277,9 @@ def _send(person: Client, form: SendForm, previous: Referral | None):
 @bp.get("/referrals/<referral_id>")
 @login_required
 def referral(referral_id):
-    item = get_visible_referral_or_404(current_user, referral_id, *REFERRAL_PAGE_LOADS)
-    return _render_referral(item)
+    item, followed_up, client_shared = get_visible_referral_page_or_404(current_user, referral_id,
+                                                                        *REFERRAL_PAGE_LOADS)
+    return _render_referral(item, followed_up=followed_up, client_shared=client_shared)
 
 
 # The rows the referral page shows beside the referral, joined to it: loading each lazily was six more
@@ -288,7 +290,9 @@ REFERRAL_PAGE_LOADS = (joinedload(Referral.client), joinedload(Referral.service)
 
 
 def _render_referral(item: Referral, status: int = 200, forms: dict | None = None, message_form=None,
-                     close_form=None):
+                     close_form=None, followed_up: bool = True, client_shared: bool | None = None):
+    """The referral page. `followed_up` False: no referral followed it up (so none is looked for);
+    `client_shared`: client_details_shared, when already known (get_visible_referral_page_or_404)."""
     if status == 200:  # a view of the page; an error re-render is rolled back with the request anyway
         services.mark_viewed(current_user, item)
     moves = offered_moves(item, current_user)
@@ -297,7 +301,9 @@ def _render_referral(item: Referral, status: int = 200, forms: dict | None = Non
     is_sender = current_user.role == Role.COORDINATOR.value
     can_close = (is_sender and item.loop_closed_at is None and Status(item.status) in services.CLOSABLE_STATUSES)
     can_refer_elsewhere = is_sender and Status(item.status) in services.REFER_ELSEWHERE_FROM
-    followups = services.list_followups(current_user, item)
+    followups = services.list_followups(current_user, item) if followed_up else []
+    if client_shared is None:
+        client_shared = client_details_shared(current_user, item)
     offnet = _offnet_context(item, is_sender, forms)
     return render_template(
         "referrals/referral.html", referral=item, client=item.client, moves=moves, action_forms=action_forms,
@@ -305,7 +311,7 @@ def _render_referral(item: Referral, status: int = 200, forms: dict | None = Non
         message_form=message_form or MessageForm(formdata=None, prefix="message"),
         close_form=close_form or CloseLoopForm(formdata=None, prefix="close"),
         can_close=can_close, can_refer_elsewhere=can_refer_elsewhere, followups=followups, is_sender=is_sender,
-        overdue=services.is_overdue(item), client_shared=client_details_shared(current_user, item), offnet=offnet,
+        overdue=services.is_overdue(item), client_shared=client_shared, offnet=offnet,
         patient_url=_patient_url(item) if is_sender else None), status
 
 

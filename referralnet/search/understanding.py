@@ -288,21 +288,25 @@ def max_edits(word: str) -> int:
 
 def closest_word(word: str, candidates: Iterable[str], weight: Callable[[str], float]) -> str | None:
     """The candidate with the fewest edits from `word` (at most 1 for short words, 2 otherwise),
-    the more common one on a tie; candidates must share the first letter or be a swap away."""
+    the more common one on a tie; candidates must share the first letter or be a swap away.
+
+    Only the candidates tied at the fewest edits are weighed: a weight may cost a database query
+    (the postgres backend's document frequency), and one closest candidate needs none."""
     limit = max_edits(word)
-    best: tuple[int, float, str] | None = None
+    close: dict[str, int] = {}
     for cand in candidates:
         if cand == word or abs(len(cand) - len(word)) > limit or len(cand) < 3:
             continue
         if cand[0] != word[0] and not (len(word) > 1 and cand[:2] == word[1::-1]):
             continue
         dist = _edit_distance(word, cand, limit)
-        if dist > limit:
-            continue
-        key = (dist, -weight(cand), cand)
-        if best is None or key < best:
-            best = key
-    return best[2] if best else None
+        if dist <= limit:
+            close[cand] = dist
+    if not close:
+        return None
+    fewest = min(close.values())
+    tied = [cand for cand, dist in close.items() if dist == fewest]
+    return tied[0] if len(tied) == 1 else min(tied, key=lambda cand: (-weight(cand), cand))
 
 
 # --- the plan ------------------------------------------------------------------------------------

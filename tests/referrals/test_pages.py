@@ -105,6 +105,35 @@ def test_client_page_shows_referrals_with_timelines_and_audits_the_view(web, db,
     assert count(db, AuditLog, AuditLog.action == "client.view", AuditLog.object_id == str(web.alice.id)) == 1
 
 
+def test_client_page_reads_consents_and_timelines_with_their_rows(web, db, make_referral):
+    """The consents come with the client's row, the timelines with the referrals' (each was one more round
+    trip), and a referral is still listed once however many events its timeline has."""
+    from sqlalchemy import event
+
+    first, second = make_referral(client=web.alice), make_referral(client=web.alice, service=web.meals)
+    for referral in (first, second):
+        for status in ("requested", "accepted"):
+            db.session.add(ReferralEvent(referral=referral, actor_kind="partner", kind="status", to_status=status))
+    db.session.add(Consent(client=web.alice, receiving_organization_id="org-westside", method="verbal",
+                           recorded_by_id=web.coordinator.id, recorded_at=utcnow()))
+    db.session.commit()
+    http = web.as_(web.coordinator)
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        page = text(http.get(f"/clients/{web.alice.id}"))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert "Eastside Pantry" in page and "Eastside Hot Meals" in page
+    assert not [s for s in statements if s.startswith(("SELECT consent.", "SELECT referral_event."))]
+    for name in ("Eastside Pantry", "Eastside Hot Meals"):  # each referral listed once, however many events it has
+        assert page.count(f'<span class="visually-hidden">of the referral to {name}</span>') == 1
+
+
 # --- sending ---------------------------------------------------------------------------------------
 
 def test_send_to_two_services_needs_consent_then_sends_one_referral_each(web, db):
@@ -166,6 +195,8 @@ def test_refer_elsewhere_prefills_and_links_the_new_referral(web, db, make_refer
     assert response.status_code == 302
     new = db.session.scalar(select(Referral).where(Referral.service_id == "svc-housing"))
     assert new.previous_referral_id == rejected.id
+    followed = text(http.get(f"/referrals/{rejected.id}"))
+    assert "Referred elsewhere" in followed and f'href="/referrals/{new.id}"' in followed
 
 
 # --- the referral page: partner actions, messages, closing the loop ---------------------------------

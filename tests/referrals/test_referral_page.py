@@ -219,6 +219,31 @@ def test_the_other_agencys_partner_gets_not_found(web, db, make_referral):
     assert db.session.get(Referral, referral.id).status == "requested"
 
 
+def test_the_referral_page_reads_the_referral_row_once(web, db, make_referral):
+    """Whether anything followed it up and whether the agency may see the client's details come with the
+    referral itself (each was one more round trip on the most requested page)."""
+    from sqlalchemy import event
+
+    referral = make_referral(S.ACCEPTED, client=web.alice)
+    db.session.commit()
+    for user in (web.partner, web.coordinator):
+        http = web.as_(user)
+        http.get(f"/referrals/{referral.id}")  # the first view is recorded once
+        reads = []
+
+        def count(_conn, _cursor, statement, *_args):
+            if re.match(r"SELECT .*\sFROM referral\b", statement, re.S):
+                reads.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            page = text(http.get(f"/referrals/{referral.id}"))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert "Alice Nguyen" in page, user.role
+        assert len(reads) == 1, (user.role, reads)
+
+
 def test_the_partner_sees_how_to_reach_the_sending_coordinator(web, db, make_referral):
     web.coordinator.phone = "(415) 555-0199"
     referral = make_referral(S.REQUESTED, client=web.alice)

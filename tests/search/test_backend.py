@@ -127,6 +127,38 @@ def _recounted(db) -> dict[str, int]:
     return {t: n for t, n in out.items() if n}
 
 
+def test_postgres_plan_asks_the_directory_once_per_kind_of_question(db):
+    """Whether the words are the directory's, and their close words: one query each for all the words of
+    the text (it was one per word), and none when the lexicon knows every word."""
+    from sqlalchemy import event
+
+    from referralnet.search import pg_backend
+
+    _pg_only()
+    _service(db, "Numbat Pantry")
+    _service(db, "Quokka Shelter", "Quokka Org")
+    seam.current_backend().rebuild()
+    asked = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "search_word" in statement:
+            asked.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        numbats = pg_backend.plan_for(db.session, "numbat quokka")
+        known = len(asked)
+        misspelt = pg_backend.plan_for(db.session, "numbot quokkka pantri")
+        spelt = len(asked) - known
+        asked.clear()
+        pg_backend.plan_for(db.session, "food pantry")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert numbats.corrected is None and known == 1
+    assert misspelt.corrections == {"numbot": "numbat", "quokkka": "quokka", "pantri": "pantry"} and spelt == 2
+    assert asked == []
+
+
 def test_postgres_ranking_statistics_follow_every_change(db):
     """BM25F's collection statistics (documents per term, count, total length) are kept by each
     write in its own transaction: after adds, edits, a rolled-back edit and a deactivation they

@@ -87,6 +87,21 @@ def test_closest_word_prefers_fewer_edits_then_the_more_common_word():
     assert closest_word("xqzvw", ["shelter"], weight=lambda w: 0) is None
 
 
+def test_closest_word_weighs_only_the_candidates_tied_at_the_fewest_edits():
+    # A weight may be a database query (the postgres backend's document frequency): one closest
+    # candidate needs none, and a farther one is never weighed.
+    weighed = []
+
+    def weight(word):
+        weighed.append(word)
+        return {"rent": 5}.get(word, 0)
+
+    assert closest_word("shleter", ["shelter", "sheltie", "shelters"], weight=weight) == "shelter"
+    assert weighed == []
+    assert closest_word("rant", ["rent", "rank", "rent"], weight=weight) == "rent"
+    assert sorted(weighed) == ["rank", "rent"]
+
+
 @pytest.mark.parametrize("text,line", [
     ("i want to kill myself", "988"),
     ("thinking about suicide", "988"),
