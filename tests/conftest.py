@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from referralnet import create_app
 from referralnet.extensions import db as _db
@@ -236,6 +237,21 @@ def make_user(db):
         return user
 
     return make
+
+
+@contextmanager
+def counted_queries(engine):
+    """The SQL statements the engine runs inside the block, in order (a list, filled as they run)."""
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def csrf_token_from(html: str) -> str:

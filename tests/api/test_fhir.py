@@ -387,25 +387,17 @@ def test_directory_reads(fhir, db):
 
 def test_a_page_of_tasks_costs_the_same_queries_however_many_clinics_sent_them(fhir, make_referral, db):
     """Each Task names its requester (the sending clinic) and owner: loaded with the page, not per Task."""
-    from sqlalchemy import event
+    from tests.conftest import counted_queries
 
     from tests import factories as f
 
     def statements_for_a_page() -> tuple[int, int]:
-        count = [0]
-
-        def counted(*_args):
-            count[0] += 1
-
-        event.listen(db.engine, "before_cursor_execute", counted)
-        try:
+        with counted_queries(db.engine) as statements:
             page = ok(fhir.call("partner", "GET", "/fhir/Task?status=requested&_count=50"))
-        finally:
-            event.remove(db.engine, "before_cursor_execute", counted)
         requesters = {e["resource"]["requester"]["reference"] for e in page["entry"]}
         for entry in page["entry"]:
             check_task(entry["resource"])
-        return count[0], len(requesters)
+        return len(statements), len(requesters)
 
     statements_for_a_page()  # the token's first use is audited: not part of what is compared
     few, clinics_before = statements_for_a_page()

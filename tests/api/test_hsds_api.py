@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from urllib.parse import quote, urlsplit
 
 import pytest
 from jsonschema import Draft202012Validator
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from referralnet.demo import load_demo_data
 from referralnet.directory import models as m
@@ -30,7 +29,7 @@ from referralnet.directory.sdoh import sdoh_terms
 from referralnet.extensions import db as _db
 from referralnet.geo import distance_miles, locate
 from referralnet.search.service import SearchQuery, search
-from tests.conftest import SHARED
+from tests.conftest import SHARED, counted_queries
 from tests.hsds_schema import _registry, schema_errors
 
 OLD = datetime(2020, 1, 1, tzinfo=timezone.utc)
@@ -249,20 +248,6 @@ def search_service_ids(**kwargs) -> list[str]:
         if page >= results.pages:
             return list(dict.fromkeys(out))
         page += 1
-
-
-@contextmanager
-def counted_queries(engine):
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 # --- the base endpoint and access -----------------------------------------------------------------

@@ -2,11 +2,10 @@
 its own address, phones and languages, and a number of queries that does not grow with the places."""
 from __future__ import annotations
 
-from sqlalchemy import event
-
 from referralnet.directory import models as m
 from referralnet.directory.public import get_service_view
 from tests import factories as f
+from tests.conftest import counted_queries
 
 
 def _service_at(db, service_id: str, places: int):
@@ -28,17 +27,9 @@ def _service_at(db, service_id: str, places: int):
 
 
 def _statements(db, service_id: str, **options) -> tuple[int, object]:
-    seen = []
-
-    def count(*_args):
-        seen.append(1)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with counted_queries(db.engine) as statements:
         view = get_service_view(service_id, **options)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-    return len(seen), view
+    return len(statements), view
 
 
 def test_each_place_has_its_own_address_phones_and_languages(db):

@@ -12,7 +12,7 @@ from werkzeug.security import generate_password_hash
 from referralnet.db import utcnow
 from referralnet.audit.models import AuditLog
 from referralnet.referrals.models import Client, Consent, Referral, ReferralEvent, ReferralMessage, Status
-from tests.conftest import PASSWORD, csrf_token_from
+from tests.conftest import PASSWORD, csrf_token_from, counted_queries
 from tests.referrals.conftest import signed_in
 
 FAST_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
@@ -108,8 +108,6 @@ def test_client_page_shows_referrals_with_timelines_and_audits_the_view(web, db,
 def test_client_page_reads_consents_and_timelines_with_their_rows(web, db, make_referral):
     """The consents come with the client's row, the timelines with the referrals' (each was one more round
     trip), and a referral is still listed once however many events its timeline has."""
-    from sqlalchemy import event
-
     first, second = make_referral(client=web.alice), make_referral(client=web.alice, service=web.meals)
     for referral in (first, second):
         for status in ("requested", "accepted"):
@@ -118,16 +116,8 @@ def test_client_page_reads_consents_and_timelines_with_their_rows(web, db, make_
                            recorded_by_id=web.coordinator.id, recorded_at=utcnow()))
     db.session.commit()
     http = web.as_(web.coordinator)
-    statements = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with counted_queries(db.engine) as statements:
         page = text(http.get(f"/clients/{web.alice.id}"))
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert "Eastside Pantry" in page and "Eastside Hot Meals" in page
     assert not [s for s in statements if s.startswith(("SELECT consent.", "SELECT referral_event."))]
     for name in ("Eastside Pantry", "Eastside Hot Meals"):  # each referral listed once, however many events it has

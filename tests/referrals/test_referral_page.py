@@ -15,7 +15,7 @@ from referralnet.referrals import states
 from referralnet.referrals.models import Referral, ReferralEvent
 from referralnet.referrals.progress import progress_of
 from referralnet.referrals.states import Status, offered_moves, transition
-from tests.conftest import csrf_token_from
+from tests.conftest import csrf_token_from, counted_queries
 from tests.referrals.test_pages import act, prefixed_token, text, web  # noqa: F401  (the `web` fixture)
 
 S = Status
@@ -222,24 +222,14 @@ def test_the_other_agencys_partner_gets_not_found(web, db, make_referral):
 def test_the_referral_page_reads_the_referral_row_once(web, db, make_referral):
     """Whether anything followed it up and whether the agency may see the client's details come with the
     referral itself (each was one more round trip on the most requested page)."""
-    from sqlalchemy import event
-
     referral = make_referral(S.ACCEPTED, client=web.alice)
     db.session.commit()
     for user in (web.partner, web.coordinator):
         http = web.as_(user)
         http.get(f"/referrals/{referral.id}")  # the first view is recorded once
-        reads = []
-
-        def count(_conn, _cursor, statement, *_args):
-            if re.match(r"SELECT .*\sFROM referral\b", statement, re.S):
-                reads.append(statement)
-
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with counted_queries(db.engine) as statements:
             page = text(http.get(f"/referrals/{referral.id}"))
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
+        reads = [s for s in statements if re.match(r"SELECT .*\sFROM referral\b", s, re.S)]
         assert "Alice Nguyen" in page, user.role
         assert len(reads) == 1, (user.role, reads)
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from referralnet.directory import models as m
 from referralnet.search import backend as seam
 from referralnet.search.service import SearchQuery, search
+from tests.conftest import counted_queries
 
 
 def _service(db, name: str, org_name: str = "Backend Test Org") -> m.Service:
@@ -130,33 +131,27 @@ def _recounted(db) -> dict[str, int]:
 def test_postgres_plan_asks_the_directory_once_per_kind_of_question(db):
     """Whether the words are the directory's, and their close words: one query each for all the words of
     the text (it was one per word), and none when the lexicon knows every word."""
-    from sqlalchemy import event
-
     from referralnet.search import pg_backend
 
     _pg_only()
     _service(db, "Numbat Pantry")
     _service(db, "Quokka Shelter", "Quokka Org")
     seam.current_backend().rebuild()
-    asked = []
 
-    def count(_conn, _cursor, statement, *_args):
-        if "search_word" in statement:
-            asked.append(statement)
+    def asked(statements: list[str]) -> int:
+        return sum("search_word" in s for s in statements)
 
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with counted_queries(db.engine) as statements:
         numbats = pg_backend.plan_for(db.session, "numbat quokka")
-        known = len(asked)
+    known = asked(statements)
+    with counted_queries(db.engine) as statements:
         misspelt = pg_backend.plan_for(db.session, "numbot quokkka pantri")
-        spelt = len(asked) - known
-        asked.clear()
+    spelt = asked(statements)
+    with counted_queries(db.engine) as statements:
         pg_backend.plan_for(db.session, "food pantry")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert numbats.corrected is None and known == 1
     assert misspelt.corrections == {"numbot": "numbat", "quokkka": "quokka", "pantri": "pantry"} and spelt == 2
-    assert asked == []
+    assert asked(statements) == 0
 
 
 def test_postgres_ranking_statistics_follow_every_change(db):
