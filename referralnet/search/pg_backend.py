@@ -667,11 +667,12 @@ def _units(clauses: list[_Clause]) -> tuple[dict[tuple[str, int, int], list[floa
     return units, several
 
 
-def _score_sql(session: Session, p: _Params, clauses: list[_Clause], carried: str,
-               cells: list[int] | None) -> tuple[str, str, str]:
-    """(score, share of the clause weight matched, the CTEs they read) as SQL over `parts q`: the
-    matched rows (the CTE `found0`) with, per clause, what their postings of the query's keys add
-    up to, as Whoosh scores its `body` field (service.TextQuery).
+def _score_sql(session: Session, p: _Params, clauses: list[_Clause],
+               cells: list[int] | None) -> tuple[str, str, str, str]:
+    """(score, share of the clause weight matched, sums, matched) as SQL: `sums` is a query of
+    what each document's postings of the query's keys add up to per clause (a row per document
+    with at least one), `score`, `share` and `matched` (whether its postings match the query)
+    expressions over a row `q` of it, as Whoosh scores its `body` field (service.TextQuery).
 
     Each posting is scored on its own (its BM25F score from its frequency, its document's length,
     which the posting carries, and the collection's statistics), and a document's postings are
@@ -749,8 +750,11 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause], carried: st
     postings = (f"SELECT x.doc_id, k.c, k.g, k.mx, k.sm, k.cr, {score_of} AS s FROM {keys} "
                 f"JOIN search_posting x ON x.term = k.term{cond} OFFSET 0")
     sums = f"SELECT x.doc_id, {', '.join(aggs)} FROM ({postings}) x GROUP BY x.doc_id"
-    stages = (f"parts AS MATERIALIZED (SELECT {_columns('f', carried)}, z.* FROM found0 f "
-              f"LEFT JOIN ({sums}) z ON z.doc_id = f.id), ")
+    # A document's postings match the query when they match a clause's part: a key of one (its
+    # best is then not NULL) or every word of a several-word part, as the query's tsquery matches
+    # its vector (whose lexemes are its postings' keys).
+    matched = " OR ".join([f"q.b{ci} IS NOT NULL" for ci in range(len(clauses))]
+                          + [f"q.n{g} = {grp.words}" for g, grp in enumerate(groups, 1)])
     total_weight = sum(c.weight for c in clauses) or 1.0
     zero = _float(0)
     scores, shares = [], []
@@ -778,7 +782,15 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause], carried: st
     # Rounded (to 1e-9): the postings are summed in the order they come, so two documents scored
     # alike may differ in the last bits, and they are then ordered by id, not by that noise.
     score = f"round({score} * {_float(SCORE_UNIT)}) / {_float(SCORE_UNIT)}"
-    return score, share, stages
+    return score, share, sums, "true" if plain else f"({matched})"
+
+
+def _scored(carried: str, score: str, share: str, sums: str) -> str:
+    """The matches (`found0`) with their scores and shares: each joined to its postings' sums."""
+    if not sums:
+        return f"SELECT {_columns('f', carried)}, {score} AS score, {share} AS share FROM found0 f"
+    return (f"SELECT {_columns('f', carried)}, {score} AS score, {share} AS share FROM found0 f "
+            f"LEFT JOIN ({sums}) q ON q.doc_id = f.id")
 
 
 def _columns(alias: str, names: str, computed: dict[str, str] | None = None) -> str:
@@ -887,18 +899,19 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     where = _filters_sql(session, p, q, place, now)
     if plan.clauses and not clauses:
         where.append("false")  # words the directory has nowhere
-    score, share, stages, source = ("0.0", "1.0", "", "found0")
+    filtered = bool(where)  # a condition besides the words
     if clauses:
         where.append(f"d.vector @@ {p.tsq(_or([c.match for c in clauses]))}")
     if q.open_now and q.open_at is None:  # last: its exact check reads only what every other condition leaves
         where.append(_open_now_sql(session, p, now, where))
+        filtered = True
     # The columns carried through the stages: only what the answer, the order and the facets read
     # (each stage copies every match's row).
     carried = "id, domains, dist" + ("" if page else ", service_id, organization_id") + ("" if clauses else ", name_sort")
+    score, share, sums, matched = ("0.0", "1.0", "", "true")
     if clauses:
         cells = radius_cells(place, q.radius_miles) if place is not None and q.radius_miles else None
-        score, share, stages = _score_sql(session, p, clauses, carried, cells)
-        source = "parts"
+        score, share, sums, matched = _score_sql(session, p, clauses, cells)
     dist = _distance_sql(p, place) if place is not None else "NULL::float8"
     cond = " AND ".join(where) or "true"
     domains = f"f.domains && CAST({p(list(q.domains))} AS text[])" if q.domains else "true"
@@ -913,17 +926,25 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     else:
         order = "k.name_sort, k.id"
     # What matches (and its distance), then its scores from its postings (see _score_sql).
-    matched = f"SELECT {_columns('d', carried, {'dist': dist})} FROM search_document d WHERE {cond}"
-    scored = f"SELECT {_columns('q', carried)}, {score} AS score, {share} AS share FROM {source} q"
-    head = f"WITH found0 AS MATERIALIZED ({matched}), {stages}"
+    head = f"WITH found0 AS MATERIALIZED (SELECT {_columns('d', carried, {'dist': dist})} FROM search_document d WHERE {cond})"
+    shown_dist = "k.dist"
     if page and best == "true":
         # Every match counts (no share to reach): the total and facets are the matches' own, and
         # only the page's bounded sort reads the scores (no stage keeps every match's score).
-        head = head.removesuffix(", ") + " "
-        kept, counted, found, facet_best = f"(SELECT * FROM ({scored}) f WHERE {domains})", \
-            f"found0 f WHERE {domains}", "found0", "true"
+        counted, found, facet_best = f"found0 f WHERE {domains}", "found0", "true"
+        if clauses and q.sort != "distance":
+            # Best first: the page is the best of the postings' sums that match (all of them when
+            # the words are all that was asked; else those among the matches), and only its rows'
+            # distances are computed. No stage joins every match to its sums.
+            among = "" if not filtered and domains == "true" else f" AND q.doc_id IN (SELECT f.id FROM found0 f WHERE {domains})"
+            kept = f"(SELECT q.doc_id AS id, {score} AS score FROM ({sums}) q WHERE {matched}{among})"
+            shown_dist = dist
+        else:
+            scored = _scored(carried, score, share, sums)
+            kept = f"(SELECT * FROM ({scored}) f WHERE {domains})"
+        head += " "
     else:
-        head += f"scored AS MATERIALIZED ({scored}) "
+        head += f", scored AS MATERIALIZED ({_scored(carried, score, share, sums)}) "
         found, kept = "scored", "scored"
         if best != "true":  # the best share of all matches (a window over them), and what reaches it
             head += ", found AS MATERIALIZED (SELECT f.*, max(f.share) OVER () AS best_share FROM scored f) "
@@ -939,7 +960,7 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     limit, offset = p(q.per_page), p((q.page - 1) * q.per_page)
     sql = head + (
         # The page: the best of the matches (a bounded sort), numbered in order.
-        f"SELECT 0 AS kind, n, k.id, k.score, k.dist, d.card, NULL::text AS domain FROM "
+        f"SELECT 0 AS kind, n, k.id, k.score, {shown_dist} AS dist, d.card, NULL::text AS domain FROM "
         f"(SELECT k.*, row_number() OVER (ORDER BY {order}) AS n FROM (SELECT * FROM {kept} k ORDER BY {order} "
         f"LIMIT {limit} OFFSET {offset}) k) k JOIN search_document d ON d.id = k.id "
         f"UNION ALL SELECT 1, count(*), NULL, NULL, NULL, NULL, NULL FROM {counted} "
