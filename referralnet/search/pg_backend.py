@@ -32,17 +32,21 @@ its own few terms' postings rather than decompressing every matched row's whole 
 tag's posting carries its words' frequencies (`words`, migration 0019), so a concept's part is
 scored from the tag's postings without reading its (often common) words' own.
 A posting's key is its term, the grid cell of its document's place and its document (migration
-0022), so a search within a radius reads only its keys' postings around it.
+0022), so a search within a radius reads only its keys' postings around it, and it carries its
+document's SDOH domains as bits (`domain_mask`, migration 0024), so a search of words alone counts
+its total and facets from its postings without reading its matches' rows.
 
 Reading. The query layer's plan (understanding.understand, the same lexicon and spelling rules as
 Whoosh) is turned into parts: the words typed, each term and taxonomy code of the needs they
 were taken to mean. A document matches when it matches any part (one tsquery, GIN-indexed); a
 clause scores as its best part plus TIE x the others (need parts boosted as in service.py), the
 document as the weighted sum of its clauses times the coordination factor of service.py. Total,
-facet counts and the page come from one statement (the matches; the query's postings, each
-scored on its own, summed up per document and clause in one aggregate and joined to the matches;
-the total and facets counted from the matches, the scores read by the page's bounded sort; float8
-arithmetic throughout); why each result matched is one more for the page shown. The columns every matched row is read for are kept in the row (migration 0018:
+facet counts and the page come from one statement: the query's postings, each scored on its own
+and summed up per document and clause in one aggregate (float8 arithmetic throughout), which also
+says whether the document matches; the page is the bounded sort of those sums (among the matches
+the filters keep, when a filter is asked for); the total and facets are counted from the sums'
+domains (words alone) or from the matches. Why each result matched is one more statement for the
+page shown. The columns every matched row is read for are kept in the row (migration 0018:
 moved out of line by TOAST, each comparison of an id fetched it again), and the large ones out of
 it (migration 0020: the tsvector, card and frequencies), so a broad search reads few pages.
 """
@@ -57,8 +61,8 @@ from typing import Iterable, NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
-from sqlalchemy import (Boolean, Column, Date, Float, Integer, MetaData, Table, Text, delete, event, func, select,
-                        text)
+from sqlalchemy import (BigInteger, Boolean, Column, Date, Float, Integer, MetaData, Table, Text, delete, event, func,
+                        select, text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, insert as pg_insert
 from sqlalchemy.orm import Session
 from whoosh.util.numeric import byte_to_length, length_to_byte
@@ -130,7 +134,8 @@ search_term = Table("search_term", metadata, Column("term", Text, primary_key=Tr
 # the postings of the cells around it.
 search_posting = Table("search_posting", metadata, Column("term", Text, primary_key=True),
                        Column("cell", Integer, primary_key=True), Column("doc_id", Text, primary_key=True),
-                       Column("tf", Float, nullable=False), Column("words", ARRAY(Float)), Column("norm_len", Integer))
+                       Column("tf", Float, nullable=False), Column("words", ARRAY(Float)), Column("norm_len", Integer),
+                       Column("domain_mask", BigInteger, nullable=False))
 DOCS, LENGTH = " docs", " length"  # no lexeme starts with a space
 TABLES = ("search_document", "search_word", "search_term", "search_posting")
 
@@ -141,6 +146,7 @@ DIRTY = "pg_search_dirty"
 FIELD_WEIGHTS = (("name", "A"), ("terms", "B"), ("organization", "C"), ("description", "C"), ("eligibility", "D"))
 BM25_K1, BM25_B = 1.2, 0.75  # Whoosh's BM25F defaults (the Whoosh backend's weighting)
 SCORE_UNIT = 1e9  # scores are rounded to its inverse (see _score_sql)
+SEARCH_WORK_MEM = "32MB"  # see _execute
 SPELLING_FIELDS = ("name", "organization", "terms", "description")
 MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
 EARTH_RADIUS_MILES = 3958.7613
@@ -257,6 +263,30 @@ def cell_sql(lat: str, lon: str) -> str:
             f"+ CAST(floor({lon} * {n}) AS integer) + {180 * n}, -1)")
 
 
+@functools.cache
+def domain_bits() -> dict[str, int]:
+    """Each SDOH domain's bit in a posting's `domain_mask`: the domain's place in
+    seed_data/sdoh_domains.json, which only ever appends (migration 0024 wrote the masks of the
+    postings there were with its first 24, in this order; test_domain_bits_keep_their_order)."""
+    from referralnet.directory.sdoh import sdoh_terms
+
+    bits = {code: i for i, code in enumerate(sdoh_terms())}
+    assert len(bits) <= 63, "a domain mask is a bigint"
+    return bits
+
+
+def domain_mask_sql(domains: str, codes: str) -> str:
+    """The bits (domain_bits) of an SQL array of domain `domains` as SQL: `codes` is the SQL array
+    of the codes, each at its bit's place (a code it lacks sets no bit)."""
+    return (f"COALESCE((SELECT bit_or(CAST(1 AS bigint) << (array_position({codes}, u.code) - 1)) "
+            f"FROM unnest({domains}) u(code)), 0)")
+
+
+def domain_mask(codes: Iterable[str]) -> int:
+    bits = domain_bits()
+    return sum(1 << bits[c] for c in set(codes) if c in bits)
+
+
 def _box(place: Place, radius_miles: float) -> tuple[float, float, float, float]:
     """(south, north, west, east): the bounding box of a radius around a place, widened a little."""
     dlat = radius_miles / MILES_PER_DEGREE * 1.01
@@ -346,13 +376,14 @@ def _insert(session: Session, docs: list[dict]) -> None:
     ids = sorted(r["id"] for r in rows)
     _delete_postings(session, ids)
     concepts = {t for r in rows for t in r["tf"] if t.startswith("~c:")}
-    session.execute(text(f"INSERT INTO search_posting (term, cell, doc_id, tf, words, norm_len) SELECT e.key, "
-                         f"{cell_sql('d.lat', 'd.lon')}, d.id, CAST(e.value AS float8), {words_sql('d', 'm.terms')}, "
-                         f"d.norm_len "
+    session.execute(text(f"INSERT INTO search_posting (term, cell, doc_id, tf, words, norm_len, domain_mask) "
+                         f"SELECT e.key, {cell_sql('d.lat', 'd.lon')}, d.id, CAST(e.value AS float8), "
+                         f"{words_sql('d', 'm.terms')}, d.norm_len, "
+                         f"{domain_mask_sql('d.domains', 'CAST(:codes AS text[])')} "
                          f"FROM search_document d CROSS JOIN LATERAL jsonb_each_text(d.tf) e "
                          f"LEFT JOIN jsonb_each(CAST(:concepts AS jsonb)) m(tag, terms) ON m.tag = e.key "
                          f"WHERE d.id = ANY(CAST(:ids AS text[]))"),
-                    {"ids": ids, "concepts": concept_terms_json(concepts)})
+                    {"ids": ids, "concepts": concept_terms_json(concepts), "codes": list(domain_bits())})
     _count_terms(session, [(r["tf"], r["body_len"]) for r in rows], 1)
     words = sorted(set().union(*(spelling_words(d) for d in docs)))
     if words:  # sorted: concurrent transactions take the words' locks in the same order
@@ -671,8 +702,9 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause],
                cells: list[int] | None) -> tuple[str, str, str, str]:
     """(score, share of the clause weight matched, sums, matched) as SQL: `sums` is a query of
     what each document's postings of the query's keys add up to per clause (a row per document
-    with at least one), `score`, `share` and `matched` (whether its postings match the query)
-    expressions over a row `q` of it, as Whoosh scores its `body` field (service.TextQuery).
+    with at least one, with its domains' `domain_mask`), `score`, `share` and `matched` (whether
+    its postings match the query) expressions over a row `q` of it, as Whoosh scores its `body`
+    field (service.TextQuery).
 
     Each posting is scored on its own (its BM25F score from its frequency, its document's length,
     which the posting carries, and the collection's statistics), and a document's postings are
@@ -747,9 +779,11 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause],
     # grouping by the match's row ("senior center" at 50,000 services: 39,579 postings, 17,568
     # documents).
     cond = f" AND x.cell = ANY(CAST({p(cells)} AS int[]))" if cells else ""
-    postings = (f"SELECT x.doc_id, k.c, k.g, k.mx, k.sm, k.cr, {score_of} AS s FROM {keys} "
+    postings = (f"SELECT x.doc_id, x.domain_mask, k.c, k.g, k.mx, k.sm, k.cr, {score_of} AS s FROM {keys} "
                 f"JOIN search_posting x ON x.term = k.term{cond} OFFSET 0")
-    sums = f"SELECT x.doc_id, {', '.join(aggs)} FROM ({postings}) x GROUP BY x.doc_id"
+    # (Every posting of a document carries its domains: any one's will do.)
+    sums = (f"SELECT x.doc_id, max(x.domain_mask) AS domain_mask, {', '.join(aggs)} FROM ({postings}) x "
+            f"GROUP BY x.doc_id")
     # A document's postings match the query when they match a clause's part: a key of one (its
     # best is then not NULL) or every word of a several-word part, as the query's tsquery matches
     # its vector (whose lexemes are its postings' keys).
@@ -875,19 +909,24 @@ class Found:
 
 
 def _execute(session: Session, sql: str, values: dict, by_index: bool) -> list:
-    """The statement's rows; `by_index`: the words are matched through the GIN index, never by a scan.
+    """The statement's rows, with the memory to sum up a broad search's postings in a hash table;
+    `by_index`: the words are matched through the GIN index, never by a scan.
 
-    The planner prices `vector @@ query` on a scanned row as one cheap operator, but it decompresses
-    the row's whole vector (~4 us), while the GIN index answers it without reading the vectors (no
-    recheck for plain lexemes): it would scan 13,020 rows in 46 ms where the index reads the
-    2,064 matches in 9 ms. Its choice is set aside for this statement only."""
-    if not by_index:
-        return session.execute(text(sql), values).all()
-    before = session.scalar(text("SELECT current_setting('enable_seqscan') || left(set_config('enable_seqscan', "
-                                 "'off', true), 0)"))
+    At the server's default work_mem (4 MB) the planner sorted "medi-cal"'s 37,028 postings by
+    document on disk to sum them up (48 ms; 28 ms summed in a hash table of ~3 MB at 50,000
+    services). The planner prices `vector @@ query` on a scanned row as one cheap operator, but it
+    decompresses the row's whole vector (~4 us), while the GIN index answers it without reading the
+    vectors (no recheck for plain lexemes): it would scan 13,020 rows in 46 ms where the index reads
+    the 2,064 matches in 9 ms. Both are set for this statement only."""
+    settings = {"work_mem": SEARCH_WORK_MEM, **({"enable_seqscan": "off"} if by_index else {})}
+    names = {f"n{i}": name for i, name in enumerate(settings)}
+    before = session.execute(text("SELECT " + ", ".join(
+        f"current_setting(:{n}) || left(set_config(:{n}, :v{n}, true), 0)" for n in names)),
+        {**names, **{f"v{n}": settings[name] for n, name in names.items()}}).one()
     rows = session.execute(text(sql), values).all()
-    # (A failed statement needs no restoring: the setting, local to the transaction, ends with it.)
-    session.execute(text("SELECT set_config('enable_seqscan', :v, true)"), {"v": before})
+    # (A failed statement needs no restoring: the settings, local to the transaction, end with it.)
+    session.execute(text("SELECT " + ", ".join(f"set_config(:{n}, :v{n}, true)" for n in names)),
+                    {**names, **{f"v{n}": value for n, value in zip(names, before)}})
     return rows
 
 
@@ -926,18 +965,30 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     else:
         order = "k.name_sort, k.id"
     # What matches (and its distance), then its scores from its postings (see _score_sql).
-    head = f"WITH found0 AS MATERIALIZED (SELECT {_columns('d', carried, {'dist': dist})} FROM search_document d WHERE {cond})"
+    head = (f"WITH found0 AS MATERIALIZED (SELECT {_columns('d', carried, {'dist': dist})} FROM search_document d "
+            f"WHERE {cond})")
     shown_dist = "k.dist"
-    if page and best == "true":
+    by_domains = page and best == "true" and clauses and q.sort != "distance" and not filtered
+    if by_domains:
+        # The words are all that was asked: their postings' sums say which documents match and
+        # their domains, so the total and facets are counted from the sums, per set of domains
+        # (kind 3: a mask in `domain`, and its matches), and no row is read but the page's.
+        head = f"WITH sums AS MATERIALIZED ({sums}) "
+        in_domains = f" AND q.domain_mask & {p(domain_mask(q.domains))} <> 0" if q.domains else ""
+        kept = f"(SELECT q.doc_id AS id, {score} AS score FROM sums q WHERE {matched}{in_domains})"
+        shown_dist = dist
+        counts = (f"UNION ALL SELECT 3, count(*), NULL, NULL, NULL, NULL, CAST(q.domain_mask AS text) FROM sums q "
+                  f"WHERE {matched} GROUP BY q.domain_mask")
+    elif page and best == "true":
         # Every match counts (no share to reach): the total and facets are the matches' own, and
         # only the page's bounded sort reads the scores (no stage keeps every match's score).
         counted, found, facet_best = f"found0 f WHERE {domains}", "found0", "true"
         if clauses and q.sort != "distance":
-            # Best first: the page is the best of the postings' sums that match (all of them when
-            # the words are all that was asked; else those among the matches), and only its rows'
-            # distances are computed. No stage joins every match to its sums.
-            among = "" if not filtered and domains == "true" else f" AND q.doc_id IN (SELECT f.id FROM found0 f WHERE {domains})"
-            kept = f"(SELECT q.doc_id AS id, {score} AS score FROM ({sums}) q WHERE {matched}{among})"
+            # Best first: the page is the best of the postings' sums that match, among the matches
+            # (those a filter or domain keeps), and only its rows' distances are computed. No stage
+            # joins every match to its sums.
+            kept = (f"(SELECT q.doc_id AS id, {score} AS score FROM ({sums}) q WHERE {matched} "
+                    f"AND q.doc_id IN (SELECT f.id FROM found0 f WHERE {domains}))")
             shown_dist = dist
         else:
             scored = _scored(carried, score, share, sums)
@@ -957,21 +1008,41 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
         sql = head + f"SELECT k.id, k.service_id, k.organization_id, k.score, k.dist FROM {kept} k ORDER BY {order}"
         rows = _execute(session, sql, p.values, by_index=bool(clauses))
         return Found(rows, len(rows), {}, clauses)
+    if not by_domains:
+        counts = (f"UNION ALL SELECT 1, count(*), NULL, NULL, NULL, NULL, NULL FROM {counted} "
+                  # Facets: the matches counted per set of domains (few), then per domain.
+                  f"UNION ALL SELECT 2, CAST(sum(g.n) AS bigint), NULL, NULL, NULL, NULL, dom FROM (SELECT x.domains, "
+                  f"count(*) AS n FROM {found} x WHERE {facet_best} GROUP BY x.domains) g, unnest(g.domains) dom "
+                  f"GROUP BY dom")
     limit, offset = p(q.per_page), p((q.page - 1) * q.per_page)
     sql = head + (
         # The page: the best of the matches (a bounded sort), numbered in order.
         f"SELECT 0 AS kind, n, k.id, k.score, {shown_dist} AS dist, d.card, NULL::text AS domain FROM "
         f"(SELECT k.*, row_number() OVER (ORDER BY {order}) AS n FROM (SELECT * FROM {kept} k ORDER BY {order} "
-        f"LIMIT {limit} OFFSET {offset}) k) k JOIN search_document d ON d.id = k.id "
-        f"UNION ALL SELECT 1, count(*), NULL, NULL, NULL, NULL, NULL FROM {counted} "
-        # Facets: the matches counted per set of domains (few), then per domain.
-        f"UNION ALL SELECT 2, CAST(sum(g.n) AS bigint), NULL, NULL, NULL, NULL, dom FROM (SELECT x.domains, count(*) AS n "
-        f"FROM {found} x WHERE {facet_best} GROUP BY x.domains) g, unnest(g.domains) dom GROUP BY dom")
-    rows = _execute(session, sql, p.values, by_index=bool(clauses))
+        f"LIMIT {limit} OFFSET {offset}) k) k JOIN search_document d ON d.id = k.id {counts}")
+    rows = _execute(session, sql, p.values, by_index=bool(clauses) and not by_domains)
     hits = sorted((r for r in rows if r.kind == 0), key=lambda r: r.n)
-    total = next((r.n for r in rows if r.kind == 1), 0)
-    facets = {r.domain: r.n for r in rows if r.kind == 2 and r.domain}
+    if by_domains:
+        total, facets = _counted_by_domains([(int(r.domain), r.n) for r in rows if r.kind == 3], q.domains)
+    else:
+        total = next((r.n for r in rows if r.kind == 1), 0)
+        facets = {r.domain: r.n for r in rows if r.kind == 2 and r.domain}
     return Found(hits, total, facets, clauses)
+
+
+def _counted_by_domains(counts: list[tuple[int, int]], wanted: list[str]) -> tuple[int, dict[str, int]]:
+    """(total, facets) from the matches counted per set of domains (its mask: domain_bits): the
+    total counts the sets that have one of the `wanted` domains (all when none is), the facets
+    every set's."""
+    bits = domain_bits()
+    want = domain_mask(wanted)
+    total = sum(n for mask, n in counts if not wanted or mask & want)
+    facets: dict[str, int] = {}
+    for mask, n in counts:
+        for code, bit in bits.items():
+            if mask >> bit & 1:
+                facets[code] = facets.get(code, 0) + n
+    return total, facets
 
 
 def explanations(session: Session, found: Found, plan: QueryPlan, ids: list[str]) -> dict[str, list[str]]:

@@ -453,6 +453,61 @@ def test_postgres_postings_carry_their_places_grid_cell_from_their_migration(db,
     assert cells()["sal-cell"] == {cell_of(37.56, -122.2091)} != expected["sal-cell"]
 
 
+def test_domain_bits_keep_their_order():
+    """A posting's domain mask numbers the domains as seed_data/sdoh_domains.json orders them, and
+    migration 0024 wrote the masks already there with the first 24: the file only appends."""
+    import importlib.util
+    from pathlib import Path
+
+    from referralnet.search.pg_backend import domain_bits, domain_mask
+
+    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0024_search_posting_domains.py"
+    spec = importlib.util.spec_from_file_location("migration_0024", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert list(domain_bits())[:len(migration.CODES)] == list(migration.CODES)
+    assert domain_mask(["housing-instability", "food-insecurity", "no-such-domain"]) == 0b11
+
+
+def test_postgres_postings_carry_their_documents_domains_from_their_migration(db, app):
+    """A posting carries its document's SDOH domains as bits (a search of words alone counts its
+    total and facets from them); migration 0024 fills them for the postings already there (its
+    downgrade drops them), and they follow a service's domains."""
+    _pg_only()
+    from sqlalchemy import text
+
+    from referralnet.directory.importer import import_path
+    from referralnet.directory.sdoh import DOMAINS_FILE, sdoh_terms
+    from referralnet.search.pg_backend import domain_mask
+
+    def masks() -> dict[str, set[int]]:
+        out: dict[str, set[int]] = {}
+        for doc_id, mask in db.session.execute(text("SELECT doc_id, domain_mask FROM search_posting")).all():
+            out.setdefault(doc_id, set()).add(mask)
+        return out
+
+    import_path(DOMAINS_FILE)
+    both = _service(db, "Pantry and Shelter")
+    for code in ("food-insecurity", "homelessness"):
+        db.session.add(m.Attribute(link_entity="service", link_id=both.id, link_type="sdoh_domain",
+                                   taxonomy_term_id=sdoh_terms()[code]["id"]))
+    neither = _service(db, "Plain Groceries", "Second Org")
+    db.session.commit()
+    both_id = both.id
+    expected = {f"service:{both_id}": {domain_mask(["food-insecurity", "homelessness"])}, f"service:{neither.id}": {0}}
+    assert masks() == expected and 0 not in expected[f"service:{both_id}"]
+    with _downgraded(db, "0023"):
+        assert not _has_column(db, "search_posting", "domain_mask")
+    assert masks() == expected
+    found = search(SearchQuery(text="groceries"))
+    assert found.total == 2 and found.facets == {"food-insecurity": 1, "homelessness": 1}
+    db.session.delete(db.session.scalar(select(m.Attribute).where(
+        m.Attribute.link_id == both_id, m.Attribute.taxonomy_term_id == sdoh_terms()["homelessness"]["id"])))
+    db.session.commit()
+    assert masks()[f"service:{both_id}"] == {domain_mask(["food-insecurity"])}
+    assert search(SearchQuery(text="groceries", domains=["homelessness"])).total == 0
+
+
 def test_postgres_rows_say_whether_their_hours_are_seasonal_from_their_migration(db, app):
     """A row whose place's weekly hours hold only in a season says so (open now checks it exactly
     whatever the day) and counts as having exceptions, its card too; migration 0023 flags the

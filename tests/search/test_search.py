@@ -82,6 +82,26 @@ def test_domain_filter_and_facets(demo):
     assert everything.facets["homelessness"] == all_hits(domains=["homelessness"]).total
 
 
+def test_words_alone_count_their_total_and_facets_exactly(demo):
+    """A search of words alone counts its matches and their domains from its postings (postgres:
+    their domain bits, migration 0024): each total and facet is what the hits themselves say, with
+    one domain, several, or a domain no service has."""
+    for words in ("food", "food pantry", "help paying rent", "legal aid", "comida", "job training"):
+        everything = all_hits(text=words)
+        assert everything.total == len(everything.hits) > 0, words
+        domains_of = [set(h.domains) for h in everything.hits]
+        assert everything.facets == {code: sum(code in d for d in domains_of)
+                                     for code in set().union(*domains_of)}, words
+        codes = sorted(everything.facets)
+        several = [codes[:2], codes[-2:], ["digital-literacy", codes[0]], ["digital-literacy"]]
+        for wanted in [[c] for c in codes] + several:
+            narrowed = all_hits(text=words, domains=wanted)
+            kept = [h.doc_id for h, d in zip(everything.hits, domains_of) if d & set(wanted)]
+            assert narrowed.total == len(narrowed.hits) == len(kept), (words, wanted)
+            assert [h.doc_id for h in narrowed.hits] == kept
+            assert narrowed.facets == everything.facets
+
+
 def test_language_filter_by_code_or_name(demo):
     by_code = all_hits(language="vi")
     by_name = all_hits(language="Vietnamese")
