@@ -508,6 +508,29 @@ def test_postgres_postings_carry_their_documents_domains_from_their_migration(db
     assert search(SearchQuery(text="groceries", domains=["homelessness"])).total == 0
 
 
+def test_postgres_words_alone_read_only_their_pages_rows(demo):
+    """A search of words alone (a domain or not) counts its total and facets from its postings:
+    of the search rows it reads only its page's, however many match; a filter on the rows reads
+    its matches."""
+    _pg_only()
+    from sqlalchemy import text
+
+    def rows_read() -> int:
+        return demo.session.scalar(text("SELECT pg_stat_get_xact_tuples_fetched('search_document'::regclass) "
+                                         "+ pg_stat_get_xact_tuples_returned('search_document'::regclass)"))
+
+    for words, filters in (("food", {}), ("comida", {}), ("food", {"domains": ["food-insecurity"]}),
+                           ("food", {"language": "es"})):
+        before = rows_read()
+        found = search(SearchQuery(text=words, per_page=3, **filters))
+        read = rows_read() - before
+        assert found.total > 6 and len(found.hits) == 3, words
+        if filters.get("language"):
+            assert read >= found.total
+        else:
+            assert read == 3, (words, filters, read)
+
+
 def test_postgres_rows_say_whether_their_hours_are_seasonal_from_their_migration(db, app):
     """A row whose place's weekly hours hold only in a season says so (open now checks it exactly
     whatever the day) and counts as having exceptions, its card too; migration 0023 flags the
