@@ -59,13 +59,13 @@ you're you've your yours yourself yourselves im ive also just really please get 
 needs needed want wants wanted looking look find finding someone somebody something somewhere
 anyone anything any place places near nearby around area close help helps helping assistance assist
 services service program programs resources resource support info information options option kind
-type like go going able give trying try us our am will would lot lots currently right now today
+type like go going able give trying try us our am will would lot lots currently right now today question questions
 tonight asap urgent urgently de la el los las lo un una unos unas y e o u que en por para con sobre
 mi mis me te se su sus tu tus nos le les al del es son está estan están estoy esta este estos esas
 esos eso esa ese ya muy más mas pero como donde dónde cuando quien quién qué cual cuál hay ser
 estar tener tengo tiene tienen necesito necesita necesitamos quiero quisiera busco buscando buscar
 ayuda ayudar ayudarme puedo puede pueden poder alguien algo algún alguna algunos lugar lugares
-cerca favor ahora hoy servicio servicios programa programas información informacion sí si yo él
+cerca favor ahora hoy servicio servicios programa programas información informacion pregunta preguntas sí si yo él
 ella ellos ellas nosotros usted ustedes hacer hago va van vas voy vamos ir fue fui era estaba ha han hemos había habia
 """
 

@@ -31,6 +31,8 @@ def test_the_lexicon_is_large_and_consistent():
     ("nowhere to sleep", "emergency-shelter"),
     ("can't pay the light bill", "utility-bill-help"),
     ("I cannot pay my light bills", "utility-bill-help"),  # other small words, plural
+    ("garbage bill discount", "utility-bill-help"),  # a bill for a service as the water and sewer bills
+    ("no puedo pagar el recibo de la basura", "utility-bill-help"),
     ("need a lawyer for court", "legal-aid"),
     ("help paying rent", "rent-assistance"),
     ("my landlord is evicting me", "tenant-legal-help"),
@@ -54,6 +56,16 @@ def test_small_words_carry_no_weight():
     words = {w for clause in plan.clauses for w in clause.words}
     assert not words & {"i", "need", "help", "with", "my", "for", "the"}
     assert all(w not in STOP_WORDS for w in words)
+
+
+def test_asking_a_question_is_no_need_of_its_own():
+    """"Questions about my medicare" asks about medicare: "questions" matched a youth group for
+    the "questioning" in its description above every Medicare counselor. Someone "questioning"
+    still asks for that."""
+    for text in ("questions about my medicare", "I have a question about medicare", "preguntas sobre medicare"):
+        words = {w for clause in understand(text).clauses for w in clause.words}
+        assert words == {"medicare"}, text
+    assert "questioning" in {w for clause in understand("questioning youth").clauses for w in clause.words}
 
 
 def test_words_outside_the_lexicon_are_clauses_of_their_own():
