@@ -773,11 +773,11 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause],
             f"CAST({p(list(columns[6]))} AS float8[]), CAST({p(list(columns[7]))} AS float8[])) "
             f"k(term, c, g, kind, idf, mx, sm, cr)")
     # The query's keys' postings, each scored once (OFFSET 0 keeps the subquery, so its score is
-    # computed once per posting rather than once per aggregate reading it), summed up per
-    # document, and only then joined to the matches: hashing the postings by document and joining
-    # the matches to those sums cost half as much as joining every posting to its match first and
-    # grouping by the match's row ("senior center" at 50,000 services: 39,579 postings, 17,568
-    # documents).
+    # computed once per posting rather than once per aggregate reading it) and summed up per
+    # document; a search that needs its matches' rows joins them to those sums (see run): hashing
+    # the postings by document and joining the matches to the sums cost half as much as joining
+    # every posting to its match first and grouping by the match's row ("senior center" at 50,000
+    # services: 39,579 postings, 17,568 documents).
     cond = f" AND x.cell = ANY(CAST({p(cells)} AS int[]))" if cells else ""
     postings = (f"SELECT x.doc_id, x.domain_mask, k.c, k.g, k.mx, k.sm, k.cr, {score_of} AS s FROM {keys} "
                 f"JOIN search_posting x ON x.term = k.term{cond} OFFSET 0")
