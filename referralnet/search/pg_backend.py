@@ -821,10 +821,8 @@ def _score_sql(session: Session, p: _Params, clauses: list[_Clause],
 
 def _scored(carried: str, score: str, share: str, sums: str) -> str:
     """The matches (`found0`) with their scores and shares: each joined to its postings' sums."""
-    if not sums:
-        return f"SELECT {_columns('f', carried)}, {score} AS score, {share} AS share FROM found0 f"
-    return (f"SELECT {_columns('f', carried)}, {score} AS score, {share} AS share FROM found0 f "
-            f"LEFT JOIN ({sums}) q ON q.doc_id = f.id")
+    joined = f" LEFT JOIN ({sums}) q ON q.doc_id = f.id" if sums else ""
+    return f"SELECT {_columns('f', carried)}, {score} AS score, {share} AS share FROM found0 f{joined}"
 
 
 def _columns(alias: str, names: str, computed: dict[str, str] | None = None) -> str:
@@ -972,7 +970,8 @@ def run(session: Session, q, plan: QueryPlan, place: Place | None, now: datetime
     if by_domains:
         # The words are all that was asked: their postings' sums say which documents match and
         # their domains, so the total and facets are counted from the sums, per set of domains
-        # (kind 3: a mask in `domain`, and its matches), and no row is read but the page's.
+        # (kind 3: a mask in `domain`, and its matches), and no row is read but the page's (no
+        # found0: the matches' rows are not needed).
         head = f"WITH sums AS MATERIALIZED ({sums}) "
         in_domains = f" AND q.domain_mask & {p(domain_mask(q.domains))} <> 0" if q.domains else ""
         kept = f"(SELECT q.doc_id AS id, {score} AS score FROM sums q WHERE {matched}{in_domains})"
